@@ -1,0 +1,1 @@
+"""Oozo operator: reconciles RagCorpus resources into running RAG services."""

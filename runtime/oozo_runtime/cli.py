@@ -1,0 +1,31 @@
+"""The `oozo` command line. Heavy imports (torch, FAISS, kopf) happen inside the commands, so
+`oozo --help` and `oozo version` stay fast and the operator image needs no runtime extras."""
+
+from __future__ import annotations
+
+import typer
+
+from oozo_runtime import __version__
+
+app = typer.Typer(
+    name="oozo",
+    help="Oozo: retrieval-augmented generation on Kubernetes. Index documents, serve queries, "
+    "run the operator.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Oozo: retrieval-augmented generation on Kubernetes."""
+
+
+@app.command()
+def version() -> None:
+    """Print the Oozo version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,105 @@
+"""The runtime's settings: the one contract between the operator and the runtime.
+
+Every CLI flag of `oozo index` / `oozo serve` also comes from an `OOZO_*` environment variable
+defined here. The operator renders its ConfigMaps and container env through `env_for()`, which
+validates the values with these same models, so a renamed or retyped setting breaks the
+operator's unit tests instead of drifting silently.
+
+This module must stay importable without torch or FAISS: the operator image imports it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "OOZO_"
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_INCLUDE = ["**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf"]
+DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+
+class _OozoSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+
+
+class EmbeddingSettings(_OozoSettings):
+    """Which model turns text into vectors; shared by the indexer and the server."""
+
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id or local path")
+    batch_size: int = Field(64, ge=1, le=4096, description="chunks per encode call")
+    model_cache_dir: Path | None = Field(None, description="where downloaded models are cached")
+
+
+class IndexSettings(EmbeddingSettings):
+    """`oozo index SOURCE --out INDEX_DIR`."""
+
+    source: str | None = Field(None, description="folder (or URL) holding the documents")
+    index_dir: Path = Field(Path("/var/lib/oozo/index"), description="where versions are published")
+    chunk_size: int = Field(1000, ge=100, le=100_000, description="characters per chunk")
+    chunk_overlap: int = Field(200, ge=0, le=50_000, description="characters shared by neighbours")
+    include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE), description="globs")
+    index_type: Literal["flat", "hnsw"] = Field("flat", description="FAISS index kind")
+    termination_message_path: Path | None = Field(
+        None, description="where the JSON result is also written (Kubernetes termination message)"
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IndexSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
+
+
+class ServeSettings(EmbeddingSettings):
+    """`oozo serve --index INDEX_DIR`."""
+
+    index_dir: Path = Field(Path("/var/lib/oozo/index"), description="where versions are published")
+    index_version: str | None = Field(None, description="serve this version instead of the current one")
+    host: str = "0.0.0.0"
+    port: int = Field(8000, ge=1, le=65535)
+    generation_provider: Literal["extractive", "openai"] = "extractive"
+    openai_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(1024, ge=1, le=131_072)
+    llm_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    auth_enabled: bool = False
+    api_keys: list[SecretStr] = Field(default_factory=list, description="accepted bearer keys")
+    api_keys_file: Path | None = Field(None, description="file with one accepted key per line")
+    max_question_chars: int = Field(4000, ge=1)
+    max_top_k: int = Field(50, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+
+
+def env_name(settings_cls: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets `field`; raises KeyError for a field that does not exist."""
+    if field not in settings_cls.model_fields:
+        raise KeyError(f"{settings_cls.__name__} has no setting {field!r}")
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def env_for(settings_cls: type[BaseSettings], **values: Any) -> dict[str, str]:
+    """Validate `values` against `settings_cls` and render them as environment variables.
+
+    Lists are rendered as JSON, which is how pydantic-settings reads complex values back.
+    """
+    import json
+
+    env = {env_name(settings_cls, k): v for k, v in values.items()}
+    settings_cls.model_validate({k: v for k, v in values.items()})  # fail loudly on bad values
+    rendered: dict[str, str] = {}
+    for name, value in env.items():
+        if isinstance(value, (list, dict)):
+            rendered[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            rendered[name] = "true" if value else "false"
+        else:
+            rendered[name] = str(value)
+    return rendered
