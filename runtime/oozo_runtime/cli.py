@@ -27,5 +27,19 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def operator(
+    namespace: list[str] = typer.Option(  # noqa: B008
+        [], "--namespace", "-n", help="Watch only these namespaces (default: all)."
+    ),
+    liveness_port: int = typer.Option(8080, help="Port of the /healthz liveness endpoint."),
+    metrics_port: int = typer.Option(9090, help="Port of the Prometheus /metrics endpoint."),
+) -> None:
+    """Run the RagCorpus operator against the current kubeconfig (or in-cluster config)."""
+    from oozo_operator.main import run
+
+    run(namespaces=namespace, liveness_port=liveness_port, metrics_port=metrics_port)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
