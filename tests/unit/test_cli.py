@@ -1,0 +1,34 @@
+"""The `oozo` entry point: help and version work, and stay light enough for the operator image."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from oozo_runtime import __version__
+from oozo_runtime.cli import app
+
+
+def test_version_prints_the_package_version() -> None:
+    result = CliRunner().invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == __version__
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("version", "operator"):
+        assert command in result.stdout
+
+
+def test_help_imports_neither_torch_nor_faiss_nor_kopf() -> None:
+    probe = (
+        "import sys; from typer.testing import CliRunner; from oozo_runtime.cli import app; "
+        "CliRunner().invoke(app, ['--help']); "
+        "print(','.join(m for m in ('torch', 'faiss', 'kopf', 'sentence_transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
