@@ -118,3 +118,11 @@ def test_stalled_message_names_the_reason() -> None:
         }
     )
     assert argocd_health(obj) == ("Degraded", "SecretNotFound: secret openai not found")
+
+
+def test_argocd_cm_example_carries_the_same_lua() -> None:
+    import yaml
+
+    patch = yaml.safe_load((HEALTH_LUA.parent / "argocd-cm-patch.yaml").read_text())
+    embedded = patch["data"]["resource.customizations.health.rag.oozo.dev_RagCorpus"]
+    assert embedded == HEALTH_LUA.read_text()
