@@ -33,7 +33,7 @@ demo: dev controlplane ## Run the whole loop on the embedded quickstart corpus a
 ##@ Testing
 
 .PHONY: test
-test: dev controlplane ## The full suite: unit, runtime, control-plane and e2e tiers
+test: dev controlplane tools ## The full suite: unit, runtime, control-plane and e2e tiers
 	$(PYTEST) tests
 
 .PHONY: test-unit
@@ -45,7 +45,7 @@ test-runtime: dev ## Runtime tier: real model, real FAISS, real .docx
 	$(PYTEST) -m runtime tests
 
 .PHONY: test-controlplane
-test-controlplane: dev controlplane ## Control-plane tier on a real kube-apiserver
+test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-apiserver
 	$(PYTEST) -m "controlplane or e2e" tests
 
 .PHONY: lint
@@ -63,6 +63,11 @@ bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/ben
 .PHONY: controlplane
 controlplane: ## Build the control-plane binaries from the Go module proxy (cached in ~/.cache/oozo)
 	@bash hack/controlplane/build.sh >/dev/null
+
+.PHONY: tools
+tools: ## helm (Go module proxy) and promtool (Debian) for the chart tests
+	@bash hack/tools/helm.sh >/dev/null
+	@bash hack/tools/promtool.sh >/dev/null
 
 .PHONY: cluster-up
 cluster-up: dev controlplane ## Start the local control plane; kubeconfig in .cluster/kubeconfig

@@ -1,0 +1,144 @@
+"""The Helm chart: lint, render with several value sets, server-side dry run of what it renders
+against the real API server, and promtool on the alerts it ships."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "oozo"
+# helm built from the module proxy assumes Kubernetes 1.20; render for the version we test on.
+KUBE_VERSION = next(
+    line.split("=", 1)[1].strip()
+    for line in (ROOT / "hack/controlplane/versions.env").read_text().splitlines()
+    if line.startswith("K8S_VERSION=")
+)
+
+VALUE_SETS: dict[str, list[str]] = {
+    "defaults": [],
+    "namespaced": ["--set", "watchNamespaces={team-a,team-b}", "--set", "logLevel=debug"],
+    "monitoring": [
+        "--set", "metrics.serviceMonitor.enabled=true",
+        "--set", "metrics.podMonitor.enabled=true",
+        "--set", "prometheusRule.enabled=true",
+        "--set", "grafanaDashboard.enabled=true",
+    ],
+    "existing-service-account": ["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=ops"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    return subprocess.run(
+        ["bash", str(ROOT / "hack/tools/helm.sh")], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def render(helm: str, *args: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [
+            helm,
+            "template",
+            "oozo",
+            str(CHART),
+            "--kube-version",
+            KUBE_VERSION,
+            "--namespace",
+            "oozo-system",
+            "--include-crds",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def test_helm_lint_passes_for_every_value_set(helm: str) -> None:
+    for name, args in VALUE_SETS.items():
+        result = subprocess.run(
+            [helm, "lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART), *args],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+
+
+def test_values_schema_refuses_a_bad_value(helm: str) -> None:
+    result = subprocess.run(
+        [helm, "template", "oozo", str(CHART), "--kube-version", KUBE_VERSION, "--set", "metrics.port=80"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "metrics.port" in result.stderr or "port" in result.stderr
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_operator_deployment_is_one_replica_recreate_and_locked_down(helm: str, value_set: str) -> None:
+    docs = render(helm, *VALUE_SETS[value_set])
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["args"][0] == "operator"
+
+
+def test_watch_namespaces_reach_the_operator_args(helm: str) -> None:
+    docs = render(helm, *VALUE_SETS["namespaced"])
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+
+
+def test_dashboard_is_valid_json_with_the_promised_panels(helm: str) -> None:
+    docs = render(helm, *VALUE_SETS["monitoring"])
+    (dashboard,) = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("dashboard")
+    ]
+    panels = {p["title"] for p in json.loads(dashboard["data"]["oozo.json"])["panels"]}
+    assert panels >= {"Requests/s", "p95 latency", "Errors/s (5xx)", "Documents", "Chunks", "Index age"}
+
+
+def test_alert_rules_pass_promtool(helm: str, tmp_path: Path) -> None:
+    promtool = subprocess.run(
+        ["bash", str(ROOT / "hack/tools/promtool.sh")], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    docs = render(helm, *VALUE_SETS["monitoring"])
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"HighResponseTime", "HighErrorRate", "ServiceDown"} <= alerts
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump(rule["spec"]))
+    result = subprocess.run([promtool, "check", "rules", str(rules_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value_set", ["defaults", "namespaced"])
+def test_rendered_manifests_pass_a_server_side_dry_run(
+    helm: str, value_set: str, control_plane: Any, tmp_path: Path
+) -> None:
+    docs = render(helm, *VALUE_SETS[value_set])
+    env = control_plane.env()
+    subprocess.run(["kubectl", "create", "namespace", "oozo-system"], env=env, capture_output=True)
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    result = subprocess.run(
+        ["kubectl", "apply", "--server-side", "--dry-run=server", "-f", str(manifest)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
