@@ -41,5 +41,40 @@ def operator(
     run(namespaces=namespace, liveness_port=liveness_port, metrics_port=metrics_port)
 
 
+@app.command()
+def backup(
+    index: str = typer.Option(None, "--index", help="Index directory (env OOZO_INDEX_DIR)."),
+    to: str = typer.Option(None, "--to", help="s3://BUCKET/PREFIX (env OOZO_BACKUP_URI)."),
+    endpoint: str = typer.Option(None, help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT)."),
+    region: str = typer.Option(None, help="S3 region (env OOZO_S3_REGION)."),
+    keep_last: int = typer.Option(None, help="Keep the newest N backups, 0 keeps all (default 7)."),
+) -> None:
+    """Back up the current index version to S3 (tar + zstd, sha256-checked) and prune old ones."""
+    from oozo_runtime.backup.commands import backup_command
+
+    raise typer.Exit(
+        backup_command(
+            index_dir=index, backup_uri=to, s3_endpoint=endpoint, s3_region=region, backup_keep_last=keep_last
+        )
+    )
+
+
+@app.command()
+def restore(
+    source: str = typer.Option(
+        None, "--from", help="s3://BUCKET/PREFIX, optionally @VERSION or @latest (env OOZO_RESTORE_URI)."
+    ),
+    index: str = typer.Option(None, "--index", help="Index directory (env OOZO_INDEX_DIR)."),
+    endpoint: str = typer.Option(None, help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT)."),
+    region: str = typer.Option(None, help="S3 region (env OOZO_S3_REGION)."),
+) -> None:
+    """Restore an index version from S3, verify every file, then publish it as current."""
+    from oozo_runtime.backup.commands import restore_command
+
+    raise typer.Exit(
+        restore_command(index_dir=index, restore_uri=source, s3_endpoint=endpoint, s3_region=region)
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

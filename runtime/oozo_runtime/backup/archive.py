@@ -1,0 +1,147 @@
+"""Pack a version directory into tar + zstd as a stream, and unpack one without trusting it.
+
+Packing is deterministic (sorted names, zeroed owners and times, normalised modes) and hashes
+every file as it goes, so the artifact is proven to hold exactly what the manifest promises.
+Unpacking accepts only plain files and directories with relative, dot-dot-free names; a link,
+a device, an absolute path or a name escaping the target aborts with UnsafeArchive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tarfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from oozo_runtime.backup import errors as e
+from oozo_runtime.backup.errors import BackupError
+
+CHUNK = 1024 * 1024
+
+
+def version_files(version_dir: Path) -> list[str]:
+    """Every regular file under `version_dir`, as sorted POSIX relative paths."""
+    files: list[str] = []
+    for root, dirs, names in os.walk(version_dir):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root, name)
+            mode = path.lstat().st_mode
+            if not stat.S_ISREG(mode):
+                raise BackupError(e.INDEX_CORRUPT, f"{path} is not a regular file; refusing to back it up")
+            files.append(path.relative_to(version_dir).as_posix())
+        for d in dirs:
+            if Path(root, d).is_symlink():
+                raise BackupError(e.INDEX_CORRUPT, f"{Path(root, d)} is a symlink; refusing to back it up")
+    return sorted(files)
+
+
+def _tarinfo(name: str, size: int, *, directory: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = 0 if directory else size
+    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
+    info.mode = 0o755 if directory else 0o644
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class _HashingReader:
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.hash.update(data)
+        self.size += len(data)
+        return data
+
+
+def pack(version_dir: Path, out: BinaryIO, *, level: int = 3) -> dict[str, str]:
+    """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: sha256} of the
+    bytes actually written, so the caller can compare them to the manifest."""
+    import zstandard
+
+    hashes: dict[str, str] = {}
+    files = version_files(version_dir)
+    cctx = zstandard.ZstdCompressor(level=level)
+    with (
+        cctx.stream_writer(out, closefd=False) as zout,
+        tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        dirs_done: set[str] = set()
+        for rel in files:
+            for parent in reversed(PurePosixPath(rel).parents[:-1]):
+                if str(parent) not in dirs_done:
+                    tar.addfile(_tarinfo(str(parent), 0, directory=True))
+                    dirs_done.add(str(parent))
+            path = version_dir / rel
+            with path.open("rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                reader = _HashingReader(f)
+                tar.addfile(_tarinfo(rel, size), reader)  # type: ignore[arg-type]
+                if reader.size != size:
+                    raise BackupError(e.INDEX_CORRUPT, f"{path} changed size while it was packed")
+                hashes[rel] = reader.hash.hexdigest()
+    return hashes
+
+
+def _safe_name(name: str) -> str:
+    path = PurePosixPath(name)
+    if name.startswith("/") or "\\" in name or path.is_absolute():
+        raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {name!r} has an absolute path")
+    parts = [p for p in path.parts if p != "."]
+    if not parts or any(p == ".." for p in parts):
+        raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {name!r} escapes the target directory")
+    return "/".join(parts)
+
+
+def unpack(src: BinaryIO, dest: Path, *, on_file: Callable[[str, str], None] | None = None) -> dict[str, str]:
+    """Unpack a tar + zstd stream into the empty directory `dest`. Returns {relpath: sha256}."""
+    import zstandard
+
+    hashes: dict[str, str] = {}
+    dest_real = dest.resolve()
+    dctx = zstandard.ZstdDecompressor()
+    try:
+        with dctx.stream_reader(src, closefd=False) as zin, tarfile.open(fileobj=zin, mode="r|") as tar:
+            for member in tar:
+                name = _safe_name(member.name)
+                target = dest / name
+                if not target.resolve().is_relative_to(dest_real):
+                    raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {member.name!r} escapes the target")
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                if not member.isreg():
+                    raise BackupError(
+                        e.UNSAFE_ARCHIVE,
+                        f"archive member {member.name!r} is not a regular file (links and devices refused)",
+                    )
+                if name in hashes:
+                    raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {member.name!r} appears twice")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fileobj = tar.extractfile(member)
+                assert fileobj is not None  # a regular member always has data
+                digest = hashlib.sha256()
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := fileobj.read(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                hashes[name] = digest.hexdigest()
+                if on_file:
+                    on_file(name, hashes[name])
+    except BackupError:
+        raise
+    except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
+        raise BackupError(
+            e.VERIFICATION_FAILED, f"the artifact is not a valid tar + zstd archive: {exc}"
+        ) from exc
+    return hashes

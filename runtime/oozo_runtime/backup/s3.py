@@ -1,0 +1,176 @@
+"""The S3 client and the translation of botocore's exceptions into one-line BackupErrors.
+
+Credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+AWS_SESSION_TOKEN, or a shared credentials file (AWS_SHARED_CREDENTIALS_FILE, e.g. a mounted
+Secret), or an instance/IRSA role. This module never reads or prints them itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from oozo_runtime.backup import errors as e
+from oozo_runtime.backup.errors import BackupError
+
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "InvalidClientTokenId",
+    "AuthorizationHeaderMalformed",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def redact_endpoint(endpoint: str | None) -> str | None:
+    """An endpoint URL without any user:password@ part, safe to print."""
+    if not endpoint:
+        return endpoint
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def make_client(endpoint: str | None = None, region: str | None = None) -> Any:
+    """An S3 client for AWS or any S3-compatible endpoint (path-style addressing there, since
+    MinIO, Ceph and friends rarely have wildcard DNS for virtual-hosted buckets)."""
+    import boto3
+    from botocore.config import Config
+
+    options: dict[str, Any] = {
+        "retries": {"max_attempts": 3, "mode": "standard"},
+        "connect_timeout": 5,
+        "read_timeout": 60,
+        "max_pool_connections": 16,
+    }
+    if endpoint:
+        options["s3"] = {"addressing_style": "path"}
+        # Newer SDKs add CRC checksums to every request by default; several S3-compatible
+        # servers reject them. Our own sha256 covers integrity end to end.
+        options["request_checksum_calculation"] = "when_required"
+        options["response_checksum_validation"] = "when_required"
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=endpoint or None,
+        region_name=region or session.region_name or ("us-east-1" if endpoint else None),
+        config=Config(**options),
+    )
+
+
+def _error_code(exc: BaseException) -> str | None:
+    from botocore.exceptions import ClientError
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ClientError):
+            return str(cur.response.get("Error", {}).get("Code", "")) or None
+        # boto3's S3UploadFailedError only keeps the message: "... An error occurred (Code) ..."
+        match = re.search(r"An error occurred \((\w+)\)", str(cur))
+        if match:
+            return match.group(1)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    kinds = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+    cur: BaseException | None = exc
+    seen: set[int] = set()
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, kinds):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def translate(exc: BaseException, what: str, bucket: str, endpoint: str | None) -> BackupError:
+    """Map an exception raised while doing `what` to a BackupError with a stable reason."""
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    where = redact_endpoint(endpoint) or "AWS S3"
+    if isinstance(exc, BackupError):
+        return exc
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return BackupError(
+            e.NO_CREDENTIALS,
+            f"{what}: no S3 credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            "or AWS_SHARED_CREDENTIALS_FILE)",
+        )
+    if _is_connection_error(exc):
+        return BackupError(e.UNREACHABLE, f"{what}: cannot reach S3 at {where}")
+    code = _error_code(exc)
+    if code is None and isinstance(exc, OSError):
+        return BackupError(e.LOCAL_IO, f"{what}: {exc}")
+    if code in _CREDENTIAL_CODES:
+        return BackupError(e.INVALID_CREDENTIALS, f"{what}: S3 at {where} rejected the credentials ({code})")
+    if code in ("AccessDenied", "403", "Forbidden"):
+        return BackupError(e.ACCESS_DENIED, f"{what}: access denied to bucket {bucket!r} at {where}")
+    if code == "NoSuchBucket":
+        return BackupError(e.NO_SUCH_BUCKET, f"{what}: bucket {bucket!r} does not exist at {where}")
+    if code in _NOT_FOUND_CODES:
+        return BackupError(e.BACKUP_NOT_FOUND, f"{what}: not found in bucket {bucket!r}")
+    detail = code or type(exc).__name__
+    return BackupError(e.S3_ERROR, f"{what}: S3 error {detail} at {where}")
+
+
+@contextlib.contextmanager
+def s3_errors(what: str, bucket: str, endpoint: str | None) -> Iterator[None]:
+    try:
+        yield
+    except BackupError:
+        raise
+    except Exception as exc:
+        raise translate(exc, what, bucket, endpoint) from exc
+
+
+def get_text(client: Any, bucket: str, key: str) -> str | None:
+    """An object's text, or None if the key does not exist (other errors propagate)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as exc:
+        if _error_code(exc) in _NOT_FOUND_CODES:
+            return None
+        raise
+    with contextlib.closing(body):
+        return str(body.read().decode("utf-8"))
+
+
+def put_bytes(client: Any, bucket: str, key: str, data: bytes, content_type: str) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+
+def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
+def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[start : start + 1000]]
+        resp = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        if resp.get("Errors"):
+            first = resp["Errors"][0]
+            raise BackupError(
+                e.S3_ERROR, f"deleting {first.get('Key')!r} failed: {first.get('Code')} (retention)"
+            )

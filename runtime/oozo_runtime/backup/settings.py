@@ -1,0 +1,40 @@
+"""Settings of `oozo backup` and `oozo restore`: part of the operator↔runtime contract.
+
+Every flag also comes from an OOZO_* variable, so the operator's CronJob and restore Job set
+only environment (rendered with `oozo_runtime.settings.env_for`). S3 credentials are not
+settings: they come from the standard AWS variables or a mounted shared-credentials file,
+wired by the operator from a Secret reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from oozo_runtime.settings import _OozoSettings
+
+
+class S3Settings(_OozoSettings):
+    s3_endpoint: str | None = Field(
+        None, description="S3-compatible endpoint URL (MinIO, Ceph, ...); empty means AWS S3"
+    )
+    s3_region: str | None = Field(None, description="region; defaults to the AWS chain, else us-east-1")
+    index_dir: Path = Field(Path("/var/lib/oozo/index"), description="where versions are published")
+    termination_message_path: Path | None = Field(
+        None, description="where the JSON result is also written (Kubernetes termination message)"
+    )
+
+
+class BackupSettings(S3Settings):
+    """`oozo backup --index INDEX_DIR --to s3://BUCKET/PREFIX`."""
+
+    backup_uri: str = Field(description="s3://BUCKET/PREFIX that receives PREFIX/<VERSION>/...")
+    backup_keep_last: int = Field(7, ge=0, description="complete backups kept; 0 keeps all")
+    backup_compression_level: int = Field(3, ge=1, le=22, description="zstd level")
+
+
+class RestoreSettings(S3Settings):
+    """`oozo restore --from s3://BUCKET/PREFIX[@VERSION|@latest] --index INDEX_DIR`."""
+
+    restore_uri: str = Field(description="s3://BUCKET/PREFIX[@VERSION]; without a version, latest")

@@ -1,0 +1,190 @@
+"""A real S3-compatible server (MinIO, built from the Go module proxy) on loopback for tests.
+
+    server = S3Server(tmp_dir)
+    server.start()                 # builds MinIO once (cached), starts it on a free port
+    server.make_bucket("backups")
+    server.client().list_buckets()
+    server.stop()
+
+The server runs as a separate process with its own data directory and fixed root credentials;
+`stop()` signals only the process this object started. `python -m tests.harness.s3server DIR`
+starts one in the foreground for poking at it by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO / "hack" / "s3" / "build-minio.sh"
+PR_SET_PDEATHSIG = 1
+
+
+def minio_binary() -> Path:
+    """Build MinIO if it is not cached yet (the script holds a lock, so parallel callers wait)
+    and return the binary's path. A failed build raises with the tail of the build log."""
+    done = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"building MinIO failed:\n{done.stderr[-4000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # If pytest is killed, MinIO gets SIGTERM instead of lingering on its port.
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class S3Server:
+    access_key = "oozo-test-root"
+    secret_key = "oozo-test-root-secret-0123456789"  # noqa: S105 - a throwaway loopback credential
+    region = "us-east-1"
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the server has not been started")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "minio.log"
+
+    def env(self) -> dict[str, str]:
+        """What a client process needs to reach this server (AWS SDK conventions)."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def start(self, timeout: float = 60.0) -> S3Server:
+        binary = minio_binary()
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        if self.port is None:  # a restart keeps its port, so clients configured earlier still match
+            self.port = free_port()
+        console = free_port()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "MINIO_ROOT_USER": self.access_key,
+            "MINIO_ROOT_PASSWORD": self.secret_key,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+            "MINIO_CI_CD": "on",  # a test data dir lives on the root drive; do not refuse it
+        }
+        args = [
+            str(binary),
+            "server",
+            "--quiet",
+            "--address",
+            f"127.0.0.1:{self.port}",
+            "--console-address",
+            f"127.0.0.1:{console}",
+            "--certs-dir",
+            str(self.workdir / "certs"),
+            str(data),
+        ]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.workdir,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"MinIO exited with {self.proc.returncode}:\n{self._log_tail()}")
+            if self._ready():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"MinIO did not become ready in {timeout:.0f}s:\n{self._log_tail()}")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/minio/health/ready", timeout=1) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def client(self, **overrides: Any) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        kwargs: dict[str, Any] = {
+            "endpoint_url": self.endpoint,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "region_name": self.region,
+            "config": Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        }
+        kwargs.update(overrides)
+        return boto3.session.Session().client("s3", **kwargs)
+
+    def make_bucket(self, name: str) -> str:
+        client = self.client()
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(Bucket=name)
+        return name
+
+    def __enter__(self) -> S3Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use
+    workdir = Path(sys.argv[1] if len(sys.argv) > 1 else ".s3")
+    server = S3Server(workdir).start()
+    print(f"endpoint={server.endpoint} access_key={server.access_key} (Ctrl-C stops it)", flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
