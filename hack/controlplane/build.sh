@@ -13,6 +13,20 @@ log="$cache/build.log"
 mkdir -p "$bin" "$cache/src"
 export GOFLAGS="${GOFLAGS:--mod=mod}" CGO_ENABLED=0
 
+command -v go >/dev/null || { echo "build.sh: Go >= 1.24 is required to build the control plane (https://go.dev/dl/)" >&2; exit 1; }
+# Two test sessions starting at once must not build into the same directory together.
+exec 9>"$cache/.build.lock"
+flock 9
+
+# etcd and kwok can be bumped in versions.env without a new Kubernetes cache directory: a binary
+# that reports another version is rebuilt.
+if [ -x "$bin/etcd" ] && ! "$bin/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION#v}"; then
+  rm -f "$bin/etcd"
+fi
+if [ -x "$bin/kwok" ] && ! "$bin/kwok" --version 2>/dev/null | grep -q "^kwok version $KWOK_VERSION "; then
+  rm -f "$bin/kwok"
+fi
+
 need() { for b in "$@"; do [ -x "$bin/$b" ] || return 0; done; return 1; }
 fail() { echo "control-plane build failed; last lines of $log:" >&2; tail -n 40 "$log" >&2; exit 1; }
 
