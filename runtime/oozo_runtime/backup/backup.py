@@ -18,7 +18,6 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,16 +71,14 @@ class _PipeReader:
         self.file.close()
 
 
-@dataclass
 class _Packer(threading.Thread):
-    version_dir: Path
-    fd: int
-    level: int
-    hashes: dict[str, str] = field(default_factory=dict)
-    error: BaseException | None = None
+    """Packs into the write end of the pipe; an error is kept for the caller, never lost."""
 
-    def __post_init__(self) -> None:
-        threading.Thread.__init__(self, name="oozo-pack", daemon=True)
+    def __init__(self, version_dir: Path, fd: int, level: int) -> None:
+        super().__init__(name="oozo-pack", daemon=True)
+        self.version_dir, self.fd, self.level = version_dir, fd, level
+        self.hashes: dict[str, str] = {}
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,15 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
             )
     except BackupError as exc:
         payload = exc.to_dict()
+        print(json.dumps(payload), file=sys.stderr)
+        _write_termination(termination, payload)
+        return 1
+    except Exception as exc:  # a bug: keep the traceback, still end with one JSON line
+        traceback.print_exc()
+        payload = {
+            "error": f"{kind} failed unexpectedly: {type(exc).__name__}: {exc}",
+            "reason": "InternalError",
+        }
         print(json.dumps(payload), file=sys.stderr)
         _write_termination(termination, payload)
         return 1

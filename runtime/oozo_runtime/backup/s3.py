@@ -138,7 +138,26 @@ def s3_errors(what: str, bucket: str, endpoint: str | None) -> Iterator[None]:
     except BackupError:
         raise
     except Exception as exc:
+        if not _is_s3_failure(exc):
+            raise  # a bug, not an S3 failure: keep its traceback
         raise translate(exc, what, bucket, endpoint) from exc
+
+
+def _is_s3_failure(exc: BaseException) -> bool:
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+    from s3transfer import exceptions as t
+
+    kinds = (
+        BotoCoreError,
+        ClientError,
+        Boto3Error,
+        t.RetriesExceededError,
+        t.S3UploadFailedError,
+        t.S3DownloadFailedError,
+        OSError,
+    )
+    return isinstance(exc, kinds)
 
 
 def get_text(client: Any, bucket: str, key: str) -> str | None:
