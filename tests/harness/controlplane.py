@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.harness import localnode, pki, procs
+from tests.harness import components, localnode, pki, procs
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "hack" / "controlplane" / "build.sh"
 
 KWOK_NODE_NAME = "kwok-node-0"
-KWOK_NODE_LABEL = ("type", "kwok")
+KWOK_NODE_LABEL = components.KWOK_NODE_LABEL  # ("type", "kwok"): what kwok manages
 LOCAL_NODE_NAME = localnode.NAME  # "oozo-local-0"
 LOCAL_NODE_LABEL = (localnode.LABEL, "true")  # ("oozo.dev/local-kubelet", "true")
 LOCAL_NODE_TAINT = dict(localnode.TAINT)  # oozo.dev/local-kubelet=true:NoSchedule
@@ -43,9 +43,8 @@ LOCAL_NODE_TAINT = dict(localnode.TAINT)  # oozo.dev/local-kubelet=true:NoSchedu
 LOCAL_NODE_SELECTOR = {LOCAL_NODE_LABEL[0]: LOCAL_NODE_LABEL[1]}
 LOCAL_NODE_TOLERATION = {"key": localnode.LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
 
-# Short enough that a test can outlive it in seconds, long enough for heartbeats every 2s.
-NODE_MONITOR_GRACE_SECONDS = 20
-KWOK_LEASE_SECONDS = 8  # kwok renews every quarter of this: 2s
+# The controller-manager gives up on a silent node after this many seconds.
+NODE_MONITOR_GRACE_SECONDS = components.NODE_MONITOR_GRACE_SECONDS
 START_TIMEOUT = 90.0
 
 KWOK_IDENTITY = pki.Identity("kwok", "kwok-controller", "system:masters")
@@ -101,36 +100,37 @@ class ControlPlane:
 
     def start(self) -> None:
         self._began = began = time.monotonic()
-        self.bin = build_binaries()
+        self.bin = bin_dir = build_binaries()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        etcd_port, peer_port, api_port, kcm_port, sched_port, kwok_port = _free_ports(6)
-        self.server = f"https://127.0.0.1:{api_port}"
+        ports = components.Ports(*_free_ports(6))
+        at = components.Layout(bin_dir, self.workdir, ports)
+        self.server = f"https://127.0.0.1:{ports.apiserver}"
+        insecure = procs.insecure_context()  # the components' self-signed serving certificates
         try:
             self._make_credentials()
+            (self.workdir / components.KWOK_CONFIG_FILE).write_text(components.KWOK_CONFIG)
             self._mark("credentials")
-            self._spawn("etcd", self._etcd_args(etcd_port, peer_port))
-            self._wait("etcd", lambda: procs.http_ok(f"http://127.0.0.1:{etcd_port}/health"))
-            self._spawn("kube-apiserver", self._apiserver_args(api_port, etcd_port))
+            self._spawn("etcd", components.etcd(at))
+            self._wait("etcd", lambda: procs.http_ok(f"http://127.0.0.1:{ports.etcd}/health"))
+            self._spawn("kube-apiserver", components.kube_apiserver(at))
             # These wait for the apiserver on their own, so their start-up overlaps with its.
-            self._spawn("kube-controller-manager", self._controller_manager_args(kcm_port))
-            self._spawn("kube-scheduler", self._scheduler_args(sched_port))
+            self._spawn("kube-controller-manager", components.kube_controller_manager(at))
+            self._spawn("kube-scheduler", components.kube_scheduler(at))
             heartbeat_kubeconfig = self.workdir / f"{LOCAL_NODE_IDENTITY.name}.kubeconfig"
             self._spawn(
                 "local-node-heartbeat",
                 [sys.executable, "-m", "tests.harness.localnode", "--kubeconfig", str(heartbeat_kubeconfig)],
             )
             self._wait("kube-apiserver", lambda: procs.http_ok(f"{self.server}/readyz", self._admin_tls()))
+            # kwok gives up if the apiserver is not there within seconds: start it once it is.
             self._register_kwok_node()
-            self._spawn("kwok", self._kwok_args(kwok_port))
-            insecure = procs.insecure_context()
-            self._wait(
-                "kube-controller-manager",
-                lambda: procs.http_ok(f"https://127.0.0.1:{kcm_port}/healthz", insecure),
-            )
-            self._wait(
-                "kube-scheduler", lambda: procs.http_ok(f"https://127.0.0.1:{sched_port}/healthz", insecure)
-            )
-            self._wait("kwok", lambda: procs.http_ok(f"http://127.0.0.1:{kwok_port}/healthz"))
+            self._spawn("kwok", components.kwok(at))
+            for name, port in [("kube-controller-manager", ports.controller_manager),
+                               ("kube-scheduler", ports.scheduler)]:  # fmt: skip
+                self._wait(
+                    name, lambda port=port: procs.http_ok(f"https://127.0.0.1:{port}/healthz", insecure)
+                )
+            self._wait("kwok", lambda: procs.http_ok(f"http://127.0.0.1:{ports.kwok}/healthz"))
             self._wait_cluster_usable()
             self._mark("nodes Ready")
         except BaseException:
@@ -174,98 +174,6 @@ class ControlPlane:
         ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
         return ctx
 
-    def _exe(self, name: str) -> str:
-        assert self.bin is not None
-        return str(self.bin / name)
-
-    def _etcd_args(self, port: int, peer: int) -> list[str]:
-        return [
-            self._exe("etcd"),
-            "--name=oozo",
-            f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{port}",
-            f"--advertise-client-urls=http://127.0.0.1:{port}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-cluster=oozo=http://127.0.0.1:{peer}",
-            "--unsafe-no-fsync",
-            "--log-level=warn",
-        ]
-
-    def _apiserver_args(self, port: int, etcd_port: int) -> list[str]:
-        p = self.pki
-        return [
-            self._exe("kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            "--advertise-address=127.0.0.1",
-            f"--cert-dir={self.workdir / 'apiserver-certs'}",
-            f"--tls-cert-file={p / 'apiserver.crt'}",
-            f"--tls-private-key-file={p / 'apiserver.key'}",
-            f"--client-ca-file={p / 'ca.crt'}",
-            "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NodeRestriction",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={p / 'sa.pub'}",
-            f"--service-account-signing-key-file={p / 'sa.key'}",
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--allow-privileged=true",
-            # No endpoint for the `kubernetes` Service: 127.0.0.1 is not a valid endpoint address
-            # and nothing inside the cluster could reach it anyway.
-            "--endpoint-reconciler-type=none",
-            "--profiling=false",
-        ]
-
-    def _controller_manager_args(self, port: int) -> list[str]:
-        return [
-            self._exe("kube-controller-manager"),
-            f"--kubeconfig={self.workdir / 'kube-controller-manager.kubeconfig'}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            f"--cert-dir={self.workdir / 'kcm-certs'}",
-            "--leader-elect=false",
-            # Each controller fetches its own service-account token at start; the default client
-            # rate limit (20 qps) alone would stretch start-up by seconds.
-            "--kube-api-qps=200",
-            "--kube-api-burst=400",
-            "--controllers=*",
-            "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={self.pki / 'sa.key'}",
-            f"--root-ca-file={self.pki / 'ca.crt'}",
-            f"--node-monitor-grace-period={NODE_MONITOR_GRACE_SECONDS}s",
-            "--node-monitor-period=2s",
-            "--profiling=false",
-        ]
-
-    def _scheduler_args(self, port: int) -> list[str]:
-        return [
-            self._exe("kube-scheduler"),
-            f"--kubeconfig={self.workdir / 'kube-scheduler.kubeconfig'}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            f"--cert-dir={self.workdir / 'scheduler-certs'}",
-            "--leader-elect=false",
-            "--profiling=false",
-        ]
-
-    def _kwok_args(self, port: int) -> list[str]:
-        # An explicit (empty) config keeps a developer's ~/.kwok/kwok.yaml out of the picture;
-        # with no Stage in it kwok uses its default node and pod stages.
-        conf = self.workdir / "kwok.yaml"
-        conf.write_text("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n")
-        return [
-            self._exe("kwok"),
-            f"--config={conf}",
-            f"--kubeconfig={self.workdir / 'kwok.kubeconfig'}",
-            "--manage-all-nodes=false",
-            f"--manage-nodes-with-label-selector={'='.join(KWOK_NODE_LABEL)}",
-            f"--node-lease-duration-seconds={KWOK_LEASE_SECONDS}",
-            "--cidr=10.244.0.1/16",
-            "--node-ip=10.0.0.1",
-            f"--server-address=127.0.0.1:{port}",
-        ]
-
     # -- processes, readiness, nodes ----------------------------------------------------------
 
     def _spawn(self, name: str, args: list[str]) -> None:
@@ -302,7 +210,7 @@ class ControlPlane:
     def _register_kwok_node(self) -> None:
         from kubernetes import client
 
-        node = {
+        node: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
@@ -317,7 +225,7 @@ class ControlPlane:
             },
         }
         with self.api_client() as api:
-            client.CoreV1Api(api).create_node(node)
+            client.CoreV1Api(api).create_node(node)  # type: ignore[arg-type]  # dicts are accepted
 
     def _wait_cluster_usable(self, timeout: float = START_TIMEOUT) -> None:
         """Both nodes Ready and schedulable, and the service-account controller at work."""

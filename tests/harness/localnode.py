@@ -219,6 +219,7 @@ def run(kubeconfig: str, interval: float, status_every: float) -> None:
     signal.signal(signal.SIGINT, stop)
     beat = Heartbeat(Api(kubeconfig))
     registered = False
+    began = time.monotonic()
     last_status = time.monotonic()
     while not stopping:
         try:
@@ -234,10 +235,13 @@ def run(kubeconfig: str, interval: float, status_every: float) -> None:
                 beat.report_status()
                 last_status = time.monotonic()
         except Exception as err:  # the apiserver restarting must not kill the heartbeat
-            print(f"heartbeat: {err}", file=sys.stderr, flush=True)
             if not registered:
+                # Quiet while the apiserver is still starting; loud if it never lets us in.
+                if time.monotonic() - began > 15:
+                    print(f"heartbeat: cannot register {beat.name}: {err}", file=sys.stderr, flush=True)
                 time.sleep(0.3)
                 continue
+            print(f"heartbeat: {err}", file=sys.stderr, flush=True)
         deadline = time.monotonic() + interval
         while not stopping and time.monotonic() < deadline:
             time.sleep(0.2)
