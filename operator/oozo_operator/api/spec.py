@@ -1,0 +1,371 @@
+"""RagCorpus.spec as pydantic models: the operator parses with them and hack/gen_crd.py renders
+the CRD schema from them. CEL rules sit on the model they constrain (`rules(...)`); the same
+invariants are also pydantic validators, so a spec that slipped past an older CRD still fails
+loudly in the operator instead of rendering nonsense."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from oozo_operator.api.base import (
+    DATA_KEY,
+    HTTP_URL,
+    QUANTITY,
+    ApiModel,
+    ObjectName,
+    cel,
+    rules,
+)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_INCLUDE = ["**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf"]
+SOURCE_KINDS = ("configMap", "pvc", "s3", "http", "git")
+
+# Five cron fields (minute hour day month weekday), each made of digits, names, * / , - ?,
+# or one of the @ shortcuts the CronJob controller understands.
+CRON_RULE = (
+    r"self.matches('^(@(yearly|annually|monthly|weekly|daily|hourly)|"
+    r"[0-9A-Za-z*?/,-]+(\\s+[0-9A-Za-z*?/,-]+){4})$')"
+)
+Cron = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        json_schema_extra=rules(
+            cel(CRON_RULE, "must be a cron schedule of 5 fields (e.g. '0 3 * * *') or @daily/@hourly/…")
+        ),
+    ),
+]
+RelativePath = Annotated[
+    str,
+    Field(
+        max_length=1024,
+        json_schema_extra=rules(
+            cel("!self.startsWith('/') && !self.split('/').exists(p, p == '..')", "must be a relative path without '..'")
+        ),
+    ),
+]
+
+
+class SecretKeyRef(ApiModel):
+    """A key in a Secret of the corpus's namespace. The operator wires it into pods by reference
+    and never reads its value."""
+
+    name: ObjectName = Field(description="Name of the Secret, in the RagCorpus's namespace.")
+    key: str = Field(min_length=1, max_length=253, pattern=DATA_KEY, description="Key inside the Secret.")
+
+
+class OptionalSecretKeyRef(ApiModel):
+    """Like SecretKeyRef, but may be left empty to let Oozo generate the Secret."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel("has(self.name) == has(self.key)", "name and key must be given together, or neither")
+        )
+    )
+
+    name: ObjectName | None = Field(None, description="Name of the Secret; empty to let Oozo generate one.")
+    key: str | None = Field(
+        None, min_length=1, max_length=253, pattern=DATA_KEY, description="Key inside the Secret."
+    )
+
+
+class ConfigMapSource(ApiModel):
+    """Documents stored as binaryData (or data) files of a ConfigMap: small, GitOps-native corpora."""
+
+    name: ObjectName = Field(description="Name of the ConfigMap, in the RagCorpus's namespace.")
+
+
+class PVCSource(ApiModel):
+    """Documents on an existing PersistentVolumeClaim, mounted read-only into the index Job."""
+
+    claim_name: ObjectName = Field(description="Name of the PersistentVolumeClaim holding the documents.")
+    path: RelativePath = Field("", description="Folder inside the volume; empty for its root.")
+
+
+class S3Location(ApiModel):
+    """A bucket and prefix on S3 or an S3-compatible server."""
+
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$", description="Bucket name.")
+    prefix: str = Field("", max_length=1024, description="Key prefix inside the bucket, e.g. handbook/.")
+    endpoint: str = Field(
+        "", max_length=2048, pattern=r"^(https?://[^\s]+)?$", description="Endpoint URL of an S3-compatible server; empty for AWS."
+    )
+    region: str = Field("", max_length=64, description="Region; empty for the server's default.")
+    credentials_secret: ObjectName | None = Field(
+        None,
+        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty to use the pod's identity.",
+    )
+
+
+class HTTPSource(ApiModel):
+    """Documents downloaded from plain HTTP(S) URLs."""
+
+    urls: list[Annotated[str, Field(max_length=2048, pattern=HTTP_URL)]] = Field(
+        min_length=1, max_length=100, description="URLs of the documents, http:// or https://."
+    )
+
+
+class GitSource(ApiModel):
+    """Documents in a Git repository."""
+
+    url: str = Field(
+        max_length=2048,
+        pattern=r"^(https://|http://|ssh://|git@)[^\s]+$",
+        description="Clone URL (https://, ssh:// or git@host:path).",
+    )
+    ref: str = Field("main", min_length=1, max_length=255, description="Branch, tag or commit to check out.")
+    path: RelativePath = Field("", description="Folder inside the repository; empty for its root.")
+    credentials_secret: ObjectName | None = Field(
+        None, description="Secret with username/password or ssh-privatekey; empty for public repositories."
+    )
+
+
+class Source(ApiModel):
+    """Where the documents come from: exactly one of configMap, pvc, s3, http, git."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "[has(self.configMap), has(self.pvc), has(self.s3), has(self.http), has(self.git)]"
+                ".filter(x, x).size() == 1",
+                "exactly one of configMap, pvc, s3, http, git must be set",
+            )
+        )
+    )
+
+    config_map: ConfigMapSource | None = Field(None, description="Documents in a ConfigMap.")
+    pvc: PVCSource | None = Field(None, description="Documents on a PersistentVolumeClaim.")
+    s3: S3Location | None = Field(None, description="Documents in an S3 bucket (not yet fetched by this release).")
+    http: HTTPSource | None = Field(None, description="Documents at HTTP(S) URLs (not yet fetched by this release).")
+    git: GitSource | None = Field(None, description="Documents in a Git repository (not yet fetched by this release).")
+    include: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=lambda: list(DEFAULT_INCLUDE),
+        max_length=32,
+        description="Glob patterns of the files to index, relative to the source root.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Source:
+        if len(self.kinds()) != 1:
+            raise ValueError("exactly one of configMap, pvc, s3, http, git must be set")
+        return self
+
+    def kinds(self) -> list[str]:
+        return [k for k in SOURCE_KINDS if getattr(self, _snake(k)) is not None]
+
+    @property
+    def kind(self) -> str:
+        return self.kinds()[0]
+
+
+class Chunking(ApiModel):
+    """How documents are cut into overlapping chunks before embedding."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(cel("self.overlap < self.size", "overlap must be smaller than size", ".overlap"))
+    )
+
+    size: int = Field(1000, ge=100, le=100_000, description="Characters per chunk.")
+    overlap: int = Field(200, ge=0, le=50_000, description="Characters shared by neighbouring chunks; below size.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Chunking:
+        if self.overlap >= self.size:
+            raise ValueError("overlap must be smaller than size")
+        return self
+
+
+class Embedding(ApiModel):
+    """The sentence-transformers model that turns chunks and questions into vectors."""
+
+    model: str = Field(DEFAULT_MODEL, min_length=1, max_length=256, description="Model id or path inside the image.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call while indexing.")
+
+
+class Storage(ApiModel):
+    """The PersistentVolumeClaim NAME-index that holds index versions and the embedding cache."""
+
+    size: str = Field("2Gi", max_length=32, pattern=QUANTITY, description="Requested size, e.g. 2Gi.")
+    storage_class_name: str | None = Field(
+        None, max_length=253, description="StorageClass; empty for the cluster default."
+    )
+    access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"]] = Field(
+        default_factory=lambda: ["ReadWriteOnce"],
+        min_length=1,
+        max_length=4,
+        description="Access modes. With ReadWriteOnce every pod of the corpus is co-located on one node.",
+    )
+
+
+class Index(ApiModel):
+    """The vector index built from the chunks."""
+
+    type: Literal["flat", "hnsw"] = Field("flat", description="FAISS index kind: exact (flat) or approximate (hnsw).")
+    storage: Storage = Field(default_factory=Storage, description="Volume for index versions.")
+
+
+class Generation(ApiModel):
+    """How answers are written: extractive (no LLM) or any OpenAI-compatible server."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "self.provider != 'extractive' || !has(self.apiKeySecretRef)",
+                "apiKeySecretRef is only used with provider openai",
+                ".apiKeySecretRef",
+            )
+        )
+    )
+
+    provider: Literal["extractive", "openai"] = Field(
+        "extractive", description="extractive answers from the retrieved chunks, or openai for an LLM."
+    )
+    model: str = Field("gpt-4o-mini", min_length=1, max_length=256, description="LLM model name.")
+    base_url: str | None = Field(
+        None,
+        alias="baseURL",
+        max_length=2048,
+        pattern=HTTP_URL,
+        description="Base URL of an OpenAI-compatible server (vLLM, Ollama, KServe); empty for OpenAI.",
+    )
+    api_key_secret_ref: SecretKeyRef | None = Field(None, description="Secret key holding the LLM API key.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(1024, ge=1, le=131_072, description="Most tokens in one answer.")
+
+
+IntOrQuantity = Annotated[int | str, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
+
+
+class Resources(ApiModel):
+    """Compute resources of a container, as in a pod spec."""
+
+    requests: dict[str, IntOrQuantity] | None = Field(
+        None, max_length=16, description="Minimum resources, e.g. {cpu: 500m, memory: 1Gi}."
+    )
+    limits: dict[str, IntOrQuantity] | None = Field(
+        None, max_length=16, description="Maximum resources, e.g. {memory: 2Gi}."
+    )
+
+
+class Autoscaling(ApiModel):
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU for the serving Deployment."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel("self.minReplicas <= self.maxReplicas", "minReplicas must not exceed maxReplicas", ".minReplicas")
+        )
+    )
+
+    min_replicas: int = Field(1, ge=1, le=100, description="Fewest replicas.")
+    max_replicas: int = Field(ge=1, le=100, description="Most replicas.")
+    target_cpu_utilization_percentage: int = Field(
+        70, ge=1, le=100, alias="targetCPUUtilizationPercentage", description="Average CPU utilisation to aim for."
+    )
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("minReplicas must not exceed maxReplicas")
+        return self
+
+
+class Auth(ApiModel):
+    """Bearer API keys on /api/query."""
+
+    enabled: bool = Field(False, description="Require an API key on /api/query.")
+    api_key_secret_ref: OptionalSecretKeyRef | None = Field(
+        None, description="Secret key holding the accepted keys (comma-separated); empty to generate NAME-api-key."
+    )
+
+
+class Runtime(ApiModel):
+    """The serving Deployment."""
+
+    replicas: int = Field(1, ge=0, le=100, description="Replicas when autoscaling is not set.")
+    resources: Resources | None = Field(None, description="Resources of the serving container.")
+    autoscaling: Autoscaling | None = Field(None, description="Scale on CPU instead of a fixed replica count.")
+    auth: Auth = Field(default_factory=Auth, description="API key authentication.")
+    image: str | None = Field(
+        None, max_length=512, pattern=r"^[^\s]+$", description="Runtime image; empty for the operator's default."
+    )
+
+
+class Toleration(ApiModel):
+    """A pod toleration, as in a pod spec."""
+
+    key: str | None = Field(None, max_length=316, description="Taint key; empty with Exists matches all.")
+    operator: Literal["Exists", "Equal"] | None = Field(None, description="Exists or Equal (default).")
+    value: str | None = Field(None, max_length=63, description="Taint value for Equal.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        None, description="Taint effect; empty for all."
+    )
+    toleration_seconds: int | None = Field(None, ge=0, le=31_536_000, description="How long NoExecute is tolerated.")
+
+
+class Scheduling(ApiModel):
+    """Where the corpus's pods (index Jobs, server, CronJobs) may run."""
+
+    node_selector: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
+        None, max_length=32, description="Node labels every pod requires."
+    )
+    tolerations: list[Toleration] | None = Field(None, max_length=32, description="Tolerations of every pod.")
+    affinity: dict[str, Any] | None = Field(
+        None, description="A pod affinity stanza (core/v1 Affinity), passed through as is."
+    )
+    priority_class_name: str | None = Field(None, max_length=253, description="PriorityClass of every pod.")
+
+
+class Refresh(ApiModel):
+    """Periodic re-indexing, for sources that change outside Kubernetes (s3, http, git)."""
+
+    schedule: Cron = Field(description="Cron schedule of the refresh CronJob NAME-refresh.")
+
+
+class Retention(ApiModel):
+    """Which backups are kept."""
+
+    keep_last: int = Field(7, ge=1, le=1000, description="Newest backups kept; older ones are pruned.")
+
+
+class Backup(ApiModel):
+    """Scheduled backups of the published index to S3 (the CronJob arrives in a later release)."""
+
+    model_config = ConfigDict(json_schema_extra=rules(cel("has(self.s3)", "backup needs an S3 target", ".s3")))
+
+    schedule: Cron = Field(description="Cron schedule of the backup CronJob NAME-backup.")
+    s3: S3Location | None = Field(None, description="Where backups are written.")
+    retention: Retention = Field(default_factory=Retention, description="Retention policy.")
+
+
+class Restore(ApiModel):
+    """Start from a backup instead of embedding the documents again (arrives in a later release)."""
+
+    model_config = ConfigDict(json_schema_extra=rules(cel("has(self.s3)", "restore needs an S3 source", ".s3")))
+
+    s3: S3Location | None = Field(None, description="Where the backups are.")
+    version: str = Field(
+        "latest", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._\-]+$", description="Index version, or latest."
+    )
+
+
+class RagCorpusSpec(ApiModel):
+    """The desired state of one RAG deployment."""
+
+    source: Source = Field(description="Where the documents come from.")
+    chunking: Chunking = Field(default_factory=Chunking, description="How documents are chunked.")
+    embedding: Embedding = Field(default_factory=Embedding, description="The embedding model.")
+    index: Index = Field(default_factory=Index, description="The vector index and its volume.")
+    generation: Generation = Field(default_factory=Generation, description="How answers are written.")
+    runtime: Runtime = Field(default_factory=Runtime, description="The serving Deployment.")
+    scheduling: Scheduling | None = Field(None, description="Placement of every pod the corpus runs.")
+    refresh: Refresh | None = Field(None, description="Periodic re-indexing.")
+    backup: Backup | None = Field(None, description="Scheduled backups to S3.")
+    restore: Restore | None = Field(None, description="Start from a backup.")
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)

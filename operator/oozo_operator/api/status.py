@@ -1,0 +1,78 @@
+"""RagCorpus.status as pydantic models, rendered into the CRD like the spec. The operator writes
+status as plain dicts through kopf's `patch.status`; these models fix what may be written."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from oozo_operator.api.base import ApiModel
+
+# metav1.Condition limits, as the API server enforces them for built-in types.
+REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+
+class Condition(ApiModel):
+    """A metav1.Condition: one aspect of the corpus's state."""
+
+    type: str = Field(max_length=316, description="Ready, Reconciling, Stalled or IndexReady.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(max_length=1024, min_length=1, pattern=REASON, description="CamelCase reason.")
+    message: str = Field(max_length=32768, description="Human-readable detail.")
+    last_transition_time: str = Field(
+        json_schema_extra={"format": "date-time"}, description="When status last flipped."
+    )
+    observed_generation: int | None = Field(None, ge=-1, description="Generation the condition was computed for.")
+
+
+class SkippedDocument(ApiModel):
+    """A document the indexer could not read."""
+
+    document: str = Field(max_length=4096, description="Path of the document inside the source.")
+    reason: str = Field(max_length=4096, description="Why it was skipped.")
+
+
+class IndexStatus(ApiModel):
+    """The published index version the server is pinned to, as the index Job reported it."""
+
+    version: str | None = Field(None, max_length=128, description="Index version id.")
+    spec_hash: str | None = Field(None, max_length=64, description="Hash of (source, chunking, embedding, index type).")
+    documents: int | None = Field(None, ge=0, description="Documents indexed.")
+    chunks: int | None = Field(None, ge=0, description="Chunks in the index.")
+    skipped_documents: int | None = Field(None, ge=0, description="Documents skipped (unreadable).")
+    skipped: list[SkippedDocument] | None = Field(None, max_length=100, description="The first skipped documents.")
+    embedding_model: str | None = Field(None, max_length=256, description="Embedding model of the index.")
+    dimensions: int | None = Field(None, ge=0, description="Vector dimensions.")
+    size_bytes: int | None = Field(None, ge=0, description="Size of the version on disk.")
+    built_at: str | None = Field(None, max_length=64, description="When the build finished (RFC 3339).")
+    build_seconds: float | None = Field(None, ge=0, description="Build duration.")
+    reused_embeddings: int | None = Field(None, ge=0, description="Chunks whose embeddings came from the cache.")
+    job: str | None = Field(None, max_length=253, description="The Job that built it.")
+
+
+class BackupStatus(ApiModel):
+    """The newest backup (written by the backup CronJob, a later release)."""
+
+    time: str | None = Field(None, max_length=64, description="When it finished.")
+    uri: str | None = Field(None, max_length=4096, description="Where it is.")
+    sha256: str | None = Field(None, max_length=64, description="Checksum of the artifact.")
+
+
+class RagCorpusStatus(ApiModel):
+    """The observed state, written only by the operator."""
+
+    observed_generation: int = Field(
+        -1,
+        ge=-1,
+        description="Generation of the last completed reconcile; -1 until the operator's first pass, "
+        "so kstatus reads a brand-new object as InProgress.",
+    )
+    conditions: list[Condition] | None = Field(
+        None, max_length=16, description="Ready, Reconciling, Stalled, IndexReady (metav1.Condition)."
+    )
+    index: IndexStatus | None = Field(None, description="The published index version being served.")
+    building: IndexStatus | None = Field(None, description="The index build in progress, if any.")
+    endpoint: str | None = Field(None, max_length=512, description="Query URL inside the cluster.")
+    replicas: int | None = Field(None, ge=0, description="Ready replicas of the server.")
+    last_backup: BackupStatus | None = Field(None, description="The newest backup.")

@@ -1,0 +1,78 @@
+"""Fixture builders for RagCorpus tests, in the cert-manager style:
+
+    make_corpus("docs", with_replicas(3), with_autoscaling(2, 5))
+
+Each modifier takes the object (a plain dict, as the API server sees it) and changes it in place.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+Modifier = Callable[[dict[str, Any]], None]
+LOCAL_NODE = {"oozo.dev/local-kubelet": "true"}
+LOCAL_TOLERATION = {"key": "oozo.dev/local-kubelet", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+
+
+def make_corpus(name: str = "docs", *mods: Modifier, namespace: str | None = None) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "rag.oozo.dev/v1alpha1",
+        "kind": "RagCorpus",
+        "metadata": {"name": name},
+        "spec": {"source": {"configMap": {"name": f"{name}-docs"}}},
+    }
+    if namespace:
+        obj["metadata"]["namespace"] = namespace
+    for mod in mods:
+        mod(obj)
+    return obj
+
+
+def at(path: str, value: Any) -> Modifier:
+    """Set a dotted path under the object, e.g. at("spec.chunking.size", 50)."""
+
+    def mod(obj: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = obj
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = copy.deepcopy(value)
+
+    return mod
+
+
+def with_source(**source: Any) -> Modifier:
+    return at("spec.source", source)
+
+
+def with_replicas(n: int) -> Modifier:
+    return at("spec.runtime.replicas", n)
+
+
+def with_autoscaling(low: int, high: int, cpu: int = 70) -> Modifier:
+    return at(
+        "spec.runtime.autoscaling",
+        {"minReplicas": low, "maxReplicas": high, "targetCPUUtilizationPercentage": cpu},
+    )
+
+
+def with_auth(secret: dict[str, str] | None = None) -> Modifier:
+    return at("spec.runtime.auth", {"enabled": True, **({"apiKeySecretRef": secret} if secret else {})})
+
+
+def with_openai(secret: str = "openai", key: str = "api-key", base_url: str | None = None) -> Modifier:
+    gen: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "apiKeySecretRef": {"name": secret, "key": key}}
+    if base_url:
+        gen["baseURL"] = base_url
+    return at("spec.generation", gen)
+
+
+def with_refresh(schedule: str) -> Modifier:
+    return at("spec.refresh", {"schedule": schedule})
+
+
+def on_local_node(obj: dict[str, Any]) -> None:
+    """Every pod of the corpus lands on oozo-local-0, where the test plays the kubelet."""
+    obj["spec"]["scheduling"] = {"nodeSelector": dict(LOCAL_NODE), "tolerations": [dict(LOCAL_TOLERATION)]}
