@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from oozo_runtime import __version__
@@ -74,6 +77,78 @@ def restore(
     raise typer.Exit(
         restore_command(index_dir=index, restore_uri=source, s3_endpoint=endpoint, s3_region=region)
     )
+
+
+Opt = typer.Option  # flags default to None: unset flags fall back to OOZO_* env, then defaults
+
+
+@app.command()
+def index(
+    source: Annotated[str | None, typer.Argument(help="Folder with the documents [env OOZO_SOURCE]")] = None,
+    out: Annotated[Path | None, Opt("--out", "-o", help="Index directory [env OOZO_INDEX_DIR]")] = None,
+    model: Annotated[str | None, Opt(help="Embedding model id or path [env OOZO_MODEL]")] = None,
+    chunk_size: Annotated[int | None, Opt(help="Characters per chunk (1000) [env OOZO_CHUNK_SIZE]")] = None,
+    chunk_overlap: Annotated[
+        int | None, Opt(help="Characters shared by neighbouring chunks (200) [env OOZO_CHUNK_OVERLAP]")
+    ] = None,
+    batch_size: Annotated[int | None, Opt(help="Chunks per encode batch (64) [env OOZO_BATCH_SIZE]")] = None,
+    include: Annotated[
+        list[str] | None, Opt("--include", help="Glob of files to index, repeatable [env OOZO_INCLUDE]")
+    ] = None,
+    index_type: Annotated[str | None, Opt(help="flat (exact) or hnsw [env OOZO_INDEX_TYPE]")] = None,
+    termination_message_path: Annotated[
+        Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
+    ] = None,
+) -> None:
+    """Index SOURCE into a new immutable version under --out and make it current."""
+    from oozo_runtime.commands import run_index
+
+    run_index(
+        {
+            "source": source,
+            "index_dir": out,
+            "model": model,
+            "chunk_size": chunk_size,
+            "chunk_overlap": chunk_overlap,
+            "batch_size": batch_size,
+            "include": include,
+            "index_type": index_type,
+            "termination_message_path": termination_message_path,
+        }
+    )
+
+
+@app.command()
+def serve(
+    index_dir: Annotated[Path | None, Opt("--index", help="Index directory [env OOZO_INDEX_DIR]")] = None,
+    host: Annotated[str | None, Opt(help="Bind address (0.0.0.0) [env OOZO_HOST]")] = None,
+    port: Annotated[int | None, Opt(help="Port (8000) [env OOZO_PORT]")] = None,
+    version: Annotated[
+        str | None, Opt("--version", help="Serve this version, not current [env OOZO_INDEX_VERSION]")
+    ] = None,
+    model: Annotated[str | None, Opt(help="Embedding model id or path [env OOZO_MODEL]")] = None,
+) -> None:
+    """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /)."""
+    from oozo_runtime.commands import run_serve
+
+    run_serve({"index_dir": index_dir, "host": host, "port": port, "index_version": version, "model": model})
+
+
+@app.command()
+def query(
+    question: Annotated[str, typer.Argument(help="The question")],
+    index_dir: Annotated[Path | None, Opt("--index", help="Index directory [env OOZO_INDEX_DIR]")] = None,
+    top_k: Annotated[int, Opt("--top-k", "-k", min=1, max=50, help="Passages to retrieve")] = 5,
+    version: Annotated[
+        str | None, Opt("--version", help="Query this version [env OOZO_INDEX_VERSION]")
+    ] = None,
+    model: Annotated[str | None, Opt(help="Embedding model id or path [env OOZO_MODEL]")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the answer and sources as JSON")] = False,
+) -> None:
+    """Answer QUESTION locally from the index (extractive) and print the sources."""
+    from oozo_runtime.commands import run_query
+
+    run_query(question, top_k, {"index_dir": index_dir, "index_version": version, "model": model}, as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,16 +10,29 @@ This module must stay importable without torch or FAISS: the operator image impo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "OOZO_"
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_INCLUDE = ["**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf"]
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+
+def split_list(value: Any) -> Any:
+    """Read a list from the environment: a JSON list (`["a","b"]`) or a comma-separated string."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
 
 
 class _OozoSettings(BaseSettings):
@@ -41,11 +54,18 @@ class IndexSettings(EmbeddingSettings):
     index_dir: Path = Field(Path("/var/lib/oozo/index"), description="where versions are published")
     chunk_size: int = Field(1000, ge=100, le=100_000, description="characters per chunk")
     chunk_overlap: int = Field(200, ge=0, le=50_000, description="characters shared by neighbours")
-    include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE), description="globs")
+    include: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
+    )
     index_type: Literal["flat", "hnsw"] = Field("flat", description="FAISS index kind")
     termination_message_path: Path | None = Field(
         None, description="where the JSON result is also written (Kubernetes termination message)"
     )
+
+    @field_validator("include", mode="before")
+    @classmethod
+    def _split_include(cls, value: Any) -> Any:
+        return split_list(value)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
@@ -66,16 +86,32 @@ class ServeSettings(EmbeddingSettings):
     generation_provider: Literal["extractive", "openai"] = "extractive"
     openai_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
-    openai_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("OOZO_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="key of the OpenAI-compatible server; falls back to OPENAI_API_KEY",
+    )
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=1, le=131_072)
     llm_timeout_seconds: float = Field(30.0, gt=0, le=600)
     auth_enabled: bool = False
-    api_keys: list[SecretStr] = Field(default_factory=list, description="accepted bearer keys")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="accepted bearer keys (JSON list or comma-separated)"
+    )
     api_keys_file: Path | None = Field(None, description="file with one accepted key per line")
     max_question_chars: int = Field(4000, ge=1)
     max_top_k: int = Field(50, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    torch_threads: int = Field(1, ge=1, le=256, description="torch threads per query encode")
+    query_concurrency: int | None = Field(
+        None, ge=1, le=256, description="queries encoded at once (default: CPU count)"
+    )
+    log_level: str = Field("INFO", description="root log level")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return split_list(value)
 
 
 def env_name(settings_cls: type[BaseSettings], field: str) -> str:
@@ -90,8 +126,6 @@ def env_for(settings_cls: type[BaseSettings], **values: Any) -> dict[str, str]:
 
     Lists are rendered as JSON, which is how pydantic-settings reads complex values back.
     """
-    import json
-
     env = {env_name(settings_cls, k): v for k, v in values.items()}
     settings_cls.model_validate({k: v for k, v in values.items()})  # fail loudly on bad values
     rendered: dict[str, str] = {}

@@ -1,0 +1,170 @@
+"""Bodies of `oozo index`, `oozo serve` and `oozo query`; cli.py only declares the flags.
+
+Flags given on the command line override the `OOZO_*` environment, which overrides defaults:
+the CLI passes only the flags the user set into the settings model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from oozo_runtime import logs
+from oozo_runtime.settings import IndexSettings, ServeSettings
+
+log = logging.getLogger("oozo_runtime.cli")
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != []}
+
+
+def _settings_error(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+
+
+def run_index(flags: dict[str, Any]) -> None:
+    from oozo_runtime.indexing.build import BuildError, termination_message
+
+    logs.configure()
+    termination: Path | None = None
+    try:
+        settings = IndexSettings(**_given(flags))
+        termination = settings.termination_message_path
+        result = _build_with_progress(settings)
+    except ValidationError as exc:
+        _fail(termination, "InvalidSettings", _settings_error(exc))
+    except BuildError as exc:
+        _fail(termination, exc.reason, str(exc))
+    except Exception as exc:
+        log.exception("index build failed")
+        _fail(termination, "BuildFailed", f"{type(exc).__name__}: {exc}")
+    message = termination_message(result)
+    if termination:
+        _write_termination(termination, message)
+    typer.echo(json.dumps(result, separators=(",", ":")))
+
+
+def _build_with_progress(settings: IndexSettings) -> dict[str, Any]:
+    from oozo_runtime.indexing.build import Progress, build
+
+    if not sys.stderr.isatty():
+        return build(settings)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    with Bar(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        task: dict[str, Any] = {}
+
+        def on_stage(stage: str, total: int) -> None:
+            if "id" in task:
+                bar.update(task["id"], completed=bar.tasks[-1].total)
+            task["id"] = bar.add_task(stage, total=total)
+
+        return build(settings, Progress(on_stage, lambda n: bar.advance(task["id"], n)))
+
+
+def _write_termination(path: Path, message: str) -> None:
+    try:
+        path.write_text(message)
+    except OSError as exc:
+        log.warning("cannot write termination message", extra={"path": str(path), "error": str(exc)})
+
+
+def _fail(termination: Path | None, reason: str, message: str) -> None:
+    from oozo_runtime.indexing.build import termination_message
+
+    payload = termination_message({"error": message, "reason": reason})
+    if termination is None:
+        # settings failed to validate: still honour the path from the environment if there is one
+        import os
+
+        env = os.environ.get("OOZO_TERMINATION_MESSAGE_PATH")
+        termination = Path(env) if env else None
+    if termination:
+        _write_termination(termination, payload)
+    typer.echo(payload, err=True)
+    raise typer.Exit(1 if reason != "InvalidSettings" else 2)
+
+
+def serve_settings(flags: dict[str, Any]) -> ServeSettings:
+    try:
+        return ServeSettings(**_given(flags))
+    except ValidationError as exc:
+        typer.echo(f"invalid settings: {_settings_error(exc)}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def run_serve(flags: dict[str, Any]) -> None:
+    import uvicorn
+
+    from oozo_runtime import versions
+    from oozo_runtime.retrieval import ModelMismatch
+    from oozo_runtime.server.app import create_app
+
+    settings = serve_settings(flags)
+    secrets = [k.get_secret_value() for k in settings.api_keys]
+    if settings.openai_api_key:
+        secrets.append(settings.openai_api_key.get_secret_value())
+    logs.configure(settings.log_level, secrets=secrets)
+    try:  # refuse a mismatched model up front: a clear exit beats a pod that never turns ready
+        manifest = versions.read_manifest(versions.resolve(settings.index_dir, settings.index_version))
+        built_with = manifest["embedding"]["model"]
+        if built_with != settings.model:
+            raise ModelMismatch(
+                f"index version {manifest['version']} was built with embedding model {built_with!r}, "
+                f"but this server is configured for {settings.model!r}"
+            )
+    except ModelMismatch as exc:
+        log.error("refusing to serve", extra={"reason": str(exc)})
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(3) from exc
+    except versions.VersionNotFound as exc:
+        log.warning("no index yet; serving /health and waiting", extra={"reason": str(exc)})
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -> None:
+    from oozo_runtime.answers import extractive_answer
+    from oozo_runtime.embedding import Embedder
+    from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
+    from oozo_runtime.versions import VersionNotFound
+
+    logs.configure("WARNING")
+    settings = serve_settings(flags)
+    try:
+        index = LoadedIndex.load(settings.index_dir, settings.index_version, settings.model)
+    except (ModelMismatch, VersionNotFound) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    hits, _ = Retriever(Embedder(settings.model), index).retrieve(question, top_k)
+    answer = extractive_answer(question, hits)
+    if as_json:
+        out = {"answer": answer, "sources": [h.as_dict() for h in hits], "index_version": index.version}
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    console = Console()
+    console.print(answer, markup=False, highlight=False)
+    console.print(f"\n[bold]Sources[/bold] (index {index.version}):")
+    for rank, hit in enumerate(hits, start=1):
+        where = f"{hit.document} — {hit.heading}" if hit.heading else hit.document
+        console.print(
+            f" {rank}. {where} · chunk {hit.chunk} · score {hit.score:.3f}", markup=False, highlight=False
+        )

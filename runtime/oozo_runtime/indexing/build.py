@@ -1,0 +1,229 @@
+"""`oozo index`: parse → chunk → embed (reusing cached vectors) → FAISS → publish a version.
+
+The result is a camelCase dict the operator copies into `status.index`; failures raise BuildError
+with a machine-readable reason ("NoDocuments", "InvalidSettings", ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from oozo_runtime import versions
+from oozo_runtime.indexing.chunking import Chunk, ChunkingError, chunk_blocks, validate
+from oozo_runtime.indexing.parsing import SUPPORTED_SUFFIXES, UnusableDocument, parse_file
+from oozo_runtime.settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+
+class BuildError(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Progress:
+    """Hooks for a progress display; all optional."""
+
+    on_stage: Callable[[str, int], None] = lambda stage, total: None
+    on_advance: Callable[[int], None] = lambda n: None
+
+
+@dataclass
+class Corpus:
+    chunks: list[Chunk] = field(default_factory=list)
+    documents: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 of bytes
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def discover(source: Path, include: list[str]) -> list[Path]:
+    """Files under `source` matching any include glob, in a stable order; Word lock files and
+    hidden files are ignored."""
+    found: set[Path] = set()
+    for pattern in include:
+        for path in source.glob(pattern):
+            rel = path.relative_to(source)
+            if path.is_file() and not any(p.startswith((".", "~$")) for p in rel.parts):
+                found.add(path)
+    return sorted(found, key=lambda p: p.relative_to(source).as_posix())
+
+
+def read_corpus(source: Path, settings: IndexSettings, progress: Progress) -> Corpus:
+    corpus = Corpus()
+    files = discover(source, settings.include)
+    progress.on_stage("parsing", len(files))
+    for path in files:
+        name = path.relative_to(source).as_posix()
+        try:
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise UnusableDocument(f"unsupported file type {path.suffix or '(none)'}")
+            blocks = parse_file(path)
+            chunks = chunk_blocks(name, blocks, settings.chunk_size, settings.chunk_overlap)
+            if not chunks:
+                raise UnusableDocument("no text")
+        except UnusableDocument as exc:
+            corpus.skipped.append({"document": name, "reason": str(exc)})
+            log.warning("skipped document", extra={"document": name, "reason": str(exc)})
+        else:
+            corpus.documents[name] = versions.sha256_file(path)
+            corpus.chunks.extend(chunks)
+        progress.on_advance(1)
+    return corpus
+
+
+def build_faiss(vectors: Any, index_type: str) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    return index
+
+
+def build(settings: IndexSettings, progress: Progress | None = None, embedder: Any = None) -> dict[str, Any]:
+    """Build and publish one index version; returns the summary dict."""
+    progress = progress or Progress()
+    started = time.monotonic()
+    if not settings.source:
+        raise BuildError("InvalidSettings", "no source folder given")
+    source = Path(settings.source)
+    if not source.is_dir():
+        raise BuildError("InvalidSettings", f"source {source} is not a folder")
+    try:
+        validate(settings.chunk_size, settings.chunk_overlap)
+    except ChunkingError as exc:
+        raise BuildError("InvalidSettings", str(exc)) from exc
+    root = Path(settings.index_dir)
+    with versions.build_lock(root):
+        stale = versions.clean_stale_tmp(root)
+        if stale:
+            log.info("removed leftovers of interrupted builds", extra={"removed": stale})
+        corpus = read_corpus(source, settings, progress)
+        if not corpus.chunks:
+            detail = f"; {len(corpus.skipped)} skipped" if corpus.skipped else ""
+            raise BuildError(
+                "NoDocuments",
+                f"no usable document in {source} matching {settings.include}{detail}",
+            )
+        return _embed_and_publish(settings, root, corpus, progress, embedder, started)
+
+
+def _embed_and_publish(
+    settings: IndexSettings, root: Path, corpus: Corpus, progress: Progress, embedder: Any, started: float
+) -> dict[str, Any]:
+    import numpy as np
+
+    from oozo_runtime.embedding import Embedder
+    from oozo_runtime.indexing.cache import EmbeddingCache
+
+    if embedder is None:
+        embedder = Embedder(settings.model, str(settings.model_cache_dir or "") or None)
+    cache = EmbeddingCache(
+        root / versions.CACHE, embedder.model_id, embedder.prefixes.passage, embedder.dimension
+    )
+    hashes = [c.content_hash for c in corpus.chunks]
+    found, cached = cache.lookup(hashes)
+    vectors = np.zeros((len(hashes), embedder.dimension), dtype=np.float32)
+    vectors[found] = cached
+    missing = np.flatnonzero(~found)
+    progress.on_stage("embedding", len(missing))
+    if len(missing):
+        vectors[missing] = embedder.encode_passages(
+            [corpus.chunks[i].text for i in missing], settings.batch_size, progress.on_advance
+        )
+    progress.on_stage("publishing", 1)
+    tmp = versions.make_tmp_dir(root)
+    versions_index = build_faiss(vectors, settings.index_type)
+    import faiss
+
+    faiss.write_index(versions_index, str(tmp / versions.INDEX_FILE))
+    with open(tmp / versions.CHUNKS_FILE, "w", encoding="utf-8") as fh:
+        for c in corpus.chunks:
+            record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    digest = hashlib.sha256(
+        json.dumps(
+            [embedder.model_id, settings.chunk_size, settings.chunk_overlap, corpus.documents]
+        ).encode()
+    ).hexdigest()
+    built_at = datetime.now(UTC).replace(microsecond=0)
+    version = versions.version_name(digest, built_at)
+    while (root / versions.VERSIONS / version).exists():  # same content rebuilt within a second
+        version = versions.version_name(digest, datetime.now(UTC))
+        time.sleep(0.2)
+    manifest = {
+        "formatVersion": 1,
+        "version": version,
+        "builtAt": built_at.isoformat().replace("+00:00", "Z"),
+        "embedding": {
+            "model": embedder.model_id,
+            "dimension": embedder.dimension,
+            "normalized": True,
+            "metric": "inner_product",
+            "queryPrefix": embedder.prefixes.query,
+            "passagePrefix": embedder.prefixes.passage,
+        },
+        "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
+        "index": {"type": settings.index_type, "file": versions.INDEX_FILE},
+        "documents": corpus.documents,
+        "skipped": corpus.skipped,
+        "counts": {"documents": len(corpus.documents), "chunks": len(corpus.chunks)},
+    }
+    versions.write_manifest(tmp, manifest)
+    cache.replace(hashes, vectors)
+    published = versions.publish(root, tmp, version)
+    progress.on_advance(1)
+    size = sum(p.stat().st_size for p in published.iterdir() if p.is_file())
+    return {
+        "version": version,
+        "documents": len(corpus.documents),
+        "chunks": len(corpus.chunks),
+        "skippedDocuments": len(corpus.skipped),
+        "skipped": corpus.skipped,
+        "embeddingModel": embedder.model_id,
+        "dimensions": embedder.dimension,
+        "sizeBytes": size,
+        "builtAt": manifest["builtAt"],
+        "buildSeconds": round(time.monotonic() - started, 3),
+        "reusedEmbeddings": int(found.sum()),
+        "indexType": settings.index_type,
+    }
+
+
+TERMINATION_LIMIT = 4096
+
+
+def termination_message(result: dict[str, Any], limit: int = TERMINATION_LIMIT) -> str:
+    """The result as JSON under `limit` bytes: the `skipped` list is cut (and flagged) if needed."""
+    text = json.dumps(result, separators=(",", ":"))
+    if len(text.encode()) < limit:
+        return text
+    trimmed = dict(result)
+    skipped = [
+        {"document": s["document"][:200], "reason": s["reason"][:200]} for s in result.get("skipped", [])
+    ]
+    trimmed["skippedTruncated"] = True
+    while True:
+        trimmed["skipped"] = skipped
+        text = json.dumps(trimmed, separators=(",", ":"))
+        if len(text.encode()) < limit or not skipped:
+            break
+        skipped = skipped[: len(skipped) * 3 // 4] if len(skipped) > 4 else skipped[:-1]
+    if len(text.encode()) >= limit and "error" in trimmed:
+        trimmed["error"] = str(trimmed["error"])[:1000]
+        text = json.dumps(trimmed, separators=(",", ":"))
+    return text

@@ -1,0 +1,134 @@
+"""Split a document's blocks into overlapping windows of about `size` characters.
+
+A window ends at the last paragraph break in its second half if there is one, else at the last
+sentence end, else at the last space; the next window starts `overlap` characters earlier, moved
+forward to the next sentence start (else a slightly earlier sentence start, else a word start), so
+chunks rarely begin mid-sentence and never mid-word.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from dataclasses import dataclass
+
+from oozo_runtime.indexing.parsing import Block
+
+PARAGRAPH_SEP = "\n\n"
+_SENTENCE_END = re.compile(r"[.!?…:;](?=[\s\"')\]]|$)|\n")
+
+
+class ChunkingError(ValueError):
+    """Invalid chunking parameters."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    document: str
+    ordinal: int
+    text: str
+    heading: str | None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def validate(size: int, overlap: int) -> None:
+    if size < 1:
+        raise ChunkingError(f"chunk size must be positive, got {size}")
+    if overlap < 0:
+        raise ChunkingError(f"chunk overlap must not be negative, got {overlap}")
+    if overlap >= size:
+        raise ChunkingError(f"chunk overlap ({overlap}) must be smaller than chunk size ({size})")
+
+
+def chunk_blocks(document: str, blocks: list[Block], size: int = 1000, overlap: int = 200) -> list[Chunk]:
+    validate(size, overlap)
+    text, starts, headings = _join(blocks)
+    chunks: list[Chunk] = []
+    start, n = 0, len(text)
+    while start < n:
+        end = n if n - start <= size else _break_before(text, start, start + size)
+        piece = text[start:end].strip()
+        if piece:
+            chunks.append(Chunk(document, len(chunks), piece, _heading_at(starts, headings, start, end)))
+        if end >= n:
+            break
+        if overlap == 0:
+            start = _skip_space(text, end, n)
+        else:
+            start = _start_after(text, max(end - overlap, start + 1), end, size)
+    return chunks
+
+
+def _join(blocks: list[Block]) -> tuple[str, list[int], list[str | None]]:
+    parts: list[str] = []
+    starts: list[int] = []
+    headings: list[str | None] = []
+    pos = 0
+    for block in blocks:
+        if not block.text.strip():
+            continue
+        if parts:
+            pos += len(PARAGRAPH_SEP)
+        starts.append(pos)
+        headings.append(block.heading)
+        parts.append(block.text)
+        pos += len(block.text)
+    return PARAGRAPH_SEP.join(parts), starts, headings
+
+
+def _heading_at(starts: list[int], headings: list[str | None], start: int, end: int) -> str | None:
+    """The heading in force where the chunk's text begins (skipping leading whitespace)."""
+    i = bisect.bisect_right(starts, start) - 1
+    if i + 1 < len(starts) and starts[i + 1] < end and starts[i + 1] - start <= len(PARAGRAPH_SEP):
+        i += 1
+    return headings[i] if i >= 0 else None
+
+
+def _break_before(text: str, start: int, limit: int) -> int:
+    """Best end of a window [start, limit): paragraph > sentence > word > hard cut."""
+    floor = start + (limit - start) // 2
+    para = text.rfind(PARAGRAPH_SEP, floor, limit)
+    if para > floor:
+        return para
+    best = -1
+    for match in _SENTENCE_END.finditer(text, floor, limit):
+        best = match.end()
+    if best > floor:
+        return best
+    space = text.rfind(" ", floor, limit)
+    if space > floor:
+        return space
+    return limit
+
+
+def _start_after(text: str, lo: int, end: int, size: int) -> int:
+    """Start of the next window: the first sentence start in [lo, end); else the last sentence
+    start a little before lo (overlap grows to at most half a window); else the next word."""
+    starts = [_skip_space(text, m.end(), end) for m in _SENTENCE_END.finditer(text, lo, end)]
+    starts = [s for s in starts if s < end]
+    if starts:
+        return starts[0]
+    floor = max(end - size // 2, 0)
+    earlier = [_skip_space(text, m.end(), end) for m in _SENTENCE_END.finditer(text, floor, lo)]
+    earlier = [s for s in earlier if floor < s < lo]
+    if earlier:
+        return earlier[-1]
+    if lo > 0 and not text[lo - 1].isspace():
+        space = text.find(" ", lo, end)
+        if space != -1:
+            return space + 1
+    return lo
+
+
+def _skip_space(text: str, pos: int, end: int) -> int:
+    while pos < end and text[pos].isspace():
+        pos += 1
+    return pos

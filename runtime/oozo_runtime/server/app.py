@@ -1,0 +1,54 @@
+"""The app factory. `create_app(settings)` builds a fresh app with its own metrics registry;
+the index loads in a background thread at start-up unless a retriever is given (tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from oozo_runtime import __version__
+from oozo_runtime.generation import make_generator
+from oozo_runtime.retrieval import Retriever
+from oozo_runtime.server import errors
+from oozo_runtime.server.auth import KeyStore
+from oozo_runtime.server.metrics import Metrics
+from oozo_runtime.server.middleware import RequestMiddleware
+from oozo_runtime.server.routes import health, info, query, ui
+from oozo_runtime.server.state import AppState, default_concurrency
+from oozo_runtime.settings import ServeSettings
+
+
+def create_app(
+    settings: ServeSettings | None = None, retriever: Retriever | None = None, load: bool = True
+) -> FastAPI:
+    settings = settings or ServeSettings()
+    metrics = Metrics()
+    state = AppState(
+        settings=settings,
+        metrics=metrics,
+        keys=KeyStore([k.get_secret_value() for k in settings.api_keys], settings.api_keys_file),
+        generator=make_generator(settings),
+        limiter=anyio.CapacityLimiter(default_concurrency(settings)),
+    )
+    if retriever is not None:
+        state.set_retriever(retriever)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.retriever is None and load:
+            threading.Thread(target=state.load, name="index-loader", daemon=True).start()
+        yield
+        state.stopping.set()
+        await state.generator.aclose()
+
+    app = FastAPI(title="Oozo query API", version=__version__, lifespan=lifespan)
+    app.state.oozo = state
+    errors.install(app)
+    for router in (health.router, query.router, info.router, ui.router):
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app

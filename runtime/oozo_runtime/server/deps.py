@@ -1,0 +1,51 @@
+"""Request dependencies, as `Annotated` aliases used by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from oozo_runtime.retrieval import Retriever
+from oozo_runtime.server.auth import bearer_token
+from oozo_runtime.server.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.oozo
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def require_api_key(request: Request, state: StateDep) -> None:
+    """401 with a WWW-Authenticate challenge unless auth is off or the bearer key is accepted."""
+    if not state.settings.auth_enabled:
+        return
+    token = bearer_token(request.headers.get("authorization"))
+    if not state.keys.check(token):
+        error = "invalid_token" if token else "invalid_request"
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid API key (send 'Authorization: Bearer <key>')",
+            headers={"WWW-Authenticate": f'Bearer realm="oozo", error="{error}"'},
+        )
+
+
+AuthDep = Annotated[None, Depends(require_api_key)]
+
+
+def require_retriever(state: StateDep) -> Retriever:
+    if state.retriever is None:
+        raise HTTPException(
+            status_code=503,
+            detail=f"index not loaded yet: {state.load_error}"
+            if state.load_error
+            else "index not loaded yet",
+            headers={"Retry-After": "2"},
+        )
+    return state.retriever
+
+
+RetrieverDep = Annotated[Retriever, Depends(require_retriever)]

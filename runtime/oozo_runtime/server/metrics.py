@@ -1,0 +1,54 @@
+"""Prometheus metrics. Each app has its own CollectorRegistry, so tests can build several apps in
+one process without duplicate-metric errors. Seed metric names are kept."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+ENDPOINTS = frozenset({"/", "/api/query", "/api/info", "/health", "/ready", "/metrics"})
+
+
+def endpoint_label(path: str) -> str:
+    """Known routes by name, everything else as 'other' (keeps label cardinality bounded)."""
+    return path if path in ENDPOINTS else "other"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "rag_requests_total",
+            "HTTP requests by endpoint and status code",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "rag_request_duration_seconds",
+            "HTTP request latency",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.active = Gauge("rag_active_connections", "HTTP requests in progress", registry=r)
+        self.documents = Gauge("rag_documents_total", "documents in the served index version", registry=r)
+        self.chunks = Gauge("rag_chunks_total", "chunks in the served index version", registry=r)
+        self.retrieval = Histogram(
+            "rag_retrieval_duration_seconds",
+            "question embedding + vector search",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.generation = Histogram(
+            "rag_generation_duration_seconds",
+            "answer generation",
+            ["provider"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter("rag_llm_tokens_total", "LLM tokens used", ["kind"], registry=r)
+        self.llm_errors = Counter("rag_llm_errors_total", "failed LLM calls", ["status"], registry=r)
+        self.index_info = Gauge(
+            "rag_index_info", "the served index version (value 1)", ["version", "model"], registry=r
+        )
+        self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)

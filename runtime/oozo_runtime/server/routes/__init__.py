@@ -1,0 +1,1 @@
+"""One router per area: health (probes + metrics), query, info, ui."""

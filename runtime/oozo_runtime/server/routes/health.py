@@ -1,0 +1,34 @@
+"""Probes and metrics: always open, even with auth on."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from oozo_runtime.server.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(state: StateDep) -> JSONResponse:
+    """Readiness: 200 once an index version is loaded, 503 (with the reason) before."""
+    if state.retriever is None:
+        return JSONResponse(
+            status_code=503,
+            content={"status": "loading", "error": state.load_error or "index not loaded yet"},
+            headers={"Retry-After": "2"},
+        )
+    return JSONResponse({"status": "ready", "index_version": state.retriever.index.version})
+
+
+@router.get("/metrics")
+async def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

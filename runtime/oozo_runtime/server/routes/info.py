@@ -1,0 +1,31 @@
+"""`GET /api/info`: what is being served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from oozo_runtime import __version__
+from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
+
+router = APIRouter(prefix="/api", tags=["info"])
+
+
+@router.get("/info")
+async def info(state: StateDep, retriever: RetrieverDep, _: AuthDep) -> dict[str, Any]:
+    index = retriever.index
+    manifest = index.manifest
+    return {
+        "index_version": index.version,
+        "model": index.model,
+        "dimensions": manifest["embedding"]["dimension"],
+        "documents": index.document_count,
+        "chunks": len(index.chunks),
+        "skipped_documents": len(manifest.get("skipped", [])),
+        "built_at": manifest.get("builtAt"),
+        "index_type": manifest.get("index", {}).get("type", "flat"),
+        "chunking": manifest.get("chunking"),
+        "generation_provider": state.generator.provider,
+        "runtime_version": __version__,
+    }

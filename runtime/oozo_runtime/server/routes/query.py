@@ -1,0 +1,59 @@
+"""`POST /api/query`: retrieve (in a worker thread, bounded by a limiter) then answer."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+
+from oozo_runtime.answers import extractive_answer
+from oozo_runtime.generation import GenerationError
+from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
+from oozo_runtime.server.schemas import QueryRequest, QueryResponse
+
+router = APIRouter(prefix="/api", tags=["query"])
+
+
+@router.post("/query", response_model=QueryResponse)
+async def query(body: QueryRequest, state: StateDep, retriever: RetrieverDep, _: AuthDep) -> JSONResponse:
+    s = state.settings
+    if len(body.question) > s.max_question_chars:
+        raise HTTPException(422, f"question: longer than {s.max_question_chars} characters")
+    if body.top_k > s.max_top_k:
+        raise HTTPException(422, f"top_k: must be at most {s.max_top_k}")
+    started = time.perf_counter()
+    hits, timings = await anyio.to_thread.run_sync(
+        retriever.retrieve, body.question, body.top_k, limiter=state.limiter
+    )
+    retrieved = time.perf_counter()
+    state.metrics.retrieval.observe(retrieved - started)
+
+    status, error = 200, None
+    try:
+        generated = await state.generator.generate(body.question, hits)
+        answer = generated.answer
+        for kind, count in generated.usage.items():
+            state.metrics.llm_tokens.labels(kind).inc(count or 0)
+    except GenerationError as exc:
+        status, error = exc.status, str(exc)
+        state.metrics.llm_errors.labels(str(exc.status)).inc()
+        answer = extractive_answer(body.question, hits)  # the retrieval still helps the caller
+    finished = time.perf_counter()
+    state.metrics.generation.labels(state.generator.provider).observe(finished - retrieved)
+
+    timings.update(
+        retrieval_ms=(retrieved - started) * 1000,
+        generation_ms=(finished - retrieved) * 1000,
+        total_ms=(finished - started) * 1000,
+    )
+    content = {
+        "answer": answer,
+        "sources": [h.as_dict() for h in hits] if body.return_sources or error else [],
+        "index_version": retriever.index.version,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    if error:
+        content["error"] = error
+    return JSONResponse(status_code=status, content=content)

@@ -1,0 +1,83 @@
+"""What the app holds at run time: settings, metrics, auth, the generator and, once loaded, the
+retriever. Loading happens in a background thread so /health answers at once and /ready turns
+200 when the index is in memory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import anyio
+
+from oozo_runtime.generation import Generator
+from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
+from oozo_runtime.server.auth import KeyStore
+from oozo_runtime.server.metrics import Metrics
+from oozo_runtime.settings import ServeSettings
+from oozo_runtime.versions import VersionNotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    settings: ServeSettings
+    metrics: Metrics
+    keys: KeyStore
+    generator: Generator
+    limiter: anyio.CapacityLimiter
+    retriever: Retriever | None = None
+    load_error: str | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def set_retriever(self, retriever: Retriever) -> None:
+        index = retriever.index
+        self.metrics.documents.set(index.document_count)
+        self.metrics.chunks.set(len(index.chunks))
+        self.metrics.index_info.labels(index.version, index.model).set(1)
+        self.metrics.ready.set(1)
+        self.retriever = retriever
+        self.load_error = None
+        log.info(
+            "index loaded",
+            extra={"version": index.version, "model": index.model, "chunks": len(index.chunks)},
+        )
+
+    def load(self, retry_seconds: float = 2.0) -> None:
+        """Load the model and the index version; waits for a missing version to appear, gives
+        up on a model mismatch (a configuration error no wait will fix)."""
+        import faiss
+        import torch
+
+        from oozo_runtime.embedding import Embedder
+
+        s = self.settings
+        torch.set_num_threads(s.torch_threads)
+        faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
+        try:
+            embedder = Embedder(s.model, str(s.model_cache_dir) if s.model_cache_dir else None)
+            embedder.encode_query("warm up")
+            while not self.stopping.is_set():
+                try:
+                    index = LoadedIndex.load(s.index_dir, s.index_version, s.model)
+                except VersionNotFound as exc:
+                    if self.load_error != str(exc):
+                        log.warning("waiting for index", extra={"reason": str(exc)})
+                    self.load_error = str(exc)
+                    time.sleep(retry_seconds)
+                    continue
+                self.set_retriever(Retriever(embedder, index))
+                return
+        except ModelMismatch as exc:
+            self.load_error = str(exc)
+            log.error("refusing index version", extra={"reason": str(exc)})
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("index load failed")
+
+
+def default_concurrency(settings: ServeSettings) -> int:
+    return settings.query_concurrency or max(1, os.cpu_count() or 1)

@@ -1,0 +1,169 @@
+"""The index directory layout, shared with the operator and backup/restore:
+
+    INDEX_DIR/versions/<VERSION>/   immutable: index.faiss, chunks.jsonl, manifest.json
+    INDEX_DIR/current               relative symlink to versions/<VERSION>, replaced atomically
+    INDEX_DIR/cache/                embedding cache
+    INDEX_DIR/.tmp-<random>/        a build in progress (never visible under versions/)
+    INDEX_DIR/.lock                 flock held by the running build
+
+A build fills a .tmp- directory and publishes it with one rename; `current` moves with
+symlink-to-temp-name + os.replace. A kill -9 at any moment therefore leaves either the old or the
+new version current, never a partial one; the next build removes the orphaned .tmp- directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+VERSIONS = "versions"
+CURRENT = "current"
+CACHE = "cache"
+TMP_PREFIX = ".tmp-"
+MANIFEST = "manifest.json"
+INDEX_FILE = "index.faiss"
+CHUNKS_FILE = "chunks.jsonl"
+VERSION_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
+
+
+class VersionNotFound(LookupError):
+    pass
+
+
+def version_name(content_digest: str, now: datetime | None = None) -> str:
+    """`20261124t120301z-1a2b3c4d`: UTC build time + short content hash; lowercase, label-safe."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{now.strftime('%Y%m%dt%H%M%Sz')}-{content_digest[:8]}"
+
+
+@contextlib.contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One build at a time per index dir. The kernel drops the lock when the holder dies, so a
+    kill -9 never leaves a stale lock behind."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RuntimeError(f"another build holds {root / '.lock'}") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def clean_stale_tmp(root: Path) -> list[str]:
+    """Remove .tmp-* leftovers of killed builds (call with the build lock held)."""
+    removed = []
+    for entry in root.glob(f"{TMP_PREFIX}*"):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
+
+
+def make_tmp_dir(root: Path) -> Path:
+    path = root / f"{TMP_PREFIX}{secrets.token_hex(6)}"
+    path.mkdir(parents=True)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(root: Path, tmp: Path, version: str) -> Path:
+    """Move a finished build into versions/ and make it current."""
+    if not VERSION_RE.match(version):
+        raise ValueError(f"invalid version name {version!r}")
+    versions = root / VERSIONS
+    versions.mkdir(exist_ok=True)
+    for name in os.listdir(tmp):
+        with open(tmp / name, "rb") as fh:
+            os.fsync(fh.fileno())
+    _fsync_dir(tmp)
+    target = versions / version
+    os.rename(tmp, target)  # fails if target exists: versions are immutable
+    _fsync_dir(versions)
+    set_current(root, version)
+    return target
+
+
+def set_current(root: Path, version: str) -> None:
+    if not (root / VERSIONS / version).is_dir():
+        raise VersionNotFound(f"no version {version} in {root / VERSIONS}")
+    link = root / f"{TMP_PREFIX}link-{secrets.token_hex(4)}"
+    os.symlink(f"{VERSIONS}/{version}", link)
+    os.replace(link, root / CURRENT)
+    _fsync_dir(root)
+
+
+def current_version(root: Path) -> str | None:
+    link = root / CURRENT
+    if not link.is_symlink():
+        return None
+    return Path(os.readlink(link)).name
+
+
+def list_versions(root: Path) -> list[str]:
+    versions = root / VERSIONS
+    return sorted(p.name for p in versions.iterdir() if p.is_dir()) if versions.is_dir() else []
+
+
+def resolve(root: Path, version: str | None = None) -> Path:
+    """The directory of `version`, or of the current one."""
+    name = version or current_version(root)
+    if not name:
+        raise VersionNotFound(f"{root} has no current index version (run `oozo index` first)")
+    path = root / VERSIONS / name
+    if not (path / MANIFEST).is_file():
+        raise VersionNotFound(f"index version {name} not found in {root / VERSIONS}")
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digests(version_dir: Path) -> dict[str, str]:
+    """sha256 of every file in a version except the manifest that lists them."""
+    return {
+        p.name: sha256_file(p) for p in sorted(version_dir.iterdir()) if p.is_file() and p.name != MANIFEST
+    }
+
+
+def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
+    manifest = {**manifest, "files": file_digests(version_dir)}
+    (version_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((version_dir / MANIFEST).read_text())
+    return data
+
+
+def verify(version_dir: Path) -> list[str]:
+    """Names of files whose sha256 differs from the manifest (or that are missing / extra)."""
+    expected = read_manifest(version_dir).get("files", {})
+    actual = file_digests(version_dir)
+    return sorted(n for n in set(expected) | set(actual) if expected.get(n) != actual.get(n))

@@ -1,0 +1,180 @@
+"""Fixture builders for documents and corpora, made with python-docx at test time.
+
+make_docx(path, heading("Leave"), para("27 days."), table([["a", "b"]]))
+make_corpus(folder, documents=30, with_corrupt(), with_empty())
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Part = Callable[[Any], None]
+
+
+def heading(text: str, level: int = 1) -> Part:
+    return lambda doc: doc.add_heading(text, level)
+
+
+def para(text: str) -> Part:
+    return lambda doc: doc.add_paragraph(text)
+
+
+def table(rows: list[list[str]]) -> Part:
+    def add(doc: Any) -> None:
+        t = doc.add_table(rows=len(rows), cols=len(rows[0]))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                t.cell(r, c).text = value
+
+    return add
+
+
+def make_docx(path: Path, *parts: Part) -> Path:
+    import docx
+
+    doc = docx.Document()
+    for part in parts:
+        part(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    return path
+
+
+def make_corrupt_docx(path: Path) -> Path:
+    """A real .docx cut in half: a zip archive whose central directory is gone."""
+    make_docx(path, para("This text will never be read."))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def make_fake_docx(path: Path) -> Path:
+    """A zip archive named .docx that holds no Word document."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "not a word document")
+    return path
+
+
+# Distinct, checkable facts: (city, product, number) per department.
+CITIES = [
+    "Lisbon",
+    "Oslo",
+    "Nairobi",
+    "Montreal",
+    "Osaka",
+    "Valparaiso",
+    "Tallinn",
+    "Cusco",
+    "Hobart",
+    "Accra",
+]
+ANIMALS = ["otter", "heron", "lynx", "walrus", "gecko", "ibis", "marmot", "puffin", "tapir", "viper"]
+COLOURS = ["crimson", "teal", "amber", "violet", "ochre", "indigo", "olive", "scarlet", "cobalt", "jade"]
+FILLER = (
+    "The department keeps its records in the shared archive and reviews them every quarter. "
+    "Meetings start on time and minutes are circulated within two working days. "
+    "Questions about procedures go to the department coordinator, who answers within a week. "
+)
+
+
+@dataclass
+class Fact:
+    document: str
+    question: str
+    answer: str
+
+
+@dataclass
+class Corpus:
+    root: Path
+    facts: list[Fact] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    bad: dict[str, str] = field(default_factory=dict)  # name -> expected reason fragment
+
+
+Modifier = Callable[[Corpus], None]
+
+
+def with_corrupt(name: str = "broken/corrupt.docx") -> Modifier:
+    def apply(corpus: Corpus) -> None:
+        make_corrupt_docx(corpus.root / name)
+        corpus.bad[name] = "corrupt"
+
+    return apply
+
+
+def with_empty(name: str = "empty.docx") -> Modifier:
+    def apply(corpus: Corpus) -> None:
+        (corpus.root / name).write_bytes(b"")
+        corpus.bad[name] = "empty"
+
+    return apply
+
+
+def with_fake(name: str = "fake.docx") -> Modifier:
+    def apply(corpus: Corpus) -> None:
+        make_fake_docx(corpus.root / name)
+        corpus.bad[name] = "not a valid .docx"
+
+    return apply
+
+
+PEOPLE = [
+    "Amara Osei",
+    "Bruno Keller",
+    "Chen Wei",
+    "Dalia Haddad",
+    "Emil Novak",
+    "Fatima Rahman",
+    "Goran Petrov",
+    "Hana Sato",
+    "Ines Duarte",
+    "Jonas Berg",
+]
+
+
+def project_name(i: int) -> str:
+    """Unique for i < 100: 'Crimson Otter', 'Teal Otter', ..., 'Crimson Heron', ..."""
+    return f"{COLOURS[i % 10].title()} {ANIMALS[(i // 10) % 10].title()}"
+
+
+def department_doc(i: int, filler_paragraphs: int = 2) -> tuple[list[Part], list[tuple[str, str]]]:
+    """Parts of project i's handbook and its (question, answer) facts."""
+    project = project_name(i)
+    city, lead = CITIES[(i * 3) % 10], PEOPLE[(i * 7) % 10]
+    budget = f"{(i + 1) * 1000} euros"
+    parts = [
+        heading(f"Project {project} handbook"),
+        para(f"Project {project} is based in {city}. " + FILLER),
+        heading("People", 2),
+        para(
+            f"The lead of Project {project} is {lead}, who approves every release of the {project} project."
+        ),
+        *[para(FILLER) for _ in range(filler_paragraphs)],
+        heading("Budget", 2),
+        table([["Year", "Budget"], ["2025", budget], ["2026", f"{(i + 1) * 1100} euros"]]),
+        para("Budget requests are approved by the finance committee."),
+    ]
+    facts = [
+        (f"Who is the lead of Project {project}?", lead),
+        (f"In which city is Project {project} based?", city),
+    ]
+    return parts, facts
+
+
+def make_corpus(root: Path, documents: int = 30, *modifiers: Modifier, filler: int = 2) -> Corpus:
+    corpus = Corpus(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(documents):
+        name = f"dept/{i:03d}.docx"
+        parts, facts = department_doc(i, filler)
+        make_docx(root / name, *parts)
+        corpus.documents.append(name)
+        corpus.facts.extend(Fact(name, q, a) for q, a in facts)
+    for modify in modifiers:
+        modify(corpus)
+    return corpus

@@ -1,0 +1,105 @@
+"""Index versions: names, manifest with sha256 of every file, atomic publish, stale build
+clean-up, the embedding cache and the termination message size cap."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oozo_runtime import versions
+from oozo_runtime.indexing.build import termination_message
+from oozo_runtime.indexing.cache import EmbeddingCache
+
+
+def fake_version(root: Path, name: str, payload: bytes = b"vectors") -> Path:
+    tmp = versions.make_tmp_dir(root)
+    (tmp / versions.INDEX_FILE).write_bytes(payload)
+    (tmp / versions.CHUNKS_FILE).write_text('{"text": "x"}\n')
+    versions.write_manifest(tmp, {"version": name, "embedding": {"model": "m"}})
+    return versions.publish(root, tmp, name)
+
+
+def test_version_name_is_label_safe() -> None:
+    name = versions.version_name("1a2b3c4d" * 8, datetime(2026, 11, 24, 12, 3, 1, tzinfo=UTC))
+    assert name == "20261124t120301z-1a2b3c4d"
+    assert versions.VERSION_RE.match(name)
+    assert len(versions.version_name("f" * 64)) <= 63
+
+
+def test_manifest_lists_sha256_of_every_file_and_verify_detects_tampering(tmp_path: Path) -> None:
+    path = fake_version(tmp_path, "v1")
+    manifest = versions.read_manifest(path)
+    assert set(manifest["files"]) == {versions.INDEX_FILE, versions.CHUNKS_FILE}
+    assert manifest["files"][versions.INDEX_FILE] == versions.sha256_file(path / versions.INDEX_FILE)
+    assert versions.verify(path) == []
+    (path / versions.INDEX_FILE).write_bytes(b"tampered")
+    assert versions.verify(path) == [versions.INDEX_FILE]
+
+
+def test_publish_makes_a_relative_current_link_and_keeps_old_versions(tmp_path: Path) -> None:
+    fake_version(tmp_path, "v1")
+    fake_version(tmp_path, "v2")
+    assert os.readlink(tmp_path / "current") == "versions/v2"
+    assert versions.current_version(tmp_path) == "v2"
+    assert versions.list_versions(tmp_path) == ["v1", "v2"]
+    assert versions.resolve(tmp_path, "v1") == tmp_path / "versions" / "v1"
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_versions_are_immutable(tmp_path: Path) -> None:
+    fake_version(tmp_path, "v1")
+    with pytest.raises(OSError):
+        fake_version(tmp_path, "v1")
+
+
+def test_resolve_without_any_version_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(versions.VersionNotFound, match="oozo index"):
+        versions.resolve(tmp_path)
+    with pytest.raises(versions.VersionNotFound, match="nope"):
+        versions.resolve(tmp_path, "nope")
+
+
+def test_stale_tmp_dirs_are_cleaned_and_lock_is_exclusive(tmp_path: Path) -> None:
+    stale = versions.make_tmp_dir(tmp_path)
+    (stale / "index.faiss").write_bytes(b"half")
+    with versions.build_lock(tmp_path):
+        assert versions.clean_stale_tmp(tmp_path) == [stale.name]
+        with pytest.raises(RuntimeError, match="another build"), versions.build_lock(tmp_path):
+            pass
+    assert not stale.exists()
+
+
+def test_embedding_cache_round_trip(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path, "model-a", "", 4)
+    vecs = np.arange(12, dtype=np.float32).reshape(3, 4)
+    cache.replace(["c" * 64, "a" * 64, "b" * 64], vecs)
+    again = EmbeddingCache(tmp_path, "model-a", "", 4)
+    found, got = again.lookup(["b" * 64, "z" * 64, "c" * 64])
+    assert found.tolist() == [True, False, True]
+    assert np.array_equal(got, vecs[[2, 0]])
+    other_model = EmbeddingCache(tmp_path, "model-b", "", 4)
+    assert len(other_model) == 0
+    assert len(list(tmp_path.rglob("*.npz"))) == 1  # one file per model, not one per chunk
+
+
+def test_termination_message_stays_under_4096_bytes() -> None:
+    result = {"version": "v", "skippedDocuments": 500}
+    result["skipped"] = [
+        {"document": f"folder/{i:04d}-" + "x" * 80 + ".docx", "reason": "corrupt"} for i in range(500)
+    ]
+    text = termination_message(result)
+    assert len(text.encode()) < 4096
+    data = json.loads(text)
+    assert data["skippedTruncated"] is True
+    assert data["skippedDocuments"] == 500
+    assert 0 < len(data["skipped"]) < 500
+
+
+def test_small_termination_message_is_untouched() -> None:
+    result = {"version": "v", "skipped": [{"document": "a", "reason": "empty file"}]}
+    assert json.loads(termination_message(result)) == result
