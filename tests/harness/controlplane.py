@@ -284,7 +284,7 @@ def _up(workdir: Path) -> int:
         f"  export KUBECONFIG={plane.kubeconfig}\n"
         f"  kubectl get nodes   # {KWOK_NODE_NAME} (kwok) and {LOCAL_NODE_NAME} (local heartbeat)\n"
         f"  logs: {plane.logs}/\n"
-        f"  stop: make cluster-down"
+        f"  stop: python -m tests.harness.controlplane down --dir {workdir}   (make cluster-down)"
     )
     return 0
 
