@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -39,6 +40,8 @@ def binary() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".tmp{os.getpid()}")
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": os.environ.get("GOFLAGS", "-mod=mod")}
+    if shutil.which("go") is None:
+        raise RuntimeError("Go >= 1.24 is required to build tests/tools/kstatus (https://go.dev/dl/)")
     build = subprocess.run(
         ["go", "build", "-trimpath", "-o", str(partial), "."],
         cwd=SOURCE,
