@@ -10,83 +10,10 @@ import re
 from collections.abc import Sequence
 
 from oozo_runtime.retrieval import Hit
+from oozo_runtime.text import terms
 
 NO_MATCH = "No indexed passage matches the question."
-_WORD = re.compile(r"[\w'-]+", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "did",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "that",
-        "the",
-        "their",
-        "there",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "about",
-        "into",
-        "than",
-        "then",
-        "them",
-        "they",
-        "he",
-        "she",
-        "his",
-        "her",
-        "not",
-        "no",
-        "yes",
-        "any",
-        "all",
-    ]
-)
-
-
-def terms(text: str) -> set[str]:
-    return {
-        w for w in (m.group(0).lower().strip("'-") for m in _WORD.finditer(text)) if w and w not in STOPWORDS
-    }
 
 
 def split_sentences(text: str) -> list[str]:

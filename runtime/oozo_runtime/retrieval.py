@@ -4,12 +4,21 @@ after `load`, so the query path does no disk I/O."""
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from oozo_runtime import versions
+from oozo_runtime.text import terms
+
+# Hybrid ranking: dense retrieval finds candidates; a small bonus for the question's rare words
+# found verbatim in a chunk breaks near-ties that small embedding models get wrong on names,
+# codes and numbers ("Project Ochre Heron" vs "Project Indigo Heron").
+LEXICAL_WEIGHT = 0.15
+CANDIDATES_MIN = 20
 
 
 class ModelMismatch(RuntimeError):
@@ -42,6 +51,13 @@ class LoadedIndex:
         self.manifest = manifest
         self.index = index
         self.chunks = chunks
+        self.chunk_terms = [frozenset(terms(c["text"])) for c in chunks]
+        df: Counter[str] = Counter()
+        for t in self.chunk_terms:
+            df.update(t)
+        n = max(len(chunks), 1)
+        self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
+        self.max_idf = math.log(1 + n)
 
     @property
     def version(self) -> str:
@@ -77,14 +93,31 @@ class LoadedIndex:
             )
         return cls(path, manifest, index, chunks)
 
-    def search(self, vector: Any, top_k: int) -> list[Hit]:
-        scores, ids = self.index.search(vector, min(top_k, self.index.ntotal))
+    def search(self, vector: Any, top_k: int, question: str | None = None) -> list[Hit]:
+        """Top `top_k` chunks. With the question, the dense candidates are re-ranked by
+        cosine + LEXICAL_WEIGHT x (idf-weighted share of the question's words in the chunk)."""
+        pool = min(max(top_k * 3, CANDIDATES_MIN) if question else top_k, self.index.ntotal)
+        scores, ids = self.index.search(vector, pool)
+        ranked = [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        if question:
+            weights = {t: self.idf.get(t, self.max_idf) for t in terms(question)}
+            total = sum(weights.values())
+            if total > 0:
+                ranked = [
+                    (
+                        s
+                        + LEXICAL_WEIGHT
+                        * sum(w for t, w in weights.items() if t in self.chunk_terms[i])
+                        / total,
+                        i,
+                    )
+                    for s, i in ranked
+                ]
+                ranked.sort(key=lambda pair: -pair[0])
         hits = []
-        for score, idx in zip(scores[0], ids[0], strict=True):
-            if idx < 0:
-                continue
+        for score, idx in ranked[:top_k]:
             c = self.chunks[idx]
-            hits.append(Hit(c["document"], int(c["chunk"]), float(score), c["text"], c.get("heading")))
+            hits.append(Hit(c["document"], int(c["chunk"]), score, c["text"], c.get("heading")))
         return hits
 
 
@@ -99,6 +132,6 @@ class Retriever:
         t0 = time.perf_counter()
         vector = self.embedder.encode_query(question)
         t1 = time.perf_counter()
-        hits = self.index.search(vector, top_k)
+        hits = self.index.search(vector, top_k, question)
         t2 = time.perf_counter()
         return hits, {"embed_ms": (t1 - t0) * 1000, "search_ms": (t2 - t1) * 1000}

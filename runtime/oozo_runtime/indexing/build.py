@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,18 +113,31 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
         stale = versions.clean_stale_tmp(root)
         if stale:
             log.info("removed leftovers of interrupted builds", extra={"removed": stale})
-        corpus = read_corpus(source, settings, progress)
-        if not corpus.chunks:
-            detail = f"; {len(corpus.skipped)} skipped" if corpus.skipped else ""
-            raise BuildError(
-                "NoDocuments",
-                f"no usable document in {source} matching {settings.include}{detail}",
-            )
-        return _embed_and_publish(settings, root, corpus, progress, embedder, started)
+        # Everything of this build lives in tmp until the final rename; a failed build removes
+        # it, a killed one leaves it for the next build to clean.
+        tmp = versions.make_tmp_dir(root)
+        try:
+            corpus = read_corpus(source, settings, progress)
+            if not corpus.chunks:
+                detail = f"; {len(corpus.skipped)} skipped" if corpus.skipped else ""
+                raise BuildError(
+                    "NoDocuments",
+                    f"no usable document in {source} matching {settings.include}{detail}",
+                )
+            return _embed_and_publish(settings, root, tmp, corpus, progress, embedder, started)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _embed_and_publish(
-    settings: IndexSettings, root: Path, corpus: Corpus, progress: Progress, embedder: Any, started: float
+    settings: IndexSettings,
+    root: Path,
+    tmp: Path,
+    corpus: Corpus,
+    progress: Progress,
+    embedder: Any,
+    started: float,
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -146,7 +160,6 @@ def _embed_and_publish(
             [corpus.chunks[i].text for i in missing], settings.batch_size, progress.on_advance
         )
     progress.on_stage("publishing", 1)
-    tmp = versions.make_tmp_dir(root)
     versions_index = build_faiss(vectors, settings.index_type)
     import faiss
 

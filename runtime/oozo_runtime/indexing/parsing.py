@@ -85,6 +85,12 @@ def parse_docx(path: Path) -> list[Block]:
     from docx.table import Table
 
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic == b"PK\x03\x04":
+            raise UnusableDocument("corrupt .docx archive (truncated or damaged zip)")
+        if magic == b"\xd0\xcf\x11\xe0":  # OLE compound file: legacy .doc or a password-protected .docx
+            raise UnusableDocument("encrypted or legacy Word file (not a .docx package)")
         raise UnusableDocument("not a valid .docx (not a zip archive)")
     try:
         document = docx.Document(str(path))
@@ -93,7 +99,7 @@ def parse_docx(path: Path) -> list[Block]:
     except zipfile.BadZipFile as exc:
         raise UnusableDocument(f"corrupt .docx archive ({exc})") from exc
     except KeyError as exc:
-        raise UnusableDocument(f"not a valid .docx (missing part {exc})") from exc
+        raise UnusableDocument("not a valid .docx (missing package parts)") from exc
     except Exception as exc:  # lxml errors, encrypted (OLE) files, odd packages
         raise UnusableDocument(f"cannot read .docx ({type(exc).__name__}: {exc})") from exc
 

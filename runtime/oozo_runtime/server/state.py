@@ -46,7 +46,7 @@ class AppState:
             extra={"version": index.version, "model": index.model, "chunks": len(index.chunks)},
         )
 
-    def load(self, retry_seconds: float = 2.0) -> None:
+    def load(self) -> None:
         """Load the model and the index version; waits for a missing version to appear, gives
         up on a model mismatch (a configuration error no wait will fix)."""
         import faiss
@@ -58,25 +58,32 @@ class AppState:
         torch.set_num_threads(s.torch_threads)
         faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
         try:
+            index = self._wait_for_index()
+            if index is None:
+                return
             embedder = Embedder(s.model, str(s.model_cache_dir) if s.model_cache_dir else None)
             embedder.encode_query("warm up")
-            while not self.stopping.is_set():
-                try:
-                    index = LoadedIndex.load(s.index_dir, s.index_version, s.model)
-                except VersionNotFound as exc:
-                    if self.load_error != str(exc):
-                        log.warning("waiting for index", extra={"reason": str(exc)})
-                    self.load_error = str(exc)
-                    time.sleep(retry_seconds)
-                    continue
-                self.set_retriever(Retriever(embedder, index))
-                return
+            self.set_retriever(Retriever(embedder, index))
         except ModelMismatch as exc:
             self.load_error = str(exc)
             log.error("refusing index version", extra={"reason": str(exc)})
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("index load failed")
+
+    def _wait_for_index(self, retry_seconds: float = 2.0) -> LoadedIndex | None:
+        """The manifest is checked (model!) before the model is loaded, so a mismatch is reported
+        at once and never triggers a download of the wrong model."""
+        s = self.settings
+        while not self.stopping.is_set():
+            try:
+                return LoadedIndex.load(s.index_dir, s.index_version, s.model)
+            except VersionNotFound as exc:
+                if self.load_error != str(exc):
+                    log.warning("waiting for index", extra={"reason": str(exc)})
+                self.load_error = str(exc)
+                time.sleep(retry_seconds)
+        return None
 
 
 def default_concurrency(settings: ServeSettings) -> int:
