@@ -811,15 +811,22 @@ def service_endpoints(kubeconfig: Path | str, namespace: str, name: str, port: i
         svc = kube.get(f"/api/v1/namespaces/{namespace}/services/{name}")
         if svc is None:
             raise LookupError(f"service {namespace}/{name} not found")
-        entry = next((p for p in svc["spec"].get("ports") or [] if p["port"] == port), None)
-        if entry is None:
-            raise LookupError(f"service {namespace}/{name} has no port {port}")
         slices = kube.list(
             f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
             labelSelector=f"kubernetes.io/service-name={name}",
         )
+    return endpoint_urls(svc, slices.get("items") or [], port)
+
+
+def endpoint_urls(service: dict, slices: list[dict], port: int) -> list[str]:
+    """The pure part of service_endpoints: match the Service port to the slices' port of the
+    same name, keep endpoints not marked unready, map pod IPs to local addresses."""
+    meta = service["metadata"]
+    entry = next((p for p in service["spec"].get("ports") or [] if p["port"] == port), None)
+    if entry is None:
+        raise LookupError(f"service {meta['namespace']}/{meta['name']} has no port {port}")
     urls: list[str] = []
-    for eps in slices.get("items") or []:
+    for eps in slices:
         slice_port = next(
             (p["port"] for p in eps.get("ports") or [] if (p.get("name") or "") == (entry.get("name") or "")),
             None,

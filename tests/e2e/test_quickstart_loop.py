@@ -1,0 +1,114 @@
+"""The user's journey, end to end: apply a RagCorpus over .docx files, wait for Ready, ask the
+generated Service, change a document, and watch the new index roll out without a failed query."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+
+from tests.e2e import documents
+from tests.e2e.conftest import Corpus, apply
+
+CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
+
+
+def sources_of(reply: dict) -> list[str]:
+    return [s["document"] for s in reply.get("sources") or []]
+
+
+def test_ready_corpus_answers_from_the_right_document(handbook: Corpus) -> None:
+    status = handbook.get()["status"]
+    assert status["index"]["documents"] == 3, status
+    assert status["index"]["chunks"] >= 3, status
+
+    reply = handbook.query(CODE_WORD_QUESTION)
+    assert any(d.endswith("aurora-launch.docx") for d in sources_of(reply)[:2]), reply
+    assert "PERIWINKLE" in json.dumps(reply), reply
+    assert reply["index_version"] == status["index"]["version"]
+
+    table_reply = handbook.query("What is the hotel night cap for travel?")
+    assert sources_of(table_reply)[0].endswith("travel-expenses.docx"), table_reply
+    assert "180 euros" in json.dumps(table_reply), table_reply
+
+    # The printer columns a user sees.
+    out = handbook.kubectl("get", "ragcorpora").stdout
+    header, row = out.splitlines()[0].split(), out.splitlines()[1].split()
+    for column in ("NAME", "READY", "DOCUMENTS", "CHUNKS", "VERSION", "AGE"):
+        assert column in header, out
+    assert row[0] == "handbook" and row[header.index("READY")] == "True", out
+    assert row[header.index("DOCUMENTS")] == "3", out
+    assert row[header.index("VERSION")] == status["index"]["version"], out
+
+
+class QueryLoop(threading.Thread):
+    """Asks the Service continuously, resolving its endpoints before every query (as a client
+    behind kube-proxy would be routed), and records every failure."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        super().__init__(daemon=True)
+        self.corpus = corpus
+        self.stop = threading.Event()
+        self.ok = 0
+        self.failures: list[str] = []
+        self.versions: dict[str, int] = {}
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                reply = self.corpus.query(CODE_WORD_QUESTION, top_k=2, timeout=20)
+                self.ok += 1
+                self.versions[reply["index_version"]] = self.versions.get(reply["index_version"], 0) + 1
+            except (httpx.HTTPError, LookupError, KeyError) as err:
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {type(err).__name__}: {err}")
+            time.sleep(0.05)
+
+
+def index_jobs(corpus: Corpus) -> set[str]:
+    out = corpus.kubectl("get", "jobs", "-l", f"app.kubernetes.io/instance={corpus.name}", "-o", "name")
+    return set(out.stdout.split())
+
+
+def test_changed_document_rolls_out_a_new_index_without_failed_queries(handbook: Corpus) -> None:
+    before = handbook.get()["status"]["index"]["version"]
+    jobs_before = index_jobs(handbook)
+    loop = QueryLoop(handbook)
+    loop.start()
+    try:
+        time.sleep(2)
+        apply(
+            handbook.kubeconfig,
+            documents.configmap("handbook-docs", handbook.namespace, documents.handbook_docs("MARIGOLD")),
+        )
+        deadline = time.monotonic() + 480
+        while True:
+            status = handbook.get().get("status") or {}
+            version = (status.get("index") or {}).get("version")
+            ready = {c["type"]: c["status"] for c in status.get("conditions") or []}.get("Ready")
+            if version and version != before and ready == "True":
+                break
+            assert time.monotonic() < deadline, f"no new index version rolled out\n{handbook.diagnose()}"
+            time.sleep(1)
+        handbook.wait_ready()
+        # Every endpoint of the Service serves the new version once the rollout is over.
+        deadline = time.monotonic() + 120
+        while True:
+            reply = handbook.query(CODE_WORD_QUESTION)
+            if reply["index_version"] == version and "MARIGOLD" in json.dumps(reply):
+                break
+            assert time.monotonic() < deadline, f"old version still served: {reply}\n{handbook.diagnose()}"
+            time.sleep(0.5)
+        time.sleep(3)
+    finally:
+        loop.stop.set()
+        loop.join(timeout=30)
+
+    assert index_jobs(handbook) - jobs_before, f"no new index Job: {jobs_before}\n{handbook.diagnose()}"
+    assert loop.failures == [], (
+        f"{len(loop.failures)} failed of {loop.ok + len(loop.failures)}: {loop.failures[:10]}"
+    )
+    assert loop.ok > 20, loop.ok
+    assert set(loop.versions) == {before, version}, loop.versions
+    assert "PERIWINKLE" not in json.dumps(handbook.query(CODE_WORD_QUESTION))

@@ -1,0 +1,205 @@
+"""How the local kubelet turns a pod spec into a local process: paths, env, argv."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.harness import pod_process as pp
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pod(*containers: dict, **spec: object) -> dict:
+    return {
+        "metadata": {"name": "handbook-abc", "namespace": "docs", "uid": "u-1", "labels": {"app": "rag"}},
+        "spec": {"containers": list(containers), "nodeName": "oozo-local-0", **spec},
+        "status": {"podIP": "10.233.0.2"},
+    }
+
+
+def container(**fields: object) -> dict:
+    return {"name": "serve", "image": "ghcr.io/oozo-dev/oozo-runtime:0.1.0", **fields}
+
+
+def lookup_from(objects: dict[tuple[str, str], dict[str, str]]) -> pp.Lookup:
+    return lambda kind, name: objects.get((kind, name))
+
+
+INDEX_MOUNT = {"name": "index", "mountPath": "/var/lib/oozo/index"}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+DIRS = {"index": "/w/pv/docs-index", "tmp": "/w/pods/p/volumes/tmp", "src": "/w/pods/p/volumes/src"}
+
+
+def table_for(c: dict) -> pp.PathTable:
+    return pp.path_table(c, DIRS, "/w/pods/p/termination/serve", "/w/pods/p/rootfs", pp.image_for(c["image"]))
+
+
+def test_paths_under_a_mount_are_rewritten_longest_mount_first() -> None:
+    c = container(
+        volumeMounts=[INDEX_MOUNT, TMP_MOUNT, {"name": "src", "mountPath": "/var/lib/oozo/index/src"}]
+    )
+    table = table_for(c)
+    assert pp.rewrite_path("/var/lib/oozo/index", table) == "/w/pv/docs-index"
+    assert (
+        pp.rewrite_path("/var/lib/oozo/index/v1/manifest.json", table) == "/w/pv/docs-index/v1/manifest.json"
+    )
+    assert pp.rewrite_path("/var/lib/oozo/index/src/a.docx", table) == "/w/pods/p/volumes/src/a.docx"
+    assert pp.rewrite_path("--out=/tmp/x", table) == "--out=/w/pods/p/volumes/tmp/x"
+    assert pp.rewrite_path("/dev/termination-log", table) == "/w/pods/p/termination/serve"
+    # A prefix that is not a path boundary, and paths under no mount, stay as they are.
+    assert pp.rewrite_path("/tmpfoo", table) == "/tmpfoo"
+    assert pp.rewrite_path("/etc/hosts", table) == "/etc/hosts"
+    # Image paths not covered by a mount land in the pod's rootfs folder.
+    assert pp.rewrite_path("/var/cache/oozo/models", table) == "/w/pods/p/rootfs/var/cache/oozo/models"
+
+
+def test_sub_path_mounts_point_inside_the_volume() -> None:
+    c = container(volumeMounts=[{"name": "src", "mountPath": "/src", "subPath": "handbook"}])
+    assert pp.rewrite_path("/src/a.docx", table_for(c)) == "/w/pods/p/volumes/src/handbook/a.docx"
+
+
+def test_env_from_then_env_with_refs_and_expansion() -> None:
+    c = container(
+        envFrom=[
+            {"configMapRef": {"name": "handbook-config"}},
+            {"secretRef": {"name": "extra"}, "prefix": "X_"},
+        ],
+        env=[
+            {"name": "OOZO_PORT", "value": "8000"},
+            {"name": "URL", "value": "http://$(OOZO_HOST_NAME):$(OOZO_PORT)/$$(LITERAL)/$(UNDEFINED)"},
+            {
+                "name": "OOZO_API_KEYS",
+                "valueFrom": {"secretKeyRef": {"name": "handbook-api-key", "key": "api-key"}},
+            },
+            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k", "optional": True}}},
+        ],
+    )
+    objects = {
+        ("configmap", "handbook-config"): {"OOZO_HOST_NAME": "rag", "OOZO_PORT": "9", "bad-name!": "x"},
+        ("secret", "extra"): {"TOKEN": "t"},
+        ("secret", "handbook-api-key"): {"api-key": "s3cret"},
+    }
+    env = pp.container_env(pod(c), c, lookup_from(objects))
+    assert env == {
+        "OOZO_HOST_NAME": "rag",
+        "OOZO_PORT": "8000",  # env wins over envFrom
+        "X_TOKEN": "t",
+        "URL": "http://rag:8000/$(LITERAL)/$(UNDEFINED)",
+        "OOZO_API_KEYS": "s3cret",
+        "POD": "handbook-abc",
+        "APP": "rag",
+        "IP": "10.233.0.2",
+    }
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        [{"name": "K", "valueFrom": {"secretKeyRef": {"name": "missing", "key": "k"}}}],
+        [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "absent"}}}],
+    ],
+)
+def test_missing_required_reference_is_a_config_error(env: list) -> None:
+    c = container(env=env)
+    with pytest.raises(pp.ConfigError, match="not found"):
+        pp.container_env(pod(c), c, lookup_from({("configmap", "cm"): {"other": "v"}}))
+
+
+def plan(c: dict, user_env: dict[str, str] | None = None) -> pp.Launch:
+    p = pod(c)
+    return pp.launch_plan(
+        p,
+        c,
+        user_env or {},
+        table_for(c),
+        "127.0.0.2",
+        "/venv/bin",
+        {"PATH": "/usr/bin:/bin"},
+        "/w/pods/p/rootfs",
+    )
+
+
+def test_oozo_command_runs_the_venv_entry_point_with_local_paths_and_pod_address() -> None:
+    c = container(
+        command=["oozo"],
+        args=["serve", "--index", "/var/lib/oozo/index", "--host", "0.0.0.0"],
+        volumeMounts=[INDEX_MOUNT, TMP_MOUNT],
+    )
+    launch = plan(c, {"OOZO_INDEX_DIR": "/var/lib/oozo/index", "HOME": "/tmp", "OOZO_HOST": "0.0.0.0"})
+    assert launch.argv == ["/venv/bin/oozo", "serve", "--index", "/w/pv/docs-index", "--host", "127.0.0.2"]
+    assert launch.env["OOZO_INDEX_DIR"] == "/w/pv/docs-index"
+    assert launch.env["OOZO_HOST"] == "127.0.0.2"  # its own loopback address, whatever the spec says
+    assert launch.env["HOME"] == launch.env["TMPDIR"] == "/w/pods/p/volumes/tmp"
+    assert launch.env["HF_HUB_OFFLINE"] == "1"  # the image's ENV
+    assert launch.env["OOZO_MODEL_CACHE_DIR"] == "/w/pods/p/rootfs/var/cache/oozo/models"
+    assert launch.env["PATH"].startswith("/venv/bin:")
+    assert launch.env["HOSTNAME"] == "handbook-abc"
+    assert launch.cwd == "/w/pods/p/rootfs"
+
+
+def test_command_and_args_follow_the_entrypoint_cmd_rules() -> None:
+    assert plan(container()).argv == [
+        "/venv/bin/oozo",
+        "serve",
+        "--index",
+        "/w/pods/p/rootfs/var/lib/oozo/index",
+    ]
+    assert plan(container(args=["index", "/src"])).argv == ["/venv/bin/oozo", "index", "/src"]
+    assert plan(container(command=["/opt/oozo/bin/oozo", "version"])).argv == ["/venv/bin/oozo", "version"]
+    assert plan(container(command=["oozo", "index", "$(SRC)"]), {"SRC": "/tmp/docs"}).argv[2] == "/tmp/docs"
+
+
+def test_other_programs_run_from_path_or_fail_with_a_reason() -> None:
+    shell = plan(container(image="busybox", command=["sh", "-c", "echo hi > /dev/termination-log"]))
+    assert shell.argv[0].endswith("/sh")
+    assert shell.argv[1:] == ["-c", "echo hi > /w/pods/p/termination/serve"]
+    with pytest.raises(pp.ConfigError, match='exec: "no-such-program": executable file not found'):
+        plan(container(image="busybox", command=["no-such-program"]))
+    with pytest.raises(pp.ConfigError, match="no entrypoint known"):
+        plan(container(image="busybox"))
+
+
+def test_runtime_image_profile_mirrors_the_dockerfile() -> None:
+    dockerfile = (REPO / "Dockerfile.runtime").read_text()
+    assert f'ENTRYPOINT ["{pp.OOZO_RUNTIME_IMAGE.entrypoint[0]}"]' in dockerfile
+    cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
+    assert cmd and list(pp.OOZO_RUNTIME_IMAGE.cmd) == __import__("json").loads(cmd.group(1))
+    for name, value in pp.OOZO_RUNTIME_IMAGE.env:
+        assert f"{name}={value}" in dockerfile
+    assert pp.image_for("oozo-runtime:dev") is pp.OOZO_RUNTIME_IMAGE
+    assert pp.image_for("docker.io/library/busybox:1.36") == pp.Image()
+
+
+def test_volume_files_from_configmap_and_secret() -> None:
+    cm = {"data": {"a.md": "hello"}, "binaryData": {"b.docx": base64.b64encode(b"PK\x03\x04").decode()}}
+    assert pp.decode_data(cm, secret=False) == {"a.md": b"hello", "b.docx": b"PK\x03\x04"}
+    secret = {"data": {"api-key": base64.b64encode(b"k").decode()}}
+    assert pp.decode_data(secret, secret=True) == {"api-key": b"k"}
+    files = {"a.md": b"1", "b.docx": b"2"}
+    assert pp.project_items(files, [{"key": "a.md", "path": "docs/a.md"}], "cm", False) == {"docs/a.md": b"1"}
+    with pytest.raises(pp.ConfigError):
+        pp.project_items(files, [{"key": "zzz", "path": "z"}], "cm", False)
+
+
+def test_probe_targets_use_the_local_address_and_named_ports() -> None:
+    c = container(ports=[{"name": "http", "containerPort": 8000}])
+    target = pp.probe_target({"httpGet": {"path": "/ready", "port": "http"}}, c, "127.0.0.5", [])
+    assert target.kind == "http" and target.url == "http://127.0.0.5:8000/ready"
+    assert pp.probe_target({"tcpSocket": {"port": 8000}}, c, "127.0.0.5", []).port == 8000
+    with pytest.raises(pp.ConfigError, match="named port"):
+        pp.probe_target({"httpGet": {"path": "/", "port": "metrics"}}, c, "127.0.0.5", [])
+
+
+def test_pod_addresses_pair_an_api_ip_with_a_loopback_ip() -> None:
+    assert pp.pod_addresses(0) == ("10.233.0.2", "127.0.0.2")
+    assert pp.pod_addresses(252) == ("10.233.0.254", "127.0.0.254")
+    assert pp.pod_addresses(253) == ("10.233.1.2", "127.0.1.2")
+    assert pp.local_address("10.233.1.2") == "127.0.1.2"
+    assert pp.local_address("10.244.0.7") == "10.244.0.7"  # a kwok pod: not ours to translate
