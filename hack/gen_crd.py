@@ -1,7 +1,7 @@
 """Write crds/ragcorpus.yaml from the operator's pydantic models (oozo_operator.api.crd).
 
-    .venv/bin/python hack/gen_crd.py          # regenerate
-    .venv/bin/python hack/gen_crd.py --check  # exit 1 when the committed file is stale
+.venv/bin/python hack/gen_crd.py          # regenerate
+.venv/bin/python hack/gen_crd.py --check  # exit 1 when the committed file is stale
 """
 
 from __future__ import annotations

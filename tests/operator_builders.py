@@ -13,7 +13,12 @@ from typing import Any
 
 Modifier = Callable[[dict[str, Any]], None]
 LOCAL_NODE = {"oozo.dev/local-kubelet": "true"}
-LOCAL_TOLERATION = {"key": "oozo.dev/local-kubelet", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+LOCAL_TOLERATION = {
+    "key": "oozo.dev/local-kubelet",
+    "operator": "Equal",
+    "value": "true",
+    "effect": "NoSchedule",
+}
 
 
 def make_corpus(name: str = "docs", *mods: Modifier, namespace: str | None = None) -> dict[str, Any]:
@@ -63,7 +68,11 @@ def with_auth(secret: dict[str, str] | None = None) -> Modifier:
 
 
 def with_openai(secret: str = "openai", key: str = "api-key", base_url: str | None = None) -> Modifier:
-    gen: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "apiKeySecretRef": {"name": secret, "key": key}}
+    gen: dict[str, Any] = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "apiKeySecretRef": {"name": secret, "key": key},
+    }
     if base_url:
         gen["baseURL"] = base_url
     return at("spec.generation", gen)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table of bad objects reads best one per line)
 """The API server itself refuses bad RagCorpus objects, with a message that names the field.
 
 No operator runs here: this is the CRD's schema and CEL rules on a real kube-apiserver,
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, utils
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.harness.kstatus import kstatus
@@ -50,7 +51,6 @@ def ns(control_plane: Any) -> Iterator[str]:
         core.delete_namespace(name)
 
 
-_ = utils  # the kubernetes utils are not needed; dry-run creates go through CustomObjectsApi
 
 # (what is wrong, the object, a piece of the API server's message that names the field)
 BAD = [
@@ -95,7 +95,9 @@ def test_bad_corpus_is_refused_naming_the_field(
     assert field in refused.value.body, f"{what}: {refused.value.body}"
 
 
-def test_good_corpus_is_defaulted_and_in_progress_before_any_operator(custom: client.CustomObjectsApi, ns: str) -> None:
+def test_good_corpus_is_defaulted_and_in_progress_before_any_operator(
+    custom: client.CustomObjectsApi, ns: str
+) -> None:
     created = custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, make_corpus("fresh"))
     read = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "fresh")
     for obj in (created, read):
@@ -121,10 +123,19 @@ def test_every_good_source_kind_is_accepted(custom: client.CustomObjectsApi, ns:
     sources = [
         {"configMap": {"name": "d"}},
         {"pvc": {"claimName": "d", "path": "handbook/"}},
-        {"s3": {"bucket": "corp-docs", "prefix": "handbook/", "endpoint": "http://minio:9000", "credentialsSecret": "s3"}},
+        {
+            "s3": {
+                "bucket": "corp-docs",
+                "prefix": "handbook/",
+                "endpoint": "http://minio:9000",
+                "credentialsSecret": "s3",
+            }
+        },
         {"http": {"urls": ["https://example.org/a.docx"]}},
         {"git": {"url": "https://example.org/r.git", "ref": "main", "path": "docs"}},
     ]
     for i, source in enumerate(sources):
-        obj = make_corpus(f"ok{i}", at("spec.source", source), at("spec.refresh", {"schedule": "*/15 * * * *"}))
+        obj = make_corpus(
+            f"ok{i}", at("spec.source", source), at("spec.refresh", {"schedule": "*/15 * * * *"})
+        )
         custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj, dry_run="All")

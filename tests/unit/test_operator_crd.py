@@ -44,7 +44,9 @@ def test_committed_crd_matches_the_models() -> None:
 
 def test_every_field_has_a_description(schema: dict[str, Any]) -> None:
     missing = [p for p, node in _walk(schema["properties"]["spec"], "spec") if not node.get("description")]
-    missing += [p for p, node in _walk(schema["properties"]["status"], "status") if not node.get("description")]
+    missing += [
+        p for p, node in _walk(schema["properties"]["status"], "status") if not node.get("description")
+    ]
     # list items and map values are described by their parent field
     missing = [p for p in missing if not p.endswith(("[]", "{}"))]
     assert not missing
@@ -96,7 +98,10 @@ def test_operator_parses_what_the_crd_defaults() -> None:
         {"source": {}},
         {"source": {"configMap": {"name": "a"}, "pvc": {"claimName": "b"}}},
         {"source": {"configMap": {"name": "a"}}, "chunking": {"size": 500, "overlap": 500}},
-        {"source": {"configMap": {"name": "a"}}, "runtime": {"autoscaling": {"minReplicas": 4, "maxReplicas": 2}}},
+        {
+            "source": {"configMap": {"name": "a"}},
+            "runtime": {"autoscaling": {"minReplicas": 4, "maxReplicas": 2}},
+        },
     ],
 )
 def test_operator_refuses_what_the_crd_refuses(spec: dict[str, Any]) -> None:

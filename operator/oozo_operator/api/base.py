@@ -45,9 +45,7 @@ class ApiModel(BaseModel):
     refused: the API server already pruned them, and a newer CRD must not break an older
     operator during an upgrade."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
     def wire(self) -> dict[str, Any]:
         """The object as the API server would show it (camelCase, unset optionals left out)."""

@@ -121,7 +121,10 @@ def openapi_schema() -> dict[str, Any]:
         "description": "RagCorpus turns a set of documents into a running retrieval-augmented-generation service.",
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string", "description": "APIVersion of this object: rag.oozo.dev/v1alpha1."},
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion of this object: rag.oozo.dev/v1alpha1.",
+            },
             "kind": {"type": "string", "description": "Kind of this object: RagCorpus."},
             "metadata": {"type": "object"},  # the API server forbids describing metadata
             "spec": spec,
@@ -173,12 +176,24 @@ def crd() -> dict[str, Any]:
                     "additionalPrinterColumns": [
                         _condition_column("Ready", "status", "Whether the endpoint serves the current spec."),
                         _condition_column("Reason", "reason", "Why it is (not) ready."),
-                        {"name": "Documents", "type": "integer", "jsonPath": ".status.index.documents",
-                         "description": "Documents in the served index."},
-                        {"name": "Chunks", "type": "integer", "jsonPath": ".status.index.chunks",
-                         "description": "Chunks in the served index."},
-                        {"name": "Version", "type": "string", "jsonPath": ".status.index.version",
-                         "description": "Served index version."},
+                        {
+                            "name": "Documents",
+                            "type": "integer",
+                            "jsonPath": ".status.index.documents",
+                            "description": "Documents in the served index.",
+                        },
+                        {
+                            "name": "Chunks",
+                            "type": "integer",
+                            "jsonPath": ".status.index.chunks",
+                            "description": "Chunks in the served index.",
+                        },
+                        {
+                            "name": "Version",
+                            "type": "string",
+                            "jsonPath": ".status.index.version",
+                            "description": "Served index version.",
+                        },
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                     ],  # fmt: skip
                     "schema": {"openAPIV3Schema": openapi_schema()},

@@ -44,7 +44,10 @@ RelativePath = Annotated[
     Field(
         max_length=1024,
         json_schema_extra=rules(
-            cel("!self.startsWith('/') && !self.split('/').exists(p, p == '..')", "must be a relative path without '..'")
+            cel(
+                "!self.startsWith('/') && !self.split('/').exists(p, p == '..')",
+                "must be a relative path without '..'",
+            )
         ),
     ),
 ]
@@ -89,10 +92,15 @@ class PVCSource(ApiModel):
 class S3Location(ApiModel):
     """A bucket and prefix on S3 or an S3-compatible server."""
 
-    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$", description="Bucket name.")
+    bucket: str = Field(
+        min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$", description="Bucket name."
+    )
     prefix: str = Field("", max_length=1024, description="Key prefix inside the bucket, e.g. handbook/.")
     endpoint: str = Field(
-        "", max_length=2048, pattern=r"^(https?://[^\s]+)?$", description="Endpoint URL of an S3-compatible server; empty for AWS."
+        "",
+        max_length=2048,
+        pattern=r"^(https?://[^\s]+)?$",
+        description="Endpoint URL of an S3-compatible server; empty for AWS.",
     )
     region: str = Field("", max_length=64, description="Region; empty for the server's default.")
     credentials_secret: ObjectName | None = Field(
@@ -139,9 +147,15 @@ class Source(ApiModel):
 
     config_map: ConfigMapSource | None = Field(None, description="Documents in a ConfigMap.")
     pvc: PVCSource | None = Field(None, description="Documents on a PersistentVolumeClaim.")
-    s3: S3Location | None = Field(None, description="Documents in an S3 bucket (not yet fetched by this release).")
-    http: HTTPSource | None = Field(None, description="Documents at HTTP(S) URLs (not yet fetched by this release).")
-    git: GitSource | None = Field(None, description="Documents in a Git repository (not yet fetched by this release).")
+    s3: S3Location | None = Field(
+        None, description="Documents in an S3 bucket (not yet fetched by this release)."
+    )
+    http: HTTPSource | None = Field(
+        None, description="Documents at HTTP(S) URLs (not yet fetched by this release)."
+    )
+    git: GitSource | None = Field(
+        None, description="Documents in a Git repository (not yet fetched by this release)."
+    )
     include: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         default_factory=lambda: list(DEFAULT_INCLUDE),
         max_length=32,
@@ -166,11 +180,15 @@ class Chunking(ApiModel):
     """How documents are cut into overlapping chunks before embedding."""
 
     model_config = ConfigDict(
-        json_schema_extra=rules(cel("self.overlap < self.size", "overlap must be smaller than size", ".overlap"))
+        json_schema_extra=rules(
+            cel("self.overlap < self.size", "overlap must be smaller than size", ".overlap")
+        )
     )
 
     size: int = Field(1000, ge=100, le=100_000, description="Characters per chunk.")
-    overlap: int = Field(200, ge=0, le=50_000, description="Characters shared by neighbouring chunks; below size.")
+    overlap: int = Field(
+        200, ge=0, le=50_000, description="Characters shared by neighbouring chunks; below size."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Chunking:
@@ -182,7 +200,9 @@ class Chunking(ApiModel):
 class Embedding(ApiModel):
     """The sentence-transformers model that turns chunks and questions into vectors."""
 
-    model: str = Field(DEFAULT_MODEL, min_length=1, max_length=256, description="Model id or path inside the image.")
+    model: str = Field(
+        DEFAULT_MODEL, min_length=1, max_length=256, description="Model id or path inside the image."
+    )
     batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call while indexing.")
 
 
@@ -204,7 +224,9 @@ class Storage(ApiModel):
 class Index(ApiModel):
     """The vector index built from the chunks."""
 
-    type: Literal["flat", "hnsw"] = Field("flat", description="FAISS index kind: exact (flat) or approximate (hnsw).")
+    type: Literal["flat", "hnsw"] = Field(
+        "flat", description="FAISS index kind: exact (flat) or approximate (hnsw)."
+    )
     storage: Storage = Field(default_factory=Storage, description="Volume for index versions.")
 
 
@@ -256,14 +278,22 @@ class Autoscaling(ApiModel):
 
     model_config = ConfigDict(
         json_schema_extra=rules(
-            cel("self.minReplicas <= self.maxReplicas", "minReplicas must not exceed maxReplicas", ".minReplicas")
+            cel(
+                "self.minReplicas <= self.maxReplicas",
+                "minReplicas must not exceed maxReplicas",
+                ".minReplicas",
+            )
         )
     )
 
     min_replicas: int = Field(1, ge=1, le=100, description="Fewest replicas.")
     max_replicas: int = Field(ge=1, le=100, description="Most replicas.")
     target_cpu_utilization_percentage: int = Field(
-        70, ge=1, le=100, alias="targetCPUUtilizationPercentage", description="Average CPU utilisation to aim for."
+        70,
+        ge=1,
+        le=100,
+        alias="targetCPUUtilizationPercentage",
+        description="Average CPU utilisation to aim for.",
     )
 
     @model_validator(mode="after")
@@ -278,7 +308,8 @@ class Auth(ApiModel):
 
     enabled: bool = Field(False, description="Require an API key on /api/query.")
     api_key_secret_ref: OptionalSecretKeyRef | None = Field(
-        None, description="Secret key holding the accepted keys (comma-separated); empty to generate NAME-api-key."
+        None,
+        description="Secret key holding the accepted keys (comma-separated); empty to generate NAME-api-key.",
     )
 
 
@@ -287,10 +318,15 @@ class Runtime(ApiModel):
 
     replicas: int = Field(1, ge=0, le=100, description="Replicas when autoscaling is not set.")
     resources: Resources | None = Field(None, description="Resources of the serving container.")
-    autoscaling: Autoscaling | None = Field(None, description="Scale on CPU instead of a fixed replica count.")
+    autoscaling: Autoscaling | None = Field(
+        None, description="Scale on CPU instead of a fixed replica count."
+    )
     auth: Auth = Field(default_factory=Auth, description="API key authentication.")
     image: str | None = Field(
-        None, max_length=512, pattern=r"^[^\s]+$", description="Runtime image; empty for the operator's default."
+        None,
+        max_length=512,
+        pattern=r"^[^\s]+$",
+        description="Runtime image; empty for the operator's default.",
     )
 
 
@@ -303,7 +339,9 @@ class Toleration(ApiModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         None, description="Taint effect; empty for all."
     )
-    toleration_seconds: int | None = Field(None, ge=0, le=31_536_000, description="How long NoExecute is tolerated.")
+    toleration_seconds: int | None = Field(
+        None, ge=0, le=31_536_000, description="How long NoExecute is tolerated."
+    )
 
 
 class Scheduling(ApiModel):
@@ -334,7 +372,9 @@ class Retention(ApiModel):
 class Backup(ApiModel):
     """Scheduled backups of the published index to S3 (the CronJob arrives in a later release)."""
 
-    model_config = ConfigDict(json_schema_extra=rules(cel("has(self.s3)", "backup needs an S3 target", ".s3")))
+    model_config = ConfigDict(
+        json_schema_extra=rules(cel("has(self.s3)", "backup needs an S3 target", ".s3"))
+    )
 
     schedule: Cron = Field(description="Cron schedule of the backup CronJob NAME-backup.")
     s3: S3Location | None = Field(None, description="Where backups are written.")
@@ -344,11 +384,17 @@ class Backup(ApiModel):
 class Restore(ApiModel):
     """Start from a backup instead of embedding the documents again (arrives in a later release)."""
 
-    model_config = ConfigDict(json_schema_extra=rules(cel("has(self.s3)", "restore needs an S3 source", ".s3")))
+    model_config = ConfigDict(
+        json_schema_extra=rules(cel("has(self.s3)", "restore needs an S3 source", ".s3"))
+    )
 
     s3: S3Location | None = Field(None, description="Where the backups are.")
     version: str = Field(
-        "latest", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._\-]+$", description="Index version, or latest."
+        "latest",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="Index version, or latest.",
     )
 
 

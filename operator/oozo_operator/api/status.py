@@ -23,7 +23,9 @@ class Condition(ApiModel):
     last_transition_time: str = Field(
         json_schema_extra={"format": "date-time"}, description="When status last flipped."
     )
-    observed_generation: int | None = Field(None, ge=-1, description="Generation the condition was computed for.")
+    observed_generation: int | None = Field(
+        None, ge=-1, description="Generation the condition was computed for."
+    )
 
 
 class SkippedDocument(ApiModel):
@@ -37,17 +39,23 @@ class IndexStatus(ApiModel):
     """The published index version the server is pinned to, as the index Job reported it."""
 
     version: str | None = Field(None, max_length=128, description="Index version id.")
-    spec_hash: str | None = Field(None, max_length=64, description="Hash of (source, chunking, embedding, index type).")
+    spec_hash: str | None = Field(
+        None, max_length=64, description="Hash of (source, chunking, embedding, index type)."
+    )
     documents: int | None = Field(None, ge=0, description="Documents indexed.")
     chunks: int | None = Field(None, ge=0, description="Chunks in the index.")
     skipped_documents: int | None = Field(None, ge=0, description="Documents skipped (unreadable).")
-    skipped: list[SkippedDocument] | None = Field(None, max_length=100, description="The first skipped documents.")
+    skipped: list[SkippedDocument] | None = Field(
+        None, max_length=100, description="The first skipped documents."
+    )
     embedding_model: str | None = Field(None, max_length=256, description="Embedding model of the index.")
     dimensions: int | None = Field(None, ge=0, description="Vector dimensions.")
     size_bytes: int | None = Field(None, ge=0, description="Size of the version on disk.")
     built_at: str | None = Field(None, max_length=64, description="When the build finished (RFC 3339).")
     build_seconds: float | None = Field(None, ge=0, description="Build duration.")
-    reused_embeddings: int | None = Field(None, ge=0, description="Chunks whose embeddings came from the cache.")
+    reused_embeddings: int | None = Field(
+        None, ge=0, description="Chunks whose embeddings came from the cache."
+    )
     job: str | None = Field(None, max_length=253, description="The Job that built it.")
 
 

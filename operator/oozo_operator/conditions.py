@@ -1,0 +1,134 @@
+"""The one place that decides the RagCorpus conditions, from gathered inputs (pure).
+
+kstatus reads them in this order: Reconciling=True → InProgress, Stalled=True → Failed,
+Ready=True → Current, otherwise InProgress. So exactly one of three shapes comes out:
+  working  — Reconciling=True,  Stalled=False, Ready=False
+  stalled  — Reconciling=False, Stalled=True,  Ready=False  (a human must act)
+  ready    — Reconciling=False, Stalled=False, Ready=True
+IndexReady says whether the index of the current spec is published. lastTransitionTime moves
+only when a condition's status flips (cert-manager's rule), so re-computing is harmless."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from oozo_operator.observe import Build, Rollout
+
+READY, RECONCILING, STALLED, INDEX_READY = "Ready", "Reconciling", "Stalled", "IndexReady"
+ORDER = (READY, RECONCILING, STALLED, INDEX_READY)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something only a human can fix: it makes the corpus Stalled."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Inputs:
+    generation: int
+    index_hash: str
+    endpoint: str
+    published: dict[str, Any] | None = None  # status.index after this pass
+    build: Build | None = None  # newest build for index_hash
+    rollout: Rollout = field(default_factory=lambda: Rollout(exists=False))
+    problems: tuple[Problem, ...] = ()
+    waiting: str = ""  # a transient reason to keep Reconciling (e.g. an API error), else ""
+
+
+def _index_condition(i: Inputs) -> tuple[str, str, str]:
+    pub = i.published
+    current = bool(pub and pub.get("specHash") == i.index_hash)
+    b = i.build
+    newer_failure = (
+        b is not None and b.state in ("failed", "failing") and (not pub or b.job != pub.get("job"))
+    )
+    serving = f"; version {pub['version']} keeps serving" if pub and pub.get("version") else ""
+    if current and not newer_failure:
+        assert pub is not None
+        return (
+            "True",
+            "IndexPublished",
+            (
+                f"version {pub.get('version')}: {pub.get('documents', 0)} documents, {pub.get('chunks', 0)} chunks, "
+                f"{pub.get('skippedDocuments', 0)} skipped"
+            ),
+        )
+    if b and b.state == "failed":
+        return "False", "IndexBuildFailed", b.message + serving
+    if b and b.state == "failing":
+        return "False", "IndexBuildRetrying", b.message + serving
+    if b and b.state == "running":
+        return "False", "Indexing", b.message + serving
+    return "False", "IndexPending", "waiting for the index Job to start" + serving
+
+
+def desired(i: Inputs) -> dict[str, tuple[str, str, str]]:
+    """type → (status, reason, message)."""
+    idx_status, idx_reason, idx_message = _index_condition(i)
+    problems = list(i.problems)
+    if i.build and i.build.state == "failed" and idx_status == "False":
+        problems.append(Problem("IndexBuildFailed", idx_message))
+    if i.rollout.stuck:
+        problems.append(Problem("RolloutStuck", i.rollout.stuck))
+    pub = i.published or {}
+    out: dict[str, tuple[str, str, str]] = {INDEX_READY: (idx_status, idx_reason, idx_message)}
+    if problems:
+        message = "; ".join(p.message for p in problems)
+        out[STALLED] = ("True", problems[0].reason, message)
+        out[READY] = ("False", problems[0].reason, message)
+        out[RECONCILING] = ("False", "Stalled", "waiting for a change to the spec or to a referenced object")
+        return out
+    out[STALLED] = ("False", "AsExpected", "no problem needs attention")
+    r = i.rollout
+    if i.waiting:
+        reason, message = "Waiting", i.waiting
+    elif idx_status != "True":
+        reason, message = idx_reason, idx_message
+    elif not r.exists or r.version != pub.get("version") or not r.done:
+        reason = "RollingOut"
+        message = (
+            f"rolling out index version {pub.get('version')}: {r.updated}/{r.desired} updated, "
+            f"{r.available} available"
+        )
+    else:
+        out[READY] = ("True", "Serving", f"serving index version {pub.get('version')} at {i.endpoint}")
+        out[RECONCILING] = ("False", "Reconciled", "the corpus matches its spec")
+        return out
+    out[READY] = ("False", reason, message)
+    out[RECONCILING] = ("True", reason, message)
+    return out
+
+
+def merge(
+    previous: list[dict[str, Any]] | None, wanted: dict[str, tuple[str, str, str]], generation: int, now: str
+) -> list[dict[str, Any]]:
+    """New condition list; keeps lastTransitionTime of a condition whose status did not flip,
+    and conditions of other types (e.g. BackupSucceeded, written by a later controller)."""
+    before = {c.get("type"): c for c in previous or []}
+    result = []
+    for kind in ORDER:
+        status, reason, message = wanted[kind]
+        old = before.get(kind)
+        since = old["lastTransitionTime"] if old and old.get("status") == status else now
+        result.append(
+            {
+                "type": kind,
+                "status": status,
+                "reason": reason,
+                "message": message[:32768],
+                "lastTransitionTime": since,
+                "observedGeneration": generation,
+            }
+        )
+    result.extend(c for t, c in before.items() if t not in ORDER)
+    return result
+
+
+def flips(previous: list[dict[str, Any]] | None, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Conditions whose status changed (or appeared): these become Kubernetes Events."""
+    before = {c.get("type"): c.get("status") for c in previous or []}
+    return [c for c in current if before.get(c["type"]) != c["status"]]

@@ -1,0 +1,103 @@
+"""kopf handlers: thin. They name the corpus to reconcile and hand over to reconcile.run.
+
+- RagCorpus create/update/resume → reconcile (one function for all three).
+- Jobs, Pods, Deployments labelled managed-by=oozo → reconcile their corpus (by the instance
+  label), so a finished build or a finished rollout reaches the parent's status.
+- No delete handler and no timers/daemons: kopf adds a finalizer only for those, and children
+  go by ownerReferences, so a RagCorpus deletes without waiting for the operator.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import kopf
+from kubernetes.client.rest import ApiException
+
+from oozo_operator import metrics
+from oozo_operator import reconcile as R
+from oozo_operator.api.crd import GROUP, PLURAL, VERSION
+from oozo_operator.config import OperatorSettings
+from oozo_operator.kube import shared
+from oozo_operator.render import labels as L
+
+log = logging.getLogger("oozo.handlers")
+SETTINGS = OperatorSettings()
+CHILD_LABELS = {L.MANAGED_BY: L.MANAGER, L.INSTANCE: kopf.PRESENT}
+
+
+def reconcile_named(namespace: str, name: str, trigger: str) -> R.Outcome | None:
+    start = time.monotonic()
+    try:
+        outcome = R.run(shared(), namespace, name, SETTINGS)
+    except Exception as err:
+        metrics.ERRORS.labels(error=type(err).__name__).inc()
+        metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
+        raise
+    finally:
+        metrics.DURATION.observe(time.monotonic() - start)
+    metrics.RECONCILES.labels(trigger=trigger, result="ok").inc()
+    if outcome is None:
+        metrics.observe_ready(namespace, name, None)
+        return None
+    if outcome.changed:
+        metrics.STATUS_WRITES.inc()
+    ready = next(
+        (c["status"] for c in outcome.status.get("conditions", []) if c["type"] == "Ready"), "Unknown"
+    )
+    metrics.observe_ready(namespace, name, ready)
+    for cond in outcome.transitions:
+        log.info(
+            "%s/%s %s=%s %s: %s",
+            namespace,
+            name,
+            cond["type"],
+            cond["status"],
+            cond["reason"],
+            cond["message"],
+        )
+    return outcome
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+def corpus_changed(namespace: str, name: str, reason: str, **_: Any) -> None:
+    try:
+        reconcile_named(namespace, name, str(reason))
+    except ApiException as err:
+        # kopf retries with backoff; a temporary API error is not worth a stack trace.
+        raise kopf.TemporaryError(f"API error {err.status}: {err.reason}", delay=5) from err
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+def corpus_deleted(namespace: str, name: str, **_: Any) -> None:
+    """optional=True: no finalizer is added for it; it only forgets the metric series."""
+    metrics.observe_ready(namespace, name, None)
+
+
+def _child_event(event: dict[str, Any], labels: dict[str, str], namespace: str, kind: str) -> None:
+    instance = labels.get(L.INSTANCE)
+    if not instance or event.get("type") is None:  # None: the initial listing, resume covers it
+        return
+    try:
+        reconcile_named(namespace, instance, f"{kind}-event")
+    except ApiException as err:
+        log.warning("reconcile of %s/%s after a %s event failed: %s", namespace, instance, kind, err.status)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
+def job_event(event: dict[str, Any], labels: dict[str, str], namespace: str, **_: Any) -> None:
+    _child_event(event, labels, namespace, "job")
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=CHILD_LABELS)
+def deployment_event(event: dict[str, Any], labels: dict[str, str], namespace: str, **_: Any) -> None:
+    _child_event(event, labels, namespace, "deployment")
+
+
+@kopf.on.event("v1", "pods", labels=CHILD_LABELS)
+def pod_event(event: dict[str, Any], labels: dict[str, str], namespace: str, **_: Any) -> None:
+    _child_event(event, labels, namespace, "pod")

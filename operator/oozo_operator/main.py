@@ -1,0 +1,93 @@
+"""`oozo operator`: settings, metrics, the missing-reference sweep, then kopf.
+
+kopf runs standalone (no peering objects: one replica, Deployment strategy Recreate), against
+the in-cluster config or the current kubeconfig, cluster-wide or in the given namespaces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import kopf
+
+from oozo_operator import handlers, metrics
+from oozo_operator.api.crd import GROUP, PLURAL, VERSION
+from oozo_operator.kube import shared
+
+log = logging.getLogger("oozo.main")
+# Stalled reasons that fix themselves when someone creates the missing object. Secrets cannot
+# be watched (no list/watch RBAC on Secrets), so they are looked for again on a timer of our
+# own; a kopf timer would force a finalizer onto every RagCorpus.
+RECHECK = {"SecretNotFound", "ConfigMapNotFound", "PersistentVolumeClaimNotFound", "PodCannotStart"}
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Watches are re-established every minute or so: a silently dead connection (a load
+    # balancer dropping idle streams) cannot stall the operator for long.
+    settings.watching.server_timeout = 60
+    settings.watching.client_timeout = 90
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    # Progress and the last-handled spec live in annotations under our own prefix; kopf's
+    # default status.kopf would be pruned by the structural schema.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.finalizer = f"{GROUP}/finalizer"  # only ever used if a handler needs one
+    settings.posting.level = logging.WARNING  # our own Events describe condition flips
+    settings.execution.max_workers = int(os.environ.get("OOZO_WORKERS", "16"))
+
+
+def _sweep(namespaces: list[str], every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            kube = shared()
+            urls = [f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}" for ns in namespaces] or [
+                f"/apis/{GROUP}/{VERSION}/{PLURAL}"
+            ]
+            for url in urls:
+                for item in kube.request("GET", url).get("items", []):
+                    stalled = [
+                        c for c in (item.get("status") or {}).get("conditions") or []
+                        if c.get("type") == "Stalled" and c.get("status") == "True"
+                    ]  # fmt: skip
+                    if stalled and stalled[0].get("reason") in RECHECK:
+                        meta = item["metadata"]
+                        handlers.reconcile_named(meta["namespace"], meta["name"], "recheck")
+        except Exception:  # the sweep must outlive any one bad pass
+            log.exception("recheck sweep failed")
+
+
+def _logging() -> None:
+    fmt = kopf.LogFormat.JSON if handlers.SETTINGS.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(verbose=handlers.SETTINGS.log_level.upper() == "DEBUG", log_format=fmt)
+    logging.getLogger().setLevel(handlers.SETTINGS.log_level.upper())
+    for noisy in ("urllib3", "kubernetes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(namespaces: list[str], liveness_port: int = 8080, metrics_port: int = 9090) -> None:
+    _logging()
+    if metrics_port:
+        metrics.serve(metrics_port)
+    stop = threading.Event()
+    threading.Thread(
+        target=_sweep, args=(list(namespaces), handlers.SETTINGS.secret_recheck_seconds, stop),
+        name="recheck", daemon=True,
+    ).start()  # fmt: skip
+    log.info("starting: namespaces=%s runtime image=%s", namespaces or "all", handlers.SETTINGS.runtime_image)
+    started = time.monotonic()
+    try:
+        kopf.run(
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=list(namespaces),
+            liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+        )
+    finally:
+        stop.set()
+        log.info("stopped after %.0fs", time.monotonic() - started)

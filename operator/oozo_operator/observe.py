@@ -1,0 +1,187 @@
+"""Pure readers of observed children: Jobs and their pods → build state and result,
+Deployment → rollout state. No I/O: reconcile.py fetches, these interpret."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from oozo_operator.render import labels as L
+
+BuildState = Literal["absent", "running", "failing", "succeeded", "failed"]
+RESULT_KEYS = {
+    "version": "version", "documents": "documents", "chunks": "chunks",
+    "skippedDocuments": "skippedDocuments", "skipped": "skipped", "embeddingModel": "embeddingModel",
+    "dimensions": "dimensions", "sizeBytes": "sizeBytes", "builtAt": "builtAt",
+    "buildSeconds": "buildSeconds", "reusedEmbeddings": "reusedEmbeddings",
+}  # fmt: skip
+MAX_SKIPPED = 20
+
+
+@dataclass(frozen=True)
+class Build:
+    """The newest index build for the current index hash."""
+
+    state: BuildState
+    job: str | None = None
+    result: dict[str, Any] | None = None  # the Job's reported result, shaped as status.index
+    reason: str = ""
+    message: str = ""
+    failures: int = 0
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class Rollout:
+    exists: bool
+    version: str | None = None
+    desired: int = 0
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    total: int = 0
+    observed: bool = False
+    stuck: str = ""  # ProgressDeadlineExceeded message
+
+    @property
+    def done(self) -> bool:
+        return (
+            self.exists
+            and self.observed
+            and self.updated >= self.desired
+            and self.total == self.updated
+            and self.available >= min(1, self.desired)
+        )
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    """A container that cannot start for a reason a human must fix (e.g. a missing Secret)."""
+
+    pod: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    builds: list[Build] = field(default_factory=list)
+    rollout: Rollout = field(default_factory=lambda: Rollout(exists=False))
+    pod_problems: list[PodProblem] = field(default_factory=list)
+
+
+def _terminated(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == container:
+            return (status.get("state") or {}).get("terminated") or (status.get("lastState") or {}).get(
+                "terminated"
+            )
+    return None
+
+
+def parse_result(message: str | None) -> dict[str, Any] | None:
+    """The index Job's JSON termination message → status.index fields, or None if unusable."""
+    if not message:
+        return None
+    try:
+        raw = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or not raw.get("version"):
+        return None
+    out = {key: raw[src] for key, src in RESULT_KEYS.items() if raw.get(src) is not None}
+    if isinstance(out.get("skipped"), list):
+        out["skipped"] = [
+            {"document": str(s.get("document", ""))[:4096], "reason": str(s.get("reason", ""))[:4096]}
+            for s in out["skipped"][:MAX_SKIPPED]
+            if isinstance(s, dict)
+        ]
+    out["version"] = str(out["version"])[:128]
+    return out
+
+
+def parse_error(message: str | None) -> str:
+    if not message:
+        return ""
+    try:
+        raw = json.loads(message)
+    except ValueError:
+        return message.strip()[-500:]  # FallbackToLogsOnError: the log tail
+    if isinstance(raw, dict) and raw.get("error"):
+        reason = raw.get("reason")
+        return f"{raw['error']}" + (f" ({reason})" if reason else "")
+    return message.strip()[-500:]
+
+
+def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind and cond.get("status") == "True":
+            return cond
+    return None
+
+
+def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "index") -> Build:
+    """One Job (and its pods) → Build."""
+    name = job["metadata"]["name"]
+    created = job["metadata"].get("creationTimestamp", "")
+    status = job.get("status") or {}
+    finished = sorted(
+        ((t, p) for p in pods if (t := _terminated(p, container))),
+        key=lambda tp: tp[0].get("finishedAt") or "",
+    )
+    failures = int(status.get("failed") or 0)
+    if _job_condition(job, "Complete") or status.get("succeeded"):
+        good = [t for t, _ in finished if t.get("exitCode") == 0]
+        result = parse_result(good[-1].get("message") if good else None)
+        if result is None:
+            return Build("failed", name, None, "NoResult", f"Job {name} succeeded without reporting a result "
+                         "in its termination message; is the runtime image an Oozo runtime?", failures, created)  # fmt: skip
+        return Build("succeeded", name, {**result, "job": name}, "", "", failures, created)
+    last_error = next((parse_error(t.get("message")) for t, _ in reversed(finished) if t.get("exitCode")), "")
+    failed = _job_condition(job, "Failed")
+    if failed:
+        detail = last_error or failed.get("message") or failed.get("reason", "")
+        return Build("failed", name, None, failed.get("reason") or "JobFailed", f"Job {name} failed: {detail}",
+                     failures, created)  # fmt: skip
+    if failures:
+        return Build("failing", name, None, "Retrying", f"Job {name} attempt {failures} failed: {last_error}",
+                     failures, created)  # fmt: skip
+    return Build("running", name, None, "Indexing", f"Job {name} is building the index", failures, created)
+
+
+def rollout_of(deployment: dict[str, Any] | None) -> Rollout:
+    if not deployment:
+        return Rollout(exists=False)
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    stuck = ""
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            stuck = cond.get("message", "")
+    return Rollout(
+        exists=True,
+        version=annotations.get(L.INDEX_VERSION),
+        desired=int(spec.get("replicas", 1)),
+        updated=int(status.get("updatedReplicas") or 0),
+        ready=int(status.get("readyReplicas") or 0),
+        available=int(status.get("availableReplicas") or 0),
+        total=int(status.get("replicas") or 0),
+        observed=int(status.get("observedGeneration") or 0)
+        >= int(deployment["metadata"].get("generation") or 0),
+        stuck=stuck,
+    )
+
+
+# Waiting reasons a kubelet reports that no amount of retrying fixes without a human.
+HUMAN_REASONS = {"CreateContainerConfigError", "InvalidImageName", "ErrImagePull", "ImagePullBackOff"}
+
+
+def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
+    found = []
+    for p in pods:
+        for status in (p.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in HUMAN_REASONS:
+                found.append(PodProblem(p["metadata"]["name"], waiting["reason"], waiting.get("message", "")))
+    return found

@@ -1,0 +1,266 @@
+"""One idempotent reconcile of one RagCorpus: render, apply, observe, compute status.
+
+Called for create/update/resume of the RagCorpus and for every event of one of its children,
+always with a fresh read of the object, under a per-corpus lock: the same pass from any trigger,
+never two at once for one corpus. Deterministic child names make every step safe to repeat:
+a restarted operator finds the Job it created, it does not start a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
+
+from oozo_operator import conditions as C
+from oozo_operator import observe
+from oozo_operator.api.crd import GROUP, KIND, VERSION
+from oozo_operator.config import OperatorSettings
+from oozo_operator.kube import Kube
+from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pvc, secret, service
+from oozo_operator.render import labels as L
+from oozo_operator.render.corpus import Corpus, index_hash
+
+log = logging.getLogger("oozo.reconcile")
+API_VERSION = f"{GROUP}/{VERSION}"
+_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+_locks_guard = threading.Lock()
+
+
+@dataclass
+class Outcome:
+    status: dict[str, Any]
+    changed: bool
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lock_for(namespace: str, name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks[(namespace, name)]
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run(kube: Kube, namespace: str, name: str, settings: OperatorSettings) -> Outcome | None:
+    """Reconcile one corpus by name; None when it is gone or being deleted (GC does the rest)."""
+    with lock_for(namespace, name):
+        body = kube.get(API_VERSION, KIND, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        outcome = reconcile(kube, body, settings)
+        if outcome.changed:
+            kube.patch_status(namespace, name, outcome.status)
+            for cond in outcome.transitions:
+                _event(kube, body, cond)
+        return outcome
+
+
+def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> Outcome:
+    meta = body["metadata"]
+    generation = int(meta.get("generation") or 1)
+    before = body.get("status") or {}
+    try:
+        corpus = Corpus.from_body(body, settings)
+    except ValidationError as err:
+        # The CRD refuses these; only an object stored under an older CRD can get here.
+        problem = C.Problem("InvalidSpec", f"spec does not parse: {err.errors()[0].get('msg', err)}")
+        inputs = C.Inputs(generation, "", "", published=before.get("index"), problems=(problem,))
+        return _finish(before, inputs, {"observedGeneration": generation})
+
+    problems = _missing_references(kube, corpus)
+    unsupported = job.unsupported_source(corpus)
+    if unsupported:
+        problems.append(C.Problem("SourceNotSupported", unsupported))
+    refused: list[C.Problem] = []
+    published = before.get("index")
+
+    _apply(kube, pvc.render(corpus), refused)
+    if secret.wanted(corpus):
+        kube.create(secret.render(corpus, secret.new_key()))  # 409 → keep the existing key
+    _apply(kube, service.render(corpus), refused)
+
+    builds = _builds(kube, corpus)
+    newest = builds[-1] if builds else None
+    done = [b for b in builds if b.state == "succeeded" and b.result]
+    if done and (not published or done[-1].job != published.get("job")):
+        # A build reported a new version: it becomes what the server is pinned to.
+        published = {**done[-1].result, "specHash": corpus.index_hash}  # type: ignore[dict-item]
+    needs_build = not published or published.get("specHash") != corpus.index_hash
+    if needs_build and newest is None and not problems:
+        kube.create(job.render(corpus))
+        newest = observe.Build("running", corpus.job_name, reason="Indexing",
+                               message=f"Job {corpus.job_name} is building the index")  # fmt: skip
+
+    model = (published or {}).get("embeddingModel")
+    _apply(kube, configmap.render(corpus, model), refused)
+    if published and published.get("version") and not problems:
+        _apply(kube, deployment.render(corpus, published["version"], model), refused)
+    _apply_or_delete(kube, corpus, hpa.wanted(corpus), hpa.render, "autoscaling/v2", "HorizontalPodAutoscaler",
+                     corpus.name, refused)  # fmt: skip
+    _apply_or_delete(kube, corpus, pdb.wanted(corpus), pdb.render, "policy/v1", "PodDisruptionBudget",
+                     corpus.name, refused)  # fmt: skip
+    _apply_or_delete(kube, corpus, cronjob.wanted(corpus), cronjob.render, "batch/v1", "CronJob",
+                     cronjob.name(corpus), refused)  # fmt: skip
+
+    rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
+    pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
+    for problem in observe.pod_problems(pods):
+        problems.append(
+            C.Problem("PodCannotStart", f"pod {problem.pod}: {problem.reason}: {problem.message}")
+        )
+
+    inputs = C.Inputs(
+        generation=generation,
+        index_hash=corpus.index_hash,
+        endpoint=corpus.endpoint,
+        published=published,
+        build=newest,
+        rollout=rollout,
+        problems=tuple(problems + refused),
+    )
+    extra: dict[str, Any] = {
+        "observedGeneration": generation,  # every child of this generation was applied
+        "endpoint": corpus.endpoint,
+        "index": published,
+        "replicas": rollout.ready if rollout.exists else 0,
+        "building": _building(newest, published),
+    }
+    return _finish(before, inputs, extra)
+
+
+def _finish(before: dict[str, Any], inputs: C.Inputs, extra: dict[str, Any]) -> Outcome:
+    wanted = C.desired(inputs)
+    old = before.get("conditions")
+    conds = C.merge(old, wanted, inputs.generation, now())
+    status = {**extra, "conditions": conds}
+    # Merge-patch semantics: None removes a field that was there before.
+    status = {k: v for k, v in status.items() if v is not None or before.get(k) is not None}
+    comparable = {k: v for k, v in status.items() if v is not None}
+    changed = any(before.get(k) != v for k, v in comparable.items()) or any(
+        v is None and before.get(k) is not None for k, v in status.items()
+    )
+    return Outcome(status=status, changed=changed, transitions=C.flips(old, conds) if changed else [])
+
+
+def _building(newest: observe.Build | None, published: dict[str, Any] | None) -> dict[str, Any] | None:
+    if newest is None or newest.state not in ("running", "failing"):
+        return None
+    if published and newest.job == published.get("job"):
+        return None
+    return {"job": newest.job}
+
+
+def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
+    """Builds for the current index hash (the Job and any refresh Jobs), oldest first. Pods
+    are read only for the newest Job and the newest finished one: that is all status needs."""
+    jobs = kube.list(
+        "batch/v1", "Job", corpus.namespace,
+        {L.INSTANCE: corpus.name, L.COMPONENT: L.INDEX, L.INDEX_HASH: index_hash(corpus.spec)},
+    )  # fmt: skip
+    jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
+    builds = []
+    for i, j in enumerate(jobs):
+        finished = (j.get("status") or {}).get("succeeded") or (j.get("status") or {}).get("failed")
+        if i == len(jobs) - 1 or finished:
+            pods = kube.list(
+                "v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": j["metadata"]["name"]}
+            )
+        else:
+            pods = []
+        builds.append(observe.build_of(j, pods, job.CONTAINER))
+    return builds
+
+
+def _missing_references(kube: Kube, corpus: Corpus) -> list[C.Problem]:
+    """Referenced objects that do not exist. Secrets are checked metadata-only (see kube.py);
+    the operator never reads a Secret's data."""
+    refs: list[tuple[str, str, str]] = []  # (kind, name, field)
+    spec = corpus.spec
+    if spec.generation.provider == "openai" and spec.generation.api_key_secret_ref:
+        refs.append(("Secret", spec.generation.api_key_secret_ref.name, "spec.generation.apiKeySecretRef"))
+    auth_ref = spec.runtime.auth.api_key_secret_ref
+    if spec.runtime.auth.enabled and auth_ref and auth_ref.name:
+        refs.append(("Secret", auth_ref.name, "spec.runtime.auth.apiKeySecretRef"))
+    if spec.source.config_map:
+        refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
+    if spec.source.pvc:
+        refs.append(("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc"))
+    problems = []
+    for kind, ref_name, where in refs:
+        if kube.exists("v1", kind, corpus.namespace, ref_name) is False:
+            problems.append(C.Problem(f"{kind}NotFound", f"{kind} {ref_name} ({where}) not found"))
+    return problems
+
+
+def _apply(kube: Kube, obj: dict[str, Any], refused: list[C.Problem]) -> None:
+    """Server-side apply; a 4xx refusal (e.g. shrinking a PVC) is a problem for a human, not
+    something to retry forever. 5xx and connection errors propagate: kopf retries those."""
+    try:
+        kube.apply(obj)
+    except ApiException as err:
+        if err.status in (400, 403, 409, 422):
+            name = f"{obj['kind']} {obj['metadata']['name']}"
+            refused.append(C.Problem("ApplyRefused", f"{name} refused by the API server: {_reason(err)}"))
+            return
+        raise
+
+
+def _apply_or_delete(kube: Kube, corpus: Corpus, wanted: bool, render: Any, api_version: str, kind: str,
+                     name: str, refused: list[C.Problem]) -> None:  # fmt: skip
+    if wanted:
+        _apply(kube, render(corpus), refused)
+    else:
+        kube.delete(api_version, kind, corpus.namespace, name)
+
+
+def _reason(err: ApiException) -> str:
+    import json
+
+    try:
+        return str(json.loads(err.body).get("message", err.reason))[:1000]
+    except (ValueError, TypeError, AttributeError):
+        return str(err.reason)
+
+
+def _event(kube: Kube, body: dict[str, Any], cond: dict[str, Any]) -> None:
+    """A Kubernetes Event for a condition flip, e.g. `Ready True Serving: serving index …`."""
+    meta = body["metadata"]
+    warning = (cond["type"] == C.STALLED and cond["status"] == "True") or (
+        cond["type"] == C.INDEX_READY and cond["reason"] == "IndexBuildFailed"
+    )
+    if cond["type"] == C.RECONCILING:
+        return  # the other three tell the story; this one would double every event
+    stamp = now()
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        },  # fmt: skip
+        "type": "Warning" if warning else "Normal",
+        "reason": cond["reason"],
+        "message": f"{cond['type']}={cond['status']}: {cond['message']}"[:1024],
+        "source": {"component": "oozo-operator"},
+        "reportingComponent": "rag.oozo.dev/oozo-operator",
+        "reportingInstance": "oozo-operator",
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+    try:
+        kube.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", event)
+    except ApiException as err:  # events are best effort
+        log.warning("could not post event: %s", err.status)

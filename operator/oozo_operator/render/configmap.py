@@ -1,0 +1,39 @@
+"""ConfigMap NAME-config: the server's non-secret settings, rendered through the runtime's own
+settings models (`env_for`), so a renamed runtime setting fails here, not in production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oozo_operator.render import labels as L
+from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus
+from oozo_runtime.settings import ServeSettings, env_for
+
+
+def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:
+    """`model` is the embedding model of the published index: the server must embed questions
+    with the model the index was built with, even while a rebuild for a new model runs."""
+    spec = corpus.spec
+    values: dict[str, Any] = {
+        "index_dir": INDEX_DIR,
+        "port": SERVER_PORT,
+        "model": model or spec.embedding.model,
+        "batch_size": spec.embedding.batch_size,
+        "generation_provider": spec.generation.provider,
+        "openai_model": spec.generation.model,
+        "temperature": spec.generation.temperature,
+        "max_tokens": spec.generation.max_tokens,
+        "auth_enabled": spec.runtime.auth.enabled,
+    }
+    if spec.generation.base_url:
+        values["openai_base_url"] = spec.generation.base_url
+    return env_for(ServeSettings, **values)
+
+
+def render(corpus: Corpus, model: str | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": L.metadata(corpus, corpus.config_name, L.CONFIG),
+        "data": serve_env(corpus, model),
+    }

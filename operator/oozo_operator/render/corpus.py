@@ -1,0 +1,92 @@
+"""`Corpus`: the parsed RagCorpus plus the operator settings every renderer needs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from oozo_operator.api.crd import GROUP, KIND, VERSION
+from oozo_operator.api.spec import RagCorpusSpec
+from oozo_operator.config import OperatorSettings
+
+INDEX_DIR = "/var/lib/oozo/index"
+SOURCE_DIR = "/src"
+SERVER_PORT = 8000
+TERMINATION_LOG = "/dev/termination-log"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    namespace: str
+    uid: str
+    spec: RagCorpusSpec
+    settings: OperatorSettings = field(default_factory=OperatorSettings)
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], settings: OperatorSettings | None = None) -> Corpus:
+        meta = body["metadata"]
+        return cls(
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta["uid"],
+            spec=RagCorpusSpec.model_validate(body.get("spec") or {}),
+            settings=settings or OperatorSettings(),
+        )
+
+    @property
+    def image(self) -> str:
+        return self.spec.runtime.image or self.settings.runtime_image
+
+    @property
+    def pvc_name(self) -> str:
+        return f"{self.name}-index"
+
+    @property
+    def config_name(self) -> str:
+        return f"{self.name}-config"
+
+    @property
+    def generated_secret_name(self) -> str:
+        return f"{self.name}-api-key"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.name}.{self.namespace}.svc/api/query"
+
+    @property
+    def index_hash(self) -> str:
+        return index_hash(self.spec)
+
+    @property
+    def job_name(self) -> str:
+        return f"{self.name}-index-{self.index_hash}"
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def index_hash(spec: RagCorpusSpec) -> str:
+    """What an index version depends on: the source, chunking, embedding and index type. Any
+    other change (replicas, generation, auth...) must not rebuild. The hash names the Job, so
+    a retry finds the Job it already created instead of starting a second one."""
+    inputs = {
+        "source": spec.source.wire(),
+        "chunking": spec.chunking.wire(),
+        "embedding": spec.embedding.wire(),
+        "indexType": spec.index.type,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def short_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]

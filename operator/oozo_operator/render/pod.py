@@ -1,0 +1,83 @@
+"""Pod pieces every workload of a corpus shares: placement, security, volumes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from oozo_operator.render import labels as L
+from oozo_operator.render.corpus import INDEX_DIR, Corpus
+
+HOSTNAME = "kubernetes.io/hostname"
+# Modes where the volume can attach to one node only: all pods of the corpus must share it.
+SINGLE_NODE_MODES = {"ReadWriteOnce", "ReadWriteOncePod"}
+
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "runAsGroup": 65532,
+    "fsGroup": 65532,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def single_node_volume(corpus: Corpus) -> bool:
+    return bool(SINGLE_NODE_MODES & set(corpus.spec.index.storage.access_modes))
+
+
+def affinity(corpus: Corpus) -> dict[str, Any] | None:
+    """The user's affinity, plus — for a ReadWriteOnce index volume — a required pod affinity
+    that puts every pod of this corpus (index Jobs, server replicas, refresh) on the node of
+    the others. A RWO volume attaches to one node; co-location is what keeps a second replica,
+    an HPA scale-up or the next index Job from a multi-attach error. The first pod matches its
+    own term, so it schedules anywhere. Scale-out beyond one node needs ReadWriteMany."""
+    user = copy.deepcopy(corpus.spec.scheduling.affinity) if corpus.spec.scheduling else None
+    if not single_node_volume(corpus):
+        return user or None
+    result: dict[str, Any] = user or {}
+    pod_affinity = result.setdefault("podAffinity", {})
+    terms = pod_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", [])
+    terms.append(
+        {
+            "labelSelector": {"matchLabels": {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER}},
+            "topologyKey": HOSTNAME,
+        }
+    )
+    return result
+
+
+def placement(corpus: Corpus) -> dict[str, Any]:
+    """nodeSelector / tolerations / affinity / priorityClassName for any pod spec."""
+    out: dict[str, Any] = {}
+    sched = corpus.spec.scheduling
+    if sched and sched.node_selector:
+        out["nodeSelector"] = dict(sched.node_selector)
+    if sched and sched.tolerations:
+        out["tolerations"] = [t.wire() for t in sched.tolerations]
+    if sched and sched.priority_class_name:
+        out["priorityClassName"] = sched.priority_class_name
+    aff = affinity(corpus)
+    if aff:
+        out["affinity"] = aff
+    return out
+
+
+def index_volume(corpus: Corpus, read_only: bool) -> dict[str, Any]:
+    return {"name": "index", "persistentVolumeClaim": {"claimName": corpus.pvc_name, "readOnly": read_only}}
+
+
+def index_mount(read_only: bool) -> dict[str, Any]:
+    return {"name": "index", "mountPath": INDEX_DIR, "readOnly": read_only}
+
+
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+# The root filesystem is read-only: libraries that want a writable home get /tmp.
+BASE_ENV = [{"name": "HOME", "value": "/tmp"}]
