@@ -60,7 +60,7 @@ def add_version(index_dir: Path, version: str, files: dict[str, bytes], *, curre
         "chunking": {"size": 1000, "overlap": 200},
         "documents": {"handbook.md": sha256(b"handbook")},
         "counts": {"documents": 1, "chunks": 3},
-        "files": {rel: {"sha256": sha256(data), "size": len(data)} for rel, data in files.items()},
+        "files": {rel: sha256(data) for rel, data in files.items()},
     }
     (vdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if current:
@@ -72,7 +72,7 @@ def add_version(index_dir: Path, version: str, files: dict[str, bytes], *, curre
 
 
 def sample_files(seed: str = "a", vectors: int = 2048) -> dict[str, bytes]:
-    """A small index: incompressible vectors, a JSON-lines chunk store, a nested file."""
+    """A small index shaped like the runtime's: incompressible vectors and a JSON-lines chunk store."""
     rng = hashlib.sha256(seed.encode()).digest()
     blob = b"".join(
         hashlib.sha256(rng + i.to_bytes(4, "big")).digest() for i in range(vectors * 384 * 4 // 32)
@@ -81,7 +81,7 @@ def sample_files(seed: str = "a", vectors: int = 2048) -> dict[str, bytes]:
         json.dumps({"id": i, "document": "handbook.md", "text": f"Section {i} of the {seed} handbook."})
         for i in range(50)
     )
-    return {"index.faiss": blob, "chunks.jsonl": chunks.encode(), "meta/ids.json": b"[0, 1, 2]"}
+    return {"index.faiss": blob, "chunks.jsonl": chunks.encode()}
 
 
 def tree(vdir: Path) -> dict[str, bytes]:

@@ -77,7 +77,7 @@ def test_round_trip_is_byte_identical(s3_server: S3Server, bucket: str, tmp_path
     assert got.result["version"] == "20260101-aaaa" and got.result["sha256"] == result["sha256"]
     assert os.readlink(dst / "current") == "versions/20260101-aaaa"
     assert tree(dst / "current") == tree(src / "current")
-    assert sorted(p.name for p in dst.iterdir()) == ["current", "versions"]  # no temp files left
+    assert sorted(p.name for p in dst.iterdir()) == [".lock", "current", "versions"]  # no .tmp- left
 
 
 def test_latest_points_at_the_newest_backup_and_versions_stay_addressable(

@@ -63,7 +63,7 @@ class _HashingReader:
         return data
 
 
-def pack(version_dir: Path, out: BinaryIO, *, level: int = 3) -> dict[str, str]:
+def pack(version_dir: Path, out: BinaryIO, *, level: int = 1) -> dict[str, str]:
     """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: sha256} of the
     bytes actually written, so the caller can compare them to the manifest."""
     import zstandard
@@ -73,7 +73,10 @@ def pack(version_dir: Path, out: BinaryIO, *, level: int = 3) -> dict[str, str]:
     cctx = zstandard.ZstdCompressor(level=level)
     with (
         cctx.stream_writer(out, closefd=False) as zout,
-        tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+        # Stream mode with 1 MiB records and copies: the 10 KiB defaults cost ~3x on a 1 GB index.
+        tarfile.open(
+            fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK, copybufsize=CHUNK
+        ) as tar,
     ):
         dirs_done: set[str] = set()
         for rel in files:
@@ -110,7 +113,10 @@ def unpack(src: BinaryIO, dest: Path, *, on_file: Callable[[str, str], None] | N
     dest_real = dest.resolve()
     dctx = zstandard.ZstdDecompressor()
     try:
-        with dctx.stream_reader(src, closefd=False) as zin, tarfile.open(fileobj=zin, mode="r|") as tar:
+        with (
+            dctx.stream_reader(src, closefd=False) as zin,
+            tarfile.open(fileobj=zin, mode="r|", bufsize=CHUNK) as tar,
+        ):
             for member in tar:
                 name = _safe_name(member.name)
                 target = dest / name

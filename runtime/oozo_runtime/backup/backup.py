@@ -185,7 +185,7 @@ def run_backup(
     endpoint: str | None = None,
     region: str | None = None,
     keep_last: int = 7,
-    level: int = 3,
+    level: int = 1,
     client: Any = None,
 ) -> dict[str, Any]:
     version, vdir = current_version(index_dir)

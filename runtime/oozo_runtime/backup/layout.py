@@ -1,63 +1,54 @@
-"""The local index layout, as far as backup and restore need it.
+"""The local index layout, through the runtime's own helpers (`oozo_runtime.versions`), so a
+restored version is published exactly the way a build publishes one:
 
     INDEX_DIR/versions/<VERSION>/manifest.json   immutable version directories
     INDEX_DIR/current -> versions/<VERSION>      relative symlink, flipped with os.replace
     INDEX_DIR/.tmp-*/                            work in progress; never read by the server
+    INDEX_DIR/.lock                              held by a build, and by a restore
 
-The manifest records the sha256 of every file of its version ("files"); verification checks
-that the directory holds exactly those files with exactly those hashes.
+This module only adds what backup needs on top: errors with reasons, and the comparison of
+hashes computed while streaming against the manifest's "files".
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oozo_runtime import versions
 from oozo_runtime.backup import errors as e
-from oozo_runtime.backup.archive import version_files
 from oozo_runtime.backup.errors import BackupError
-from oozo_runtime.backup.uri import check_version
 
-MANIFEST = "manifest.json"
+MANIFEST = versions.MANIFEST
 
 
 def current_version(index_dir: Path) -> tuple[str, Path]:
     """The version `current` points to and its directory."""
-    link = index_dir / "current"
-    if not link.is_symlink():
-        raise BackupError(e.INDEX_NOT_FOUND, f"{index_dir} has no published index ({link} is missing)")
-    target = Path(os.readlink(link))
-    version = check_version(target.name)
-    vdir = index_dir / "versions" / version
-    if not (vdir / MANIFEST).is_file():
-        raise BackupError(e.INDEX_NOT_FOUND, f"{link} points to {target}, which has no {MANIFEST}")
-    return version, vdir
+    try:
+        vdir = versions.resolve(index_dir)
+    except versions.VersionNotFound as exc:
+        raise BackupError(e.INDEX_NOT_FOUND, str(exc)) from exc
+    return vdir.name, vdir
 
 
 def manifest_hashes(manifest: dict[str, Any]) -> dict[str, str]:
-    """{relpath: sha256} from a manifest's "files" (a mapping path → sha256 or → {sha256, ...},
-    or a list of {path, sha256, ...})."""
+    """{file name: sha256} from a manifest's "files" (also accepts {name: {"sha256": ...}})."""
     files = manifest.get("files")
-    out: dict[str, str] = {}
-    if isinstance(files, dict):
-        for path, value in files.items():
-            out[str(path)] = str(value["sha256"] if isinstance(value, dict) else value)
-    elif isinstance(files, list):
-        for item in files:
-            out[str(item["path"])] = str(item["sha256"])
-    else:
+    if not isinstance(files, dict) or not files:
         raise BackupError(e.VERIFICATION_FAILED, "the manifest lists no files with their sha256")
-    return out
+    return {str(k): str(v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
-        raise BackupError(e.VERIFICATION_FAILED, f"{path} is not a readable JSON manifest: {exc}") from exc
+        raise BackupError(
+            e.VERIFICATION_FAILED, f"{path.parent.name}: no readable JSON manifest ({exc})"
+        ) from exc
     if not isinstance(data, dict):
         raise BackupError(e.VERIFICATION_FAILED, f"{path} is not a JSON object")
     return data
@@ -78,56 +69,38 @@ def compare_to_manifest(expected: dict[str, str], actual: dict[str, str], where:
         raise BackupError(e.VERIFICATION_FAILED, f"{where} does not match its manifest ({detail})")
 
 
-def verify_version_dir(vdir: Path) -> dict[str, Any]:
-    """Hash every file of `vdir` and compare with its manifest; returns the manifest."""
-    import hashlib
-
-    manifest = load_manifest(vdir / MANIFEST)
-    actual: dict[str, str] = {}
-    for rel in version_files(vdir):
-        digest = hashlib.sha256()
-        with (vdir / rel).open("rb") as f:
-            while chunk := f.read(1024 * 1024):
-                digest.update(chunk)
-        actual[rel] = digest.hexdigest()
-    compare_to_manifest(manifest_hashes(manifest), actual, str(vdir))
-    return manifest
+def verify_local(vdir: Path) -> None:
+    """A version already on disk must still match its manifest before it is trusted."""
+    bad = versions.verify(vdir)
+    if bad:
+        raise BackupError(
+            e.VERIFICATION_FAILED,
+            f"{vdir} does not match its manifest (sha256 differs: {', '.join(bad[:3])})",
+        )
 
 
-def make_tmp_dir(index_dir: Path, label: str) -> Path:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    path = index_dir / f".tmp-{label}-{secrets.token_hex(6)}"
-    path.mkdir()
-    return path
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+@contextlib.contextmanager
+def exclusive(index_dir: Path) -> Iterator[None]:
+    """The build lock: a restore and a build never write the same index at once (and a build's
+    cleanup of stale .tmp-* directories never removes a restore in progress)."""
+    lock = versions.build_lock(index_dir)
     try:
-        os.fsync(fd)
+        lock.__enter__()
+    except RuntimeError as exc:
+        raise BackupError(e.INDEX_BUSY, f"{exc}; try again when it is done") from exc
+    try:
+        yield
     finally:
-        os.close(fd)
+        lock.__exit__(None, None, None)
 
 
-def point_current(index_dir: Path, version: str) -> None:
-    """Flip INDEX_DIR/current to versions/<version> atomically (temp symlink + os.replace)."""
-    tmp_link = index_dir / f".tmp-current-{secrets.token_hex(6)}"
-    os.symlink(f"versions/{version}", tmp_link)
-    try:
-        os.replace(tmp_link, index_dir / "current")
-    except BaseException:
-        tmp_link.unlink(missing_ok=True)
-        raise
-    _fsync_dir(index_dir)
+clean_stale_tmp = versions.clean_stale_tmp
+make_tmp_dir = versions.make_tmp_dir
+set_current = versions.set_current
 
 
 def publish(index_dir: Path, built: Path, version: str) -> Path:
-    """Move the verified directory `built` (inside INDEX_DIR) to versions/<version>, then point
-    current at it. A crash before the rename leaves only a .tmp-* directory behind."""
-    versions = index_dir / "versions"
-    versions.mkdir(exist_ok=True)
-    final = versions / version
-    os.rename(built, final)  # atomic; fails if the version appeared meanwhile
-    _fsync_dir(versions)
-    point_current(index_dir, version)
-    return final
+    try:
+        return versions.publish(index_dir, built, version)
+    except (ValueError, FileExistsError) as exc:
+        raise BackupError(e.VERIFICATION_FAILED, f"cannot publish version {version!r}: {exc}") from exc

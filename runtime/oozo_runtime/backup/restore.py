@@ -1,20 +1,29 @@
 """`oozo restore`: bring an index version back from S3, verified before anything is published.
 
     1. resolve @latest through PREFIX/latest; read the version's .sha256 marker and backup.json
-    2. download the artifact to INDEX_DIR/.tmp-restore-*/ (same filesystem as the index)
-    3. size and sha256 of the download must match the marker (Truncated / ChecksumMismatch)
-    4. unpack into the same .tmp-restore-*/ directory, refusing unsafe members (UnsafeArchive)
-    5. every file's sha256 must match the manifest, with nothing missing or extra
-    6. publish: rename to versions/<V>, then flip `current` atomically
-The temporary directory is removed whatever happens, so a failure leaves the existing index
-exactly as it was and nothing half-written behind.
+    2. take the index's build lock (a build and a restore never interleave)
+    3. stream the artifact: every byte is hashed and counted as it arrives while a second thread
+       unpacks it into INDEX_DIR/.tmp-<random>/ (same filesystem as versions/), refusing unsafe
+       members (UnsafeArchive) and hashing every file it writes
+    4. size must match backup.json (Truncated), sha256 the marker (ChecksumMismatch), every file
+       the manifest (VerificationFailed), with nothing missing or extra
+    5. publish with the runtime's own helper: rename to versions/<V>, flip `current` atomically
+Only step 5 touches what a server reads, and only after every check passed. The .tmp- directory
+is removed on any failure, so the existing index stays exactly as it was.
+
+Why stream instead of staging the artifact in a file: one pass instead of three over the bytes
+(download, hash, unpack), half the free space needed, and the same guarantee, since nothing
+unpacked is visible before the checks pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,26 +31,24 @@ from typing import Any
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import unpack
-from oozo_runtime.backup.backup import now_iso, transfer_config
+from oozo_runtime.backup.backup import now_iso
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.layout import (
+    MANIFEST,
+    clean_stale_tmp,
     compare_to_manifest,
+    exclusive,
     load_manifest,
     make_tmp_dir,
     manifest_hashes,
-    point_current,
     publish,
-    verify_version_dir,
+    set_current,
+    verify_local,
 )
-from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, RECORD, S3Location, check_version
+from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, RECORD, S3Location, check_version
 
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+MiB = 1024 * 1024
+RESUMES = 3  # a dropped connection resumes with a Range request from the last byte received
 
 
 def resolve_version(client: Any, loc: S3Location) -> str:
@@ -53,6 +60,64 @@ def resolve_version(client: Any, loc: S3Location) -> str:
             e.BACKUP_NOT_FOUND, f"{loc.uri(LATEST)} does not exist: no backup has completed there"
         )
     return check_version(pointer.strip())
+
+
+class _Unpacker(threading.Thread):
+    def __init__(self, fd: int, dest: Path) -> None:
+        super().__init__(name="oozo-unpack", daemon=True)
+        self.fd, self.dest = fd, dest
+        self.hashes: dict[str, str] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        with os.fdopen(self.fd, "rb", buffering=MiB) as src:
+            try:
+                self.hashes = unpack(src, self.dest)
+                while src.read(MiB):  # trailing padding: keep the writer from blocking
+                    pass
+            except BaseException as exc:  # reported after the download finished
+                self.error = exc
+
+
+def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[str, int, _Unpacker]:
+    """Download `key` once, hashing it and feeding the unpacker; returns (sha256, size, unpacker)."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+
+    read_fd, write_fd = os.pipe()
+    unpacker = _Unpacker(read_fd, dest)
+    unpacker.start()
+    digest, size, etag, resumes = hashlib.sha256(), 0, None, 0
+    sink: Any = os.fdopen(write_fd, "wb", buffering=0)
+    try:
+        while True:
+            extra: dict[str, str] = {"Range": f"bytes={size}-", "IfMatch": etag} if etag else {}
+            resp = client.get_object(Bucket=bucket, Key=key, **extra)
+            etag = etag or resp["ETag"]
+            try:
+                for chunk in resp["Body"].iter_chunks(MiB):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if sink is not None:
+                        try:
+                            sink.write(chunk)
+                        except BrokenPipeError:  # the unpacker gave up; finish hashing anyway
+                            sink = None
+                break
+            except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError, ConnectionClosedError):
+                resumes += 1
+                if resumes > RESUMES:
+                    raise
+    finally:
+        if sink is not None:
+            with contextlib.suppress(BrokenPipeError):
+                sink.close()
+        unpacker.join()
+    return digest.hexdigest(), size, unpacker
 
 
 def run_restore(
@@ -68,59 +133,53 @@ def run_restore(
         client = client or s3.make_client(endpoint, region)
         version = resolve_version(client, loc)
         marker = s3.get_text(client, loc.bucket, loc.key(version, CHECKSUM))
-        if marker is None:
+        if marker is None or not marker.split():
             raise BackupError(e.BACKUP_NOT_FOUND, f"{loc.uri(version)} holds no complete backup")
-        expected_sha = marker.split()[0].lower() if marker.split() else ""
+        expected_sha = marker.split()[0].lower()
         record_text = s3.get_text(client, loc.bucket, loc.key(version, RECORD))
         record: dict[str, Any] = json.loads(record_text) if record_text else {}
         expected_size = record.get("sizeBytes")
+        artifact_uri = loc.uri(version, ARTIFACT)
+        result = {"time": now_iso(), "uri": artifact_uri, "sha256": expected_sha, "sizeBytes": expected_size}
+        result["version"] = version
 
-        result = {
-            "time": now_iso(),
-            "uri": loc.uri(version, ARTIFACT),
-            "sha256": expected_sha,
-            "sizeBytes": expected_size,
-            "version": version,
-        }
-        existing = index_dir / "versions" / version
-        if existing.is_dir():
-            # Versions are immutable: a verified local copy is as good as the download.
-            verify_version_dir(existing)
-            point_current(index_dir, version)
-            return {**result, "downloaded": False, "seconds": round(time.monotonic() - started, 3)}
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with exclusive(index_dir):
+            clean_stale_tmp(index_dir)  # leftovers of a killed build or restore
+            existing = index_dir / "versions" / version
+            if existing.is_dir():
+                # Versions are immutable: a local copy that still verifies is as good as the download.
+                verify_local(existing)
+                set_current(index_dir, version)
+                return {**result, "downloaded": False, "seconds": round(time.monotonic() - started, 3)}
 
-        work = make_tmp_dir(index_dir, "restore")
-        try:
-            artifact = work / ARTIFACT
-            client.download_file(
-                loc.bucket, loc.key(version, ARTIFACT), str(artifact), Config=transfer_config()
-            )
-            size = artifact.stat().st_size
-            if isinstance(expected_size, int) and size != expected_size:
-                raise BackupError(
-                    e.TRUNCATED,
-                    f"{loc.uri(version, ARTIFACT)} is {size} bytes, the backup recorded {expected_size}: "
-                    "truncated or replaced",
+            tree = make_tmp_dir(index_dir)
+            try:
+                sha, size, unpacker = _stream_artifact(client, loc.bucket, loc.key(version, ARTIFACT), tree)
+                if isinstance(expected_size, int) and size != expected_size:
+                    raise BackupError(
+                        e.TRUNCATED,
+                        f"{artifact_uri} is {size} bytes, the backup recorded {expected_size}: "
+                        "truncated or replaced",
+                    )
+                if sha != expected_sha:
+                    raise BackupError(
+                        e.CHECKSUM_MISMATCH,
+                        f"{artifact_uri} has sha256 {sha}, its .sha256 says {expected_sha}",
+                    )
+                if unpacker.error is not None:
+                    raise unpacker.error
+                manifest = load_manifest(tree / MANIFEST)
+                compare_to_manifest(
+                    manifest_hashes(manifest), unpacker.hashes, f"the backup {loc.uri(version)}"
                 )
-            actual_sha = _sha256_file(artifact)
-            if actual_sha != expected_sha:
-                raise BackupError(
-                    e.CHECKSUM_MISMATCH,
-                    f"{loc.uri(version, ARTIFACT)} has sha256 {actual_sha}, its .sha256 says {expected_sha}",
-                )
-            tree = work / "version"
-            tree.mkdir()
-            with artifact.open("rb") as src:
-                hashes = unpack(src, tree)
-            artifact.unlink()
-            manifest = load_manifest(tree / MANIFEST)
-            compare_to_manifest(manifest_hashes(manifest), hashes, f"the backup {loc.uri(version)}")
-            recorded = manifest.get("version")
-            if isinstance(recorded, str) and recorded != version:
-                raise BackupError(
-                    e.VERIFICATION_FAILED, f"{loc.uri(version)} holds a manifest for version {recorded!r}"
-                )
-            publish(index_dir, tree, version)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                recorded = manifest.get("version")
+                if isinstance(recorded, str) and recorded != version:
+                    raise BackupError(
+                        e.VERIFICATION_FAILED, f"{loc.uri(version)} holds a manifest for version {recorded!r}"
+                    )
+                publish(index_dir, tree, version)
+            finally:
+                if tree.exists():
+                    shutil.rmtree(tree, ignore_errors=True)
     return {**result, "downloaded": True, "seconds": round(time.monotonic() - started, 3)}

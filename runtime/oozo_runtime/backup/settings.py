@@ -31,7 +31,9 @@ class BackupSettings(S3Settings):
 
     backup_uri: str = Field(description="s3://BUCKET/PREFIX that receives PREFIX/<VERSION>/...")
     backup_keep_last: int = Field(7, ge=0, description="complete backups kept; 0 keeps all")
-    backup_compression_level: int = Field(3, ge=1, le=22, description="zstd level")
+    backup_compression_level: int = Field(
+        1, ge=-7, le=22, description="zstd level; the vectors barely compress, so fast levels cost little"
+    )
 
 
 class RestoreSettings(S3Settings):

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from oozo_runtime.backup.errors import INVALID_URI, BackupError
+from oozo_runtime.versions import VERSION_RE
 
 ARTIFACT = "index.tar.zst"
 MANIFEST = "manifest.json"
@@ -20,13 +21,12 @@ RECORD = "backup.json"
 CHECKSUM = ARTIFACT + ".sha256"
 LATEST = "latest"
 
-# A version is one path component, locally and in S3: no separators, no dot-dot, no spaces.
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def check_version(version: str) -> str:
-    if not _VERSION.match(version) or ".." in version:
+    # The runtime's own rule (lowercase, label-safe): one path component, locally and in S3.
+    if not VERSION_RE.match(version) or ".." in version:
         raise BackupError(INVALID_URI, f"{version!r} is not a valid index version name")
     return version
 
