@@ -79,7 +79,9 @@ def oozo(*args: str) -> list[str]:
 class Server:
     """`oozo serve` as a real process on a free port; logs captured to a file."""
 
-    def __init__(self, index_dir: Path, log_path: Path, env: dict[str, str] | None = None, *extra: str) -> None:
+    def __init__(
+        self, index_dir: Path, log_path: Path, env: dict[str, str] | None = None, *extra: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

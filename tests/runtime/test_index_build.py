@@ -118,7 +118,15 @@ def test_cli_failure_writes_reason(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     term = tmp_path / "termination-log"
     result = CliRunner().invoke(
-        app, ["index", str(tmp_path / "docs"), "--out", str(tmp_path / "i"), "--termination-message-path", str(term)]
+        app,
+        [
+            "index",
+            str(tmp_path / "docs"),
+            "--out",
+            str(tmp_path / "i"),
+            "--termination-message-path",
+            str(term),
+        ],
     )
     assert result.exit_code != 0
     assert json.loads(term.read_text())["reason"] == "NoDocuments"
@@ -128,7 +136,17 @@ def test_cli_invalid_settings(tmp_path: Path) -> None:
     make_corpus(tmp_path / "docs", 1)
     term = tmp_path / "termination-log"
     result = CliRunner(env={"OOZO_TERMINATION_MESSAGE_PATH": str(term)}).invoke(
-        app, ["index", str(tmp_path / "docs"), "--out", str(tmp_path / "i"), "--chunk-size", "300", "--chunk-overlap", "300"]
+        app,
+        [
+            "index",
+            str(tmp_path / "docs"),
+            "--out",
+            str(tmp_path / "i"),
+            "--chunk-size",
+            "300",
+            "--chunk-overlap",
+            "300",
+        ],
     )
     assert result.exit_code == 2
     data = json.loads(term.read_text())
