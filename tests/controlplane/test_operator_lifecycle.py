@@ -1,0 +1,287 @@
+"""The operator on a real control plane, as a user lives it: apply a RagCorpus, watch children
+appear, the index get built, the server roll out, a build fail, a Secret go missing, a
+restart, a deletion. The operator runs as `.venv/bin/oozo operator`; the test plays the
+kubelet of oozo-local-0, where every pod of these corpora is scheduled (spec.scheduling)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.harness.kstatus import kstatus
+from tests.operator_builders import (
+    at,
+    make_corpus,
+    on_local_node,
+    with_auth,
+    with_autoscaling,
+    with_openai,
+    with_refresh,
+)
+from tests.operator_support import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    Kubelet,
+    Operator,
+    condition,
+    corpus,
+    docs_configmap,
+    install_crd,
+    result,
+    volume_for,
+    wait_for,
+)
+
+MANAGED = "app.kubernetes.io/managed-by=oozo"
+
+
+@pytest.fixture(scope="module")
+def api(control_plane: Any) -> Iterator[client.ApiClient]:
+    install_crd(control_plane.env())
+    with control_plane.api_client() as api_client:
+        yield api_client
+
+
+@pytest.fixture(scope="module")
+def operator(control_plane: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    op = Operator(control_plane.env(), tmp_path_factory.mktemp("operator")).start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture()
+def core(api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api)
+
+
+@pytest.fixture()
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+@pytest.fixture()
+def kubelet(core: client.CoreV1Api) -> Kubelet:
+    return Kubelet(core)
+
+
+@pytest.fixture()
+def ns(core: client.CoreV1Api) -> Iterator[str]:
+    name = f"op-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+    core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
+
+
+def apply_corpus(core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str, obj: dict[str, Any]) -> None:
+    name = obj["metadata"]["name"]
+    docs_configmap(core, ns, f"{name}-docs")
+    volume_for(core, ns, name)
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj)
+
+
+def ready(custom: client.CustomObjectsApi, ns: str, name: str, status: str = "True") -> dict[str, Any] | None:
+    obj = corpus(custom, ns, name)
+    return obj if condition(obj, "Ready").get("status") == status else None
+
+
+def serve_version(api: client.ApiClient, ns: str, name: str) -> str | None:
+    dep = client.AppsV1Api(api).read_namespaced_deployment(name, ns)
+    return (dep.spec.template.metadata.annotations or {}).get("rag.oozo.dev/index-version")
+
+
+def bring_up(api: client.ApiClient, custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str, name: str,
+             version: str) -> dict[str, Any]:  # fmt: skip
+    """Index pod reports `version`, server pods come up: returns the Ready corpus."""
+    kubelet.finish_index(ns, name, result(version))
+    wait_for("the Deployment", lambda: serve_version(api, ns, name) == version or None, 30)
+    return until_ready(kubelet, custom, ns, name)
+
+
+def until_ready(kubelet: Kubelet, custom: client.CustomObjectsApi, ns: str, name: str,
+                version: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Keep bringing up server pods (as the kubelet) until the corpus reads Ready (at `version`)."""
+
+    def probe() -> dict[str, Any] | None:
+        kubelet.ready_servers(ns, name)
+        obj = ready(custom, ns, name)
+        if obj and (version is None or obj["status"]["index"]["version"] == version):
+            return obj
+        return None
+
+    return wait_for(f"{name} Ready", probe, 60)
+
+
+def test_children_carry_owner_labels_and_spec(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
+                                              custom: client.CustomObjectsApi, ns: str) -> None:  # fmt: skip
+    obj = make_corpus("full", on_local_node, with_auth(), with_autoscaling(2, 4), with_refresh("0 * * * *"))
+    apply_corpus(core, custom, ns, obj)
+    uid = corpus(custom, ns, "full")["metadata"]["uid"]
+    batch, autoscaling, policy = client.BatchV1Api(api), client.AutoscalingV2Api(api), client.PolicyV1Api(api)
+    children = {
+        "pvc": lambda: core.read_namespaced_persistent_volume_claim("full-index", ns),
+        "configmap": lambda: core.read_namespaced_config_map("full-config", ns),
+        "secret": lambda: core.read_namespaced_secret("full-api-key", ns),
+        "service": lambda: core.read_namespaced_service("full", ns),
+        "hpa": lambda: autoscaling.read_namespaced_horizontal_pod_autoscaler("full", ns),
+        "pdb": lambda: policy.read_namespaced_pod_disruption_budget("full", ns),
+        "cronjob": lambda: batch.read_namespaced_cron_job("full-refresh", ns),
+        "job": lambda: (batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items
+                        or [None])[0],  # fmt: skip
+    }
+    for what, read in children.items():
+        child = wait_for(what, read, 30)
+        owners = child.metadata.owner_references
+        assert [(o.kind, o.name, o.uid, o.controller) for o in owners] == [("RagCorpus", "full", uid, True)], what
+        labels = child.metadata.labels
+        assert labels["app.kubernetes.io/instance"] == "full" and labels["app.kubernetes.io/managed-by"] == "oozo"
+        assert labels["app.kubernetes.io/name"] == "oozo-runtime" and labels["app.kubernetes.io/component"]
+    cm = core.read_namespaced_config_map("full-config", ns)
+    assert cm.data["OOZO_AUTH_ENABLED"] == "true" and cm.data["OOZO_GENERATION_PROVIDER"] == "extractive"
+    job = batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items[0]
+    pod_spec = job.spec.template.spec
+    assert job.spec.backoff_limit == 1 and job.spec.ttl_seconds_after_finished
+    assert pod_spec.node_selector == {"oozo.dev/local-kubelet": "true"}
+    container = pod_spec.containers[0]
+    assert container.args[:1] == ["index"] and container.termination_message_policy == "FallbackToLogsOnError"
+    assert {e.name: e.value for e in container.env}["OOZO_CHUNK_SIZE"] == "1000"
+    assert autoscaling.read_namespaced_horizontal_pod_autoscaler("full", ns).spec.max_replicas == 4
+    assert batch.read_namespaced_cron_job("full-refresh", ns).spec.concurrency_policy == "Forbid"
+    # The generated key is created once and never read back into anything but a secretKeyRef.
+    secret_uid = core.read_namespaced_secret("full-api-key", ns).metadata.uid
+    # No Deployment until an index version is published.
+    assert not client.AppsV1Api(api).list_namespaced_deployment(ns).items
+    bring_up(api, custom, Kubelet(core), ns, "full", "v1")
+    dep = client.AppsV1Api(api).read_namespaced_deployment("full", ns)
+    # The HPA owns the replica count: the operator's field manager must not claim it.
+    ours = [m.fields_v1 for m in dep.metadata.managed_fields if m.manager == "oozo" and m.operation == "Apply"]
+    assert ours and "f:replicas" not in ours[0]["f:spec"]
+    server = dep.spec.template.spec.containers[0]
+    assert server.security_context.read_only_root_filesystem and server.security_context.capabilities.drop == ["ALL"]
+    keys = {e.name: e.value_from.secret_key_ref.name for e in server.env if e.value_from}
+    assert keys == {"OOZO_API_KEYS": "full-api-key"}
+    assert dep.spec.strategy.rolling_update.max_unavailable == 0
+    assert core.read_namespaced_secret("full-api-key", ns).metadata.uid == secret_uid
+    svc = core.read_namespaced_service("full", ns)
+    assert svc.spec.ports[0].port == 80
+    assert corpus(custom, ns, "full")["status"]["endpoint"] == f"http://full.{ns}.svc/api/query"
+
+
+def test_index_result_drives_ready_and_rollout(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
+                                               custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
+    apply_corpus(core, custom, ns, make_corpus("docs", on_local_node))
+    indexing = wait_for("a status", lambda: condition(corpus(custom, ns, "docs"), "Reconciling") or None, 20)
+    assert indexing["status"] == "True"
+    assert kstatus(corpus(custom, ns, "docs"))[0] == "InProgress"
+    obj = bring_up(api, custom, kubelet, ns, "docs", "20260101-aaaa")
+    assert kstatus(obj) == ("Current", "Resource is Ready")
+    index = obj["status"]["index"]
+    assert (index["version"], index["documents"], index["chunks"], index["skippedDocuments"]) == ("20260101-aaaa", 3, 12, 1)
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+    first_ready = condition(obj, "Ready")["lastTransitionTime"]
+
+    # Replicas change: no rebuild.
+    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "docs", {"spec": {"runtime": {"replicas": 2}}})
+    wait_for("2 replicas", lambda: client.AppsV1Api(api).read_namespaced_deployment("docs", ns).spec.replicas == 2, 20)
+    assert len(client.BatchV1Api(api).list_namespaced_job(ns).items) == 1
+
+    # Chunking change: a new Job; the old version serves until the new one is reported.
+    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "docs", {"spec": {"chunking": {"size": 800}}})
+    wait_for("a second Job", lambda: len(client.BatchV1Api(api).list_namespaced_job(ns).items) == 2, 20)
+    assert serve_version(api, ns, "docs") == "20260101-aaaa"
+    assert kstatus(corpus(custom, ns, "docs"))[0] == "InProgress"
+    kubelet.finish_index(ns, "docs", result("20260101-bbbb", chunks=15))
+    wait_for("rollout to v2", lambda: serve_version(api, ns, "docs") == "20260101-bbbb" or None, 30)
+    obj = until_ready(kubelet, custom, ns, "docs", "20260101-bbbb")
+    assert obj["status"]["index"]["chunks"] == 15 and kstatus(obj)[0] == "Current"
+    # Ready flipped False while rolling out and back True: the transition time moved.
+    assert condition(obj, "Ready")["lastTransitionTime"] >= first_ready
+
+
+def test_failed_build_keeps_old_version_and_stalls(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
+                                                   custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
+    apply_corpus(core, custom, ns, make_corpus("frail", on_local_node))
+    bring_up(api, custom, kubelet, ns, "frail", "v1")
+    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "frail", {"spec": {"embedding": {"batchSize": 8}}})
+    failure = '{"error": "no documents could be read", "reason": "EmptyCorpus"}'
+    kubelet.finish_index(ns, "frail", failure, exit_code=1)
+    retrying = wait_for("IndexReady=False", lambda: (c := condition(corpus(custom, ns, "frail"), "IndexReady"))
+                        .get("status") == "False" and c.get("reason") == "IndexBuildRetrying" and c, 30)  # fmt: skip
+    assert "no documents could be read" in retrying["message"]
+    assert kstatus(corpus(custom, ns, "frail"))[0] == "InProgress"
+    kubelet.finish_index(ns, "frail", failure, exit_code=1)  # backoffLimit 1: the last attempt
+    stalled = wait_for("Stalled", lambda: condition(corpus(custom, ns, "frail"), "Stalled").get("status") == "True"
+                       and corpus(custom, ns, "frail"), 60)  # fmt: skip
+    assert condition(stalled, "Stalled")["reason"] == "IndexBuildFailed"
+    assert "v1 keeps serving" in condition(stalled, "IndexReady")["message"]
+    assert kstatus(stalled)[0] == "Failed"
+    assert serve_version(api, ns, "frail") == "v1"
+    assert stalled["status"]["index"]["version"] == "v1"
+    events = core.list_namespaced_event(ns, field_selector="involvedObject.name=frail").items
+    assert any(e.reason == "IndexBuildFailed" and e.type == "Warning" for e in events)
+
+
+def test_missing_secret_stalls_then_recovers(operator: Operator, core: client.CoreV1Api,
+                                             custom: client.CustomObjectsApi, ns: str) -> None:  # fmt: skip
+    apply_corpus(core, custom, ns, make_corpus("llm", on_local_node, with_openai("openai-creds", "api-key")))
+    stalled = wait_for("Stalled", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
+                       and corpus(custom, ns, "llm"), 20)  # fmt: skip
+    assert condition(stalled, "Stalled")["reason"] == "SecretNotFound"
+    assert "openai-creds" in condition(stalled, "Stalled")["message"]
+    assert kstatus(stalled)[0] == "Failed"
+    core.create_namespaced_secret(ns, {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}})
+    recovered = wait_for("recovery", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "False"
+                         and corpus(custom, ns, "llm"), 30)  # fmt: skip
+    assert condition(recovered, "Reconciling")["status"] == "True"
+    assert "sk-test" not in str(recovered)
+
+
+def test_restart_mid_reconcile_creates_no_duplicates(operator: Operator, api: client.ApiClient,
+                                                     core: client.CoreV1Api, custom: client.CustomObjectsApi,
+                                                     ns: str) -> None:  # fmt: skip
+    names = [f"r{i}" for i in range(6)]
+    operator.kill()
+    for name in names:
+        apply_corpus(core, custom, ns, make_corpus(name, on_local_node, with_auth()))
+    operator.start()
+    wait_for("the first Job", lambda: client.BatchV1Api(api).list_namespaced_job(ns).items, 30, every=0.05)
+    operator.kill()  # mid-pass for some corpora
+    operator.start()
+    for name in names:
+        wait_for(f"{name} observed", lambda name=name: corpus(custom, ns, name)["status"].get("observedGeneration") == 1, 40)
+    jobs = client.BatchV1Api(api).list_namespaced_job(ns).items
+    secrets = core.list_namespaced_secret(ns, label_selector=MANAGED).items
+    assert sorted(j.metadata.labels["app.kubernetes.io/instance"] for j in jobs) == names
+    assert sorted(s.metadata.name for s in secrets) == sorted(f"{n}-api-key" for n in names)
+
+
+def test_delete_removes_every_child(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
+                                    custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
+    apply_corpus(core, custom, ns, make_corpus("gone", on_local_node, with_auth(), at("spec.runtime.replicas", 2)))
+    bring_up(api, custom, kubelet, ns, "gone", "v1")
+    obj = corpus(custom, ns, "gone")
+    assert not obj["metadata"].get("finalizers")  # nothing blocks deletion on the operator
+    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "gone")
+    apps, batch, policy = client.AppsV1Api(api), client.BatchV1Api(api), client.PolicyV1Api(api)
+    listers = [
+        lambda: apps.list_namespaced_deployment(ns, label_selector=MANAGED).items,
+        lambda: batch.list_namespaced_job(ns, label_selector=MANAGED).items,
+        lambda: core.list_namespaced_service(ns, label_selector=MANAGED).items,
+        lambda: core.list_namespaced_config_map(ns, label_selector=MANAGED).items,
+        lambda: core.list_namespaced_secret(ns, label_selector=MANAGED).items,
+        lambda: core.list_namespaced_persistent_volume_claim(ns, label_selector=MANAGED).items,
+        lambda: policy.list_namespaced_pod_disruption_budget(ns, label_selector=MANAGED).items,
+    ]
+    wait_for("garbage collection", lambda: all(not lister() for lister in listers), 60)
+
+
+def test_operator_metrics(operator: Operator) -> None:
+    text = operator.metrics()
+    assert "oozo_reconciles_total" in text and "oozo_reconcile_duration_seconds_bucket" in text
+    assert 'oozo_corpora{ready="True"}' in text
