@@ -42,24 +42,24 @@ class _OozoSettings(BaseSettings):
 class EmbeddingSettings(_OozoSettings):
     """Which model turns text into vectors; shared by the indexer and the server."""
 
-    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id or local path")
-    batch_size: int = Field(64, ge=1, le=4096, description="chunks per encode call")
-    model_cache_dir: Path | None = Field(None, description="where downloaded models are cached")
+    model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers model id or local path")
+    batch_size: int = Field(default=64, ge=1, le=4096, description="chunks per encode call")
+    model_cache_dir: Path | None = Field(default=None, description="where downloaded models are cached")
 
 
 class IndexSettings(EmbeddingSettings):
     """`oozo index SOURCE --out INDEX_DIR`."""
 
-    source: str | None = Field(None, description="folder (or URL) holding the documents")
-    index_dir: Path = Field(Path("/var/lib/oozo/index"), description="where versions are published")
-    chunk_size: int = Field(1000, ge=100, le=100_000, description="characters per chunk")
-    chunk_overlap: int = Field(200, ge=0, le=50_000, description="characters shared by neighbours")
+    source: str | None = Field(default=None, description="folder (or URL) holding the documents")
+    index_dir: Path = Field(default=Path("/var/lib/oozo/index"), description="where versions are published")
+    chunk_size: int = Field(default=1000, ge=100, le=100_000, description="characters per chunk")
+    chunk_overlap: int = Field(default=200, ge=0, le=50_000, description="characters shared by neighbours")
     include: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
     )
-    index_type: Literal["flat", "hnsw"] = Field("flat", description="FAISS index kind")
+    index_type: Literal["flat", "hnsw"] = Field(default="flat", description="FAISS index kind")
     termination_message_path: Path | None = Field(
-        None, description="where the JSON result is also written (Kubernetes termination message)"
+        default=None, description="where the JSON result is also written (Kubernetes termination message)"
     )
 
     @field_validator("include", mode="before")
@@ -79,34 +79,36 @@ class IndexSettings(EmbeddingSettings):
 class ServeSettings(EmbeddingSettings):
     """`oozo serve --index INDEX_DIR`."""
 
-    index_dir: Path = Field(Path("/var/lib/oozo/index"), description="where versions are published")
-    index_version: str | None = Field(None, description="serve this version instead of the current one")
+    index_dir: Path = Field(default=Path("/var/lib/oozo/index"), description="where versions are published")
+    index_version: str | None = Field(
+        default=None, description="serve this version instead of the current one"
+    )
     host: str = "0.0.0.0"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(default=8000, ge=1, le=65535)
     generation_provider: Literal["extractive", "openai"] = "extractive"
     openai_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = Field(
-        None,
+        default=None,
         validation_alias=AliasChoices("OOZO_OPENAI_API_KEY", "OPENAI_API_KEY"),
         description="key of the OpenAI-compatible server; falls back to OPENAI_API_KEY",
     )
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(1024, ge=1, le=131_072)
-    llm_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=1, le=131_072)
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     auth_enabled: bool = False
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="accepted bearer keys (JSON list or comma-separated)"
     )
-    api_keys_file: Path | None = Field(None, description="file with one accepted key per line")
-    max_question_chars: int = Field(4000, ge=1)
-    max_top_k: int = Field(50, ge=1)
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
-    torch_threads: int = Field(1, ge=1, le=256, description="torch threads per query encode")
+    api_keys_file: Path | None = Field(default=None, description="file with one accepted key per line")
+    max_question_chars: int = Field(default=4000, ge=1)
+    max_top_k: int = Field(default=50, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    torch_threads: int = Field(default=1, ge=1, le=256, description="torch threads per query encode")
     query_concurrency: int | None = Field(
-        None, ge=1, le=256, description="queries encoded at once (default: CPU count)"
+        default=None, ge=1, le=256, description="queries encoded at once (default: CPU count)"
     )
-    log_level: str = Field("INFO", description="root log level")
+    log_level: str = Field(default="INFO", description="root log level")
 
     @field_validator("api_keys", mode="before")
     @classmethod

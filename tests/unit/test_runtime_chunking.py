@@ -3,6 +3,8 @@ overlap their neighbours and remember their heading."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from oozo_runtime.indexing.chunking import ChunkingError, chunk_blocks
@@ -32,7 +34,7 @@ def test_windows_respect_size_and_end_on_sentence_boundaries() -> None:
 
 def test_neighbours_overlap() -> None:
     chunks = chunk_blocks("a.txt", [Block(sentences(60))], size=300, overlap=120)
-    for left, right in zip(chunks, chunks[1:], strict=False):
+    for left, right in itertools.pairwise(chunks):
         first_sentence = right.text.split(". ")[0]
         assert first_sentence in left.text
 
@@ -71,7 +73,7 @@ def test_long_word_without_boundaries_is_cut_hard() -> None:
 
 @pytest.mark.parametrize(("size", "overlap"), [(100, 100), (100, 150), (0, 0), (100, -1)])
 def test_invalid_parameters_are_refused_with_a_clear_error(size: int, overlap: int) -> None:
-    with pytest.raises(ChunkingError, match="overlap|size"):
+    with pytest.raises(ChunkingError, match=r"overlap|size"):
         chunk_blocks("a.txt", [Block("text")], size=size, overlap=overlap)
 
 

@@ -53,8 +53,9 @@ def test_merged_table_cells_appear_once(tmp_path: Path) -> None:
         (lambda p: p.write_text("just text pretending to be Word"), "not a valid .docx"),
         (lambda p: make_fake_docx(p), "not a valid .docx"),
         (lambda p: make_docx(p), "no text"),
+        (lambda p: p.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 600), "encrypted or legacy"),
     ],
-    ids=["corrupt", "empty", "plain-text", "zip-without-word", "no-text"],
+    ids=["corrupt", "empty", "plain-text", "zip-without-word", "no-text", "encrypted-ole"],
 )
 def test_unusable_docx_raises_with_a_reason(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bad.docx"

@@ -85,6 +85,7 @@ def build_faiss(vectors: Any, index_type: str) -> Any:
     import faiss
 
     dim = vectors.shape[1]
+    index: Any
     if index_type == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
