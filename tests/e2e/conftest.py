@@ -25,9 +25,11 @@ from tests.harness.stack import LOCAL_SCHEDULING, Stack, kubectl
 READY_TIMEOUT = 480  # seconds: first index build + two servers loading the model on 2 shared cores
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(control_plane: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """CRD installed, PV provisioner, local kubelet and `oozo operator` running."""
+    """CRD installed, PV provisioner, local kubelet and `oozo operator` running. Per module: the
+    control-plane tier runs its own (cluster-wide) operator per module, and two operators must
+    never reconcile the same corpus."""
     s = Stack(control_plane.kubeconfig, tmp_path_factory.mktemp("stack")).start()
     try:
         yield s

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 
 from tests.e2e import documents
-from tests.e2e.conftest import Corpus, apply
+from tests.e2e.conftest import Corpus, apply, ragcorpus
 
 CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
 
@@ -71,44 +72,66 @@ def index_jobs(corpus: Corpus) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_changed_document_rolls_out_a_new_index_without_failed_queries(handbook: Corpus) -> None:
-    before = handbook.get()["status"]["index"]["version"]
-    jobs_before = index_jobs(handbook)
-    loop = QueryLoop(handbook)
+def roll_out_under_load(corpus: Corpus, change: Callable[[], None], code_word: str) -> dict:
+    """Make `change` while a QueryLoop runs; wait until a new index version is built, rolled out
+    and served by every endpoint; return what the loop saw."""
+    before = corpus.get()["status"]["index"]["version"]
+    jobs_before = index_jobs(corpus)
+    loop = QueryLoop(corpus)
     loop.start()
     try:
         time.sleep(2)
-        apply(
-            handbook.kubeconfig,
-            documents.configmap("handbook-docs", handbook.namespace, documents.handbook_docs("MARIGOLD")),
-        )
+        change()
         deadline = time.monotonic() + 480
         while True:
-            status = handbook.get().get("status") or {}
+            status = corpus.get().get("status") or {}
             version = (status.get("index") or {}).get("version")
             ready = {c["type"]: c["status"] for c in status.get("conditions") or []}.get("Ready")
             if version and version != before and ready == "True":
                 break
-            assert time.monotonic() < deadline, f"no new index version rolled out\n{handbook.diagnose()}"
+            assert time.monotonic() < deadline, f"no new index version rolled out\n{corpus.diagnose()}"
             time.sleep(1)
-        handbook.wait_ready()
+        corpus.wait_ready()
         # Every endpoint of the Service serves the new version once the rollout is over.
         deadline = time.monotonic() + 120
         while True:
-            reply = handbook.query(CODE_WORD_QUESTION)
-            if reply["index_version"] == version and "MARIGOLD" in json.dumps(reply):
+            reply = corpus.query(CODE_WORD_QUESTION)
+            if reply["index_version"] == version and code_word in json.dumps(reply):
                 break
-            assert time.monotonic() < deadline, f"old version still served: {reply}\n{handbook.diagnose()}"
+            assert time.monotonic() < deadline, f"old version still served: {reply}\n{corpus.diagnose()}"
             time.sleep(0.5)
         time.sleep(3)
     finally:
         loop.stop.set()
         loop.join(timeout=30)
 
-    assert index_jobs(handbook) - jobs_before, f"no new index Job: {jobs_before}\n{handbook.diagnose()}"
-    assert loop.failures == [], (
-        f"{len(loop.failures)} failed of {loop.ok + len(loop.failures)}: {loop.failures[:10]}"
-    )
+    assert index_jobs(corpus) - jobs_before, f"no new index Job: {jobs_before}\n{corpus.diagnose()}"
+    total = loop.ok + len(loop.failures)
+    assert loop.failures == [], f"{len(loop.failures)} of {total} queries failed: {loop.failures[:10]}"
     assert loop.ok > 20, loop.ok
     assert set(loop.versions) == {before, version}, loop.versions
+    return {"before": before, "after": version, "queries": loop.ok}
+
+
+def test_changed_chunking_rolls_out_a_new_index_without_failed_queries(handbook: Corpus) -> None:
+    def change() -> None:
+        apply(
+            handbook.kubeconfig,
+            ragcorpus(
+                handbook.name, handbook.namespace, "handbook-docs",
+                runtime={"replicas": 2}, chunking={"size": 800, "overlap": 100},
+            ),
+        )  # fmt: skip
+
+    seen = roll_out_under_load(handbook, change, "PERIWINKLE")
+    print(f"rolled {seen['before']} → {seen['after']} under {seen['queries']} queries, none failed")
+
+
+def test_changed_document_rolls_out_a_new_index_without_failed_queries(handbook: Corpus) -> None:
+    def change() -> None:
+        docs = documents.handbook_docs("MARIGOLD")
+        apply(handbook.kubeconfig, documents.configmap("handbook-docs", handbook.namespace, docs))
+
+    seen = roll_out_under_load(handbook, change, "MARIGOLD")
+    print(f"rolled {seen['before']} → {seen['after']} under {seen['queries']} queries, none failed")
     assert "PERIWINKLE" not in json.dumps(handbook.query(CODE_WORD_QUESTION))
