@@ -64,8 +64,13 @@ def test_chunks_keep_document_ordinal_heading_and_table_rows(built: Built) -> No
 
 
 def test_incremental_rebuild_embeds_only_the_changed_document(
-    built: Built, embedder: Any, tmp_path: Path
+    built: Built, embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import oozo_runtime.indexing.build as build_module
+
+    parsed: list[str] = []
+    real_parse = build_module.parse_file
+    monkeypatch.setattr(build_module, "parse_file", lambda p: parsed.append(p.name) or real_parse(p))
     source = tmp_path / "docs"
     shutil.copytree(built.corpus.root, source)
     index_dir = tmp_path / "index"
@@ -73,6 +78,9 @@ def test_incremental_rebuild_embeds_only_the_changed_document(
     parts, _ = department_doc(7)
     make_docx(source / "dept/007.docx", *parts, para("A brand new paragraph about the summer party."))
     result = build(IndexSettings(source=str(source), index_dir=index_dir), embedder=embedder)
+    # unchanged documents (same sha256) reuse their chunks; only the changed one and the
+    # three unusable ones are parsed again
+    assert sorted(parsed) == sorted(["007.docx", "corrupt.docx", "empty.docx", "fake.docx"])
     path = versions.resolve(index_dir)
     changed = [
         json.loads(line)
@@ -84,9 +92,9 @@ def test_incremental_rebuild_embeds_only_the_changed_document(
     assert result["reusedEmbeddings"] > 0.9 * result["chunks"]
     assert result["version"] != built.result["version"]
     assert versions.list_versions(index_dir) == sorted([built.result["version"], result["version"]])
-    # an unchanged rebuild reuses everything
-    again = build(IndexSettings(source=str(source), index_dir=index_dir), embedder=embedder)
-    assert again["reusedEmbeddings"] == again["chunks"]
+    # an unchanged rebuild reuses everything, and does not even load the model
+    again = build(IndexSettings(source=str(source), index_dir=index_dir))
+    assert again["reusedEmbeddings"] == again["chunks"] == result["chunks"]
 
 
 def test_no_usable_document_fails_and_publishes_nothing(tmp_path: Path, embedder: Any) -> None:

@@ -58,8 +58,40 @@ def discover(source: Path, include: list[str]) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(source).as_posix())
 
 
-def read_corpus(source: Path, settings: IndexSettings, progress: Progress) -> Corpus:
+def previous_chunks(
+    root: Path, settings: IndexSettings
+) -> tuple[dict[str, tuple[str, list[Chunk]]], int | None]:
+    """Chunks of the current version by document, with the document's sha256, when it was
+    chunked with the same parameters; and its embedding dimension when built with the same model.
+    An unchanged document (same bytes) then needs no parsing at all."""
+    try:
+        path = versions.resolve(root)
+        manifest = versions.read_manifest(path)
+    except (versions.VersionNotFound, OSError, ValueError):
+        return {}, None
+    same_model = manifest.get("embedding", {}).get("model") == settings.model
+    dimension = manifest["embedding"].get("dimension") if same_model else None
+    if manifest.get("chunking") != {"size": settings.chunk_size, "overlap": settings.chunk_overlap}:
+        return {}, dimension
+    by_doc: dict[str, list[Chunk]] = {}
+    with open(path / versions.CHUNKS_FILE, encoding="utf-8") as fh:
+        for line in fh:
+            c = json.loads(line)
+            by_doc.setdefault(c["document"], []).append(
+                Chunk(c["document"], c["chunk"], c["text"], c["heading"])
+            )
+    docs = manifest.get("documents", {})
+    return {name: (docs[name], chunks) for name, chunks in by_doc.items() if name in docs}, dimension
+
+
+def read_corpus(
+    source: Path,
+    settings: IndexSettings,
+    progress: Progress,
+    previous: dict[str, tuple[str, list[Chunk]]] | None = None,
+) -> Corpus:
     corpus = Corpus()
+    previous = previous or {}
     files = discover(source, settings.include)
     progress.on_stage("parsing", len(files))
     for path in files:
@@ -67,15 +99,19 @@ def read_corpus(source: Path, settings: IndexSettings, progress: Progress) -> Co
         try:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 raise UnusableDocument(f"unsupported file type {path.suffix or '(none)'}")
-            blocks = parse_file(path)
-            chunks = chunk_blocks(name, blocks, settings.chunk_size, settings.chunk_overlap)
+            digest = versions.sha256_file(path)
+            if name in previous and previous[name][0] == digest:
+                chunks = previous[name][1]
+            else:
+                blocks = parse_file(path)
+                chunks = chunk_blocks(name, blocks, settings.chunk_size, settings.chunk_overlap)
             if not chunks:
                 raise UnusableDocument("no text")
         except UnusableDocument as exc:
             corpus.skipped.append({"document": name, "reason": str(exc)})
             log.warning("skipped document", extra={"document": name, "reason": str(exc)})
         else:
-            corpus.documents[name] = versions.sha256_file(path)
+            corpus.documents[name] = digest
             corpus.chunks.extend(chunks)
         progress.on_advance(1)
     return corpus
@@ -118,14 +154,15 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
         # it, a killed one leaves it for the next build to clean.
         tmp = versions.make_tmp_dir(root)
         try:
-            corpus = read_corpus(source, settings, progress)
+            previous, dimension = previous_chunks(root, settings)
+            corpus = read_corpus(source, settings, progress, previous)
             if not corpus.chunks:
                 detail = f"; {len(corpus.skipped)} skipped" if corpus.skipped else ""
                 raise BuildError(
                     "NoDocuments",
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
-            return _embed_and_publish(settings, root, tmp, corpus, progress, embedder, started)
+            return _embed_and_publish(settings, root, tmp, corpus, progress, embedder, dimension, started)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -138,25 +175,34 @@ def _embed_and_publish(
     corpus: Corpus,
     progress: Progress,
     embedder: Any,
+    dimension: int | None,
     started: float,
 ) -> dict[str, Any]:
     import numpy as np
 
-    from oozo_runtime.embedding import Embedder
+    from oozo_runtime.embedding import Embedder, prefixes_for
     from oozo_runtime.indexing.cache import EmbeddingCache
 
-    if embedder is None:
-        embedder = Embedder(settings.model, str(settings.model_cache_dir or "") or None)
-    cache = EmbeddingCache(
-        root / versions.CACHE, embedder.model_id, embedder.prefixes.passage, embedder.dimension
-    )
+    def load_model() -> Any:
+        return Embedder(settings.model, str(settings.model_cache_dir or "") or None)
+
+    # The model is loaded only when some chunk is not in the cache (and its dimension unknown):
+    # a rebuild with nothing new never imports torch.
+    model_id = embedder.model_id if embedder else settings.model
+    prefixes = embedder.prefixes if embedder else prefixes_for(model_id)
+    if embedder is None and dimension is None:
+        embedder = load_model()
+    dimension = embedder.dimension if embedder else dimension
+    assert dimension is not None
+    cache = EmbeddingCache(root / versions.CACHE, model_id, prefixes.passage, dimension)
     hashes = [c.content_hash for c in corpus.chunks]
     found, cached = cache.lookup(hashes)
-    vectors = np.zeros((len(hashes), embedder.dimension), dtype=np.float32)
+    vectors = np.zeros((len(hashes), dimension), dtype=np.float32)
     vectors[found] = cached
     missing = np.flatnonzero(~found)
     progress.on_stage("embedding", len(missing))
     if len(missing):
+        embedder = embedder or load_model()
         vectors[missing] = embedder.encode_passages(
             [corpus.chunks[i].text for i in missing], settings.batch_size, progress.on_advance
         )
@@ -170,9 +216,7 @@ def _embed_and_publish(
             record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     digest = hashlib.sha256(
-        json.dumps(
-            [embedder.model_id, settings.chunk_size, settings.chunk_overlap, corpus.documents]
-        ).encode()
+        json.dumps([model_id, settings.chunk_size, settings.chunk_overlap, corpus.documents]).encode()
     ).hexdigest()
     built_at = datetime.now(UTC).replace(microsecond=0)
     version = versions.version_name(digest, built_at)
@@ -184,12 +228,12 @@ def _embed_and_publish(
         "version": version,
         "builtAt": built_at.isoformat().replace("+00:00", "Z"),
         "embedding": {
-            "model": embedder.model_id,
-            "dimension": embedder.dimension,
+            "model": model_id,
+            "dimension": dimension,
             "normalized": True,
             "metric": "inner_product",
-            "queryPrefix": embedder.prefixes.query,
-            "passagePrefix": embedder.prefixes.passage,
+            "queryPrefix": prefixes.query,
+            "passagePrefix": prefixes.passage,
         },
         "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
         "index": {"type": settings.index_type, "file": versions.INDEX_FILE},
@@ -208,8 +252,8 @@ def _embed_and_publish(
         "chunks": len(corpus.chunks),
         "skippedDocuments": len(corpus.skipped),
         "skipped": corpus.skipped,
-        "embeddingModel": embedder.model_id,
-        "dimensions": embedder.dimension,
+        "embeddingModel": model_id,
+        "dimensions": dimension,
         "sizeBytes": size,
         "builtAt": manifest["builtAt"],
         "buildSeconds": round(time.monotonic() - started, 3),
