@@ -215,3 +215,17 @@ def test_retention_plan_is_by_completion_time_and_spares_what_must_stay() -> Non
 def test_uri_parsing(uri: str, bucket: str, prefix: str, version: str | None) -> None:
     loc = parse_s3_uri(uri, allow_version=True)
     assert (loc.bucket, loc.prefix, loc.version) == (bucket, prefix, version)
+
+
+def test_restore_clears_leftovers_of_a_killed_restore(
+    s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    add_version(src, "v1", sample_files())
+    backup(s3_server, src, f"s3://{bucket}/p")
+    dst = tmp_path / "dst"
+    (dst / ".tmp-0123456789ab").mkdir(parents=True)  # what kill -9 mid-restore leaves
+    (dst / ".tmp-0123456789ab" / "index.faiss").write_bytes(b"half")
+    got = restore(s3_server, dst, f"s3://{bucket}/p")
+    assert got.code == 0, got.stderr
+    assert sorted(p.name for p in dst.iterdir()) == [".lock", "current", "versions"]

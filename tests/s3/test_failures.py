@@ -296,3 +296,15 @@ def test_bad_uri_is_a_clear_error(s3_server: S3Server, existing: Path) -> None:
     assert_failed(made, "InvalidURI", s3_server)
     missing = oozo("backup", "--index", str(existing), env=s3_server.env())
     assert_failed(missing, "InvalidSettings", s3_server)
+
+
+def test_a_restore_is_refused_while_a_build_holds_the_index(
+    s3_server: S3Server, stored: str, existing: Path
+) -> None:
+    from oozo_runtime.versions import build_lock
+
+    before = snapshot(existing)
+    with build_lock(existing):  # an `oozo index` is publishing into this directory right now
+        run, msg = restore_into(s3_server, existing, stored)
+    assert_failed(run, "IndexBusy", s3_server, msg)
+    assert snapshot(existing) == before
