@@ -91,7 +91,8 @@ def main() -> None:
         (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
         sections[name] = rows
         print("\n".join(rows), flush=True)
-    command = "make bench" if not args.only else "python -m bench.run " + " ".join(f"--only {n}" for n in names)
+    only = " ".join(f"--only {n}" for n in names)
+    command = "make bench" if not args.only else f".venv/bin/python -m bench.run {only}"
     write_doc(sections, command)
     print(f"results in {args.out}; {DOC.relative_to(ROOT)} updated")
 
