@@ -1,0 +1,540 @@
+"""One pod on the local node, from binding to deletion: volumes, processes, probes, restarts,
+status, graceful stop. See local_kubelet.py for the whole picture."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from tests.harness import pod_process as pp
+from tests.harness.kube_rest import ApiError
+from tests.harness.pod_volumes import Volumes
+
+if TYPE_CHECKING:
+    from tests.harness.local_kubelet import LocalKubelet
+
+log = logging.getLogger("oozo.local-kubelet")
+
+HOST_IP = "127.0.0.1"
+FINALIZER = "oozo.dev/local-kubelet"
+TICK = 0.2  # seconds between looks at processes and probes
+MAX_BACKOFF = 20.0  # restart back-off cap (a real kubelet: 300s)
+MAX_GRACE = 30.0
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan if we are killed
+
+
+def _pod_path(pod: dict, sub: str = "") -> str:
+    m = pod["metadata"]
+    return f"/api/v1/namespaces/{m['namespace']}/pods/{m['name']}{sub}"
+
+
+class _Process:
+    """One run of one container."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path, term_path: Path) -> None:
+        self.popen = popen
+        self.log_path = log_path
+        self.term_path = term_path
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+
+
+class _Probe:
+    def __init__(self, spec: dict, target: pp.ProbeTarget) -> None:
+        self.t = pp.probe_timing(spec)
+        self.target = target
+        self.next_at = 0.0
+        self.successes = 0
+        self.failures = 0
+
+    def schedule(self, started: float) -> None:
+        self.next_at = started + self.t["initial"]
+        self.successes = self.failures = 0
+
+
+class _Container:
+    def __init__(self, spec: dict, init: bool) -> None:
+        self.spec = spec
+        self.init = init
+        self.state = pp.ContainerState(name=spec["name"], image=spec.get("image", ""))
+        self.proc: _Process | None = None
+        self.restart_at = 0.0
+        self.backoff = 1.0
+        self.readiness: _Probe | None = None
+        self.liveness: _Probe | None = None
+        self.startup: _Probe | None = None
+        self.started_mono = 0.0
+
+
+class PodWorker(threading.Thread):
+    """Runs one pod from its binding to its deletion. All processes of the pod are started and
+    reaped on this thread (PR_SET_PDEATHSIG is per thread)."""
+
+    def __init__(self, kubelet: LocalKubelet, pod: dict, addresses: tuple[str, str]) -> None:
+        m = pod["metadata"]
+        super().__init__(name=f"pod-{m['namespace']}/{m['name']}", daemon=True)
+        self.kubelet = kubelet
+        self.kube = kubelet.kube
+        self.pod = pod
+        self.uid = m["uid"]
+        self.ip, self.local_ip = addresses  # pod IP in the API, loopback address it listens on
+        self.dir = kubelet.workdir / "pods" / f"{m['namespace']}_{m['name']}_{self.uid[:8]}"
+        self.rootfs = self.dir / "rootfs"
+        self.start_time = _now()
+        self.wake = threading.Event()
+        self.deleting = False
+        self.gone = False
+        self.stop_now = False
+        self.init = [_Container(c, True) for c in pod["spec"].get("initContainers") or []]
+        self.main = [_Container(c, False) for c in pod["spec"]["containers"]]
+        self.volume_dirs: dict[str, str] = {}
+        self.last_status: dict | None = None
+        self.restart_policy = pod["spec"].get("restartPolicy", "Always")
+
+    # -- called from the watch thread ---------------------------------------------------------
+
+    def update(self, pod: dict, deleted: bool = False) -> None:
+        self.pod = pod
+        if pod["metadata"].get("deletionTimestamp"):
+            self.deleting = True
+        if deleted:
+            self.deleting = self.gone = True
+        self.wake.set()
+
+    # -- the pod's life -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception:
+            log.exception("pod worker %s crashed", self.name)
+            self._kill_all(signal.SIGKILL)
+
+    def _run(self) -> None:
+        if not self._hold():
+            return
+        self._push()
+        while not self._prepare():
+            if self._wait(2.0):
+                return self._finish()
+        for c in self.init:
+            while True:
+                if self._wait(0):
+                    return self._finish()
+                if c.state.state != "running" and time.monotonic() >= c.restart_at:
+                    self._start(c)
+                self._reap(c)
+                self._push()
+                if c.state.state == "terminated" and c.state.exit_code == 0:
+                    break
+                if c.state.state == "terminated" and self.restart_policy == "Never":
+                    self._push()
+                    return self._idle_until_deleted()
+                self._wait(TICK)
+        while True:
+            if self._wait(0):
+                return self._finish()
+            now = time.monotonic()
+            for c in self.main:
+                if c.state.state != "running" and self._should_start(c) and now >= c.restart_at:
+                    self._start(c)
+                self._reap(c)
+                self._probe(c)
+            self._push()
+            if all(c.state.state == "terminated" and not self._should_start(c) for c in self.main):
+                return self._idle_until_deleted()
+            self._wait(TICK)
+
+    @staticmethod
+    def _should_start(c: _Container) -> bool:
+        # A restartable exit has already been turned into waiting/CrashLoopBackOff by
+        # _after_exit, so `terminated` here is final and `waiting` means "start when due".
+        return c.state.state == "waiting"
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds` (waking on pod updates); True when the pod must stop."""
+        if seconds:
+            self.wake.wait(seconds)
+            self.wake.clear()
+        return self.deleting or self.stop_now
+
+    def _idle_until_deleted(self) -> None:
+        while not self._wait(5.0):
+            pass
+        self._finish()
+
+    # -- volumes --------------------------------------------------------------------------------
+    def _prepare(self) -> bool:
+        """Materialise every volume; False (with a waiting reason) while something is missing."""
+        try:
+            (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+            self.rootfs.mkdir(parents=True, exist_ok=True)
+            self.volume_dirs = Volumes(self.kube, self.kubelet.read_object, self.pod, self.dir).materialise()
+            return True
+        except (pp.ConfigError, ApiError) as err:
+            for c in self.init + self.main:
+                c.state.reason, c.state.message = "ContainerCreating", f"volumes: {err}"
+            self._push()
+            return False
+
+    def _lookup(self, kind: str, name: str) -> dict[str, str] | None:
+        obj = self.kubelet.read_object(kind, self.pod["metadata"]["namespace"], name)
+        if obj is None:
+            return None
+        return {k: v.decode(errors="replace") for k, v in pp.decode_data(obj, kind == "secret").items()}
+
+    def _start(self, c: _Container) -> None:
+        st = c.state
+        name = c.spec["name"]
+        term = self.dir / "termination" / name
+        term.parent.mkdir(parents=True, exist_ok=True)
+        term.write_text("")
+        image = pp.image_for(c.spec.get("image", ""))
+        table = pp.path_table(c.spec, self.volume_dirs, str(term), str(self.rootfs), image)
+        for cpath, local in table:
+            if cpath in image.paths:
+                Path(local).mkdir(parents=True, exist_ok=True)
+        try:
+            user_env = pp.container_env(self.pod, c.spec, self._lookup)
+            plan = pp.launch_plan(
+                self.pod,
+                c.spec,
+                user_env,
+                table,
+                self.local_ip,
+                str(self.kubelet.python_bin),
+                self.kubelet.base_env,
+                str(self.rootfs),
+            )
+            probes = {
+                k: (
+                    c.spec.get(k),
+                    pp.probe_target(c.spec[k], c.spec, self.local_ip, table) if c.spec.get(k) else None,
+                )
+                for k in ("readinessProbe", "livenessProbe", "startupProbe")
+            }
+        except pp.ConfigError as err:
+            reason = (
+                "CreateContainerConfigError"
+                if "not found" in str(err) and "exec" not in str(err)
+                else "StartError"
+            )
+            if reason == "StartError" and "exec:" not in str(err):
+                reason = "CreateContainerError"
+            self._fail_start(c, reason, str(err))
+            return
+        log_path = self.dir / "logs" / f"{name}.{st.restart_count}.log"
+        try:
+            with log_path.open("ab") as out:
+                popen = subprocess.Popen(
+                    plan.argv,
+                    env=plan.env,
+                    cwd=plan.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+        except OSError as err:
+            self._fail_start(c, "StartError", str(err))
+            return
+        c.proc = _Process(popen, log_path, term)
+        self.kubelet.track(popen)
+        st.state, st.reason, st.message = "running", "", ""
+        st.pid = popen.pid
+        st.started_at = _now()
+        st.ready = False
+        st.started = False
+        c.started_mono = time.monotonic()
+        c.readiness = _Probe(*probes["readinessProbe"]) if probes["readinessProbe"][0] else None
+        c.liveness = _Probe(*probes["livenessProbe"]) if probes["livenessProbe"][0] else None
+        c.startup = _Probe(*probes["startupProbe"]) if probes["startupProbe"][0] else None
+        for probe in (c.readiness, c.liveness, c.startup):
+            if probe:
+                probe.schedule(c.started_mono)
+        st.started = c.startup is None
+        if c.readiness is None and not c.init:
+            st.ready = st.started
+        log.info("%s: started %s (pid %s) %s", self.name, name, popen.pid, " ".join(plan.argv))
+
+    def _fail_start(self, c: _Container, reason: str, message: str) -> None:
+        """A container that cannot start: the kubelet keeps it waiting and retries (config
+        errors), or (a missing program) counts it as failed so restartPolicy decides."""
+        st = c.state
+        log.warning("%s: %s cannot start: %s", self.name, c.spec["name"], message)
+        if reason in ("CreateContainerConfigError", "CreateContainerError"):
+            st.state, st.reason, st.message = "waiting", reason, message
+            c.restart_at = time.monotonic() + 2.0
+            return
+        st.state, st.reason, st.message = "terminated", reason, message
+        st.exit_code = 128
+        st.started_at = st.finished_at = _now()
+        self._after_exit(c)
+
+    def _reap(self, c: _Container) -> None:
+        if c.proc is None or c.state.state != "running":
+            return
+        code = c.proc.popen.poll()
+        if code is None:
+            return
+        self._record_exit(c, code)
+        self._after_exit(c)
+
+    def _record_exit(self, c: _Container, code: int) -> None:
+        assert c.proc is not None
+        st = c.state
+        exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
+        file_text = c.proc.term_path.read_text(errors="replace") if c.proc.term_path.exists() else ""
+        log_text = c.proc.log_path.read_text(errors="replace") if c.proc.log_path.exists() else ""
+        st.state = "terminated"
+        st.exit_code = exit_code
+        st.reason = "Completed" if exit_code == 0 else "Error"
+        st.message = pp.termination_message(
+            file_text, log_text, c.spec.get("terminationMessagePolicy"), exit_code
+        )
+        st.finished_at = _now()
+        st.ready = False
+        log.info("%s: %s exited %s", self.name, c.spec["name"], exit_code)
+        self.kubelet.untrack(c.proc.popen)
+
+    def _after_exit(self, c: _Container) -> None:
+        if self.deleting or self.stop_now:
+            return
+        restart = self.restart_policy == "Always" or (
+            self.restart_policy == "OnFailure" and c.state.exit_code != 0
+        )
+        if c.init and self.restart_policy != "Never" and c.state.exit_code != 0:
+            restart = True
+        if not restart:
+            return
+        if time.monotonic() - c.started_mono > 60:
+            c.backoff = 1.0  # it ran a good while: start the back-off over, as the kubelet does
+        c.restart_at = time.monotonic() + c.backoff
+        c.backoff = min(c.backoff * 2, MAX_BACKOFF)
+        st = c.state
+        st.last_terminated = st.terminated_dict()
+        st.restart_count += 1
+        st.state, st.reason, st.message = (
+            "waiting",
+            "CrashLoopBackOff",
+            f"back-off {c.backoff / 2:.0f}s restarting",
+        )
+
+    # -- probes ---------------------------------------------------------------------------------
+
+    def _probe(self, c: _Container) -> None:
+        if c.state.state != "running":
+            return
+        now = time.monotonic()
+        if c.startup and not c.state.started:
+            if now >= c.startup.next_at and self._run_probe(c, c.startup):
+                c.state.started = True
+            elif c.startup.failures >= c.startup.t["failure"]:
+                self._restart_unhealthy(c, "startup probe failed")
+            return
+        if c.liveness and now >= c.liveness.next_at:
+            self._run_probe(c, c.liveness)
+            if c.liveness.failures >= c.liveness.t["failure"]:
+                self._restart_unhealthy(c, "liveness probe failed")
+                return
+        if c.readiness and now >= c.readiness.next_at:
+            ok = self._run_probe(c, c.readiness)
+            if ok and c.readiness.successes >= c.readiness.t["success"]:
+                c.state.ready = True
+            elif not ok and c.readiness.failures >= c.readiness.t["failure"]:
+                c.state.ready = False
+        elif not c.readiness:
+            c.state.ready = c.state.started
+
+    def _run_probe(self, c: _Container, probe: _Probe) -> bool:
+        probe.next_at = time.monotonic() + probe.t["period"]
+        target = probe.target
+        try:
+            if target.kind == "http":
+                resp = httpx.get(
+                    target.url, headers=target.headers, timeout=probe.t["timeout"], trust_env=False
+                )
+                ok = 200 <= resp.status_code < 400
+            elif target.kind == "tcp":
+                with socket.create_connection((target.host, target.port), timeout=probe.t["timeout"]):
+                    ok = True
+            else:
+                ok = (
+                    subprocess.run(target.argv, timeout=probe.t["timeout"], capture_output=True).returncode
+                    == 0
+                )
+        except Exception:
+            ok = False
+        if ok:
+            probe.successes += 1
+            probe.failures = 0
+        else:
+            probe.failures += 1
+            probe.successes = 0
+        return ok
+
+    def _restart_unhealthy(self, c: _Container, why: str) -> None:
+        log.warning("%s: %s %s, killing it", self.name, c.spec["name"], why)
+        assert c.proc is not None
+        self._stop_process(c, float(self.pod["spec"].get("terminationGracePeriodSeconds", 30)))
+        self._after_exit(c)
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def _pre_stop(self, c: _Container, deadline: float) -> None:
+        hook = ((c.spec.get("lifecycle") or {}).get("preStop")) or {}
+        try:
+            if "sleep" in hook:
+                time.sleep(max(0.0, min(float(hook["sleep"]["seconds"]), deadline - time.monotonic())))
+            elif "exec" in hook:
+                image = pp.image_for(c.spec.get("image", ""))
+                table = pp.path_table(c.spec, self.volume_dirs, "/dev/null", str(self.rootfs), image)
+                argv = [pp.rewrite_path(a, table) for a in hook["exec"]["command"]]
+                subprocess.run(argv, timeout=max(0.1, deadline - time.monotonic()), capture_output=True)
+            elif "httpGet" in hook:
+                target = pp.probe_target(hook, c.spec, self.local_ip, [])
+                httpx.get(target.url, timeout=max(0.1, deadline - time.monotonic()), trust_env=False)
+        except Exception as err:
+            log.warning("%s: preStop of %s failed: %s", self.name, c.spec["name"], err)
+
+    def _stop_process(self, c: _Container, grace: float) -> None:
+        if c.proc is None or c.proc.popen.poll() is not None:
+            if c.proc is not None and c.state.state == "running":
+                self._record_exit(c, c.proc.popen.returncode)
+            return
+        c.proc.signal(signal.SIGTERM)
+        try:
+            c.proc.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            c.proc.signal(signal.SIGKILL)
+            c.proc.popen.wait()
+        self._record_exit(c, c.proc.popen.returncode)
+
+    def _kill_all(self, sig: int) -> None:
+        for c in self.init + self.main:
+            if c.proc and c.proc.popen.poll() is None:
+                c.proc.signal(sig)
+                try:
+                    c.proc.popen.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    c.proc.signal(signal.SIGKILL)
+                    c.proc.popen.wait()
+                self.kubelet.untrack(c.proc.popen)
+
+    def _finish(self) -> None:
+        """Graceful stop: preStop hooks, SIGTERM, grace period, SIGKILL; then let the pod go."""
+        grace = min(float(self.pod["spec"].get("terminationGracePeriodSeconds", 30)), MAX_GRACE)
+        if self.stop_now:
+            grace = min(grace, self.kubelet.stop_grace)
+        deadline = time.monotonic() + grace
+        running = [c for c in self.init + self.main if c.proc and c.proc.popen.poll() is None]
+        if running and not self.stop_now:
+            hooks = [threading.Thread(target=self._pre_stop, args=(c, deadline)) for c in running]
+            for t in hooks:
+                t.start()
+            for t in hooks:
+                t.join()
+        for c in running:
+            c.proc.signal(signal.SIGTERM)  # type: ignore[union-attr]
+        for c in running:
+            self._stop_process(c, max(0.0, deadline - time.monotonic()))
+        if self.stop_now:
+            self._release(delete=False)
+            return
+        if not self.gone:
+            self._push()
+        self._release(delete=True)
+
+    def _release(self, delete: bool) -> None:
+        """Drop our finalizer; delete the pod for good when it is being deleted."""
+        if self.gone:
+            return
+        try:
+            pod = self.kube.get(_pod_path(self.pod))
+            if pod is None or pod["metadata"]["uid"] != self.uid:
+                return
+            finalizers = pod["metadata"].get("finalizers") or []
+            if FINALIZER in finalizers:
+                self.kube.patch(
+                    _pod_path(self.pod),
+                    [
+                        {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+                        {
+                            "op": "replace",
+                            "path": "/metadata/finalizers",
+                            "value": [f for f in finalizers if f != FINALIZER],
+                        },
+                    ],
+                    kind="json",
+                )
+            if delete:
+                self.kube.delete(
+                    _pod_path(self.pod),
+                    {
+                        "kind": "DeleteOptions",
+                        "apiVersion": "v1",
+                        "gracePeriodSeconds": 0,
+                        "preconditions": {"uid": self.uid},
+                    },
+                )
+        except ApiError as err:
+            if err.status in (409, 422):  # finalizers changed under us: try once more
+                time.sleep(0.2)
+                return self._release(delete)
+            log.warning("%s: releasing failed: %s", self.name, err)
+
+    # -- API ------------------------------------------------------------------------------------
+
+    def _hold(self) -> bool:
+        """Put our finalizer on the pod so its deletion waits for a graceful stop."""
+        try:
+            self.kube.patch(_pod_path(self.pod), {"metadata": {"finalizers": [FINALIZER]}})
+            return True
+        except ApiError as err:
+            log.warning("%s: cannot hold pod: %s", self.name, err)
+            return err.status != 404
+
+    def _push(self) -> None:
+        """Write pod status when it changed (conditions keep their transition times)."""
+        status = pp.pod_status(
+            self.pod,
+            [c.state for c in self.init],
+            [c.state for c in self.main],
+            self.ip,
+            HOST_IP,
+            self.start_time,
+            _now(),
+        )
+        if status == self.last_status:
+            return
+        try:
+            reply = self.kube.patch(_pod_path(self.pod, "/status"), {"status": status})
+            self.pod = {**self.pod, "status": reply.get("status", status)}
+            self.last_status = status
+        except ApiError as err:
+            if err.status == 404:
+                self.gone = self.deleting = True
+            else:
+                log.warning("%s: status update failed: %s", self.name, err)
