@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,3 +231,45 @@ def test_restore_clears_leftovers_of_a_killed_restore(
     got = restore(s3_server, dst, f"s3://{bucket}/p")
     assert got.code == 0, got.stderr
     assert sorted(p.name for p in dst.iterdir()) == [".lock", "current", "versions"]
+
+
+def test_a_connection_dropped_mid_download_resumes_where_it_stopped(
+    s3_server: S3Server, bucket: str, tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    """The real server, with the first artifact response cut after 1 MiB the way a dropped TCP
+    connection surfaces in botocore; the restore resumes with a Range request and succeeds."""
+    from botocore.exceptions import ResponseStreamingError
+
+    from oozo_runtime.backup.restore import run_restore
+
+    src = tmp_path / "src"
+    add_version(src, "v1", sample_files("resume", vectors=4096))
+    assert backup(s3_server, src, f"s3://{bucket}/p").code == 0
+    real = s3_server.client()
+    ranges: list[str | None] = []
+
+    class Cut:
+        def __init__(self, body: Any) -> None:
+            self.body = body
+
+        def iter_chunks(self, size: int) -> Iterator[bytes]:
+            yield self.body.read(1024 * 1024)
+            raise ResponseStreamingError(error="connection reset by peer")
+
+    class Flaky:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def get_object(self, **kw: Any) -> dict[str, Any]:
+            resp = real.get_object(**kw)
+            if kw["Key"].endswith("index.tar.zst"):
+                ranges.append(kw.get("Range"))
+                if len(ranges) == 1:
+                    resp["Body"] = Cut(resp["Body"])
+            return resp
+
+    dst = tmp_path / "dst"
+    result = run_restore(dst, parse_s3_uri(f"s3://{bucket}/p", allow_version=True), client=Flaky())
+    assert ranges == [None, "bytes=1048576-"]
+    assert result["version"] == "v1"
+    assert tree(dst / "current") == tree(src / "current")

@@ -308,3 +308,44 @@ def test_a_restore_is_refused_while_a_build_holds_the_index(
         run, msg = restore_into(s3_server, existing, stored)
     assert_failed(run, "IndexBusy", s3_server, msg)
     assert snapshot(existing) == before
+
+
+def test_sigterm_mid_restore_leaves_the_index_as_it_was(
+    s3_server: S3Server, bucket: str, existing: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.s3.helpers import OOZO
+
+    big = tmp_path / "big"
+    add_version(big, "big", {"index.faiss": os.urandom(96 * 1024 * 1024)})
+    made = oozo(
+        "backup",
+        "--index",
+        str(big),
+        "--to",
+        f"s3://{bucket}/p",
+        "--endpoint",
+        s3_server.endpoint,
+        env=s3_server.env(),
+    )
+    assert made.code == 0, made.stderr
+    before = snapshot(existing)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OOZO_"))} | s3_server.env()
+    proc = subprocess.Popen(
+        [str(OOZO), "restore", "--from", f"s3://{bucket}/p", "--index", str(existing),
+         "--endpoint", s3_server.endpoint],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(existing.glob(".tmp-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGTERM)  # the Job was deleted while the restore streamed
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the restore finished before the signal arrived")
+    assert proc.returncode == 143
+    assert json.loads(err.strip().splitlines()[-1])["reason"] == "Interrupted"
+    assert snapshot(existing) == before

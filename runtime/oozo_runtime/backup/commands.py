@@ -7,6 +7,7 @@ termination-message path when one is configured, which is how the operator learn
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -48,9 +49,19 @@ def _settings(cls: type, overrides: dict[str, Any]) -> Any:
         raise BackupError(e.INVALID_SETTINGS, f"invalid settings: {problems}") from None
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a deleted Job, a node drain) unwinds like Ctrl-C, so every `finally` runs: the
+    multipart upload is aborted, the restore's .tmp- directory removed."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def _run(kind: str, overrides: dict[str, Any]) -> int:
     from oozo_runtime.backup.settings import BackupSettings, RestoreSettings
 
+    signal.signal(signal.SIGTERM, _on_sigterm)
     termination: Path | None = overrides.get("termination_message_path")
     try:
         if kind == "backup":
@@ -93,11 +104,12 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
         print(json.dumps(payload), file=sys.stderr)
         _write_termination(termination, payload)
         return 1
-    except KeyboardInterrupt:
-        payload = {"error": f"{kind} interrupted", "reason": "Interrupted"}
+    except KeyboardInterrupt as exc:
+        by = "SIGTERM" if isinstance(exc, _Terminated) else "Ctrl-C"
+        payload = {"error": f"{kind} interrupted by {by}; nothing was published", "reason": "Interrupted"}
         print(json.dumps(payload), file=sys.stderr)
         _write_termination(termination, payload)
-        return 130
+        return 143 if isinstance(exc, _Terminated) else 130
     print(json.dumps(result))
     _write_termination(termination, result)
     return 0
