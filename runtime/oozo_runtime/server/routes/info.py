@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api", tags=["info"])
 
 
 @router.get("/info")
-async def info(state: StateDep, retriever: RetrieverDep, _: AuthDep) -> dict[str, Any]:
+async def info(_: AuthDep, state: StateDep, retriever: RetrieverDep) -> dict[str, Any]:
     index = retriever.index
     manifest = index.manifest
     return {

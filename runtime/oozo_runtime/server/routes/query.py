@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["query"])
 
 
 @router.post("/query", response_model=QueryResponse)
-async def query(body: QueryRequest, state: StateDep, retriever: RetrieverDep, _: AuthDep) -> JSONResponse:
+async def query(_: AuthDep, body: QueryRequest, state: StateDep, retriever: RetrieverDep) -> JSONResponse:
     s = state.settings
     if len(body.question) > s.max_question_chars:
         raise HTTPException(422, f"question: longer than {s.max_question_chars} characters")
