@@ -85,3 +85,10 @@ def with_refresh(schedule: str) -> Modifier:
 def on_local_node(obj: dict[str, Any]) -> None:
     """Every pod of the corpus lands on oozo-local-0, where the test plays the kubelet."""
     obj["spec"]["scheduling"] = {"nodeSelector": dict(LOCAL_NODE), "tolerations": [dict(LOCAL_TOLERATION)]}
+
+
+def with_small_pods(obj: dict[str, Any]) -> None:
+    """Tiny requests, so many corpora fit on the one test node (8 CPU, 16Gi)."""
+    small = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}
+    obj["spec"].setdefault("index", {})["resources"] = small
+    obj["spec"].setdefault("runtime", {})["resources"] = small

@@ -180,7 +180,9 @@ class Kubelet:
     def finish_index(self, namespace: str, corpus: str, message: str, exit_code: int = 0,
                      timeout: float = 60) -> str:  # fmt: skip
         """Wait for the corpus's next index pod to be scheduled, then terminate it."""
-        pod = wait_for(f"an index pod of {corpus}", lambda: self.pending_index_pods(namespace, corpus), timeout)[0]
+        pod = wait_for(
+            f"an index pod of {corpus}", lambda: self.pending_index_pods(namespace, corpus), timeout
+        )[0]
         self.terminate(namespace, pod, exit_code, message)
         return pod
 
@@ -203,4 +205,3 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         if c["type"] == kind:
             return c
     return {}
-

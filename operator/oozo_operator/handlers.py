@@ -85,7 +85,8 @@ def _child_event(event: dict[str, Any], labels: dict[str, str], namespace: str, 
     try:
         reconcile_named(namespace, instance, f"{kind}-event")
     except ApiException as err:
-        log.warning("reconcile of %s/%s after a %s event failed: %s", namespace, instance, kind, err.status)
+        log.warning("reconcile of %s/%s after a %s event failed: %s %s", namespace, instance, kind, err.status,
+                    (err.body or "")[:300])  # fmt: skip
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)

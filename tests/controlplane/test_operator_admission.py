@@ -51,7 +51,6 @@ def ns(control_plane: Any) -> Iterator[str]:
         core.delete_namespace(name)
 
 
-
 # (what is wrong, the object, a piece of the API server's message that names the field)
 BAD = [
     ("no source kind", make_corpus("a", at("spec.source", {"include": ["*.md"]})), "spec.source"),

@@ -49,7 +49,9 @@ def api(control_plane: Any) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture(scope="module")
-def operator(control_plane: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+def operator(
+    control_plane: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
     op = Operator(control_plane.env(), tmp_path_factory.mktemp("operator")).start()
     yield op
     op.stop()
@@ -79,7 +81,9 @@ def ns(core: client.CoreV1Api) -> Iterator[str]:
     core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
 
 
-def apply_corpus(core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str, obj: dict[str, Any]) -> None:
+def apply_corpus(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str, obj: dict[str, Any]
+) -> None:
     name = obj["metadata"]["name"]
     docs_configmap(core, ns, f"{name}-docs")
     volume_for(core, ns, name)
@@ -132,15 +136,21 @@ def test_children_carry_owner_labels_and_spec(operator: Operator, api: client.Ap
         "hpa": lambda: autoscaling.read_namespaced_horizontal_pod_autoscaler("full", ns),
         "pdb": lambda: policy.read_namespaced_pod_disruption_budget("full", ns),
         "cronjob": lambda: batch.read_namespaced_cron_job("full-refresh", ns),
-        "job": lambda: (batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items
-                        or [None])[0],  # fmt: skip
+        "job": lambda: (
+            batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items or [None]
+        )[0],  # fmt: skip
     }
     for what, read in children.items():
         child = wait_for(what, read, 30)
         owners = child.metadata.owner_references
-        assert [(o.kind, o.name, o.uid, o.controller) for o in owners] == [("RagCorpus", "full", uid, True)], what
+        assert [(o.kind, o.name, o.uid, o.controller) for o in owners] == [
+            ("RagCorpus", "full", uid, True)
+        ], what
         labels = child.metadata.labels
-        assert labels["app.kubernetes.io/instance"] == "full" and labels["app.kubernetes.io/managed-by"] == "oozo"
+        assert (
+            labels["app.kubernetes.io/instance"] == "full"
+            and labels["app.kubernetes.io/managed-by"] == "oozo"
+        )
         assert labels["app.kubernetes.io/name"] == "oozo-runtime" and labels["app.kubernetes.io/component"]
     cm = core.read_namespaced_config_map("full-config", ns)
     assert cm.data["OOZO_AUTH_ENABLED"] == "true" and cm.data["OOZO_GENERATION_PROVIDER"] == "extractive"
@@ -160,10 +170,15 @@ def test_children_carry_owner_labels_and_spec(operator: Operator, api: client.Ap
     bring_up(api, custom, Kubelet(core), ns, "full", "v1")
     dep = client.AppsV1Api(api).read_namespaced_deployment("full", ns)
     # The HPA owns the replica count: the operator's field manager must not claim it.
-    ours = [m.fields_v1 for m in dep.metadata.managed_fields if m.manager == "oozo" and m.operation == "Apply"]
+    ours = [
+        m.fields_v1 for m in dep.metadata.managed_fields if m.manager == "oozo" and m.operation == "Apply"
+    ]
     assert ours and "f:replicas" not in ours[0]["f:spec"]
     server = dep.spec.template.spec.containers[0]
-    assert server.security_context.read_only_root_filesystem and server.security_context.capabilities.drop == ["ALL"]
+    assert (
+        server.security_context.read_only_root_filesystem
+        and server.security_context.capabilities.drop == ["ALL"]
+    )
     keys = {e.name: e.value_from.secret_key_ref.name for e in server.env if e.value_from}
     assert keys == {"OOZO_API_KEYS": "full-api-key"}
     assert dep.spec.strategy.rolling_update.max_unavailable == 0
@@ -182,17 +197,30 @@ def test_index_result_drives_ready_and_rollout(operator: Operator, api: client.A
     obj = bring_up(api, custom, kubelet, ns, "docs", "20260101-aaaa")
     assert kstatus(obj) == ("Current", "Resource is Ready")
     index = obj["status"]["index"]
-    assert (index["version"], index["documents"], index["chunks"], index["skippedDocuments"]) == ("20260101-aaaa", 3, 12, 1)
+    assert (index["version"], index["documents"], index["chunks"], index["skippedDocuments"]) == (
+        "20260101-aaaa",
+        3,
+        12,
+        1,
+    )
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
     first_ready = condition(obj, "Ready")["lastTransitionTime"]
 
     # Replicas change: no rebuild.
-    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "docs", {"spec": {"runtime": {"replicas": 2}}})
-    wait_for("2 replicas", lambda: client.AppsV1Api(api).read_namespaced_deployment("docs", ns).spec.replicas == 2, 20)
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, "docs", {"spec": {"runtime": {"replicas": 2}}}
+    )
+    wait_for(
+        "2 replicas",
+        lambda: client.AppsV1Api(api).read_namespaced_deployment("docs", ns).spec.replicas == 2,
+        20,
+    )
     assert len(client.BatchV1Api(api).list_namespaced_job(ns).items) == 1
 
     # Chunking change: a new Job; the old version serves until the new one is reported.
-    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "docs", {"spec": {"chunking": {"size": 800}}})
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, "docs", {"spec": {"chunking": {"size": 800}}}
+    )
     wait_for("a second Job", lambda: len(client.BatchV1Api(api).list_namespaced_job(ns).items) == 2, 20)
     assert serve_version(api, ns, "docs") == "20260101-aaaa"
     assert kstatus(corpus(custom, ns, "docs"))[0] == "InProgress"
@@ -208,7 +236,9 @@ def test_failed_build_keeps_old_version_and_stalls(operator: Operator, api: clie
                                                    custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
     apply_corpus(core, custom, ns, make_corpus("frail", on_local_node))
     bring_up(api, custom, kubelet, ns, "frail", "v1")
-    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "frail", {"spec": {"embedding": {"batchSize": 8}}})
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, "frail", {"spec": {"embedding": {"batchSize": 8}}}
+    )
     failure = '{"error": "no documents could be read", "reason": "EmptyCorpus"}'
     kubelet.finish_index(ns, "frail", failure, exit_code=1)
     retrying = wait_for("IndexReady=False", lambda: (c := condition(corpus(custom, ns, "frail"), "IndexReady"))
@@ -235,7 +265,9 @@ def test_missing_secret_stalls_then_recovers(operator: Operator, core: client.Co
     assert condition(stalled, "Stalled")["reason"] == "SecretNotFound"
     assert "openai-creds" in condition(stalled, "Stalled")["message"]
     assert kstatus(stalled)[0] == "Failed"
-    core.create_namespaced_secret(ns, {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}})
+    core.create_namespaced_secret(
+        ns, {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}}
+    )
     recovered = wait_for("recovery", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "False"
                          and corpus(custom, ns, "llm"), 30)  # fmt: skip
     assert condition(recovered, "Reconciling")["status"] == "True"
@@ -254,7 +286,11 @@ def test_restart_mid_reconcile_creates_no_duplicates(operator: Operator, api: cl
     operator.kill()  # mid-pass for some corpora
     operator.start()
     for name in names:
-        wait_for(f"{name} observed", lambda name=name: corpus(custom, ns, name)["status"].get("observedGeneration") == 1, 40)
+        wait_for(
+            f"{name} observed",
+            lambda name=name: corpus(custom, ns, name)["status"].get("observedGeneration") == 1,
+            40,
+        )
     jobs = client.BatchV1Api(api).list_namespaced_job(ns).items
     secrets = core.list_namespaced_secret(ns, label_selector=MANAGED).items
     assert sorted(j.metadata.labels["app.kubernetes.io/instance"] for j in jobs) == names
@@ -263,7 +299,9 @@ def test_restart_mid_reconcile_creates_no_duplicates(operator: Operator, api: cl
 
 def test_delete_removes_every_child(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
                                     custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
-    apply_corpus(core, custom, ns, make_corpus("gone", on_local_node, with_auth(), at("spec.runtime.replicas", 2)))
+    apply_corpus(
+        core, custom, ns, make_corpus("gone", on_local_node, with_auth(), at("spec.runtime.replicas", 2))
+    )
     bring_up(api, custom, kubelet, ns, "gone", "v1")
     obj = corpus(custom, ns, "gone")
     assert not obj["metadata"].get("finalizers")  # nothing blocks deletion on the operator

@@ -47,7 +47,13 @@ def test_every_child_has_owner_and_labels() -> None:
 
 def test_index_hash_ignores_serving_changes_and_follows_index_inputs() -> None:
     base = index_hash(corpus_of().spec)
-    for mod in (with_replicas(3), with_auth(), with_openai(), at("spec.index.storage.size", "5Gi"), on_local_node):
+    for mod in (
+        with_replicas(3),
+        with_auth(),
+        with_openai(),
+        at("spec.index.storage.size", "5Gi"),
+        on_local_node,
+    ):
         assert index_hash(corpus_of(mod).spec) == base
     for mod in (at("spec.chunking.size", 800), at("spec.embedding.model", "x/y"), at("spec.index.type", "hnsw"),
                 with_source(configMap={"name": "other"}), at("spec.source.include", ["*.md"])):  # fmt: skip
@@ -59,13 +65,28 @@ def test_job_runs_oozo_index_with_the_runtime_contract() -> None:
     rendered = job.render(c)
     assert rendered["metadata"]["name"] == f"docs-index-{c.index_hash}"
     spec = rendered["spec"]
-    assert spec["backoffLimit"] == 2 and spec["activeDeadlineSeconds"] > 0 and spec["ttlSecondsAfterFinished"] > 0
+    assert (
+        spec["backoffLimit"] == 2
+        and spec["activeDeadlineSeconds"] > 0
+        and spec["ttlSecondsAfterFinished"] > 0
+    )
     container = spec["template"]["spec"]["containers"][0]
-    assert container["command"] == ["oozo"] and container["args"] == ["index", "/src", "--out", "/var/lib/oozo/index"]
+    assert container["command"] == ["oozo"] and container["args"] == [
+        "index",
+        "/src",
+        "--out",
+        "/var/lib/oozo/index",
+    ]
     env = {e["name"]: e["value"] for e in container["env"]}
-    settings = IndexSettings.model_validate({k.removeprefix("OOZO_").lower(): v for k, v in env.items() if k.startswith("OOZO_")})
+    settings = IndexSettings.model_validate(
+        {k.removeprefix("OOZO_").lower(): v for k, v in env.items() if k.startswith("OOZO_")}
+    )
     assert (settings.chunk_size, settings.chunk_overlap) == (500, 50)
-    assert str(settings.termination_message_path) == container["terminationMessagePath"] == "/dev/termination-log"
+    assert (
+        str(settings.termination_message_path)
+        == container["terminationMessagePath"]
+        == "/dev/termination-log"
+    )
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
     assert volumes["source"]["configMap"]["name"] == "docs-docs"
@@ -106,15 +127,24 @@ def test_deployment_is_pinned_hardened_and_wired_by_reference() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
     sc = container["securityContext"]
-    assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"] and sc["capabilities"] == {"drop": ["ALL"]}
-    assert tpl["spec"]["securityContext"]["runAsNonRoot"] and tpl["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert (
+        sc["readOnlyRootFilesystem"]
+        and not sc["allowPrivilegeEscalation"]
+        and sc["capabilities"] == {"drop": ["ALL"]}
+    )
+    assert (
+        tpl["spec"]["securityContext"]["runAsNonRoot"]
+        and tpl["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    )
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
 
 def test_a_new_version_changes_only_the_pin() -> None:
     c = corpus_of()
     a, b = deployment.render(c, "v1"), deployment.render(c, "v2")
-    assert a["spec"]["template"]["metadata"]["annotations"] != b["spec"]["template"]["metadata"]["annotations"]
+    assert (
+        a["spec"]["template"]["metadata"]["annotations"] != b["spec"]["template"]["metadata"]["annotations"]
+    )
     assert a["spec"]["selector"] == b["spec"]["selector"]
 
 
@@ -158,7 +188,9 @@ def test_refresh_cronjob_forbids_overlap_and_labels_its_jobs_like_index_jobs() -
     assert cj["metadata"]["name"] == "docs-refresh"
     assert cj["spec"]["schedule"] == "*/30 * * * *" and cj["spec"]["concurrencyPolicy"] == "Forbid"
     labels = cj["spec"]["jobTemplate"]["metadata"]["labels"]
-    assert labels["app.kubernetes.io/component"] == "index" and labels["rag.oozo.dev/index-hash"] == c.index_hash
+    assert (
+        labels["app.kubernetes.io/component"] == "index" and labels["rag.oozo.dev/index-hash"] == c.index_hash
+    )
 
 
 def test_configmap_is_valid_serve_settings() -> None:
@@ -181,7 +213,12 @@ def test_generated_secret_only_without_a_named_one() -> None:
 
 
 def test_service_and_pvc() -> None:
-    c = corpus_of(at("spec.index.storage", {"size": "5Gi", "storageClassName": "fast", "accessModes": ["ReadWriteMany"]}))
+    c = corpus_of(
+        at(
+            "spec.index.storage",
+            {"size": "5Gi", "storageClassName": "fast", "accessModes": ["ReadWriteMany"]},
+        )
+    )
     s = service.render(c)["spec"]
     assert s["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
     p = pvc.render(c)

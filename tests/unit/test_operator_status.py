@@ -56,7 +56,9 @@ def test_exhausted_build_stalls() -> None:
 
 
 def test_a_failed_refresh_after_a_good_version_is_reported() -> None:
-    w = C.desired(inputs(published=PUB, rollout=DONE, build=Build("failed", "docs-refresh-1", message="boom")))
+    w = C.desired(
+        inputs(published=PUB, rollout=DONE, build=Build("failed", "docs-refresh-1", message="boom"))
+    )
     assert w[C.INDEX_READY][0] == "False" and w[C.STALLED][0] == "True"
 
 
@@ -69,7 +71,9 @@ def test_problems_stall_with_their_reason() -> None:
 
 def test_transition_time_moves_only_on_flips() -> None:
     first = C.merge(None, C.desired(inputs(build=Build("running", "j"))), 1, "2026-01-01T00:00:00Z")
-    same = C.merge(first, C.desired(inputs(build=Build("failing", "j", message="x"))), 2, "2026-01-01T00:05:00Z")
+    same = C.merge(
+        first, C.desired(inputs(build=Build("failing", "j", message="x"))), 2, "2026-01-01T00:05:00Z"
+    )
     by = {c["type"]: c for c in same}
     assert by[C.READY]["lastTransitionTime"] == "2026-01-01T00:00:00Z"  # False → False
     assert by[C.READY]["observedGeneration"] == 2
@@ -92,7 +96,10 @@ def _job(name: str, **status: Any) -> dict[str, Any]:
 
 def _pod(exit_code: int, message: str, finished: str = "2026-01-01T00:01:00Z") -> dict[str, Any]:
     term = {"exitCode": exit_code, "message": message, "finishedAt": finished}
-    return {"metadata": {"name": "p"}, "status": {"containerStatuses": [{"name": "index", "state": {"terminated": term}}]}}
+    return {
+        "metadata": {"name": "p"},
+        "status": {"containerStatuses": [{"name": "index", "state": {"terminated": term}}]},
+    }
 
 
 RESULT = {"version": "20260101-ab", "documents": 2, "chunks": 7, "skippedDocuments": 1,
@@ -101,7 +108,10 @@ RESULT = {"version": "20260101-ab", "documents": 2, "chunks": 7, "skippedDocumen
 
 
 def test_succeeded_job_reports_the_termination_message() -> None:
-    b = build_of(_job("j", succeeded=1, conditions=[{"type": "Complete", "status": "True"}]), [_pod(0, json.dumps(RESULT))])
+    b = build_of(
+        _job("j", succeeded=1, conditions=[{"type": "Complete", "status": "True"}]),
+        [_pod(0, json.dumps(RESULT))],
+    )
     assert b.state == "succeeded" and b.result is not None
     assert b.result["version"] == "20260101-ab" and b.result["skipped"][0]["document"] == "bad.docx"
     assert b.result["job"] == "j"
@@ -118,12 +128,20 @@ def test_failing_and_failed_jobs_carry_the_runtime_error() -> None:
     assert failing.state == "failing" and "no documents (EmptyCorpus)" in failing.message
     failed = build_of(_job("j", failed=2, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]),
                       [_pod(1, err), _pod(1, "Traceback...\nValueError: bad", "2026-01-01T00:02:00Z")])  # fmt: skip
-    assert failed.state == "failed" and "ValueError: bad" in failed.message and failed.reason == "BackoffLimitExceeded"
+    assert (
+        failed.state == "failed"
+        and "ValueError: bad" in failed.message
+        and failed.reason == "BackoffLimitExceeded"
+    )
     assert build_of(_job("j", active=1), []).state == "running"
 
 
 def test_parse_result_refuses_garbage() -> None:
-    assert parse_result("not json") is None and parse_result('{"error": "x"}') is None and parse_result(None) is None
+    assert (
+        parse_result("not json") is None
+        and parse_result('{"error": "x"}') is None
+        and parse_result(None) is None
+    )
 
 
 def test_rollout_reader() -> None:

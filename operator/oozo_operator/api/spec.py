@@ -228,6 +228,10 @@ class Index(ApiModel):
         "flat", description="FAISS index kind: exact (flat) or approximate (hnsw)."
     )
     storage: Storage = Field(default_factory=Storage, description="Volume for index versions.")
+    resources: Resources | None = Field(
+        None,
+        description="Resources of the index Job's container; empty for 500m CPU / 1Gi requested, 4Gi limit.",
+    )
 
 
 class Generation(ApiModel):
@@ -415,3 +419,6 @@ class RagCorpusSpec(ApiModel):
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+Index.model_rebuild()  # `resources` refers to Resources, defined below Index

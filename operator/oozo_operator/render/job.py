@@ -80,7 +80,9 @@ def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
                     "command": ["oozo"],
                     "args": ["index", SOURCE_DIR, "--out", INDEX_DIR],
                     "env": env,
-                    "resources": DEFAULT_RESOURCES,
+                    "resources": corpus.spec.index.resources.wire()
+                    if corpus.spec.index.resources
+                    else DEFAULT_RESOURCES,
                     "securityContext": dict(pod.CONTAINER_SECURITY),
                     # The result (version, counts) is read from here into status.index.
                     "terminationMessagePath": TERMINATION_LOG,

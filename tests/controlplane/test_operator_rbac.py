@@ -1,0 +1,139 @@
+"""The operator runs with exactly deploy/rbac.yaml: as its ServiceAccount, it brings a corpus to
+Ready, generates an API key Secret, and notices a missing Secret — without being able to list,
+watch or read Secret values anywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.harness.kstatus import kstatus
+from tests.operator_builders import make_corpus, on_local_node, with_auth, with_openai
+from tests.operator_support import (
+    GROUP,
+    PLURAL,
+    REPO,
+    VERSION,
+    Kubelet,
+    Operator,
+    condition,
+    corpus,
+    docs_configmap,
+    install_crd,
+    result,
+    volume_for,
+    wait_for,
+)
+
+SA = "system:serviceaccount:oozo-system:oozo-operator"
+
+
+def kubectl(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", *args], env=env, check=check, capture_output=True, text=True)
+
+
+def service_account_kubeconfig(env: dict[str, str], admin: Path, target: Path) -> Path:
+    token = kubectl(
+        env, "create", "token", "oozo-operator", "-n", "oozo-system", "--duration=2h"
+    ).stdout.strip()
+    conf = yaml.safe_load(admin.read_text())
+    cluster = conf["clusters"][0]
+    target.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": "oozo-operator", "user": {"token": token}}],
+        "contexts": [{"name": "oozo", "context": {"cluster": cluster["name"], "user": "oozo-operator"}}],
+        "current-context": "oozo",
+    }))  # fmt: skip
+    return target
+
+
+@pytest.fixture(scope="module")
+def api(control_plane: Any) -> Iterator[client.ApiClient]:
+    install_crd(control_plane.env())
+    kubectl(control_plane.env(), "apply", "--server-side", "-f", str(REPO / "deploy" / "rbac.yaml"))
+    with control_plane.api_client() as api_client:
+        yield api_client
+
+
+@pytest.fixture(scope="module")
+def operator(
+    control_plane: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    tmp = tmp_path_factory.mktemp("rbac")
+    kubeconfig = service_account_kubeconfig(
+        control_plane.env(), control_plane.kubeconfig, tmp / "sa.kubeconfig"
+    )
+    op = Operator({**control_plane.env(), "KUBECONFIG": str(kubeconfig)}, tmp).start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture()
+def ns(api: client.ApiClient) -> Iterator[str]:
+    core = client.CoreV1Api(api)
+    name = f"rbac-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+    core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
+
+
+@pytest.mark.parametrize(("verb", "resource", "allowed"), [
+    ("list", "secrets", "no"), ("watch", "secrets", "no"), ("get", "secrets", "yes"), ("create", "secrets", "yes"),
+    ("delete", "secrets", "no"), ("update", "secrets", "no"), ("create", "clusterroles", "no"),
+    ("delete", "ragcorpora.rag.oozo.dev", "no"), ("patch", "ragcorpora.rag.oozo.dev/status", "yes"),
+    ("delete", "deployments.apps", "no"), ("watch", "jobs.batch", "yes"), ("create", "pods", "no"),
+])  # fmt: skip
+def test_service_account_can_do_only_what_it_needs(control_plane: Any, api: client.ApiClient, verb: str,
+                                                    resource: str, allowed: str) -> None:  # fmt: skip
+    answer = kubectl(control_plane.env(), "auth", "can-i", verb, resource, "-A", "--as", SA, check=False)
+    assert answer.stdout.strip() == allowed, f"{verb} {resource}: {answer.stdout}{answer.stderr}"
+
+
+def test_operator_with_least_privilege_reaches_ready(
+    operator: Operator, api: client.ApiClient, ns: str
+) -> None:
+    core, custom, kubelet = (
+        client.CoreV1Api(api),
+        client.CustomObjectsApi(api),
+        Kubelet(client.CoreV1Api(api)),
+    )
+    docs_configmap(core, ns, "kb-docs")
+    volume_for(core, ns, "kb")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, make_corpus("kb", on_local_node, with_auth())
+    )
+    kubelet.finish_index(ns, "kb", result("v1"))
+
+    def serving() -> dict[str, Any] | None:
+        kubelet.ready_servers(ns, "kb")
+        obj = corpus(custom, ns, "kb")
+        return obj if condition(obj, "Ready").get("status") == "True" else None
+
+    obj = wait_for("Ready", serving, 60)
+    assert kstatus(obj)[0] == "Current"
+    assert core.read_namespaced_secret("kb-api-key", ns).metadata.owner_references[0].name == "kb"
+
+
+def test_missing_secret_is_seen_through_metadata_only(
+    operator: Operator, api: client.ApiClient, ns: str
+) -> None:
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    docs_configmap(core, ns, "llm-docs")
+    volume_for(core, ns, "llm")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, make_corpus("llm", on_local_node, with_openai("nope"))
+    )
+    obj = wait_for("Stalled", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
+                   and corpus(custom, ns, "llm"), 30)  # fmt: skip
+    assert (
+        condition(obj, "Stalled")["reason"] == "SecretNotFound"
+        and "nope" in condition(obj, "Stalled")["message"]
+    )

@@ -1,0 +1,100 @@
+"""Fifty corpora applied at once all converge to Ready, each with exactly one index Job; the
+test plays the kubelet for all of them and reports how long convergence took."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.operator_builders import make_corpus, on_local_node, with_small_pods
+from tests.operator_support import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    Kubelet,
+    Operator,
+    condition,
+    docs_configmap,
+    install_crd,
+    result,
+    volume_for,
+    wait_for,
+)
+
+COUNT = 50
+
+
+@pytest.fixture(scope="module")
+def api(control_plane: Any) -> Iterator[client.ApiClient]:
+    install_crd(control_plane.env())
+    with control_plane.api_client() as api_client:
+        yield api_client
+
+
+@pytest.fixture()
+def ns(api: client.ApiClient) -> Iterator[str]:
+    core = client.CoreV1Api(api)
+    name = f"scale-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+    core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
+
+
+def play_kubelet(core: client.CoreV1Api, ns: str, stop: threading.Event) -> None:
+    """Index pods report a result; server pods become Ready — for every corpus in `ns`."""
+    kubelet = Kubelet(core)
+    while not stop.is_set():
+        for pod in core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/managed-by=oozo").items:
+            if not pod.spec.node_name or pod.status.container_statuses or pod.metadata.deletion_timestamp:
+                continue
+            component = pod.metadata.labels.get("app.kubernetes.io/component")
+            if component == "index":
+                kubelet.terminate(
+                    ns, pod.metadata.name, 0, result(f"v-{pod.metadata.labels['app.kubernetes.io/instance']}")
+                )
+            elif component == "server":
+                kubelet.run_ready(ns, pod.metadata.name)
+        stop.wait(0.5)
+
+
+def test_fifty_corpora_converge(control_plane: Any, api: client.ApiClient, ns: str,
+                                tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    names = [f"c{i:02d}" for i in range(COUNT)]
+    for name in names:
+        docs_configmap(core, ns, f"{name}-docs")
+        volume_for(core, ns, name)
+    operator = Operator(control_plane.env(), tmp_path_factory.mktemp("scale")).start()
+    stop = threading.Event()
+    kubelet = threading.Thread(target=play_kubelet, args=(core, ns, stop), daemon=True)
+    kubelet.start()
+    try:
+        began = time.monotonic()
+        for name in names:
+            custom.create_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL, make_corpus(name, on_local_node, with_small_pods)
+            )
+
+        def all_ready() -> bool:
+            items = custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+            return len(items) == COUNT and all(condition(o, "Ready").get("status") == "True" for o in items)
+
+        wait_for(f"{COUNT} corpora Ready", all_ready, 240, every=1)
+        seconds = time.monotonic() - began
+        print(f"\n{COUNT} corpora Ready in {seconds:.1f}s")
+        jobs = client.BatchV1Api(api).list_namespaced_job(ns).items
+        assert sorted(j.metadata.labels["app.kubernetes.io/instance"] for j in jobs) == names
+        deployments = client.AppsV1Api(api).list_namespaced_deployment(ns).items
+        assert len(deployments) == COUNT
+        (tmp_path_factory.getbasetemp() / "scale-seconds.txt").write_text(f"{seconds:.1f}\n")
+    finally:
+        stop.set()
+        kubelet.join(5)
+        operator.stop()
