@@ -35,6 +35,7 @@ def stack(control_plane: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield s
     finally:
         s.stop()
+    assert s.kubelet.pids() == [], "pod processes outlived the local kubelet"
 
 
 def apply(kubeconfig: Path, *objects: dict) -> None:
