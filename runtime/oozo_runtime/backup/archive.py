@@ -12,7 +12,6 @@ import hashlib
 import os
 import stat
 import tarfile
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -105,7 +104,7 @@ def _safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def unpack(src: BinaryIO, dest: Path, *, on_file: Callable[[str, str], None] | None = None) -> dict[str, str]:
+def unpack(src: BinaryIO, dest: Path) -> dict[str, str]:
     """Unpack a tar + zstd stream into the empty directory `dest`. Returns {relpath: sha256}."""
     import zstandard
 
@@ -142,8 +141,6 @@ def unpack(src: BinaryIO, dest: Path, *, on_file: Callable[[str, str], None] | N
                         digest.update(chunk)
                         out.write(chunk)
                 hashes[name] = digest.hexdigest()
-                if on_file:
-                    on_file(name, hashes[name])
     except BackupError:
         raise
     except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
