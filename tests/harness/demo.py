@@ -26,16 +26,18 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from tests.harness import procs
 from tests.harness.controlplane import ControlPlane
 from tests.harness.local_kubelet import resolve_service
 from tests.harness.stack import REPO, Stack, kubectl
 
 NAMESPACE = "oozo-demo"
 OVERLAY = REPO / "examples" / "quickstart" / "demo"
-DEFAULT_QUESTION = "What are these documents about?"
+DEFAULT_QUESTION = "What are the purposes of the Constitution, according to its preamble?"
 READY_TIMEOUT = 600
 
-console = Console(highlight=False)
+# CI logs are not terminals: give tables room instead of rich's 80-column default.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -127,7 +129,8 @@ def show_answer(question: str, reply: dict[str, Any]) -> None:
     console.print(table)
 
 
-def run(workdir: Path) -> None:
+def run(workdir: Path) -> list[int]:
+    """The demo; returns the pids of anything it started that is still alive afterwards."""
     question = os.environ.get("OOZO_DEMO_QUESTION") or DEFAULT_QUESTION
     if not (OVERLAY.parent / "kustomization.yaml").exists():
         raise RuntimeError(
@@ -150,19 +153,23 @@ def run(workdir: Path) -> None:
         step(f"waiting for ragcorpus/{name} to be Ready (index Job, then the query Deployment)…")
         wait_ready(kc, name, stack)
         console.print(kubectl(kc, "get", "pods,jobs,svc", "-n", NAMESPACE, "-o", "wide").stdout)
+        console.print("  (these pods are processes on this machine, started by the local kubelet)")
         step("asking the generated Service…")
         show_answer(question, ask(kc, name, question))
         step("kubectl get ragcorpora")
         console.print(kubectl(kc, "get", "ragcorpora", "-n", NAMESPACE).stdout)
-    except BaseException:
+    except Exception:
         if stack is not None:
             console.print(Panel(stack.operator_tail(30), title="operator log (tail)", border_style="red"))
         raise
     finally:
         step("cleaning up: operator, pod processes, provisioner, control plane…")
+        ours = [pid for _, pid in plane.recorded_pids()]
         if stack is not None:
+            ours += [*stack.kubelet.pids(), *([stack.operator.pid] if stack.operator else [])]
             stack.stop()
         plane.stop()
+    return [pid for pid in ours if procs.alive(pid)]
 
 
 def main() -> int:
@@ -172,7 +179,10 @@ def main() -> int:
     began = time.monotonic()
     code = 0
     try:
-        run(workdir)
+        left = run(workdir)
+        if left:
+            console.print(f"[bold red]processes left running[/bold red]: {left}")
+            return 1
         console.print(
             f"[bold green]demo finished[/bold green] in {time.monotonic() - began:.0f}s; nothing left running"
         )
