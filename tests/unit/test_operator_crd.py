@@ -40,6 +40,7 @@ def test_committed_crd_matches_the_models() -> None:
     committed = (REPO / "crds" / "ragcorpus.yaml").read_text()
     assert committed == gen_crd.render(), "crds/ragcorpus.yaml is stale: run .venv/bin/python hack/gen_crd.py"
     assert yaml.safe_load(committed)["spec"]["names"]["shortNames"]
+    assert (REPO / "docs" / "api.md").read_text() == gen_crd.render_api_doc(), "docs/api.md is stale"
 
 
 def test_every_field_has_a_description(schema: dict[str, Any]) -> None:
