@@ -273,3 +273,22 @@ def test_a_connection_dropped_mid_download_resumes_where_it_stopped(
     assert ranges == [None, "bytes=1048576-"]
     assert result["version"] == "v1"
     assert tree(dst / "current") == tree(src / "current")
+
+
+def test_the_operator_renders_backup_and_restore_env_from_the_settings_classes() -> None:
+    from oozo_runtime.backup.settings import BackupSettings, RestoreSettings
+    from oozo_runtime.settings import env_for
+
+    env = env_for(
+        BackupSettings, backup_uri="s3://bkt/ns/name", backup_keep_last=7, s3_endpoint="http://minio:9000"
+    )
+    assert env == {
+        "OOZO_BACKUP_URI": "s3://bkt/ns/name",
+        "OOZO_BACKUP_KEEP_LAST": "7",
+        "OOZO_S3_ENDPOINT": "http://minio:9000",
+    }
+    assert env_for(RestoreSettings, restore_uri="s3://bkt/ns/name@latest") == {
+        "OOZO_RESTORE_URI": "s3://bkt/ns/name@latest"
+    }
+    with pytest.raises(ValueError):
+        env_for(BackupSettings, backup_uri="s3://bkt/p", backup_keep_last=-1)

@@ -349,3 +349,31 @@ def test_sigterm_mid_restore_leaves_the_index_as_it_was(
     assert proc.returncode == 143
     assert json.loads(err.strip().splitlines()[-1])["reason"] == "Interrupted"
     assert snapshot(existing) == before
+
+
+def test_rot_found_mid_stream_aborts_the_multipart_upload(
+    s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "rotten"
+    vdir = add_version(
+        src, "v3", {"a.bin": os.urandom(40 * 1024 * 1024), "b.bin": os.urandom(40 * 1024 * 1024)}
+    )
+    with (vdir / "a.bin").open("r+b") as f:  # one flipped byte in the first of two large files
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    made = oozo(
+        "backup",
+        "--index",
+        str(src),
+        "--to",
+        f"s3://{bucket}/p",
+        "--endpoint",
+        s3_server.endpoint,
+        env=s3_server.env(),
+    )
+    assert "a.bin" in str(assert_failed(made, "VerificationFailed", s3_server)["error"])
+    client = s3_server.client()
+    assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")

@@ -62,9 +62,12 @@ class _HashingReader:
         return data
 
 
-def pack(version_dir: Path, out: BinaryIO, *, level: int = 1) -> dict[str, str]:
+def pack(
+    version_dir: Path, out: BinaryIO, *, level: int = 1, expected: dict[str, str] | None = None
+) -> dict[str, str]:
     """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: sha256} of the
-    bytes actually written, so the caller can compare them to the manifest."""
+    bytes actually written, so the caller can compare them to the manifest. With `expected`, a
+    file whose hash differs stops the packing right after that file, not at the end."""
     import zstandard
 
     hashes: dict[str, str] = {}
@@ -91,6 +94,11 @@ def pack(version_dir: Path, out: BinaryIO, *, level: int = 1) -> dict[str, str]:
                 if reader.size != size:
                     raise BackupError(e.INDEX_CORRUPT, f"{path} changed size while it was packed")
                 hashes[rel] = reader.hash.hexdigest()
+                if expected is not None and rel in expected and expected[rel] != hashes[rel]:
+                    raise BackupError(
+                        e.VERIFICATION_FAILED,
+                        f"{version_dir} does not match its manifest (sha256 differs: {rel})",
+                    )
     return hashes
 
 

@@ -47,16 +47,40 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _PipeReader:
-    """The read end of the packer's pipe, hashed and counted as the uploader consumes it."""
+class _Packer(threading.Thread):
+    """Packs into the write end of the pipe; an error is kept for the caller, never lost."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, version_dir: Path, fd: int, level: int, expected: dict[str, str]) -> None:
+        super().__init__(name="oozo-pack", daemon=True)
+        self.version_dir, self.fd, self.level, self.expected = version_dir, fd, level, expected
+        self.hashes: dict[str, str] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with os.fdopen(self.fd, "wb", buffering=MiB) as out:
+                self.hashes = pack(self.version_dir, out, level=self.level, expected=self.expected)
+        except BaseException as exc:  # reported by the caller after the upload returns
+            self.error = exc
+
+
+class _PipeReader:
+    """The read end of the packer's pipe, hashed and counted as the uploader consumes it. At
+    EOF it waits for the packer and raises its error, so a failed pack aborts the multipart
+    upload instead of completing a short object."""
+
+    def __init__(self, fd: int, packer: _Packer) -> None:
         self.file = os.fdopen(fd, "rb", buffering=MiB)
+        self.packer = packer
         self.hash = hashlib.sha256()
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self.file.read(n)
+        if not data:
+            self.packer.join()  # the write end is closed: the packer is returning
+            if self.packer.error is not None:
+                raise self.packer.error
         self.hash.update(data)
         self.size += len(data)
         return data
@@ -71,32 +95,16 @@ class _PipeReader:
         self.file.close()
 
 
-class _Packer(threading.Thread):
-    """Packs into the write end of the pipe; an error is kept for the caller, never lost."""
-
-    def __init__(self, version_dir: Path, fd: int, level: int) -> None:
-        super().__init__(name="oozo-pack", daemon=True)
-        self.version_dir, self.fd, self.level = version_dir, fd, level
-        self.hashes: dict[str, str] = {}
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            with os.fdopen(self.fd, "wb", buffering=MiB) as out:
-                self.hashes = pack(self.version_dir, out, level=self.level)
-        except BaseException as exc:  # reported by the caller after the upload returns
-            self.error = exc
-
-
 def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, level: int) -> tuple[str, int]:
     """Stream the artifact to S3; returns (sha256, size). Raises if packing failed or the packed
     files differ from the manifest, after deleting whatever was uploaded."""
     key = loc.key(version, ARTIFACT)
+    expected = manifest_hashes(load_manifest(vdir / MANIFEST))
     read_fd, write_fd = os.pipe()
-    packer = _Packer(vdir, write_fd, level)
-    reader = _PipeReader(read_fd)
+    packer = _Packer(vdir, write_fd, level, expected)
+    reader = _PipeReader(read_fd, packer)
     packer.start()
-    try:
+    try:  # a BackupError raised by the reader comes back out of upload_fileobj unchanged
         client.upload_fileobj(
             reader, loc.bucket, key, ExtraArgs={"ContentType": "application/zstd"}, Config=transfer_config()
         )
@@ -108,8 +116,7 @@ def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, lev
             if isinstance(packer.error, BackupError):
                 raise packer.error
             raise BackupError(e.LOCAL_IO, f"packing {vdir} failed: {packer.error}") from packer.error
-        manifest = load_manifest(vdir / MANIFEST)
-        compare_to_manifest(manifest_hashes(manifest), packer.hashes, str(vdir))
+        compare_to_manifest(expected, packer.hashes, str(vdir))
     except BackupError:
         client.delete_object(Bucket=loc.bucket, Key=key)
         raise
