@@ -38,13 +38,22 @@ def _write_termination(path: Path | None, payload: dict[str, Any]) -> None:
         print(json.dumps({"warning": f"cannot write termination message {path}: {exc}"}), file=sys.stderr)
 
 
+_FLAGS = {
+    "backup_uri": "--to (OOZO_BACKUP_URI)",
+    "restore_uri": "--from (OOZO_RESTORE_URI)",
+    "index_dir": "--index (OOZO_INDEX_DIR)",
+    "backup_keep_last": "--keep-last (OOZO_BACKUP_KEEP_LAST)",
+}
+
+
 def _settings(cls: type, overrides: dict[str, Any]) -> Any:
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return cls(**given)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
+            f"{_FLAGS.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False)
         )
         raise BackupError(e.INVALID_SETTINGS, f"invalid settings: {problems}") from None
 
