@@ -29,15 +29,15 @@ def make_index(index_dir: Path, total_mib: int) -> int:
     vdir = index_dir / "versions" / "bench"
     vdir.mkdir(parents=True)
     vectors_mib = total_mib * 7 // 8
-    with (vdir / "index.faiss").open("wb") as f:
+    with (vdir / "index.faiss").open("wb") as vectors:
         for _ in range(vectors_mib):
-            f.write(os.urandom(MiB))
+            vectors.write(os.urandom(MiB))
     line = json.dumps({"document": "handbook/chapter.docx", "text": "Employees accrue leave monthly. " * 20})
-    with (vdir / "chunks.jsonl").open("w") as f:
+    with (vdir / "chunks.jsonl").open("w") as chunks:
         written, i = 0, 0
         while written < (total_mib - vectors_mib) * MiB:
             row = f'{{"id": {i}, {line[1:]}\n'
-            f.write(row)
+            chunks.write(row)
             written += len(row)
             i += 1
 

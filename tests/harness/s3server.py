@@ -53,7 +53,7 @@ def _die_with_parent() -> None:
 
 class S3Server:
     access_key = "oozo-test-root"
-    secret_key = "oozo-test-root-secret-0123456789"  # noqa: S105 - a throwaway loopback credential
+    secret_key = "oozo-test-root-secret-0123456789"
     region = "us-east-1"
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
