@@ -132,7 +132,8 @@ def test_rendered_manifests_pass_a_server_side_dry_run(
 ) -> None:
     docs = render(helm, *VALUE_SETS[value_set])
     env = control_plane.env()
-    subprocess.run(["kubectl", "create", "namespace", "oozo-system"], env=env, capture_output=True)
+    for namespace in ("oozo-system", "team-a", "team-b"):
+        subprocess.run(["kubectl", "create", "namespace", namespace], env=env, capture_output=True)
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(yaml.safe_dump_all(docs))
     result = subprocess.run(
@@ -142,3 +143,22 @@ def test_rendered_manifests_pass_a_server_side_dry_run(
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_chart_carries_the_current_crd() -> None:
+    assert (CHART / "crds/ragcorpus.yaml").read_text() == (ROOT / "crds/ragcorpus.yaml").read_text(), (
+        "charts/oozo/crds/ragcorpus.yaml is stale: cp crds/ragcorpus.yaml charts/oozo/crds/"
+    )
+
+
+def test_chart_rbac_grants_exactly_what_deploy_rbac_grants(helm: str) -> None:
+    deploy = [d for d in yaml.safe_load_all((ROOT / "deploy/rbac.yaml").read_text()) if d]
+    (expected,) = [d["rules"] for d in deploy if d["kind"] == "ClusterRole"]
+    (cluster_role,) = [d for d in render(helm) if d["kind"] == "ClusterRole"]
+    assert cluster_role["rules"] == expected
+    namespaced = render(helm, *VALUE_SETS["namespaced"])
+    roles = [d for d in namespaced if d["kind"] == "Role"]
+    (cluster_role,) = [d for d in namespaced if d["kind"] == "ClusterRole"]
+    assert {r["metadata"]["namespace"] for r in roles} == {"team-a", "team-b"}
+    for role in roles:
+        assert role["rules"] + cluster_role["rules"] == expected
