@@ -42,10 +42,18 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, ev
 
 def install_crd(env: dict[str, str]) -> None:
     crd = str(REPO / "crds" / "ragcorpus.yaml")
-    subprocess.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", crd], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    subprocess.run(["kubectl", "wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/ragcorpora.rag.oozo.dev"], env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", crd],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["kubectl", "wait", "--for=condition=Established", "--timeout=60s", "crd/ragcorpora.rag.oozo.dev"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _free_port() -> int:
@@ -75,10 +83,19 @@ class Operator:
         self.metrics_port = _free_port()
         log = open(self.log_dir / f"operator-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "oozo"), "operator", "--liveness-port", str(_free_port()),
-             "--metrics-port", str(self.metrics_port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        )  # fmt: skip
+            [
+                str(REPO / ".venv" / "bin" / "oozo"),
+                "operator",
+                "--liveness-port",
+                str(_free_port()),
+                "--metrics-port",
+                str(self.metrics_port),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
         return self
 
     def kill(self) -> None:
@@ -130,12 +147,19 @@ def result(version: str, documents: int = 3, chunks: int = 12) -> str:
     """The JSON the runtime's `oozo index` writes to its termination message."""
     return json.dumps(
         {
-            "version": version, "documents": documents, "chunks": chunks, "skippedDocuments": 1,
+            "version": version,
+            "documents": documents,
+            "chunks": chunks,
+            "skippedDocuments": 1,
             "skipped": [{"document": "broken.docx", "reason": "not a zip file"}],
-            "embeddingModel": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": 384,
-            "sizeBytes": 123456, "builtAt": _now(), "buildSeconds": 4.2, "reusedEmbeddings": 0,
+            "embeddingModel": "sentence-transformers/all-MiniLM-L6-v2",
+            "dimensions": 384,
+            "sizeBytes": 123456,
+            "builtAt": _now(),
+            "buildSeconds": 4.2,
+            "reusedEmbeddings": 0,
         }
-    )  # fmt: skip
+    )
 
 
 class Kubelet:
@@ -150,35 +174,79 @@ class Kubelet:
     def terminate(self, namespace: str, pod: str, exit_code: int, message: str) -> None:
         p = self.core.read_namespaced_pod(pod, namespace)
         c = p.spec.containers[0]
-        state = {"terminated": {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
-                                "message": message, "startedAt": _now(), "finishedAt": _now()}}  # fmt: skip
-        self.core.patch_namespaced_pod_status(pod, namespace, {"status": {
-            "phase": "Succeeded" if exit_code == 0 else "Failed", "startTime": _now(),
-            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
-            "containerStatuses": [{"name": c.name, "image": c.image, "imageID": "", "ready": False,
-                                   "restartCount": 0, "state": state}],
-        }})  # fmt: skip
+        state = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": "Completed" if exit_code == 0 else "Error",
+                "message": message,
+                "startedAt": _now(),
+                "finishedAt": _now(),
+            }
+        }
+        self.core.patch_namespaced_pod_status(
+            pod,
+            namespace,
+            {
+                "status": {
+                    "phase": "Succeeded" if exit_code == 0 else "Failed",
+                    "startTime": _now(),
+                    "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
+                    "containerStatuses": [
+                        {
+                            "name": c.name,
+                            "image": c.image,
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": state,
+                        }
+                    ],
+                }
+            },
+        )
 
     def run_ready(self, namespace: str, pod: str) -> None:
         p = self.core.read_namespaced_pod(pod, namespace)
         c = p.spec.containers[0]
-        conds = [{"type": t, "status": "True", "lastTransitionTime": _now()}
-                 for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]  # fmt: skip
-        self.core.patch_namespaced_pod_status(pod, namespace, {"status": {
-            "phase": "Running", "startTime": _now(), "conditions": conds, "podIP": "10.0.0.10",
-            "containerStatuses": [{"name": c.name, "image": c.image, "imageID": "", "ready": True, "started": True,
-                                   "restartCount": 0, "state": {"running": {"startedAt": _now()}}}],
-        }})  # fmt: skip
+        conds = [
+            {"type": t, "status": "True", "lastTransitionTime": _now()}
+            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+        ]
+        self.core.patch_namespaced_pod_status(
+            pod,
+            namespace,
+            {
+                "status": {
+                    "phase": "Running",
+                    "startTime": _now(),
+                    "conditions": conds,
+                    "podIP": "10.0.0.10",
+                    "containerStatuses": [
+                        {
+                            "name": c.name,
+                            "image": c.image,
+                            "imageID": "",
+                            "ready": True,
+                            "started": True,
+                            "restartCount": 0,
+                            "state": {"running": {"startedAt": _now()}},
+                        }
+                    ],
+                }
+            },
+        )
 
     def pending_index_pods(self, namespace: str, corpus: str) -> list[str]:
         sel = f"app.kubernetes.io/instance={corpus},app.kubernetes.io/component=index"
         return [
-            p.metadata.name for p in self.pods(namespace, sel)
+            p.metadata.name
+            for p in self.pods(namespace, sel)
             if p.spec.node_name and not p.status.container_statuses and not p.metadata.deletion_timestamp
-        ]  # fmt: skip
+        ]
 
-    def finish_index(self, namespace: str, corpus: str, message: str, exit_code: int = 0,
-                     timeout: float = 60) -> str:  # fmt: skip
+    def finish_index(
+        self, namespace: str, corpus: str, message: str, exit_code: int = 0, timeout: float = 60
+    ) -> str:
         """Wait for the corpus's next index pod to be scheduled, then terminate it."""
         pod = wait_for(
             f"an index pod of {corpus}", lambda: self.pending_index_pods(namespace, corpus), timeout
@@ -189,8 +257,11 @@ class Kubelet:
     def ready_servers(self, namespace: str, corpus: str) -> int:
         """Mark every scheduled, not yet running server pod Running and Ready; returns how many."""
         sel = f"app.kubernetes.io/instance={corpus},app.kubernetes.io/component=server"
-        todo = [p for p in self.pods(namespace, sel)
-                if p.spec.node_name and p.status.phase == "Pending" and not p.metadata.deletion_timestamp]  # fmt: skip
+        todo = [
+            p
+            for p in self.pods(namespace, sel)
+            if p.spec.node_name and p.status.phase == "Pending" and not p.metadata.deletion_timestamp
+        ]
         for p in todo:
             self.run_ready(namespace, p.metadata.name)
         return len(todo)

@@ -53,7 +53,8 @@ def _index_condition(i: Inputs) -> tuple[str, str, str]:
             "True",
             "IndexPublished",
             (
-                f"version {pub.get('version')}: {pub.get('documents', 0)} documents, {pub.get('chunks', 0)} chunks, "
+                f"version {pub.get('version')}: {pub.get('documents', 0)} documents, "
+                f"{pub.get('chunks', 0)} chunks, "
                 f"{pub.get('skippedDocuments', 0)} skipped"
             ),
         )

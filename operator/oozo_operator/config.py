@@ -11,16 +11,24 @@ DEFAULT_RUNTIME_IMAGE = "ghcr.io/oozo-dev/oozo-runtime:0.1.0"
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OOZO_", extra="ignore")
 
-    runtime_image: str = Field(DEFAULT_RUNTIME_IMAGE, description="Runtime image when a corpus names none.")
-    image_pull_policy: str = Field("IfNotPresent", description="Pull policy of runtime containers.")
-    job_backoff_limit: int = Field(2, ge=0, le=20, description="Retries of an index Job before Stalled.")
-    job_deadline_seconds: int = Field(6 * 3600, ge=60, description="activeDeadlineSeconds of index Jobs.")
-    job_ttl_seconds: int = Field(24 * 3600, ge=60, description="ttlSecondsAfterFinished of index Jobs.")
-    secret_recheck_seconds: float = Field(
-        15.0, gt=0, description="How often missing Secrets are looked for again."
+    runtime_image: str = Field(
+        default=DEFAULT_RUNTIME_IMAGE, description="Runtime image when a corpus names none."
     )
-    log_level: str = Field("INFO", description="Log level of the operator.")
-    log_format: str = Field("json", description="json or text.")
+    image_pull_policy: str = Field(default="IfNotPresent", description="Pull policy of runtime containers.")
+    job_backoff_limit: int = Field(
+        default=2, ge=0, le=20, description="Retries of an index Job before Stalled."
+    )
+    job_deadline_seconds: int = Field(
+        default=6 * 3600, ge=60, description="activeDeadlineSeconds of index Jobs."
+    )
+    job_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, description="ttlSecondsAfterFinished of index Jobs."
+    )
+    secret_recheck_seconds: float = Field(
+        default=15.0, gt=0, description="How often missing Secrets are looked for again."
+    )
+    log_level: str = Field(default="INFO", description="Log level of the operator.")
+    log_format: str = Field(default="json", description="json or text.")
 
 
 def settings() -> OperatorSettings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -25,7 +26,7 @@ from oozo_operator.render import labels as L
 
 log = logging.getLogger("oozo.handlers")
 SETTINGS = OperatorSettings()
-CHILD_LABELS = {L.MANAGED_BY: L.MANAGER, L.INSTANCE: kopf.PRESENT}
+CHILD_LABELS: dict[str, Any] = {L.MANAGED_BY: L.MANAGER, L.INSTANCE: kopf.PRESENT}
 
 
 def reconcile_named(namespace: str, name: str, trigger: str) -> R.Outcome | None:
@@ -64,7 +65,8 @@ def reconcile_named(namespace: str, name: str, trigger: str) -> R.Outcome | None
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL)
-def corpus_changed(namespace: str, name: str, reason: str, **_: Any) -> None:
+def corpus_changed(namespace: str | None, name: str, reason: str, **_: Any) -> None:
+    assert namespace, "RagCorpus is namespaced"
     try:
         reconcile_named(namespace, name, str(reason))
     except ApiException as err:
@@ -73,32 +75,42 @@ def corpus_changed(namespace: str, name: str, reason: str, **_: Any) -> None:
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def corpus_deleted(namespace: str, name: str, **_: Any) -> None:
+def corpus_deleted(namespace: str | None, name: str, **_: Any) -> None:
     """optional=True: no finalizer is added for it; it only forgets the metric series."""
-    metrics.observe_ready(namespace, name, None)
+    metrics.observe_ready(namespace or "", name, None)
 
 
-def _child_event(event: dict[str, Any], labels: dict[str, str], namespace: str, kind: str) -> None:
+def _child_event(event: kopf.RawEvent, labels: Mapping[str, str], namespace: str | None, kind: str) -> None:
     instance = labels.get(L.INSTANCE)
-    if not instance or event.get("type") is None:  # None: the initial listing, resume covers it
+    if (
+        not instance or not namespace or event.get("type") is None
+    ):  # None: the initial listing, resume covers it
         return
     try:
         reconcile_named(namespace, instance, f"{kind}-event")
     except ApiException as err:
-        log.warning("reconcile of %s/%s after a %s event failed: %s %s", namespace, instance, kind, err.status,
-                    (err.body or "")[:300])  # fmt: skip
+        log.warning(
+            "reconcile of %s/%s after a %s event failed: %s %s",
+            namespace,
+            instance,
+            kind,
+            err.status,
+            (err.body or "")[:300],
+        )
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
-def job_event(event: dict[str, Any], labels: dict[str, str], namespace: str, **_: Any) -> None:
+def job_event(event: kopf.RawEvent, labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
     _child_event(event, labels, namespace, "job")
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD_LABELS)
-def deployment_event(event: dict[str, Any], labels: dict[str, str], namespace: str, **_: Any) -> None:
+def deployment_event(
+    event: kopf.RawEvent, labels: Mapping[str, str], namespace: str | None, **_: Any
+) -> None:
     _child_event(event, labels, namespace, "deployment")
 
 
 @kopf.on.event("v1", "pods", labels=CHILD_LABELS)
-def pod_event(event: dict[str, Any], labels: dict[str, str], namespace: str, **_: Any) -> None:
+def pod_event(event: kopf.RawEvent, labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
     _child_event(event, labels, namespace, "pod")

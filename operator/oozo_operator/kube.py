@@ -74,9 +74,13 @@ class Kube:
     ) -> dict[str, Any]:
         headers = {"Accept": accept, "Content-Type": content_type}
         params = self.api.param_serialize(
-            method, url_path, query_params=query or [], header_params=headers, body=body,
+            method,
+            url_path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
             auth_settings=["BearerToken"],
-        )  # fmt: skip
+        )
         response = self.api.call_api(*params, _request_timeout=(10, 30))
         data = response.read()
         if not 200 <= response.status < 300:
@@ -90,18 +94,23 @@ class Kube:
         meta = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         return self.request(
-            "PATCH", url, obj, [("fieldManager", FIELD_MANAGER), ("force", "true")],
+            "PATCH",
+            url,
+            obj,
+            [("fieldManager", FIELD_MANAGER), ("force", "true")],
             content_type="application/apply-patch+yaml",
-        )  # fmt: skip
+        )
 
     def create(self, obj: dict[str, Any]) -> bool:
         """Create once; False when it exists already (409), which callers treat as success."""
         meta = obj["metadata"]
         try:
             self.request(
-                "POST", path(obj["apiVersion"], obj["kind"], meta["namespace"]), obj,
+                "POST",
+                path(obj["apiVersion"], obj["kind"], meta["namespace"]),
+                obj,
                 [("fieldManager", FIELD_MANAGER)],
-            )  # fmt: skip
+            )
         except ApiException as err:
             if err.status == 409:
                 return False
@@ -121,9 +130,11 @@ class Kube:
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
         return self.request(
-            "PATCH", path(f"{GROUP}/{VERSION}", "RagCorpus", namespace, name, "status"),
-            {"status": status}, content_type="application/merge-patch+json",
-        )  # fmt: skip
+            "PATCH",
+            path(f"{GROUP}/{VERSION}", "RagCorpus", namespace, name, "status"),
+            {"status": status},
+            content_type="application/merge-patch+json",
+        )
 
     # --- reads --------------------------------------------------------------------------
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -52,9 +52,10 @@ def _sweep(namespaces: list[str], every: float, stop: threading.Event) -> None:
             for url in urls:
                 for item in kube.request("GET", url).get("items", []):
                     stalled = [
-                        c for c in (item.get("status") or {}).get("conditions") or []
+                        c
+                        for c in (item.get("status") or {}).get("conditions") or []
                         if c.get("type") == "Stalled" and c.get("status") == "True"
-                    ]  # fmt: skip
+                    ]
                     if stalled and stalled[0].get("reason") in RECHECK:
                         meta = item["metadata"]
                         handlers.reconcile_named(meta["namespace"], meta["name"], "recheck")
@@ -78,9 +79,11 @@ def run(namespaces: list[str], liveness_port: int = 8080, metrics_port: int = 90
         metrics.serve(metrics_port)
     stop = threading.Event()
     threading.Thread(
-        target=_sweep, args=(list(namespaces), handlers.SETTINGS.secret_recheck_seconds, stop),
-        name="recheck", daemon=True,
-    ).start()  # fmt: skip
+        target=_sweep,
+        args=(list(namespaces), handlers.SETTINGS.secret_recheck_seconds, stop),
+        name="recheck",
+        daemon=True,
+    ).start()
     log.info("starting: namespaces=%s runtime image=%s", namespaces or "all", handlers.SETTINGS.runtime_image)
     started = time.monotonic()
     try:

@@ -11,9 +11,10 @@ RECONCILES = Counter(
 )
 ERRORS = Counter("oozo_reconcile_errors_total", "Reconcile passes that raised.", ["error"])
 DURATION = Histogram(
-    "oozo_reconcile_duration_seconds", "Duration of one reconcile pass.",
+    "oozo_reconcile_duration_seconds",
+    "Duration of one reconcile pass.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)  # fmt: skip
+)
 CORPORA = Gauge("oozo_corpora", "RagCorpora by their Ready condition.", ["ready"])
 STATUS_WRITES = Counter("oozo_status_writes_total", "Status patches (only written when changed).")
 

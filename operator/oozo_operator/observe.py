@@ -11,11 +11,18 @@ from oozo_operator.render import labels as L
 
 BuildState = Literal["absent", "running", "failing", "succeeded", "failed"]
 RESULT_KEYS = {
-    "version": "version", "documents": "documents", "chunks": "chunks",
-    "skippedDocuments": "skippedDocuments", "skipped": "skipped", "embeddingModel": "embeddingModel",
-    "dimensions": "dimensions", "sizeBytes": "sizeBytes", "builtAt": "builtAt",
-    "buildSeconds": "buildSeconds", "reusedEmbeddings": "reusedEmbeddings",
-}  # fmt: skip
+    "version": "version",
+    "documents": "documents",
+    "chunks": "chunks",
+    "skippedDocuments": "skippedDocuments",
+    "skipped": "skipped",
+    "embeddingModel": "embeddingModel",
+    "dimensions": "dimensions",
+    "sizeBytes": "sizeBytes",
+    "builtAt": "builtAt",
+    "buildSeconds": "buildSeconds",
+    "reusedEmbeddings": "reusedEmbeddings",
+}
 MAX_SKIPPED = 20
 
 
@@ -135,18 +142,40 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
         good = [t for t, _ in finished if t.get("exitCode") == 0]
         result = parse_result(good[-1].get("message") if good else None)
         if result is None:
-            return Build("failed", name, None, "NoResult", f"Job {name} succeeded without reporting a result "
-                         "in its termination message; is the runtime image an Oozo runtime?", failures, created)  # fmt: skip
+            return Build(
+                "failed",
+                name,
+                None,
+                "NoResult",
+                f"Job {name} succeeded without reporting a result "
+                "in its termination message; is the runtime image an Oozo runtime?",
+                failures,
+                created,
+            )
         return Build("succeeded", name, {**result, "job": name}, "", "", failures, created)
     last_error = next((parse_error(t.get("message")) for t, _ in reversed(finished) if t.get("exitCode")), "")
     failed = _job_condition(job, "Failed")
     if failed:
         detail = last_error or failed.get("message") or failed.get("reason", "")
-        return Build("failed", name, None, failed.get("reason") or "JobFailed", f"Job {name} failed: {detail}",
-                     failures, created)  # fmt: skip
+        return Build(
+            "failed",
+            name,
+            None,
+            failed.get("reason") or "JobFailed",
+            f"Job {name} failed: {detail}",
+            failures,
+            created,
+        )
     if failures:
-        return Build("failing", name, None, "Retrying", f"Job {name} attempt {failures} failed: {last_error}",
-                     failures, created)  # fmt: skip
+        return Build(
+            "failing",
+            name,
+            None,
+            "Retrying",
+            f"Job {name} attempt {failures} failed: {last_error}",
+            failures,
+            created,
+        )
     return Build("running", name, None, "Indexing", f"Job {name} is building the index", failures, created)
 
 

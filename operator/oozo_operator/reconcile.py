@@ -96,26 +96,45 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> O
     needs_build = not published or published.get("specHash") != corpus.index_hash
     if needs_build and newest is None and not problems:
         kube.create(job.render(corpus))
-        newest = observe.Build("running", corpus.job_name, reason="Indexing",
-                               message=f"Job {corpus.job_name} is building the index")  # fmt: skip
+        newest = observe.Build(
+            "running",
+            corpus.job_name,
+            reason="Indexing",
+            message=f"Job {corpus.job_name} is building the index",
+        )
 
     model = (published or {}).get("embeddingModel")
     _apply(kube, configmap.render(corpus, model), refused)
     if published and published.get("version") and not problems:
         _apply(kube, deployment.render(corpus, published["version"], model), refused)
-    _apply_or_delete(kube, corpus, hpa.wanted(corpus), hpa.render, "autoscaling/v2", "HorizontalPodAutoscaler",
-                     corpus.name, refused)  # fmt: skip
-    _apply_or_delete(kube, corpus, pdb.wanted(corpus), pdb.render, "policy/v1", "PodDisruptionBudget",
-                     corpus.name, refused)  # fmt: skip
-    _apply_or_delete(kube, corpus, cronjob.wanted(corpus), cronjob.render, "batch/v1", "CronJob",
-                     cronjob.name(corpus), refused)  # fmt: skip
+    _apply_or_delete(
+        kube,
+        corpus,
+        hpa.wanted(corpus),
+        hpa.render,
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        corpus.name,
+        refused,
+    )
+    _apply_or_delete(
+        kube, corpus, pdb.wanted(corpus), pdb.render, "policy/v1", "PodDisruptionBudget", corpus.name, refused
+    )
+    _apply_or_delete(
+        kube,
+        corpus,
+        cronjob.wanted(corpus),
+        cronjob.render,
+        "batch/v1",
+        "CronJob",
+        cronjob.name(corpus),
+        refused,
+    )
 
     rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
     pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
-    for problem in observe.pod_problems(pods):
-        problems.append(
-            C.Problem("PodCannotStart", f"pod {problem.pod}: {problem.reason}: {problem.message}")
-        )
+    for stuck in observe.pod_problems(pods):
+        problems.append(C.Problem("PodCannotStart", f"pod {stuck.pod}: {stuck.reason}: {stuck.message}"))
 
     inputs = C.Inputs(
         generation=generation,
@@ -162,9 +181,11 @@ def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
     """Builds for the current index hash (the Job and any refresh Jobs), oldest first. Pods
     are read only for the newest Job and the newest finished one: that is all status needs."""
     jobs = kube.list(
-        "batch/v1", "Job", corpus.namespace,
+        "batch/v1",
+        "Job",
+        corpus.namespace,
         {L.INSTANCE: corpus.name, L.COMPONENT: L.INDEX, L.INDEX_HASH: index_hash(corpus.spec)},
-    )  # fmt: skip
+    )
     jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
     builds = []
     for i, j in enumerate(jobs):
@@ -213,8 +234,16 @@ def _apply(kube: Kube, obj: dict[str, Any], refused: list[C.Problem]) -> None:
         raise
 
 
-def _apply_or_delete(kube: Kube, corpus: Corpus, wanted: bool, render: Any, api_version: str, kind: str,
-                     name: str, refused: list[C.Problem]) -> None:  # fmt: skip
+def _apply_or_delete(
+    kube: Kube,
+    corpus: Corpus,
+    wanted: bool,
+    render: Any,
+    api_version: str,
+    kind: str,
+    name: str,
+    refused: list[C.Problem],
+) -> None:
     if wanted:
         _apply(kube, render(corpus), refused)
     else:
@@ -225,7 +254,7 @@ def _reason(err: ApiException) -> str:
     import json
 
     try:
-        return str(json.loads(err.body).get("message", err.reason))[:1000]
+        return str(json.loads(err.body or "{}").get("message", err.reason))[:1000]
     except (ValueError, TypeError, AttributeError):
         return str(err.reason)
 
@@ -249,7 +278,7 @@ def _event(kube: Kube, body: dict[str, Any], cond: dict[str, Any]) -> None:
             "name": meta["name"],
             "namespace": meta["namespace"],
             "uid": meta["uid"],
-        },  # fmt: skip
+        },
         "type": "Warning" if warning else "Normal",
         "reason": cond["reason"],
         "message": f"{cond['type']}={cond['status']}: {cond['message']}"[:1024],

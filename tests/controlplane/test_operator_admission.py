@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (a table of bad objects reads best one per line)
 """The API server itself refuses bad RagCorpus objects, with a message that names the field.
 
 No operator runs here: this is the CRD's schema and CEL rules on a real kube-apiserver,
@@ -25,13 +24,24 @@ GROUP, VERSION, PLURAL = "rag.oozo.dev", "v1alpha1", "ragcorpora"
 
 def install_crd(plane: Any) -> None:
     subprocess.run(
-        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "ragcorpus.yaml")],
-        env=plane.env(), check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "kubectl",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(REPO / "crds" / "ragcorpus.yaml"),
+        ],
+        env=plane.env(),
+        check=True,
+        capture_output=True,
+    )
     subprocess.run(
         ["kubectl", "wait", "--for=condition=Established", "--timeout=60s", "crd/ragcorpora.rag.oozo.dev"],
-        env=plane.env(), check=True, capture_output=True,
-    )  # fmt: skip
+        env=plane.env(),
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,34 +64,111 @@ def ns(control_plane: Any) -> Iterator[str]:
 # (what is wrong, the object, a piece of the API server's message that names the field)
 BAD = [
     ("no source kind", make_corpus("a", at("spec.source", {"include": ["*.md"]})), "spec.source"),
-    ("two source kinds", make_corpus("a", with_source(configMap={"name": "x"}, pvc={"claimName": "y"})), "spec.source"),
-    ("overlap not below size", make_corpus("a", at("spec.chunking", {"size": 500, "overlap": 500})), "spec.chunking.overlap"),
-    ("chunk size too small", make_corpus("a", at("spec.chunking", {"size": 10, "overlap": 0})), "spec.chunking.size"),
-    ("min above max replicas", make_corpus("a", with_autoscaling(5, 2)), "spec.runtime.autoscaling.minReplicas"),
-    ("max replicas out of bounds", make_corpus("a", with_autoscaling(1, 1000)), "spec.runtime.autoscaling.maxReplicas"),
-    ("cron with 3 fields", make_corpus("a", at("spec.refresh", {"schedule": "0 3 *"})), "spec.refresh.schedule"),
-    ("cron with words", make_corpus("a", at("spec.refresh", {"schedule": "every day at 3"})), "spec.refresh.schedule"),
+    (
+        "two source kinds",
+        make_corpus("a", with_source(configMap={"name": "x"}, pvc={"claimName": "y"})),
+        "spec.source",
+    ),
+    (
+        "overlap not below size",
+        make_corpus("a", at("spec.chunking", {"size": 500, "overlap": 500})),
+        "spec.chunking.overlap",
+    ),
+    (
+        "chunk size too small",
+        make_corpus("a", at("spec.chunking", {"size": 10, "overlap": 0})),
+        "spec.chunking.size",
+    ),
+    (
+        "min above max replicas",
+        make_corpus("a", with_autoscaling(5, 2)),
+        "spec.runtime.autoscaling.minReplicas",
+    ),
+    (
+        "max replicas out of bounds",
+        make_corpus("a", with_autoscaling(1, 1000)),
+        "spec.runtime.autoscaling.maxReplicas",
+    ),
+    (
+        "cron with 3 fields",
+        make_corpus("a", at("spec.refresh", {"schedule": "0 3 *"})),
+        "spec.refresh.schedule",
+    ),
+    (
+        "cron with words",
+        make_corpus("a", at("spec.refresh", {"schedule": "every day at 3"})),
+        "spec.refresh.schedule",
+    ),
     ("backup without S3", make_corpus("a", at("spec.backup", {"schedule": "0 3 * * *"})), "spec.backup.s3"),
     ("restore without S3", make_corpus("a", at("spec.restore", {"version": "latest"})), "spec.restore.s3"),
-    ("secret ref without key", make_corpus("a", at("spec.generation", {"provider": "openai", "apiKeySecretRef": {"name": "openai"}})), "spec.generation.apiKeySecretRef.key"),
-    ("auth ref with only a name", make_corpus("a", at("spec.runtime.auth", {"enabled": True, "apiKeySecretRef": {"name": "k"}})), "spec.runtime.auth.apiKeySecretRef"),
+    (
+        "secret ref without key",
+        make_corpus(
+            "a", at("spec.generation", {"provider": "openai", "apiKeySecretRef": {"name": "openai"}})
+        ),
+        "spec.generation.apiKeySecretRef.key",
+    ),
+    (
+        "auth ref with only a name",
+        make_corpus("a", at("spec.runtime.auth", {"enabled": True, "apiKeySecretRef": {"name": "k"}})),
+        "spec.runtime.auth.apiKeySecretRef",
+    ),
     ("unknown index type", make_corpus("a", at("spec.index.type", "ivf")), "spec.index.type"),
-    ("unknown provider", make_corpus("a", at("spec.generation.provider", "anthropic")), "spec.generation.provider"),
+    (
+        "unknown provider",
+        make_corpus("a", at("spec.generation.provider", "anthropic")),
+        "spec.generation.provider",
+    ),
     ("bad storage size", make_corpus("a", at("spec.index.storage.size", "lots")), "spec.index.storage.size"),
-    ("unknown access mode", make_corpus("a", at("spec.index.storage.accessModes", ["ReadWriteSometimes"])), "spec.index.storage.accessModes"),
-    ("temperature above 2", make_corpus("a", at("spec.generation.temperature", 3.5)), "spec.generation.temperature"),
+    (
+        "unknown access mode",
+        make_corpus("a", at("spec.index.storage.accessModes", ["ReadWriteSometimes"])),
+        "spec.index.storage.accessModes",
+    ),
+    (
+        "temperature above 2",
+        make_corpus("a", at("spec.generation.temperature", 3.5)),
+        "spec.generation.temperature",
+    ),
     ("negative replicas", make_corpus("a", at("spec.runtime.replicas", -1)), "spec.runtime.replicas"),
     ("batch size zero", make_corpus("a", at("spec.embedding.batchSize", 0)), "spec.embedding.batchSize"),
-    ("http URL not http", make_corpus("a", with_source(http={"urls": ["ftp://x/a.docx"]})), "spec.source.http.urls[0]"),
+    (
+        "http URL not http",
+        make_corpus("a", with_source(http={"urls": ["ftp://x/a.docx"]})),
+        "spec.source.http.urls[0]",
+    ),
     ("http without URLs", make_corpus("a", with_source(http={"urls": []})), "spec.source.http.urls"),
-    ("pvc path escapes", make_corpus("a", with_source(pvc={"claimName": "d", "path": "../etc"})), "spec.source.pvc.path"),
-    ("ConfigMap name not a DNS name", make_corpus("a", with_source(configMap={"name": "Bad_Name"})), "spec.source.configMap.name"),
-    ("baseURL not a URL", make_corpus("a", at("spec.generation", {"provider": "openai", "baseURL": "localhost:8000"})), "spec.generation.baseURL"),
-    ("extractive with an API key", make_corpus("a", at("spec.generation", {"provider": "extractive", "apiKeySecretRef": {"name": "o", "key": "k"}})), "spec.generation.apiKeySecretRef"),
-    ("too many include globs", make_corpus("a", at("spec.source.include", [f"*.{i}" for i in range(40)])), "spec.source.include"),
+    (
+        "pvc path escapes",
+        make_corpus("a", with_source(pvc={"claimName": "d", "path": "../etc"})),
+        "spec.source.pvc.path",
+    ),
+    (
+        "ConfigMap name not a DNS name",
+        make_corpus("a", with_source(configMap={"name": "Bad_Name"})),
+        "spec.source.configMap.name",
+    ),
+    (
+        "baseURL not a URL",
+        make_corpus("a", at("spec.generation", {"provider": "openai", "baseURL": "localhost:8000"})),
+        "spec.generation.baseURL",
+    ),
+    (
+        "extractive with an API key",
+        make_corpus(
+            "a",
+            at("spec.generation", {"provider": "extractive", "apiKeySecretRef": {"name": "o", "key": "k"}}),
+        ),
+        "spec.generation.apiKeySecretRef",
+    ),
+    (
+        "too many include globs",
+        make_corpus("a", at("spec.source.include", [f"*.{i}" for i in range(40)])),
+        "spec.source.include",
+    ),
     ("name too long", make_corpus("a" * 45), "metadata.name"),
     ("S3 bucket name invalid", make_corpus("a", with_source(s3={"bucket": "A"})), "spec.source.s3.bucket"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("what", "obj", "field"), BAD, ids=[b[0] for b in BAD])

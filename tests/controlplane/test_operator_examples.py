@@ -87,22 +87,40 @@ def test_quickstart_goes_ready(
     header, row = table.splitlines()[:2]
     assert header.split() == ["NAME", "READY", "REASON", "DOCUMENTS", "CHUNKS", "VERSION", "AGE"]
     assert row.split()[:6] == ["handbook", "True", "Serving", "3", "5", "20260101-quick"]
-    waited = subprocess.run(["kubectl", "wait", "-n", ns, "--for=condition=Ready", "ragcorpus/handbook", "--timeout=5s"],
-                            env=control_plane.env(), capture_output=True, text=True)  # fmt: skip
+    waited = subprocess.run(
+        ["kubectl", "wait", "-n", ns, "--for=condition=Ready", "ragcorpus/handbook", "--timeout=5s"],
+        env=control_plane.env(),
+        capture_output=True,
+        text=True,
+    )
     assert waited.returncode == 0, waited.stderr
 
 
-def test_openai_example_wires_secrets_by_reference(control_plane: Any, operator: Operator, api: client.ApiClient,
-                                                   ns: str) -> None:  # fmt: skip
+def test_openai_example_wires_secrets_by_reference(
+    control_plane: Any, operator: Operator, api: client.ApiClient, ns: str
+) -> None:
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     core.create_namespaced_secret(
         ns, {"metadata": {"name": "openai"}, "stringData": {"api-key": "sk-never-read"}}
     )
-    core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "support-docs"}, "spec": {
-        "accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": "1Gi"}}}})  # fmt: skip
-    core.create_persistent_volume({"metadata": {"name": f"{ns}-support-docs", "labels": {"oozo-test": ns}}, "spec": {
-        "capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "hostPath": {"path": f"/tmp/oozo-test-pv/{ns}/docs"},
-        "claimRef": {"namespace": ns, "name": "support-docs"}}})  # fmt: skip
+    core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": "support-docs"},
+            "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
+    core.create_persistent_volume(
+        {
+            "metadata": {"name": f"{ns}-support-docs", "labels": {"oozo-test": ns}},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadOnlyMany"],
+                "hostPath": {"path": f"/tmp/oozo-test-pv/{ns}/docs"},
+                "claimRef": {"namespace": ns, "name": "support-docs"},
+            },
+        }
+    )
     volume_for(core, ns, "support-kb", size="5Gi")
     obj = yaml.safe_load((REPO / "examples/openai/ragcorpus.yaml").read_text())
     on_local_node(obj)

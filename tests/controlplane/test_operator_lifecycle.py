@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,16 +99,18 @@ def serve_version(api: client.ApiClient, ns: str, name: str) -> str | None:
     return (dep.spec.template.metadata.annotations or {}).get("rag.oozo.dev/index-version")
 
 
-def bring_up(api: client.ApiClient, custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str, name: str,
-             version: str) -> dict[str, Any]:  # fmt: skip
+def bring_up(
+    api: client.ApiClient, custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str, name: str, version: str
+) -> dict[str, Any]:
     """Index pod reports `version`, server pods come up: returns the Ready corpus."""
     kubelet.finish_index(ns, name, result(version))
     wait_for("the Deployment", lambda: serve_version(api, ns, name) == version or None, 30)
     return until_ready(kubelet, custom, ns, name)
 
 
-def until_ready(kubelet: Kubelet, custom: client.CustomObjectsApi, ns: str, name: str,
-                version: str | None = None) -> dict[str, Any]:  # fmt: skip
+def until_ready(
+    kubelet: Kubelet, custom: client.CustomObjectsApi, ns: str, name: str, version: str | None = None
+) -> dict[str, Any]:
     """Keep bringing up server pods (as the kubelet) until the corpus reads Ready (at `version`)."""
 
     def probe() -> dict[str, Any] | None:
@@ -122,8 +123,13 @@ def until_ready(kubelet: Kubelet, custom: client.CustomObjectsApi, ns: str, name
     return wait_for(f"{name} Ready", probe, 60)
 
 
-def test_children_carry_owner_labels_and_spec(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
-                                              custom: client.CustomObjectsApi, ns: str) -> None:  # fmt: skip
+def test_children_carry_owner_labels_and_spec(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    ns: str,
+) -> None:
     obj = make_corpus("full", on_local_node, with_auth(), with_autoscaling(2, 4), with_refresh("0 * * * *"))
     apply_corpus(core, custom, ns, obj)
     uid = corpus(custom, ns, "full")["metadata"]["uid"]
@@ -138,7 +144,7 @@ def test_children_carry_owner_labels_and_spec(operator: Operator, api: client.Ap
         "cronjob": lambda: batch.read_namespaced_cron_job("full-refresh", ns),
         "job": lambda: (
             batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items or [None]
-        )[0],  # fmt: skip
+        )[0],
     }
     for what, read in children.items():
         child = wait_for(what, read, 30)
@@ -188,8 +194,14 @@ def test_children_carry_owner_labels_and_spec(operator: Operator, api: client.Ap
     assert corpus(custom, ns, "full")["status"]["endpoint"] == f"http://full.{ns}.svc/api/query"
 
 
-def test_index_result_drives_ready_and_rollout(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
-                                               custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
+def test_index_result_drives_ready_and_rollout(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    kubelet: Kubelet,
+    ns: str,
+) -> None:
     apply_corpus(core, custom, ns, make_corpus("docs", on_local_node))
     indexing = wait_for("a status", lambda: condition(corpus(custom, ns, "docs"), "Reconciling") or None, 20)
     assert indexing["status"] == "True"
@@ -232,8 +244,14 @@ def test_index_result_drives_ready_and_rollout(operator: Operator, api: client.A
     assert condition(obj, "Ready")["lastTransitionTime"] >= first_ready
 
 
-def test_failed_build_keeps_old_version_and_stalls(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
-                                                   custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
+def test_failed_build_keeps_old_version_and_stalls(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    kubelet: Kubelet,
+    ns: str,
+) -> None:
     apply_corpus(core, custom, ns, make_corpus("frail", on_local_node))
     bring_up(api, custom, kubelet, ns, "frail", "v1")
     custom.patch_namespaced_custom_object(
@@ -241,13 +259,26 @@ def test_failed_build_keeps_old_version_and_stalls(operator: Operator, api: clie
     )
     failure = '{"error": "no documents could be read", "reason": "EmptyCorpus"}'
     kubelet.finish_index(ns, "frail", failure, exit_code=1)
-    retrying = wait_for("IndexReady=False", lambda: (c := condition(corpus(custom, ns, "frail"), "IndexReady"))
-                        .get("status") == "False" and c.get("reason") == "IndexBuildRetrying" and c, 30)  # fmt: skip
+    retrying = wait_for(
+        "IndexReady=False",
+        lambda: (
+            (c := condition(corpus(custom, ns, "frail"), "IndexReady")).get("status") == "False"
+            and c.get("reason") == "IndexBuildRetrying"
+            and c
+        ),
+        30,
+    )
     assert "no documents could be read" in retrying["message"]
     assert kstatus(corpus(custom, ns, "frail"))[0] == "InProgress"
     kubelet.finish_index(ns, "frail", failure, exit_code=1)  # backoffLimit 1: the last attempt
-    stalled = wait_for("Stalled", lambda: condition(corpus(custom, ns, "frail"), "Stalled").get("status") == "True"
-                       and corpus(custom, ns, "frail"), 60)  # fmt: skip
+    stalled = wait_for(
+        "Stalled",
+        lambda: (
+            condition(corpus(custom, ns, "frail"), "Stalled").get("status") == "True"
+            and corpus(custom, ns, "frail")
+        ),
+        60,
+    )
     assert condition(stalled, "Stalled")["reason"] == "IndexBuildFailed"
     assert "v1 keeps serving" in condition(stalled, "IndexReady")["message"]
     assert kstatus(stalled)[0] == "Failed"
@@ -257,26 +288,43 @@ def test_failed_build_keeps_old_version_and_stalls(operator: Operator, api: clie
     assert any(e.reason == "IndexBuildFailed" and e.type == "Warning" for e in events)
 
 
-def test_missing_secret_stalls_then_recovers(operator: Operator, core: client.CoreV1Api,
-                                             custom: client.CustomObjectsApi, ns: str) -> None:  # fmt: skip
+def test_missing_secret_stalls_then_recovers(
+    operator: Operator, core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
+) -> None:
     apply_corpus(core, custom, ns, make_corpus("llm", on_local_node, with_openai("openai-creds", "api-key")))
-    stalled = wait_for("Stalled", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
-                       and corpus(custom, ns, "llm"), 20)  # fmt: skip
+    stalled = wait_for(
+        "Stalled",
+        lambda: (
+            condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
+            and corpus(custom, ns, "llm")
+        ),
+        20,
+    )
     assert condition(stalled, "Stalled")["reason"] == "SecretNotFound"
     assert "openai-creds" in condition(stalled, "Stalled")["message"]
     assert kstatus(stalled)[0] == "Failed"
     core.create_namespaced_secret(
         ns, {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}}
     )
-    recovered = wait_for("recovery", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "False"
-                         and corpus(custom, ns, "llm"), 30)  # fmt: skip
+    recovered = wait_for(
+        "recovery",
+        lambda: (
+            condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "False"
+            and corpus(custom, ns, "llm")
+        ),
+        30,
+    )
     assert condition(recovered, "Reconciling")["status"] == "True"
     assert "sk-test" not in str(recovered)
 
 
-def test_restart_mid_reconcile_creates_no_duplicates(operator: Operator, api: client.ApiClient,
-                                                     core: client.CoreV1Api, custom: client.CustomObjectsApi,
-                                                     ns: str) -> None:  # fmt: skip
+def test_restart_mid_reconcile_creates_no_duplicates(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    ns: str,
+) -> None:
     names = [f"r{i}" for i in range(6)]
     operator.kill()
     for name in names:
@@ -297,8 +345,14 @@ def test_restart_mid_reconcile_creates_no_duplicates(operator: Operator, api: cl
     assert sorted(s.metadata.name for s in secrets) == sorted(f"{n}-api-key" for n in names)
 
 
-def test_delete_removes_every_child(operator: Operator, api: client.ApiClient, core: client.CoreV1Api,
-                                    custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str) -> None:  # fmt: skip
+def test_delete_removes_every_child(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    kubelet: Kubelet,
+    ns: str,
+) -> None:
     apply_corpus(
         core, custom, ns, make_corpus("gone", on_local_node, with_auth(), at("spec.runtime.replicas", 2))
     )

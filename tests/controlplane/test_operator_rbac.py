@@ -45,12 +45,20 @@ def service_account_kubeconfig(env: dict[str, str], admin: Path, target: Path) -
     ).stdout.strip()
     conf = yaml.safe_load(admin.read_text())
     cluster = conf["clusters"][0]
-    target.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
-        "users": [{"name": "oozo-operator", "user": {"token": token}}],
-        "contexts": [{"name": "oozo", "context": {"cluster": cluster["name"], "user": "oozo-operator"}}],
-        "current-context": "oozo",
-    }))  # fmt: skip
+    target.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [cluster],
+                "users": [{"name": "oozo-operator", "user": {"token": token}}],
+                "contexts": [
+                    {"name": "oozo", "context": {"cluster": cluster["name"], "user": "oozo-operator"}}
+                ],
+                "current-context": "oozo",
+            }
+        )
+    )
     return target
 
 
@@ -85,14 +93,26 @@ def ns(api: client.ApiClient) -> Iterator[str]:
     core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
 
 
-@pytest.mark.parametrize(("verb", "resource", "allowed"), [
-    ("list", "secrets", "no"), ("watch", "secrets", "no"), ("get", "secrets", "yes"), ("create", "secrets", "yes"),
-    ("delete", "secrets", "no"), ("update", "secrets", "no"), ("create", "clusterroles", "no"),
-    ("delete", "ragcorpora.rag.oozo.dev", "no"), ("patch", "ragcorpora.rag.oozo.dev/status", "yes"),
-    ("delete", "deployments.apps", "no"), ("watch", "jobs.batch", "yes"), ("create", "pods", "no"),
-])  # fmt: skip
-def test_service_account_can_do_only_what_it_needs(control_plane: Any, api: client.ApiClient, verb: str,
-                                                    resource: str, allowed: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("list", "secrets", "no"),
+        ("watch", "secrets", "no"),
+        ("get", "secrets", "yes"),
+        ("create", "secrets", "yes"),
+        ("delete", "secrets", "no"),
+        ("update", "secrets", "no"),
+        ("create", "clusterroles", "no"),
+        ("delete", "ragcorpora.rag.oozo.dev", "no"),
+        ("patch", "ragcorpora.rag.oozo.dev/status", "yes"),
+        ("delete", "deployments.apps", "no"),
+        ("watch", "jobs.batch", "yes"),
+        ("create", "pods", "no"),
+    ],
+)
+def test_service_account_can_do_only_what_it_needs(
+    control_plane: Any, api: client.ApiClient, verb: str, resource: str, allowed: str
+) -> None:
     answer = kubectl(control_plane.env(), "auth", "can-i", verb, resource, "-A", "--as", SA, check=False)
     assert answer.stdout.strip() == allowed, f"{verb} {resource}: {answer.stdout}{answer.stderr}"
 
@@ -131,8 +151,14 @@ def test_missing_secret_is_seen_through_metadata_only(
     custom.create_namespaced_custom_object(
         GROUP, VERSION, ns, PLURAL, make_corpus("llm", on_local_node, with_openai("nope"))
     )
-    obj = wait_for("Stalled", lambda: condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
-                   and corpus(custom, ns, "llm"), 30)  # fmt: skip
+    obj = wait_for(
+        "Stalled",
+        lambda: (
+            condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
+            and corpus(custom, ns, "llm")
+        ),
+        30,
+    )
     assert (
         condition(obj, "Stalled")["reason"] == "SecretNotFound"
         and "nope" in condition(obj, "Stalled")["message"]

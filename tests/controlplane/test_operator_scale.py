@@ -64,8 +64,9 @@ def play_kubelet(core: client.CoreV1Api, ns: str, stop: threading.Event) -> None
         stop.wait(0.5)
 
 
-def test_fifty_corpora_converge(control_plane: Any, api: client.ApiClient, ns: str,
-                                tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+def test_fifty_corpora_converge(
+    control_plane: Any, api: client.ApiClient, ns: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     names = [f"c{i:02d}" for i in range(COUNT)]
     for name in names:

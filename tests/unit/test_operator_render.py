@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from oozo_runtime.settings import IndexSettings, ServeSettings
 
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pod, pvc, secret, service
 from oozo_operator.render.corpus import Corpus, index_hash
+from oozo_runtime.settings import IndexSettings, ServeSettings
 from tests.operator_builders import (
     at,
     make_corpus,
@@ -31,13 +31,30 @@ def corpus_of(*mods: Any, **settings: Any) -> Corpus:
 
 def test_every_child_has_owner_and_labels() -> None:
     c = corpus_of(with_auth(), with_autoscaling(2, 4), with_refresh("@hourly"))
-    children = [pvc.render(c), configmap.render(c), secret.render(c, "k"), job.render(c), deployment.render(c, "v1"),
-                service.render(c), hpa.render(c), pdb.render(c), cronjob.render(c)]  # fmt: skip
+    children = [
+        pvc.render(c),
+        configmap.render(c),
+        secret.render(c, "k"),
+        job.render(c),
+        deployment.render(c, "v1"),
+        service.render(c),
+        hpa.render(c),
+        pdb.render(c),
+        cronjob.render(c),
+    ]
     for child in children:
         meta = child["metadata"]
         assert meta["namespace"] == "ns"
-        assert meta["ownerReferences"] == [{"apiVersion": "rag.oozo.dev/v1alpha1", "kind": "RagCorpus", "name": "docs",
-                                            "uid": "uid-1", "controller": True, "blockOwnerDeletion": True}]  # fmt: skip
+        assert meta["ownerReferences"] == [
+            {
+                "apiVersion": "rag.oozo.dev/v1alpha1",
+                "kind": "RagCorpus",
+                "name": "docs",
+                "uid": "uid-1",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
         labels = meta["labels"]
         assert labels["app.kubernetes.io/instance"] == "docs"
         assert labels["app.kubernetes.io/managed-by"] == "oozo"
@@ -55,8 +72,13 @@ def test_index_hash_ignores_serving_changes_and_follows_index_inputs() -> None:
         on_local_node,
     ):
         assert index_hash(corpus_of(mod).spec) == base
-    for mod in (at("spec.chunking.size", 800), at("spec.embedding.model", "x/y"), at("spec.index.type", "hnsw"),
-                with_source(configMap={"name": "other"}), at("spec.source.include", ["*.md"])):  # fmt: skip
+    for mod in (
+        at("spec.chunking.size", 800),
+        at("spec.embedding.model", "x/y"),
+        at("spec.index.type", "hnsw"),
+        with_source(configMap={"name": "other"}),
+        at("spec.source.include", ["*.md"]),
+    ):
         assert index_hash(corpus_of(mod).spec) != base
 
 
@@ -101,8 +123,10 @@ def test_pvc_source_is_mounted_read_only_at_its_path() -> None:
     assert tpl["volumes"][0]["persistentVolumeClaim"] == {"claimName": "library", "readOnly": True}
 
 
-@pytest.mark.parametrize("source", [{"s3": {"bucket": "docs"}}, {"http": {"urls": ["https://x/a.md"]}},
-                                    {"git": {"url": "https://x/r.git"}}])  # fmt: skip
+@pytest.mark.parametrize(
+    "source",
+    [{"s3": {"bucket": "docs"}}, {"http": {"urls": ["https://x/a.md"]}}, {"git": {"url": "https://x/r.git"}}],
+)
 def test_fetching_sources_are_reported_not_rendered(source: dict[str, Any]) -> None:
     c = corpus_of(at("spec.source", source))
     assert "not fetched by this release" in (job.unsupported_source(c) or "")
@@ -175,8 +199,11 @@ def test_rwo_volume_co_locates_every_pod_and_keeps_user_affinity() -> None:
 
 def test_scheduling_reaches_every_pod() -> None:
     c = corpus_of(on_local_node, with_refresh("0 3 * * *"))
-    templates = [job.render(c)["spec"]["template"], deployment.render(c, "v1")["spec"]["template"],
-                 cronjob.render(c)["spec"]["jobTemplate"]["spec"]["template"]]  # fmt: skip
+    templates = [
+        job.render(c)["spec"]["template"],
+        deployment.render(c, "v1")["spec"]["template"],
+        cronjob.render(c)["spec"]["jobTemplate"]["spec"]["template"],
+    ]
     for tpl in templates:
         assert tpl["spec"]["nodeSelector"] == {"oozo.dev/local-kubelet": "true"}
         assert tpl["spec"]["tolerations"][0]["key"] == "oozo.dev/local-kubelet"
@@ -194,8 +221,18 @@ def test_refresh_cronjob_forbids_overlap_and_labels_its_jobs_like_index_jobs() -
 
 
 def test_configmap_is_valid_serve_settings() -> None:
-    c = corpus_of(at("spec.generation", {"provider": "openai", "model": "llama3", "baseURL": "http://ollama:11434/v1",
-                                         "temperature": 0.2, "maxTokens": 256}))  # fmt: skip
+    c = corpus_of(
+        at(
+            "spec.generation",
+            {
+                "provider": "openai",
+                "model": "llama3",
+                "baseURL": "http://ollama:11434/v1",
+                "temperature": 0.2,
+                "maxTokens": 256,
+            },
+        )
+    )
     data = configmap.render(c, model="m/served")["data"]
     settings = ServeSettings.model_validate({k.removeprefix("OOZO_").lower(): v for k, v in data.items()})
     assert settings.generation_provider == "openai" and settings.openai_model == "llama3"
@@ -223,8 +260,11 @@ def test_service_and_pvc() -> None:
     assert s["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
     p = pvc.render(c)
     assert p["metadata"]["name"] == "docs-index"
-    assert p["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "5Gi"}},
-                         "storageClassName": "fast"}  # fmt: skip
+    assert p["spec"] == {
+        "accessModes": ["ReadWriteMany"],
+        "resources": {"requests": {"storage": "5Gi"}},
+        "storageClassName": "fast",
+    }
 
 
 def test_runtime_image_from_operator_settings_unless_the_corpus_names_one() -> None:

@@ -42,15 +42,25 @@ def test_published_but_rolling_out_is_still_reconciling() -> None:
 
 
 def test_retrying_build_keeps_reconciling_and_says_what_serves() -> None:
-    w = C.desired(inputs(published={**PUB, "specHash": "h0"}, rollout=DONE,
-                         build=Build("failing", "docs-index-h1", message="attempt 1 failed: boom")))  # fmt: skip
+    w = C.desired(
+        inputs(
+            published={**PUB, "specHash": "h0"},
+            rollout=DONE,
+            build=Build("failing", "docs-index-h1", message="attempt 1 failed: boom"),
+        )
+    )
     assert shape(w) == ("False", "True", "False", "False")
     assert w[C.INDEX_READY][1] == "IndexBuildRetrying" and "v1 keeps serving" in w[C.INDEX_READY][2]
 
 
 def test_exhausted_build_stalls() -> None:
-    w = C.desired(inputs(published={**PUB, "specHash": "h0"}, rollout=DONE,
-                         build=Build("failed", "docs-index-h1", message="Job failed: boom")))  # fmt: skip
+    w = C.desired(
+        inputs(
+            published={**PUB, "specHash": "h0"},
+            rollout=DONE,
+            build=Build("failed", "docs-index-h1", message="Job failed: boom"),
+        )
+    )
     assert shape(w) == ("False", "False", "True", "False")
     assert w[C.STALLED][1] == "IndexBuildFailed"
 
@@ -84,8 +94,13 @@ def test_transition_time_moves_only_on_flips() -> None:
 
 
 def test_foreign_conditions_survive() -> None:
-    backup = {"type": "BackupSucceeded", "status": "True", "reason": "Uploaded", "message": "",
-              "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+    backup = {
+        "type": "BackupSucceeded",
+        "status": "True",
+        "reason": "Uploaded",
+        "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
     merged = C.merge([backup], C.desired(inputs()), 1, "2026-01-02T00:00:00Z")
     assert backup in merged
 
@@ -102,9 +117,19 @@ def _pod(exit_code: int, message: str, finished: str = "2026-01-01T00:01:00Z") -
     }
 
 
-RESULT = {"version": "20260101-ab", "documents": 2, "chunks": 7, "skippedDocuments": 1,
-          "skipped": [{"document": "bad.docx", "reason": "not a zip"}], "embeddingModel": "m", "dimensions": 384,
-          "sizeBytes": 10, "builtAt": "2026-01-01T00:00:00Z", "buildSeconds": 1.5, "reusedEmbeddings": 0}  # fmt: skip
+RESULT = {
+    "version": "20260101-ab",
+    "documents": 2,
+    "chunks": 7,
+    "skippedDocuments": 1,
+    "skipped": [{"document": "bad.docx", "reason": "not a zip"}],
+    "embeddingModel": "m",
+    "dimensions": 384,
+    "sizeBytes": 10,
+    "builtAt": "2026-01-01T00:00:00Z",
+    "buildSeconds": 1.5,
+    "reusedEmbeddings": 0,
+}
 
 
 def test_succeeded_job_reports_the_termination_message() -> None:
@@ -126,8 +151,12 @@ def test_failing_and_failed_jobs_carry_the_runtime_error() -> None:
     err = json.dumps({"error": "no documents", "reason": "EmptyCorpus"})
     failing = build_of(_job("j", failed=1, active=1), [_pod(1, err)])
     assert failing.state == "failing" and "no documents (EmptyCorpus)" in failing.message
-    failed = build_of(_job("j", failed=2, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]),
-                      [_pod(1, err), _pod(1, "Traceback...\nValueError: bad", "2026-01-01T00:02:00Z")])  # fmt: skip
+    failed = build_of(
+        _job(
+            "j", failed=2, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
+        ),
+        [_pod(1, err), _pod(1, "Traceback...\nValueError: bad", "2026-01-01T00:02:00Z")],
+    )
     assert (
         failed.state == "failed"
         and "ValueError: bad" in failed.message
@@ -145,10 +174,20 @@ def test_parse_result_refuses_garbage() -> None:
 
 
 def test_rollout_reader() -> None:
-    dep = {"metadata": {"generation": 3},
-           "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"rag.oozo.dev/index-version": "v1"}}}},
-           "status": {"observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2,
-                      "replicas": 2}}  # fmt: skip
+    dep = {
+        "metadata": {"generation": 3},
+        "spec": {
+            "replicas": 2,
+            "template": {"metadata": {"annotations": {"rag.oozo.dev/index-version": "v1"}}},
+        },
+        "status": {
+            "observedGeneration": 3,
+            "updatedReplicas": 2,
+            "readyReplicas": 2,
+            "availableReplicas": 2,
+            "replicas": 2,
+        },
+    }
     r = rollout_of(dep)
     assert r.done and r.version == "v1"
     assert not rollout_of({**dep, "status": {**dep["status"], "observedGeneration": 2}}).done
@@ -156,7 +195,21 @@ def test_rollout_reader() -> None:
 
 
 def test_pod_problems_name_missing_secrets() -> None:
-    pod = {"metadata": {"name": "docs-1"}, "status": {"containerStatuses": [{"name": "server", "state": {"waiting": {
-        "reason": "CreateContainerConfigError", "message": 'secret "openai" not found'}}}]}}  # fmt: skip
+    pod = {
+        "metadata": {"name": "docs-1"},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "server",
+                    "state": {
+                        "waiting": {
+                            "reason": "CreateContainerConfigError",
+                            "message": 'secret "openai" not found',
+                        }
+                    },
+                }
+            ]
+        },
+    }
     [problem] = pod_problems([pod])
     assert problem.reason == "CreateContainerConfigError" and "openai" in problem.message

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Write the quickstart's .docx files from public-domain texts (US government works of the
 18th and 19th centuries). Committed output; run again only to change them:
 

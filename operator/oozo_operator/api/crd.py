@@ -31,12 +31,32 @@ SHORT_NAMES = ["ragc", "rag"]  # not "rc": kubectl already knows it as replicati
 MAX_NAME = 40
 
 _KEEP = {
-    "type", "description", "default", "enum", "format", "pattern", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems",
-    "minProperties", "maxProperties", "required", "properties", "items", "additionalProperties",
-    "x-kubernetes-validations", "x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields",
-    "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
-}  # fmt: skip
+    "type",
+    "description",
+    "default",
+    "enum",
+    "format",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "required",
+    "properties",
+    "items",
+    "additionalProperties",
+    "x-kubernetes-validations",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+}
 
 
 class _WithFactoryDefaults(GenerateJsonSchema):
@@ -118,7 +138,8 @@ def openapi_schema() -> dict[str, Any]:
     conditions["x-kubernetes-list-map-keys"] = ["type"]
     return {
         "type": "object",
-        "description": "RagCorpus turns a set of documents into a running retrieval-augmented-generation service.",
+        "description": "RagCorpus turns a set of documents into a running retrieval-augmented-generation "
+        "service.",
         "required": ["spec"],
         "properties": {
             "apiVersion": {
@@ -195,7 +216,7 @@ def crd() -> dict[str, Any]:
                             "description": "Served index version.",
                         },
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],  # fmt: skip
+                    ],
                     "schema": {"openAPIV3Schema": openapi_schema()},
                 }
             ],

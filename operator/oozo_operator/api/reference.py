@@ -35,8 +35,15 @@ def _type(node: dict[str, Any]) -> str:
 
 def _limits(node: dict[str, Any]) -> str:
     parts = []
-    for key, label in (("minimum", "≥"), ("maximum", "≤"), ("minLength", "len ≥"), ("maxLength", "len ≤"),
-                       ("minItems", "items ≥"), ("maxItems", "items ≤"), ("maxProperties", "keys ≤")):  # fmt: skip
+    for key, label in (
+        ("minimum", "≥"),
+        ("maximum", "≤"),
+        ("minLength", "len ≥"),
+        ("maxLength", "len ≤"),
+        ("minItems", "items ≥"),
+        ("maxItems", "items ≤"),
+        ("maxProperties", "keys ≤"),
+    ):
         if key in node:
             parts.append(f"{label} {node[key]}")
     items = node.get("items", {})

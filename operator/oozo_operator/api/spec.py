@@ -1,3 +1,6 @@
+# mypy (without pydantic's plugin) cannot type `default_factory=SomeModel`; the models are checked
+# at runtime and by tests/unit/test_operator_crd.py instead.
+# mypy: disable-error-code="arg-type"
 """RagCorpus.spec as pydantic models: the operator parses with them and hack/gen_crd.py renders
 the CRD schema from them. CEL rules sit on the model they constrain (`rules(...)`); the same
 invariants are also pydantic validators, so a spec that slipped past an older CRD still fails
@@ -105,7 +108,8 @@ class S3Location(ApiModel):
     region: str = Field("", max_length=64, description="Region; empty for the server's default.")
     credentials_secret: ObjectName | None = Field(
         None,
-        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty to use the pod's identity.",
+        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty to use the pod's "
+        "identity.",
     )
 
 

@@ -23,7 +23,7 @@ class Corpus:
     namespace: str
     uid: str
     spec: RagCorpusSpec
-    settings: OperatorSettings = field(default_factory=OperatorSettings)
+    settings: OperatorSettings = field(default_factory=lambda: OperatorSettings())
 
     @classmethod
     def from_body(cls, body: dict[str, Any], settings: OperatorSettings | None = None) -> Corpus:
