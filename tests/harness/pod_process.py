@@ -96,6 +96,22 @@ def rewrite_path(value: str, table: PathTable) -> str:
     return value
 
 
+SHELLS = {"sh", "bash", "ash", "dash"}
+
+
+def rewrite_script(script: str, table: PathTable) -> str:
+    """Rewrite every container path inside a shell script (`sh -c '… > /dev/termination-log'`),
+    in one pass so a rewritten path is never rewritten again. A path counts only as a whole
+    path: not preceded by a path character, followed by `/` or a non-path character."""
+    if not table:
+        return script
+    table = [(c, loc) for c, loc in table if c != "/"]
+    local = dict(table)
+    alternatives = "|".join(re.escape(cpath) for cpath, _ in table)  # longest first
+    pattern = re.compile(rf"(?<![\w./-])({alternatives})(?![\w.-])")
+    return pattern.sub(lambda m: local[m.group(1)], script)
+
+
 # -- environment ----------------------------------------------------------------------------------
 
 
@@ -270,11 +286,11 @@ def launch_plan(
         argv = list(image.entrypoint) + list(image.cmd)
     if not argv:
         raise ConfigError(f"image {container.get('image')!r} has no entrypoint known to the local kubelet")
-    argv = [rewrite_path(expand(a, user_env), table) for a in argv]
-    term = dict(table).get(container.get("terminationMessagePath") or TERMINATION_LOG)
-    if term:  # also inside shell scripts (`sh -c '... > /dev/termination-log'`): a distinctive path
-        cpath = container.get("terminationMessagePath") or TERMINATION_LOG
-        argv = [a.replace(cpath, term) if cpath in a and a != term else a for a in argv]
+    argv = [expand(a, user_env) for a in argv]
+    if Path(argv[0]).name in SHELLS and "-c" in argv[1:-1]:
+        script = argv.index("-c", 1) + 1
+        argv[script] = rewrite_script(argv[script], table)
+    argv = [rewrite_path(a, table) for a in argv]
     argv = [local_ip if a == "0.0.0.0" else a for a in argv]
     program = argv[0]
     if program == "oozo" or program.endswith("/oozo"):
@@ -361,6 +377,14 @@ class ContainerState:
         if self.pid:
             out["containerID"] = self.container_id()
         return out
+
+
+def restarts(restart_policy: str, init: bool, exit_code: int) -> bool:
+    """Whether the kubelet starts a container again after it exited. An init container that
+    succeeded is done whatever the policy; one that failed is retried unless Never."""
+    if init:
+        return exit_code != 0 and restart_policy != "Never"
+    return restart_policy == "Always" or (restart_policy == "OnFailure" and exit_code != 0)
 
 
 def pod_phase(restart_policy: str, init: list[ContainerState], main: list[ContainerState]) -> str:

@@ -322,12 +322,7 @@ class PodWorker(threading.Thread):
     def _after_exit(self, c: _Container) -> None:
         if self.deleting or self.stop_now:
             return
-        restart = self.restart_policy == "Always" or (
-            self.restart_policy == "OnFailure" and c.state.exit_code != 0
-        )
-        if c.init and self.restart_policy != "Never" and c.state.exit_code != 0:
-            restart = True
-        if not restart:
+        if not pp.restarts(self.restart_policy, c.init, c.state.exit_code or 0):
             return
         if time.monotonic() - c.started_mono > 60:
             c.backoff = 1.0  # it ran a good while: start the back-off over, as the kubelet does

@@ -57,6 +57,18 @@ def test_paths_under_a_mount_are_rewritten_longest_mount_first() -> None:
     assert pp.rewrite_path("/var/cache/oozo/models", table) == "/w/pods/p/rootfs/var/cache/oozo/models"
 
 
+def test_shell_scripts_get_whole_container_paths_rewritten_once() -> None:
+    table = table_for(container(volumeMounts=[INDEX_MOUNT, TMP_MOUNT]))
+    script = 'cp /tmp/a /var/lib/oozo/index/v1 && echo ok > /dev/termination-log; ls /tmpx "/tmp"'
+    assert pp.rewrite_script(script, table) == (
+        "cp /w/pods/p/volumes/tmp/a /w/pv/docs-index/v1 && echo ok > /w/pods/p/termination/serve; "
+        'ls /tmpx "/w/pods/p/volumes/tmp"'
+    )
+    # /w/pods/p/volumes/tmp starts with nothing we map, but even a local path under /tmp would
+    # not be rewritten a second time: one pass.
+    assert pp.rewrite_script("/tmp/x", [("/tmp", "/tmp/kubelet/tmp")]) == "/tmp/kubelet/tmp/x"
+
+
 def test_sub_path_mounts_point_inside_the_volume() -> None:
     c = container(volumeMounts=[{"name": "src", "mountPath": "/src", "subPath": "handbook"}])
     assert pp.rewrite_path("/src/a.docx", table_for(c)) == "/w/pods/p/volumes/src/handbook/a.docx"

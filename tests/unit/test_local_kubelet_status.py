@@ -50,6 +50,24 @@ def test_phase(policy: str, init: list, main: list, phase: str) -> None:
     assert pp.pod_phase(policy, init, main) == phase
 
 
+@pytest.mark.parametrize(
+    ("policy", "init", "code", "again"),
+    [
+        ("Always", False, 0, True),
+        ("Always", False, 1, True),
+        ("OnFailure", False, 0, False),
+        ("OnFailure", False, 2, True),
+        ("Never", False, 2, False),
+        ("Always", True, 0, False),  # a finished init container is done
+        ("Always", True, 1, True),
+        ("OnFailure", True, 1, True),
+        ("Never", True, 1, False),
+    ],
+)
+def test_restart_policy(policy: str, init: bool, code: int, again: bool) -> None:
+    assert pp.restarts(policy, init, code) is again
+
+
 def pod(policy: str = "Always", conditions: list | None = None) -> dict:
     return {
         "metadata": {"name": "p", "namespace": "n"},
