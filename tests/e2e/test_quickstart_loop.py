@@ -82,8 +82,14 @@ def roll_out_under_load(corpus: Corpus, change: Callable[[], None], code_word: s
     try:
         time.sleep(2)
         change()
-        deadline = time.monotonic() + 480
+        changed = time.monotonic()
+        deadline = changed + 480
         while True:
+            if time.monotonic() - changed > 120 and not index_jobs(corpus) - jobs_before:
+                raise AssertionError(
+                    f"no new index Job within 120s of the change (Jobs: {sorted(jobs_before)})\n"
+                    f"{corpus.diagnose()}"
+                )
             status = corpus.get().get("status") or {}
             version = (status.get("index") or {}).get("version")
             ready = {c["type"]: c["status"] for c in status.get("conditions") or []}.get("Ready")
