@@ -134,7 +134,19 @@ def expand(text: str, env: dict[str, str]) -> str:
 
 
 class ConfigError(Exception):
-    """A missing ConfigMap/Secret/key the container needs: CreateContainerConfigError."""
+    """A container that cannot be created as specified (a missing ConfigMap/Secret/key, an
+    unsupported field): the kubelet keeps it waiting and tries again."""
+
+
+class StartError(ConfigError):
+    """The container's program cannot be executed: it fails, and restartPolicy decides."""
+
+
+def start_failure_reason(err: ConfigError) -> str:
+    """The kubelet's reason for a container that could not start."""
+    if isinstance(err, StartError):
+        return "StartError"
+    return "CreateContainerConfigError" if "not found" in str(err) else "CreateContainerError"
 
 
 Lookup = Callable[[str, str], "dict[str, str] | None"]  # (kind, name) → decoded data or None
@@ -204,10 +216,10 @@ def container_env(pod: dict, container: dict, lookup: Lookup) -> dict[str, str]:
                         env[prefix + name] = value
     for var in container.get("env") or []:
         if "valueFrom" in var:
-            value = _ref_value(var["valueFrom"], lookup, pod, container)
-            if value is None:
+            resolved = _ref_value(var["valueFrom"], lookup, pod, container)
+            if resolved is None:
                 continue
-            env[var["name"]] = value
+            env[var["name"]] = resolved
         else:
             env[var["name"]] = expand(var.get("value", ""), env)
     return env
@@ -297,11 +309,11 @@ def launch_plan(
         argv[0] = str(Path(python_bin) / "oozo")
     elif "/" in program:
         if not Path(program).is_file():
-            raise ConfigError(f'exec: "{program}": no such file or directory')
+            raise StartError(f'exec: "{program}": no such file or directory')
     else:
         found = shutil.which(program, path=env["PATH"])
         if not found:
-            raise ConfigError(f'exec: "{program}": executable file not found in $PATH')
+            raise StartError(f'exec: "{program}": executable file not found in $PATH')
         argv[0] = found
     workdir = container.get("workingDir")
     cwd = rewrite_path(workdir, table) if workdir else rootfs

@@ -75,11 +75,11 @@ class Volumes:
                 raise pp.ConfigError(f"persistentvolumeclaim {claim!r} is not bound")
             pv = self.kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
             source = (pv or {}).get("spec", {})
-            path = (source.get("hostPath") or source.get("local") or {}).get("path")
-            if not path:
+            pv_path: str | None = (source.get("hostPath") or source.get("local") or {}).get("path")
+            if not pv_path:
                 raise pp.ConfigError(f"volume of claim {claim!r} is neither hostPath nor local")
-            Path(path).mkdir(parents=True, exist_ok=True)
-            return path
+            Path(pv_path).mkdir(parents=True, exist_ok=True)
+            return pv_path
         raise pp.ConfigError(f"volume {name!r}: kind {sorted(set(vol) - {'name'})} not supported locally")
 
     def _object_files(self, vol: dict) -> dict[str, bytes] | None:

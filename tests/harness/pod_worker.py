@@ -228,20 +228,13 @@ class PodWorker(threading.Thread):
                 str(self.rootfs),
             )
             probes = {
-                k: (
-                    c.spec.get(k),
-                    pp.probe_target(c.spec[k], c.spec, self.local_ip, table) if c.spec.get(k) else None,
-                )
+                k: _Probe(c.spec[k], pp.probe_target(c.spec[k], c.spec, self.local_ip, table))
+                if c.spec.get(k)
+                else None
                 for k in ("readinessProbe", "livenessProbe", "startupProbe")
             }
         except pp.ConfigError as err:
-            reason = (
-                "CreateContainerConfigError"
-                if "not found" in str(err) and "exec" not in str(err)
-                else "StartError"
-            )
-            if reason == "StartError" and "exec:" not in str(err):
-                reason = "CreateContainerError"
+            reason = pp.start_failure_reason(err)
             self._fail_start(c, reason, str(err))
             return
         log_path = self.dir / "logs" / f"{name}.{st.restart_count}.log"
@@ -268,9 +261,11 @@ class PodWorker(threading.Thread):
         st.ready = False
         st.started = False
         c.started_mono = time.monotonic()
-        c.readiness = _Probe(*probes["readinessProbe"]) if probes["readinessProbe"][0] else None
-        c.liveness = _Probe(*probes["livenessProbe"]) if probes["livenessProbe"][0] else None
-        c.startup = _Probe(*probes["startupProbe"]) if probes["startupProbe"][0] else None
+        c.readiness, c.liveness, c.startup = (
+            probes["readinessProbe"],
+            probes["livenessProbe"],
+            probes["startupProbe"],
+        )
         for probe in (c.readiness, c.liveness, c.startup):
             if probe:
                 probe.schedule(c.started_mono)

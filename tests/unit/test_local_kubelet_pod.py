@@ -172,8 +172,11 @@ def test_other_programs_run_from_path_or_fail_with_a_reason() -> None:
     shell = plan(container(image="busybox", command=["sh", "-c", "echo hi > /dev/termination-log"]))
     assert shell.argv[0].endswith("/sh")
     assert shell.argv[1:] == ["-c", "echo hi > /w/pods/p/termination/serve"]
-    with pytest.raises(pp.ConfigError, match='exec: "no-such-program": executable file not found'):
+    with pytest.raises(pp.StartError, match='exec: "no-such-program": executable file not found') as err:
         plan(container(image="busybox", command=["no-such-program"]))
+    assert pp.start_failure_reason(err.value) == "StartError"
+    assert pp.start_failure_reason(pp.ConfigError("secret 'x' not found")) == "CreateContainerConfigError"
+    assert pp.start_failure_reason(pp.ConfigError("unsupported probe")) == "CreateContainerError"
     with pytest.raises(pp.ConfigError, match="no entrypoint known"):
         plan(container(image="busybox"))
 
