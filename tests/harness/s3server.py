@@ -165,6 +165,37 @@ class S3Server:
         kwargs.update(overrides)
         return boto3.session.Session().client("s3", **kwargs)
 
+    def session_env(self, actions: list[str], seconds: int = 900) -> dict[str, str]:
+        """Temporary credentials (with AWS_SESSION_TOKEN) limited to `actions` on every bucket,
+        from MinIO's STS AssumeRole with an inline session policy."""
+        import json
+
+        import boto3
+
+        sts = boto3.session.Session().client(
+            "sts",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": ["arn:aws:s3:::*"]}],
+        }
+        creds = sts.assume_role(
+            RoleArn="arn:minio:iam:::role/oozo-test",
+            RoleSessionName="oozo-test",
+            Policy=json.dumps(policy),
+            DurationSeconds=seconds,
+        )["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"],
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
     def make_bucket(self, name: str) -> str:
         client = self.client()
         with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):

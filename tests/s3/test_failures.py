@@ -377,3 +377,27 @@ def test_rot_found_mid_stream_aborts_the_multipart_upload(
     client = s3_server.client()
     assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_read_only_credentials_can_restore_but_not_back_up(
+    s3_server: S3Server, bucket: str, stored: str, existing: Path, tmp_path: Path
+) -> None:
+    """Session credentials (AWS_SESSION_TOKEN) allowed only s3:GetObject and s3:ListBucket."""
+    read_only = s3_server.session_env(["s3:GetObject", "s3:ListBucket"])
+    before = get(s3_server, bucket, "p/latest")
+    src = tmp_path / "newer"
+    add_version(src, "v9", sample_files("v9"))
+    made = oozo(
+        "backup", "--index", str(src), "--to", stored, "--endpoint", s3_server.endpoint, env=read_only
+    )
+    error = assert_failed(made, "AccessDenied", s3_server)
+    assert (
+        read_only["AWS_SECRET_ACCESS_KEY"] not in made.stderr
+        and read_only["AWS_SESSION_TOKEN"] not in made.stderr
+    )
+    assert bucket in str(error["error"])
+    assert get(s3_server, bucket, "p/latest") == before
+
+    run, _ = restore_into(s3_server, existing, stored, env=read_only)
+    assert run.code == 0, run.stderr
+    assert os.readlink(existing / "current") == "versions/v1"
