@@ -44,6 +44,10 @@ test-unit: dev ## Unit tier only (seconds)
 test-runtime: dev ## Runtime tier: real model, real FAISS, real .docx
 	$(PYTEST) -m runtime tests
 
+.PHONY: test-s3
+test-s3: dev tools ## S3 tier: backup and restore against a real MinIO on loopback
+	$(PYTEST) -m s3 tests
+
 .PHONY: test-controlplane
 test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-apiserver
 	$(PYTEST) -m "controlplane or e2e" tests
@@ -65,9 +69,10 @@ controlplane: ## Build the control-plane binaries from the Go module proxy (cach
 	@bash hack/controlplane/build.sh >/dev/null
 
 .PHONY: tools
-tools: ## helm (Go module proxy) and promtool (Debian) for the chart tests
+tools: ## helm and MinIO (Go module proxy), promtool (Debian) for the chart and S3 tests
 	@bash hack/tools/helm.sh >/dev/null
 	@bash hack/tools/promtool.sh >/dev/null
+	@bash hack/s3/build-minio.sh >/dev/null
 
 .PHONY: cluster-up
 cluster-up: dev controlplane ## Start the local control plane; kubeconfig in .cluster/kubeconfig
