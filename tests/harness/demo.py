@@ -152,7 +152,9 @@ def run(workdir: Path) -> list[int]:
         name = corpus_name(kc)
         step(f"waiting for ragcorpus/{name} to be Ready (index Job, then the query Deployment)…")
         wait_ready(kc, name, stack)
-        console.print(kubectl(kc, "get", "pods,jobs,svc", "-n", NAMESPACE, "-o", "wide").stdout)
+        columns = "POD:.metadata.name,PHASE:.status.phase,POD-IP:.status.podIP,NODE:.spec.nodeName"
+        console.print(kubectl(kc, "get", "pods", "-n", NAMESPACE, "-o", f"custom-columns={columns}").stdout)
+        console.print(kubectl(kc, "get", "jobs,deployments,services", "-n", NAMESPACE).stdout)
         console.print("  (these pods are processes on this machine, started by the local kubelet)")
         step("asking the generated Service…")
         show_answer(question, ask(kc, name, question))
