@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import kopf
 from kubernetes.client.rest import ApiException
 
-from oozo_operator import metrics
+from oozo_operator import metrics, observe
 from oozo_operator import reconcile as R
 from oozo_operator.api.crd import GROUP, PLURAL, VERSION
 from oozo_operator.config import OperatorSettings
@@ -29,10 +30,10 @@ SETTINGS = OperatorSettings()
 CHILD_LABELS: dict[str, Any] = {L.MANAGED_BY: L.MANAGER, L.INSTANCE: kopf.PRESENT}
 
 
-def reconcile_named(namespace: str, name: str, trigger: str) -> R.Outcome | None:
+def reconcile_named(namespace: str, name: str, trigger: str, full: bool = True) -> R.Outcome | None:
     start = time.monotonic()
     try:
-        outcome = R.run(shared(), namespace, name, SETTINGS)
+        outcome = R.run(shared(), namespace, name, SETTINGS, full)
     except Exception as err:
         metrics.ERRORS.labels(error=type(err).__name__).inc()
         metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
@@ -80,14 +81,40 @@ def corpus_deleted(namespace: str | None, name: str, **_: Any) -> None:
     metrics.observe_ready(namespace or "", name, None)
 
 
+_seen: dict[str, str] = {}  # child uid → fingerprint of its last reconciled state
+_seen_lock = threading.Lock()
+
+
+def _changed(event: kopf.RawEvent, kind: str) -> bool:
+    """True when this event can change the parent's status (see observe.fingerprint)."""
+    body = event.get("object") or {}
+    uid = (body.get("metadata") or {}).get("uid", "")
+    with _seen_lock:
+        if event.get("type") == "DELETED":
+            _seen.pop(uid, None)
+            return True
+        new = observe.fingerprint(kind, body)
+        if _seen.get(uid) == new:
+            return False
+        _seen[uid] = new
+        return True
+
+
 def _child_event(event: kopf.RawEvent, labels: Mapping[str, str], namespace: str | None, kind: str) -> None:
     instance = labels.get(L.INSTANCE)
-    if (
-        not instance or not namespace or event.get("type") is None
-    ):  # None: the initial listing, resume covers it
+    changed = _changed(event, kind)
+    # type None is the initial listing at start-up: the resume handler reconciles every corpus.
+    if not instance or not namespace or event.get("type") is None:
+        return
+    if not changed:
+        metrics.RECONCILES.labels(trigger=f"{kind}-event", result="skipped").inc()
         return
     try:
-        reconcile_named(namespace, instance, f"{kind}-event")
+        done = R.coalesced(
+            namespace, instance, lambda: reconcile_named(namespace, instance, f"{kind}-event", full=False)
+        )
+        if done == R.COALESCED:
+            metrics.RECONCILES.labels(trigger=f"{kind}-event", result="coalesced").inc()
     except ApiException as err:
         log.warning(
             "reconcile of %s/%s after a %s event failed: %s %s",

@@ -4,6 +4,7 @@ Deployment → rollout state. No I/O: reconcile.py fetches, these interpret."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -214,3 +215,33 @@ def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
             if waiting.get("reason") in HUMAN_REASONS:
                 found.append(PodProblem(p["metadata"]["name"], waiting["reason"], waiting.get("message", "")))
     return found
+
+
+def fingerprint(kind: str, body: Mapping[str, Any]) -> str:
+    """What of a child's state can change the corpus's status. Child events whose fingerprint
+    did not move (a finalizer added, a pod IP set, a resourceVersion bump) need no reconcile."""
+    status = body.get("status") or {}
+    meta = body.get("metadata") or {}
+    if kind == "job":
+        conds = sorted((c.get("type"), c.get("status")) for c in status.get("conditions") or [])
+        parts: Any = (status.get("succeeded"), status.get("failed"), conds)
+    elif kind == "deployment":
+        annotations = (((body.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
+            "annotations"
+        )
+        progressing = [
+            c.get("reason") for c in status.get("conditions") or [] if c.get("type") == "Progressing"
+        ]
+        parts = (
+            meta.get("generation"), status.get("observedGeneration"), status.get("replicas"),
+            status.get("updatedReplicas"), status.get("readyReplicas"), status.get("availableReplicas"),
+            (annotations or {}).get(L.INDEX_VERSION), progressing,
+        )  # fmt: skip
+    else:  # pod
+        states = []
+        for c in status.get("containerStatuses") or []:
+            state = c.get("state") or {}
+            waiting = (state.get("waiting") or {}).get("reason")
+            states.append((c.get("name"), c.get("ready"), sorted(state), waiting))
+        parts = (status.get("phase"), states, bool(meta.get("deletionTimestamp")))
+    return json.dumps(parts, sort_keys=True, default=str)

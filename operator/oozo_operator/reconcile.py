@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
@@ -29,8 +30,19 @@ from oozo_operator.render.corpus import Corpus, index_hash
 
 log = logging.getLogger("oozo.reconcile")
 API_VERSION = f"{GROUP}/{VERSION}"
+T = TypeVar("T")
 _locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 _locks_guard = threading.Lock()
+
+
+@dataclass
+class _Burst:
+    busy: bool = False
+    pending: bool = False
+
+
+_bursts: defaultdict[tuple[str, str], _Burst] = defaultdict(_Burst)
+COALESCED = "coalesced"
 
 
 @dataclass
@@ -49,13 +61,15 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run(kube: Kube, namespace: str, name: str, settings: OperatorSettings) -> Outcome | None:
+def run(
+    kube: Kube, namespace: str, name: str, settings: OperatorSettings, full: bool = True
+) -> Outcome | None:
     """Reconcile one corpus by name; None when it is gone or being deleted (GC does the rest)."""
     with lock_for(namespace, name):
         body = kube.get(API_VERSION, KIND, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None
-        outcome = reconcile(kube, body, settings)
+        outcome = reconcile(kube, body, settings, full)
         if outcome.changed:
             kube.patch_status(namespace, name, outcome.status)
             for cond in outcome.transitions:
@@ -63,7 +77,39 @@ def run(kube: Kube, namespace: str, name: str, settings: OperatorSettings) -> Ou
         return outcome
 
 
-def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> Outcome:
+def coalesced(namespace: str, name: str, one_pass: Callable[[], T]) -> T | str:
+    """Run `one_pass` (a reconcile of this corpus) for child events, which come in bursts
+    (a rollout is a dozen Pod and Deployment events). While a pass for this corpus is under
+    way, further events only mark it dirty, and the thread running it does one more pass
+    afterwards. Each pass reads everything fresh, so one pass after the burst sees what every
+    event of it would have. Returns COALESCED when this call's work went to the running thread."""
+    key = (namespace, name)
+    with _locks_guard:
+        burst = _bursts[key]
+        if burst.busy:
+            burst.pending = True
+            return COALESCED
+        burst.busy = True
+    try:
+        while True:
+            with _locks_guard:
+                burst.pending = False
+            outcome = one_pass()
+            with _locks_guard:
+                if not burst.pending:
+                    burst.busy = False
+                    return outcome
+    except BaseException:
+        with _locks_guard:
+            burst.busy = False
+        raise
+
+
+def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full: bool = True) -> Outcome:
+    """One pass. `full=False` (child events) skips re-applying the children that only the spec
+    shapes (PVC, Service, Secret, HPA, PDB, CronJob) once this generation has been applied in
+    full: they cannot change between spec changes, and a burst of pod events should not cost
+    five needless API calls each. Spec changes, resume and the re-check sweep are full passes."""
     meta = body["metadata"]
     generation = int(meta.get("generation") or 1)
     before = body.get("status") or {}
@@ -82,10 +128,19 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> O
     refused: list[C.Problem] = []
     published = before.get("index")
 
-    _apply(kube, pvc.render(corpus), refused)
-    if secret.wanted(corpus):
-        kube.create(secret.render(corpus, secret.new_key()))  # 409 → keep the existing key
-    _apply(kube, service.render(corpus), refused)
+    stalled: dict[str, Any] = next(
+        (c for c in before.get("conditions") or [] if c.get("type") == C.STALLED), {}
+    )
+    light = (
+        not full
+        and before.get("observedGeneration") == generation
+        and stalled.get("reason") != "ApplyRefused"
+    )
+    if not light:
+        _apply(kube, pvc.render(corpus), refused)
+        if secret.wanted(corpus):
+            kube.create(secret.render(corpus, secret.new_key()))  # 409 → keep the existing key
+        _apply(kube, service.render(corpus), refused)
 
     builds = _builds(kube, corpus)
     newest = builds[-1] if builds else None
@@ -107,29 +162,37 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> O
     _apply(kube, configmap.render(corpus, model), refused)
     if published and published.get("version") and not problems:
         _apply(kube, deployment.render(corpus, published["version"], model), refused)
-    _apply_or_delete(
-        kube,
-        corpus,
-        hpa.wanted(corpus),
-        hpa.render,
-        "autoscaling/v2",
-        "HorizontalPodAutoscaler",
-        corpus.name,
-        refused,
-    )
-    _apply_or_delete(
-        kube, corpus, pdb.wanted(corpus), pdb.render, "policy/v1", "PodDisruptionBudget", corpus.name, refused
-    )
-    _apply_or_delete(
-        kube,
-        corpus,
-        cronjob.wanted(corpus),
-        cronjob.render,
-        "batch/v1",
-        "CronJob",
-        cronjob.name(corpus),
-        refused,
-    )
+    if not light:
+        _apply_or_delete(
+            kube,
+            corpus,
+            hpa.wanted(corpus),
+            hpa.render,
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            corpus.name,
+            refused,
+        )
+        _apply_or_delete(
+            kube,
+            corpus,
+            pdb.wanted(corpus),
+            pdb.render,
+            "policy/v1",
+            "PodDisruptionBudget",
+            corpus.name,
+            refused,
+        )
+        _apply_or_delete(
+            kube,
+            corpus,
+            cronjob.wanted(corpus),
+            cronjob.render,
+            "batch/v1",
+            "CronJob",
+            cronjob.name(corpus),
+            refused,
+        )
 
     rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
     pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})

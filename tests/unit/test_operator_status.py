@@ -213,3 +213,23 @@ def test_pod_problems_name_missing_secrets() -> None:
     }
     [problem] = pod_problems([pod])
     assert problem.reason == "CreateContainerConfigError" and "openai" in problem.message
+
+
+def test_fingerprint_ignores_noise_and_sees_what_matters() -> None:
+    from oozo_operator.observe import fingerprint
+
+    job = _job("j", active=1)
+    noisy = {**job, "metadata": {**job["metadata"], "resourceVersion": "9", "finalizers": ["x"]}}
+    assert fingerprint("job", job) == fingerprint("job", noisy)
+    assert fingerprint("job", job) != fingerprint("job", _job("j", succeeded=1))
+    pod = _pod(0, "{}")
+    assert fingerprint("pod", pod) == fingerprint(
+        "pod", {**pod, "status": {**pod["status"], "podIP": "10.0.0.1"}}
+    )
+    assert fingerprint("pod", pod) != fingerprint(
+        "pod", {**pod, "status": {**pod["status"], "phase": "Running"}}
+    )
+    dep = {"metadata": {"generation": 1}, "spec": {}, "status": {"availableReplicas": 0}}
+    assert fingerprint("deployment", dep) != fingerprint(
+        "deployment", {**dep, "status": {"availableReplicas": 1}}
+    )
