@@ -60,8 +60,17 @@ def etcd(at: Layout) -> list[str]:
     ]
 
 
-def kube_apiserver(at: Layout) -> list[str]:
+def audit_log(at: Layout) -> Path:
+    return at.workdir / "logs" / "kube-apiserver-audit.log"
+
+
+def kube_apiserver(at: Layout, audit_policy: Path | None = None) -> list[str]:
+    """`audit_policy`: an audit.k8s.io Policy file; the apiserver then writes JSON lines to
+    audit_log(at). Off by default, as in kubeadm."""
     p = at.pki
+    audit = (
+        [f"--audit-policy-file={audit_policy}", f"--audit-log-path={audit_log(at)}"] if audit_policy else []
+    )
     return [
         at.exe("kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{at.ports.etcd}",
@@ -83,6 +92,7 @@ def kube_apiserver(at: Layout) -> list[str]:
         # and nothing inside the cluster could reach it anyway.
         "--endpoint-reconciler-type=none",
         "--profiling=false",
+        *audit,
     ]
 
 

@@ -73,9 +73,12 @@ def _free_ports(count: int) -> list[int]:
 class ControlPlane:
     """One control plane whose state (certs, etcd data, logs, kubeconfigs) lives in `workdir`."""
 
-    def __init__(self, workdir: Path, *, detached: bool = False) -> None:
+    def __init__(self, workdir: Path, *, detached: bool = False, audit_policy: Path | None = None) -> None:
         self.workdir = Path(workdir).resolve()
         self.detached = detached  # children outlive this Python process (the `up` command)
+        # An audit.k8s.io Policy file: the apiserver then logs what it selects to `audit_log`.
+        self.audit_policy = Path(audit_policy).resolve() if audit_policy else None
+        self.audit_log: Path | None = None
         self.kubeconfig = self.workdir / "kubeconfig"  # admin, in system:masters
         self.pki = self.workdir / "pki"
         self.logs = self.workdir / "logs"
@@ -112,7 +115,8 @@ class ControlPlane:
             self._mark("credentials")
             self._spawn("etcd", components.etcd(at))
             self._wait("etcd", lambda: procs.http_ok(f"http://127.0.0.1:{ports.etcd}/health"))
-            self._spawn("kube-apiserver", components.kube_apiserver(at))
+            self._spawn("kube-apiserver", components.kube_apiserver(at, self.audit_policy))
+            self.audit_log = components.audit_log(at) if self.audit_policy else None
             # These wait for the apiserver on their own, so their start-up overlaps with its.
             self._spawn("kube-controller-manager", components.kube_controller_manager(at))
             self._spawn("kube-scheduler", components.kube_scheduler(at))
