@@ -159,3 +159,16 @@ def test_cli_invalid_settings(tmp_path: Path) -> None:
     assert result.exit_code == 2
     data = json.loads(term.read_text())
     assert data["reason"] == "InvalidSettings" and "chunk_overlap" in data["error"]
+
+
+def test_hnsw_index_type_is_built_and_searchable(built: Built, embedder: Any, tmp_path: Path) -> None:
+    from oozo_runtime.retrieval import LoadedIndex, Retriever
+
+    settings = IndexSettings(source=str(built.corpus.root), index_dir=tmp_path / "idx", index_type="hnsw")
+    result = build(settings, embedder=embedder)
+    assert result["indexType"] == "hnsw"
+    index = LoadedIndex.load(tmp_path / "idx", None, DEFAULT_MODEL)
+    assert type(index.index).__name__ == "IndexHNSWFlat"
+    fact = built.corpus.facts[10]
+    hits, _ = Retriever(embedder, index).retrieve(fact.question, 3)
+    assert hits[0].document == fact.document

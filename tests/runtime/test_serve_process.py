@@ -71,3 +71,35 @@ def test_served_over_http_with_auth_limits_and_clean_logs(built: Built, serve: A
     parsed = [json.loads(line) for line in lines]  # every line is one JSON object
     assert any(p.get("message") == "index loaded" for p in parsed)
     assert any(p.get("message") == "request" and p.get("status") == 401 for p in parsed)
+
+
+def test_serve_before_any_index_is_unready_then_picks_the_first_version_up(
+    tmp_path: Any, serve: Any, embedder: Any
+) -> None:
+    import time
+
+    from oozo_runtime.indexing.build import build
+    from oozo_runtime.settings import IndexSettings
+    from tests.runtime.corpus import make_corpus
+
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    server = serve(index_dir)
+    deadline = time.monotonic() + 120
+    reason = ""
+    while "oozo index" not in reason:  # "index not loaded yet" until the loader has looked
+        assert time.monotonic() < deadline, server.logs()
+        time.sleep(0.3)
+        try:
+            r = httpx.get(server.url + "/ready", timeout=2)
+        except httpx.HTTPError:
+            continue
+        assert r.status_code == 503
+        reason = r.json()["error"]
+    assert httpx.get(server.url + "/health").status_code == 200
+    assert httpx.post(server.url + "/api/query", json={"question": "q"}).status_code == 503
+
+    corpus = make_corpus(tmp_path / "docs", 2)
+    result = build(IndexSettings(source=str(corpus.root), index_dir=index_dir), embedder=embedder)
+    server.wait_ready()
+    assert httpx.get(server.url + "/ready").json()["index_version"] == result["version"]

@@ -155,6 +155,10 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
         tmp = versions.make_tmp_dir(root)
         try:
             previous, dimension = previous_chunks(root, settings)
+            if embedder is None and dimension is None:
+                # A full build will need the model: import torch and load it in the background
+                # while the documents are parsed, instead of after.
+                embedder = _prefetch_model(settings)
             corpus = read_corpus(source, settings, progress, previous)
             if not corpus.chunks:
                 detail = f"; {len(corpus.skipped)} skipped" if corpus.skipped else ""
@@ -166,6 +170,28 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Prefetched:
+    """A model being loaded in a background thread; `get()` waits for it."""
+
+    def __init__(self, settings: IndexSettings) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from oozo_runtime.embedding import Embedder
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="model-load")
+        self._future = self._pool.submit(
+            Embedder, settings.model, str(settings.model_cache_dir or "") or None
+        )
+        self._pool.shutdown(wait=False)
+
+    def get(self) -> Any:
+        return self._future.result()
+
+
+def _prefetch_model(settings: IndexSettings) -> _Prefetched:
+    return _Prefetched(settings)
 
 
 def _embed_and_publish(
@@ -186,6 +212,8 @@ def _embed_and_publish(
     def load_model() -> Any:
         return Embedder(settings.model, str(settings.model_cache_dir or "") or None)
 
+    if isinstance(embedder, _Prefetched):
+        embedder = embedder.get()
     # The model is loaded only when some chunk is not in the cache (and its dimension unknown):
     # a rebuild with nothing new never imports torch.
     model_id = embedder.model_id if embedder else settings.model
