@@ -94,7 +94,11 @@ def _changed(event: kopf.RawEvent, kind: str) -> bool:
             _seen.pop(uid, None)
             return True
         new = observe.fingerprint(kind, body)
-        if _seen.get(uid) == new:
+        # A child first seen without any status (just created, by the pass that already
+        # accounts for it) has nothing to report yet.
+        before = _seen.get(uid) or observe.fingerprint(kind, {**body, "status": {}})
+        if before == new:
+            _seen[uid] = new
             return False
         _seen[uid] = new
         return True

@@ -243,5 +243,6 @@ def fingerprint(kind: str, body: Mapping[str, Any]) -> str:
             state = c.get("state") or {}
             waiting = (state.get("waiting") or {}).get("reason")
             states.append((c.get("name"), c.get("ready"), sorted(state), waiting))
-        parts = (status.get("phase"), states, bool(meta.get("deletionTimestamp")))
+        phase = None if status.get("phase") == "Pending" and not states else status.get("phase")
+        parts = (phase, states, bool(meta.get("deletionTimestamp")))
     return json.dumps(parts, sort_keys=True, default=str)

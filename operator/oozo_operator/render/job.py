@@ -70,6 +70,7 @@ def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
         "metadata": {"labels": job_labels},
         "spec": {
             "restartPolicy": "Never",
+            "automountServiceAccountToken": False,  # the indexer never talks to the API server
             "securityContext": dict(pod.POD_SECURITY),
             **pod.placement(corpus),
             "containers": [
