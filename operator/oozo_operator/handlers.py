@@ -77,8 +77,9 @@ def corpus_changed(namespace: str | None, name: str, reason: str, **_: Any) -> N
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
 def corpus_deleted(namespace: str | None, name: str, **_: Any) -> None:
-    """optional=True: no finalizer is added for it; it only forgets the metric series."""
+    """optional=True: no finalizer is added for it; it only forgets in-memory state."""
     metrics.observe_ready(namespace or "", name, None)
+    R.forget(namespace or "", name)
 
 
 _seen: dict[str, str] = {}  # child uid → fingerprint of its last reconciled state

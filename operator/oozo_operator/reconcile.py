@@ -57,6 +57,13 @@ def lock_for(namespace: str, name: str) -> threading.Lock:
         return _locks[(namespace, name)]
 
 
+def forget(namespace: str, name: str) -> None:
+    """Drop the per-corpus lock and burst state of a deleted corpus."""
+    with _locks_guard:
+        _locks.pop((namespace, name), None)
+        _bursts.pop((namespace, name), None)
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
