@@ -81,13 +81,14 @@ class Operator:
     def start(self) -> Operator:
         self.starts += 1
         self.metrics_port = _free_port()
+        self.liveness_port = _free_port()
         log = open(self.log_dir / f"operator-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [
                 str(REPO / ".venv" / "bin" / "oozo"),
                 "operator",
                 "--liveness-port",
-                str(_free_port()),
+                str(self.liveness_port),
                 "--metrics-port",
                 str(self.metrics_port),
             ],
@@ -113,9 +114,16 @@ class Operator:
                 self.kill()
 
     def metrics(self) -> str:
+        return self._get(self.metrics_port, "/metrics")
+
+    def healthz(self) -> str:
+        return self._get(self.liveness_port, "/healthz")
+
+    @staticmethod
+    def _get(port: int, path: str) -> str:
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
             return r.read().decode()
 
 

@@ -373,7 +373,51 @@ def test_delete_removes_every_child(
     wait_for("garbage collection", lambda: all(not lister() for lister in listers), 60)
 
 
+def test_unsupported_source_stalls_without_a_job(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    ns: str,
+) -> None:
+    obj = make_corpus("remote", on_local_node, at("spec.source", {"s3": {"bucket": "corp-docs"}}))
+    volume_for(core, ns, "remote")
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj)
+    stalled = wait_for(
+        "Stalled",
+        lambda: (
+            condition(corpus(custom, ns, "remote"), "Stalled").get("status") == "True"
+            and corpus(custom, ns, "remote")
+        ),
+        20,
+    )
+    assert condition(stalled, "Stalled")["reason"] == "SourceNotSupported"
+    assert "spec.source.s3" in condition(stalled, "Stalled")["message"]
+    assert kstatus(stalled)[0] == "Failed"
+    assert not client.BatchV1Api(api).list_namespaced_job(ns).items
+
+
+def test_refused_child_change_stalls_naming_the_child(
+    operator: Operator, core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
+) -> None:
+    apply_corpus(core, custom, ns, make_corpus("shrink", on_local_node))
+    wait_for("the PVC", lambda: core.read_namespaced_persistent_volume_claim("shrink-index", ns), 20)
+    patch = {"spec": {"index": {"storage": {"size": "1Gi"}}}}  # PVCs never shrink
+    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "shrink", patch)
+    stalled = wait_for(
+        "Stalled",
+        lambda: (
+            condition(corpus(custom, ns, "shrink"), "Stalled").get("reason") == "ApplyRefused"
+            and corpus(custom, ns, "shrink")
+        ),
+        20,
+    )
+    assert "PersistentVolumeClaim shrink-index" in condition(stalled, "Stalled")["message"]
+    assert kstatus(stalled)[0] == "Failed"
+
+
 def test_operator_metrics(operator: Operator) -> None:
     text = operator.metrics()
     assert "oozo_reconciles_total" in text and "oozo_reconcile_duration_seconds_bucket" in text
     assert 'oozo_corpora{ready="True"}' in text
+    assert operator.healthz()
