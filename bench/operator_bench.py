@@ -118,7 +118,12 @@ class Audit:
         with self.path.open("rb") as f:
             f.seek(start)
             data = f.read() if end is None else f.read(end - start)
-        entries = [json.loads(line) for line in data.splitlines() if line.strip()]
+        entries = []
+        for line in data.splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:  # a line cut by an offset taken while the apiserver wrote it
+                continue
         return [
             e
             for e in entries
