@@ -70,7 +70,7 @@ class Operator:
             **env,
             "OOZO_LOG_FORMAT": "json",
             "OOZO_JOB_BACKOFF_LIMIT": "1",
-            "OOZO_SECRET_RECHECK_SECONDS": "2",
+            "OOZO_RECHECK_SECONDS": "2",
             **settings,
         }
         self.log_dir = log_dir

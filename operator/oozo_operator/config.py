@@ -24,8 +24,10 @@ class OperatorSettings(BaseSettings):
     job_ttl_seconds: int = Field(
         default=24 * 3600, ge=60, description="ttlSecondsAfterFinished of index Jobs."
     )
-    secret_recheck_seconds: float = Field(
-        default=15.0, gt=0, description="How often missing Secrets are looked for again."
+    recheck_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often missing references and source ConfigMap changes are looked for.",
     )
     log_level: str = Field(default="INFO", description="Log level of the operator.")
     log_format: str = Field(default="json", description="json or text.")

@@ -148,15 +148,21 @@ class Kube:
     def exists(self, api_version: str, kind: str, namespace: str, name: str) -> bool | None:
         """Metadata-only existence check. None when RBAC forbids it: the caller then cannot
         tell, and falls back to what the pods report."""
+        found = self.revision(api_version, kind, namespace, name)
+        return None if found is None else bool(found)
+
+    def revision(self, api_version: str, kind: str, namespace: str, name: str) -> str | None:
+        """resourceVersion from a metadata-only GET: "" when the object does not exist, None
+        when RBAC forbids the read."""
         try:
-            self.request("GET", path(api_version, kind, namespace, name), accept=PARTIAL_METADATA)
+            meta = self.request("GET", path(api_version, kind, namespace, name), accept=PARTIAL_METADATA)
         except ApiException as err:
             if err.status == 404:
-                return False
+                return ""
             if err.status == 403:
                 return None
             raise
-        return True
+        return str((meta.get("metadata") or {}).get("resourceVersion") or "?")
 
     def list(
         self, api_version: str, kind: str, namespace: str, selector: dict[str, str]

@@ -17,11 +17,13 @@ import kopf
 from oozo_operator import handlers, metrics
 from oozo_operator.api.crd import GROUP, PLURAL, VERSION
 from oozo_operator.kube import shared
+from oozo_operator.reconcile import source_revision_changed
 
 log = logging.getLogger("oozo.main")
 # Stalled reasons that fix themselves when someone creates the missing object. Secrets cannot
-# be watched (no list/watch RBAC on Secrets), so they are looked for again on a timer of our
-# own; a kopf timer would force a finalizer onto every RagCorpus.
+# be watched (no list/watch RBAC on Secrets), and watching every ConfigMap of the cluster to see
+# a source change would stream all their data through the operator: both are looked at again,
+# metadata-only, on a timer of our own (a kopf timer would force a finalizer onto every corpus).
 RECHECK = {"SecretNotFound", "ConfigMapNotFound", "PersistentVolumeClaimNotFound", "PodCannotStart"}
 
 
@@ -56,9 +58,11 @@ def _sweep(namespaces: list[str], every: float, stop: threading.Event) -> None:
                         for c in (item.get("status") or {}).get("conditions") or []
                         if c.get("type") == "Stalled" and c.get("status") == "True"
                     ]
+                    meta = item["metadata"]
                     if stalled and stalled[0].get("reason") in RECHECK:
-                        meta = item["metadata"]
                         handlers.reconcile_named(meta["namespace"], meta["name"], "recheck")
+                    elif source_revision_changed(kube, item):
+                        handlers.reconcile_named(meta["namespace"], meta["name"], "source-changed")
         except Exception:  # the sweep must outlive any one bad pass
             log.exception("recheck sweep failed")
 
@@ -80,7 +84,7 @@ def run(namespaces: list[str], liveness_port: int = 8080, metrics_port: int = 90
     stop = threading.Event()
     threading.Thread(
         target=_sweep,
-        args=(list(namespaces), handlers.SETTINGS.secret_recheck_seconds, stop),
+        args=(list(namespaces), handlers.SETTINGS.recheck_seconds, stop),
         name="recheck",
         daemon=True,
     ).start()

@@ -8,6 +8,7 @@ a restarted operator finds the Job it created, it does not start a second one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -26,7 +27,7 @@ from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import Kube
 from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pvc, secret, service
 from oozo_operator.render import labels as L
-from oozo_operator.render.corpus import Corpus, index_hash
+from oozo_operator.render.corpus import Corpus
 
 log = logging.getLogger("oozo.reconcile")
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -128,7 +129,8 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         inputs = C.Inputs(generation, "", "", published=before.get("index"), problems=(problem,))
         return _finish(before, inputs, {"observedGeneration": generation})
 
-    problems = _missing_references(kube, corpus)
+    problems, revision = _missing_references(kube, corpus)
+    corpus = dataclasses.replace(corpus, source_revision=revision)
     unsupported = job.unsupported_source(corpus)
     if unsupported:
         problems.append(C.Problem("SourceNotSupported", unsupported))
@@ -142,6 +144,7 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         not full
         and before.get("observedGeneration") == generation
         and stalled.get("reason") != "ApplyRefused"
+        and (before.get("sourceRevision") or "") == corpus.source_revision
     )
     if not light:
         _apply(kube, pvc.render(corpus), refused)
@@ -217,6 +220,7 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
     )
     extra: dict[str, Any] = {
         "observedGeneration": generation,  # every child of this generation was applied
+        "sourceRevision": corpus.source_revision or None,
         "endpoint": corpus.endpoint,
         "index": published,
         "replicas": rollout.ready if rollout.exists else 0,
@@ -254,7 +258,7 @@ def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
         "batch/v1",
         "Job",
         corpus.namespace,
-        {L.INSTANCE: corpus.name, L.COMPONENT: L.INDEX, L.INDEX_HASH: index_hash(corpus.spec)},
+        {L.INSTANCE: corpus.name, L.COMPONENT: L.INDEX, L.INDEX_HASH: corpus.index_hash},
     )
     jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
     builds = []
@@ -270,9 +274,10 @@ def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
     return builds
 
 
-def _missing_references(kube: Kube, corpus: Corpus) -> list[C.Problem]:
-    """Referenced objects that do not exist. Secrets are checked metadata-only (see kube.py);
-    the operator never reads a Secret's data."""
+def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[C.Problem], str]:
+    """Referenced objects that do not exist, and the resourceVersion of a source ConfigMap.
+    Every read is metadata-only (PartialObjectMetadata): the operator never reads a Secret's
+    data, and needs no document bytes to notice that a ConfigMap changed."""
     refs: list[tuple[str, str, str]] = []  # (kind, name, field)
     spec = corpus.spec
     if spec.generation.provider == "openai" and spec.generation.api_key_secret_ref:
@@ -284,11 +289,23 @@ def _missing_references(kube: Kube, corpus: Corpus) -> list[C.Problem]:
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:
         refs.append(("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc"))
-    problems = []
+    problems, source_revision = [], ""
     for kind, ref_name, where in refs:
-        if kube.exists("v1", kind, corpus.namespace, ref_name) is False:
+        found = kube.revision("v1", kind, corpus.namespace, ref_name)
+        if found == "":
             problems.append(C.Problem(f"{kind}NotFound", f"{kind} {ref_name} ({where}) not found"))
-    return problems
+        elif found and kind == "ConfigMap":
+            source_revision = found
+    return problems, source_revision
+
+
+def source_revision_changed(kube: Kube, body: dict[str, Any]) -> bool:
+    """For the re-check sweep: has the source ConfigMap changed since the last pass?"""
+    source = ((body.get("spec") or {}).get("source") or {}).get("configMap") or {}
+    if not source.get("name"):
+        return False
+    found = kube.revision("v1", "ConfigMap", body["metadata"]["namespace"], source["name"])
+    return bool(found) and found != ((body.get("status") or {}).get("sourceRevision") or "")
 
 
 def _apply(kube: Kube, obj: dict[str, Any], refused: list[C.Problem]) -> None:

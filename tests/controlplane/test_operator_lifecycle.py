@@ -244,6 +244,26 @@ def test_index_result_drives_ready_and_rollout(
     assert condition(obj, "Ready")["lastTransitionTime"] >= first_ready
 
 
+def test_editing_the_source_configmap_builds_a_new_version(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    kubelet: Kubelet,
+    ns: str,
+) -> None:
+    apply_corpus(core, custom, ns, make_corpus("live", on_local_node))
+    first = bring_up(api, custom, kubelet, ns, "live", "v1")
+    batch = client.BatchV1Api(api)
+    core.patch_namespaced_config_map("live-docs", ns, {"data": {"b.md": "# A new page\n"}})
+    wait_for("a Job for the edited documents", lambda: len(batch.list_namespaced_job(ns).items) == 2, 30)
+    assert serve_version(api, ns, "live") == "v1"  # the old version serves meanwhile
+    kubelet.finish_index(ns, "live", result("v2"))
+    obj = until_ready(kubelet, custom, ns, "live", "v2")
+    assert obj["status"]["sourceRevision"] != first["status"]["sourceRevision"]
+    assert obj["metadata"]["generation"] == first["metadata"]["generation"]  # no spec change
+
+
 def test_failed_build_keeps_old_version_and_stalls(
     operator: Operator,
     api: client.ApiClient,

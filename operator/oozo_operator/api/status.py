@@ -82,5 +82,11 @@ class RagCorpusStatus(ApiModel):
     index: IndexStatus | None = Field(None, description="The published index version being served.")
     building: IndexStatus | None = Field(None, description="The index build in progress, if any.")
     endpoint: str | None = Field(None, max_length=512, description="Query URL inside the cluster.")
+    source_revision: str | None = Field(
+        None,
+        max_length=64,
+        description="resourceVersion of the source ConfigMap the current index hash was computed with; "
+        "editing the ConfigMap in place builds a new index version.",
+    )
     replicas: int | None = Field(None, ge=0, description="Ready replicas of the server.")
     last_backup: BackupStatus | None = Field(None, description="The newest backup.")

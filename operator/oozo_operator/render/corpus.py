@@ -24,9 +24,14 @@ class Corpus:
     uid: str
     spec: RagCorpusSpec
     settings: OperatorSettings = field(default_factory=lambda: OperatorSettings())
+    # resourceVersion of the source ConfigMap (observed): editing documents in place changes
+    # it, and with it the index hash, so a new version is built. "" for other sources.
+    source_revision: str = ""
 
     @classmethod
-    def from_body(cls, body: dict[str, Any], settings: OperatorSettings | None = None) -> Corpus:
+    def from_body(
+        cls, body: dict[str, Any], settings: OperatorSettings | None = None, source_revision: str = ""
+    ) -> Corpus:
         meta = body["metadata"]
         return cls(
             name=meta["name"],
@@ -34,6 +39,7 @@ class Corpus:
             uid=meta["uid"],
             spec=RagCorpusSpec.model_validate(body.get("spec") or {}),
             settings=settings or OperatorSettings(),
+            source_revision=source_revision,
         )
 
     @property
@@ -58,7 +64,7 @@ class Corpus:
 
     @property
     def index_hash(self) -> str:
-        return index_hash(self.spec)
+        return index_hash(self.spec, self.source_revision)
 
     @property
     def job_name(self) -> str:
@@ -75,16 +81,19 @@ class Corpus:
         }
 
 
-def index_hash(spec: RagCorpusSpec) -> str:
-    """What an index version depends on: the source, chunking, embedding and index type. Any
+def index_hash(spec: RagCorpusSpec, source_revision: str = "") -> str:
+    """What an index version depends on: the source (and the revision of a source ConfigMap),
+    chunking, embedding and index type. Any
     other change (replicas, generation, auth...) must not rebuild. The hash names the Job, so
     a retry finds the Job it already created instead of starting a second one."""
-    inputs = {
+    inputs: dict[str, Any] = {
         "source": spec.source.wire(),
         "chunking": spec.chunking.wire(),
         "embedding": spec.embedding.wire(),
         "indexType": spec.index.type,
     }
+    if source_revision:
+        inputs["sourceRevision"] = source_revision
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:10]
 
 
