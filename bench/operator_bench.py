@@ -105,6 +105,32 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _metric_sum(port: int, name: str) -> float:
+    """Sum of a Prometheus sample over all its labels, from the operator's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " "))  # fmt: skip
+
+
+def _tree() -> str:
+    """The operator code measured: HEAD, plus any uncommitted change under operator/."""
+    import subprocess
+
+    git = ["git", "-C", str(Path(__file__).resolve().parents[1])]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "operator"], capture_output=True, text=True)
+    changed = [line[3:] for line in dirty.stdout.splitlines()]
+    return head + (f" + uncommitted {', '.join(changed)}" if changed else "")
+
+
 class Audit:
     """Reads the apiserver's audit log from a byte offset on."""
 
@@ -167,7 +193,8 @@ def _by_kind(entries: list[dict[str, Any]]) -> dict[str, int]:
         ref = e.get("objectRef", {})
         sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
         code = e.get("responseStatus", {}).get("code", "?")
-        counts[f"{e['verb']} {ref.get('resource', '?')}{sub} → {code}"] += 1
+        agent = e["userAgent"].split("/")[0]
+        counts[f"{agent}: {e['verb']} {ref.get('resource', '?')}{sub} → {code}"] += 1
     return dict(counts.most_common())
 
 
@@ -435,6 +462,7 @@ def _plane(tmp: Path) -> Iterator[Any]:
 def run(
     corpora: int = 100, sequential: int = 20, idle: float = 60.0, timeout: float = 420.0
 ) -> dict[str, Any]:
+    tree = _tree()
     with tempfile.TemporaryDirectory(prefix="oozo-opbench-") as tmpdir, _plane(Path(tmpdir)) as plane:
         tmp = Path(tmpdir)
         install_crd(plane.env())
@@ -455,7 +483,12 @@ def run(
             children, ns_apply = bench.children_latency(sequential)
             solo_seconds, ns_solo = bench.solo()
             bench.delete_namespaces([ns_apply, ns_solo])
+            cpu0, passes0 = _cpu_seconds(pid), _metric_sum(operator.metrics_port, "oozo_reconciles_total")
             scale = bench.converge(corpora, timeout)
+            scale["operatorCpuSeconds"] = round(_cpu_seconds(pid) - cpu0, 1)
+            scale["reconcilePasses"] = int(
+                _metric_sum(operator.metrics_port, "oozo_reconciles_total") - passes0
+            )
             peak_after_converge = _proc_status(pid)
             quiet = bench.idle(idle)
             steady = _proc_status(pid)
@@ -479,6 +512,7 @@ def run(
         },
         "idle": quiet,
         "loadAverage": [round(x, 2) for x in load],
+        "operatorCode": tree,
         "cpus": os.cpu_count(),
     }
 
@@ -500,13 +534,16 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
         f"p95 {c['perCorpusToReady']['p95_s']} s) "
         f"| one corpus alone {c['soloSeconds']} s: **{c['ratioToSolo']}x** |",
         f"| operator API writes to converge {c['corpora']} corpora (audit log) "
-        f"| {c['operatorWrites']} ({c['operatorWritesPerCorpus']} per corpus) | |",
+        f"| {c['operatorWrites']} ({c['operatorWritesPerCorpus']} per corpus), "
+        f"{c['reconcilePasses']} reconcile passes, {c['operatorCpuSeconds']} s operator CPU | |",
         f"| operator memory with {c['corpora']} Ready corpora | steady VmRSS {m['steadyRss']} MiB, "
         f"peak VmHWM {m['peakHwm']} MiB | {m['emptyRss']} MiB watching none "
         f"(**{m['perCorpusKiB']} KiB** per corpus) |",
         f"| operator API writes while idle ({c['corpora']} Ready corpora, {i['windowSeconds']:.0f} s "
         f"window after {i['settleSeconds']} s of settling) | **{i['writesPerMinute']} / min** "
         f"| target 0 |",
+        f"| operator code measured | {r['operatorCode']} | load average {r['loadAverage'][0]} "
+        f"on {r['cpus']} CPUs |",
     ]
 
 
