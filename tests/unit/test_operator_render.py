@@ -161,6 +161,11 @@ def test_deployment_is_pinned_hardened_and_wired_by_reference() -> None:
         and tpl["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     )
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    # Graceful rollouts: the old pod keeps serving while endpoints drop it.
+    assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+    assert (
+        tpl["spec"]["terminationGracePeriodSeconds"] > container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    )
 
 
 def test_a_new_version_changes_only_the_pin() -> None:

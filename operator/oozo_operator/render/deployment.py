@@ -16,6 +16,7 @@ from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus, short_ha
 from oozo_runtime.settings import ServeSettings, env_for, env_name
 
 CONTAINER = "server"
+PRE_STOP_SECONDS = 5
 DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 
 
@@ -78,6 +79,7 @@ def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, 
             "spec": {
                 "securityContext": dict(pod.POD_SECURITY),
                 "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": PRE_STOP_SECONDS + 25,  # + in-flight queries
                 **pod.placement(corpus),
                 "containers": [
                     {
@@ -94,6 +96,10 @@ def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, 
                         "startupProbe": _probe("/health", periodSeconds=5, failureThreshold=60),
                         "readinessProbe": _probe("/ready", periodSeconds=5, failureThreshold=3),
                         "livenessProbe": _probe("/health", periodSeconds=10, failureThreshold=3),
+                        # Keep answering for a few seconds after the pod is marked for deletion,
+                        # while Service endpoints (kube-proxy, ingress) catch up: without it a
+                        # rolling update refuses the connections routed in that window.
+                        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
                         "volumeMounts": [pod.index_mount(read_only=True), pod.TMP_MOUNT],
                     }
                 ],
