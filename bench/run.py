@@ -18,7 +18,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def backup_rows(r: dict[str, Any]) -> list[str]:
@@ -61,20 +60,23 @@ SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
 
 
 def write_doc(sections: dict[str, list[str]], command: str) -> None:
+    """Rewrite only the sections of the suites that ran, so `--only X` keeps the others' numbers
+    (each section says when and by which command it was measured)."""
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = [
-        BEGIN,
-        f"Measured {when} by `{command}` on {os.cpu_count()} cores ({platform.machine()}, "
-        f"Python {platform.python_version()}).",
-        "",
-    ]
+    machine = f"{os.cpu_count()} cores ({platform.machine()}, Python {platform.python_version()})"
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     for name, rows in sections.items():
-        body += [f"### {name}", "", *rows, ""]
-    body.append(END)
-    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOC.write_text(head + "\n".join(body) + tail)
+        begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+        block = "\n".join(
+            [begin, f"### {name}", "", f"Measured {when} by `{command}` on {machine}.", "", *rows, end]
+        )
+        if begin in text:
+            head, _, rest = text.partition(begin)
+            _, _, tail = rest.partition(end)
+            text = head + block + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.write_text(text)
 
 
 def main() -> None:
