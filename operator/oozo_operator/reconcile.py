@@ -80,8 +80,12 @@ def run(
         outcome = reconcile(kube, body, settings, full)
         if outcome.changed:
             kube.patch_status(namespace, name, outcome.status)
+            seen = {c.get("type") for c in (body.get("status") or {}).get("conditions") or []}
             for cond in outcome.transitions:
-                _event(kube, body, cond)
+                # Events tell the story: flips, and conditions that first appear True. The first
+                # "Stalled=False" or "Ready=False" of a new corpus would only be noise.
+                if cond["type"] in seen or cond["status"] == "True":
+                    _event(kube, body, cond)
         return outcome
 
 
@@ -169,9 +173,15 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         )
 
     model = (published or {}).get("embeddingModel")
-    _apply(kube, configmap.render(corpus, model), refused)
-    if published and published.get("version") and not problems:
-        _apply(kube, deployment.render(corpus, published["version"], model), refused)
+    # A light pass re-applies the server only when it adopted a new version: otherwise the
+    # ConfigMap and Deployment are exactly what the last full pass applied (SSA would no-op,
+    # but each no-op is still a write request the API server has to process).
+    if not light or published != before.get("index"):
+        _apply(kube, configmap.render(corpus, model), refused)
+        if published and published.get("version") and not problems:
+            _apply(kube, deployment.render(corpus, published["version"], model), refused)
+    # An optional child can only have become unwanted through a spec change not yet handled.
+    may_exist = generation > 1 and before.get("observedGeneration") != generation
     if not light:
         _apply_or_delete(
             kube,
@@ -182,6 +192,7 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
             "HorizontalPodAutoscaler",
             corpus.name,
             refused,
+            may_exist,
         )
         _apply_or_delete(
             kube,
@@ -192,6 +203,7 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
             "PodDisruptionBudget",
             corpus.name,
             refused,
+            may_exist,
         )
         _apply_or_delete(
             kube,
@@ -202,6 +214,7 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
             "CronJob",
             cronjob.name(corpus),
             refused,
+            may_exist,
         )
 
     rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
@@ -330,10 +343,11 @@ def _apply_or_delete(
     kind: str,
     name: str,
     refused: list[C.Problem],
+    may_exist: bool,
 ) -> None:
     if wanted:
         _apply(kube, render(corpus), refused)
-    else:
+    elif may_exist:
         kube.delete(api_version, kind, corpus.namespace, name)
 
 

@@ -393,6 +393,33 @@ def test_delete_removes_every_child(
     wait_for("garbage collection", lambda: all(not lister() for lister in listers), 60)
 
 
+def test_dropping_optional_children_from_the_spec_deletes_them(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    ns: str,
+) -> None:
+    apply_corpus(
+        core, custom, ns, make_corpus("opt", on_local_node, with_autoscaling(2, 3), with_refresh("@daily"))
+    )
+    autoscaling, batch, policy = client.AutoscalingV2Api(api), client.BatchV1Api(api), client.PolicyV1Api(api)
+    wait_for("the HPA", lambda: autoscaling.list_namespaced_horizontal_pod_autoscaler(ns).items, 20)
+    wait_for("the CronJob", lambda: batch.list_namespaced_cron_job(ns).items, 20)
+    wait_for("the PDB", lambda: policy.list_namespaced_pod_disruption_budget(ns).items, 20)
+    patch = {"spec": {"runtime": {"autoscaling": None}, "refresh": None}}
+    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "opt", patch)
+    wait_for(
+        "HPA, PDB and CronJob gone",
+        lambda: (
+            not autoscaling.list_namespaced_horizontal_pod_autoscaler(ns).items
+            and not batch.list_namespaced_cron_job(ns).items
+            and not policy.list_namespaced_pod_disruption_budget(ns).items
+        ),
+        20,
+    )
+
+
 def test_unsupported_source_stalls_without_a_job(
     operator: Operator,
     api: client.ApiClient,
