@@ -4,6 +4,7 @@ auth, metrics, info, the HTML page and the OpenAI-compatible path (against a pro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,10 @@ def test_metrics_names(client: TestClient, built: Built) -> None:
         "rag_llm_tokens_total",
     ):
         assert name in text, name
+    built_at = datetime.fromisoformat(built.result["builtAt"].replace("Z", "+00:00")).timestamp()
+    assert f"rag_index_built_timestamp_seconds {built_at!r}" in text or (
+        f"rag_index_built_timestamp_seconds {built_at:.9e}" in text
+    )
 
 
 def test_two_apps_in_one_process_have_separate_registries(built: Built, retriever: Any) -> None:

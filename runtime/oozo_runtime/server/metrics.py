@@ -52,3 +52,8 @@ class Metrics:
             "rag_index_info", "the served index version (value 1)", ["version", "model"], registry=r
         )
         self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)
+        self.index_built = Gauge(
+            "rag_index_built_timestamp_seconds",
+            "when the served index version was built (Unix time); dashboards show its age",
+            registry=r,
+        )

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import anyio
 
@@ -39,6 +40,9 @@ class AppState:
         self.metrics.chunks.set(len(index.chunks))
         self.metrics.index_info.labels(index.version, index.model).set(1)
         self.metrics.ready.set(1)
+        built_at = index.manifest.get("builtAt")
+        if built_at:
+            self.metrics.index_built.set(datetime.fromisoformat(built_at.replace("Z", "+00:00")).timestamp())
         self.retriever = retriever
         self.load_error = None
         log.info(
