@@ -137,9 +137,13 @@ PEOPLE = [
 ]
 
 
+REGIONS = ["", " North", " South", " East", " West"]
+
+
 def project_name(i: int) -> str:
-    """Unique for i < 100: 'Crimson Otter', 'Teal Otter', ..., 'Crimson Heron', ..."""
-    return f"{COLOURS[i % 10].title()} {ANIMALS[(i // 10) % 10].title()}"
+    """Unique for i < 500: 'Crimson Otter', 'Teal Otter', ..., 'Crimson Heron', ..., and from
+    i = 100 on a region word: 'Crimson Otter North', ..."""
+    return f"{COLOURS[i % 10].title()} {ANIMALS[(i // 10) % 10].title()}{REGIONS[i // 100]}"
 
 
 def department_doc(i: int, filler_paragraphs: int = 2) -> tuple[list[Part], list[tuple[str, str]]]:
