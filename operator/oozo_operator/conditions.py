@@ -16,6 +16,8 @@ from typing import Any
 from oozo_operator.observe import Build, Rollout
 
 READY, RECONCILING, STALLED, INDEX_READY = "Ready", "Reconciling", "Stalled", "IndexReady"
+# Reported beside the four, never folded into Ready: a failed backup does not stop serving.
+BACKUP_SUCCEEDED = "BackupSucceeded"
 ORDER = (READY, RECONCILING, STALLED, INDEX_READY)
 
 
@@ -105,13 +107,19 @@ def desired(i: Inputs) -> dict[str, tuple[str, str, str]]:
 
 
 def merge(
-    previous: list[dict[str, Any]] | None, wanted: dict[str, tuple[str, str, str]], generation: int, now: str
+    previous: list[dict[str, Any]] | None,
+    wanted: dict[str, tuple[str, str, str]],
+    generation: int,
+    now: str,
+    also: dict[str, tuple[str, str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """New condition list; keeps lastTransitionTime of a condition whose status did not flip,
-    and conditions of other types (e.g. BackupSucceeded, written by a later controller)."""
+    and conditions of other types. `also` (e.g. BackupSucceeded) sets conditions outside the
+    four; one absent from it keeps its previous value."""
     before = {c.get("type"): c for c in previous or []}
     result = []
-    for kind in ORDER:
+    wanted = {**wanted, **(also or {})}
+    for kind in (*ORDER, *(also or {})):
         status, reason, message = wanted[kind]
         old = before.get(kind)
         since = old["lastTransitionTime"] if old and old.get("status") == status else now
@@ -125,7 +133,7 @@ def merge(
                 "observedGeneration": generation,
             }
         )
-    result.extend(c for t, c in before.items() if t not in ORDER)
+    result.extend(c for t, c in before.items() if t not in ORDER and t not in (also or {}))
     return result
 
 

@@ -4,6 +4,7 @@ Deployment → rollout state. No I/O: reconcile.py fetches, these interpret."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -178,6 +179,72 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             created,
         )
     return Build("running", name, None, "Indexing", f"Job {name} is building the index", failures, created)
+
+
+BACKUP_KEYS = ("time", "uri", "sha256", "sizeBytes", "version")
+REASON_OK = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    """The outcome of one finished backup Job."""
+
+    job: str
+    ok: bool
+    result: dict[str, Any] | None = None  # shaped as status.lastBackup
+    reason: str = ""
+    message: str = ""
+
+
+def parse_backup_result(message: str | None) -> dict[str, Any] | None:
+    """`oozo backup`'s JSON termination message → status.lastBackup fields, or None."""
+    try:
+        raw = json.loads(message or "")
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or not raw.get("uri") or not raw.get("sha256"):
+        return None
+    out = {k: raw[k] for k in BACKUP_KEYS if raw.get(k) is not None}
+    for k in ("time", "uri", "sha256", "version"):
+        if k in out:
+            out[k] = str(out[k])[: 4096 if k == "uri" else 128 if k == "version" else 64]
+    if not isinstance(out.get("sizeBytes"), int):
+        out.pop("sizeBytes", None)
+    return out
+
+
+def _error_reason(message: str | None, default: str) -> str:
+    try:
+        raw = json.loads(message or "")
+    except ValueError:
+        return default
+    reason = raw.get("reason") if isinstance(raw, dict) else None
+    return reason if isinstance(reason, str) and REASON_OK.match(reason) else default
+
+
+def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "backup") -> BackupRun | None:
+    """A finished backup Job (and its pods) → BackupRun; None while it is still running."""
+    name = job["metadata"]["name"]
+    finished = sorted(
+        (t for p in pods if (t := _terminated(p, container))), key=lambda t: t.get("finishedAt") or ""
+    )
+    if _job_condition(job, "Complete") or (job.get("status") or {}).get("succeeded"):
+        good = [t for t in finished if t.get("exitCode") == 0]
+        result = parse_backup_result(good[-1].get("message") if good else None)
+        if result is None:
+            return BackupRun(
+                name, False, None, "NoResult", f"Job {name} succeeded without reporting a backup result"
+            )
+        return BackupRun(
+            name, True, {**result, "job": name}, "BackupCompleted", f"backed up to {result['uri']}"
+        )
+    failed = _job_condition(job, "Failed")
+    if not failed:
+        return None
+    bad = [t for t in finished if t.get("exitCode")]
+    last = bad[-1].get("message") if bad else None
+    detail = parse_error(last) or failed.get("message") or failed.get("reason", "")
+    return BackupRun(name, False, None, _error_reason(last, "BackupFailed"), f"Job {name} failed: {detail}")
 
 
 def rollout_of(deployment: dict[str, Any] | None) -> Rollout:

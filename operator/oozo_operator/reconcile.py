@@ -25,7 +25,7 @@ from oozo_operator import observe
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import Kube
-from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pvc, secret, service
+from oozo_operator.render import backup, configmap, cronjob, deployment, hpa, job, pdb, pvc, secret, service
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
 
@@ -84,7 +84,7 @@ def run(
             for cond in outcome.transitions:
                 # Events tell the story: flips, and conditions that first appear True. The first
                 # "Stalled=False" or "Ready=False" of a new corpus would only be noise.
-                if cond["type"] in seen or cond["status"] == "True":
+                if cond["type"] in seen or cond["status"] == "True" or cond["type"] == C.BACKUP_SUCCEEDED:
                     _event(kube, body, cond)
         return outcome
 
@@ -216,9 +216,23 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
             refused,
             may_exist,
         )
+        _apply_or_delete(
+            kube,
+            corpus,
+            backup.wanted(corpus),
+            backup.render,
+            "batch/v1",
+            "CronJob",
+            backup.name(corpus),
+            refused,
+            may_exist,
+        )
 
     rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
     pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
+    # A backup pod that cannot start (e.g. a missing credentials Secret) is a backup problem,
+    # reported by BackupSucceeded once its Job fails: it must not stop a serving corpus.
+    pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(L.COMPONENT) != L.BACKUP]
     for stuck in observe.pod_problems(pods):
         problems.append(C.Problem("PodCannotStart", f"pod {stuck.pod}: {stuck.reason}: {stuck.message}"))
 
@@ -239,13 +253,22 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         "replicas": rollout.ready if rollout.exists else 0,
         "building": _building(newest, published),
     }
-    return _finish(before, inputs, extra)
+    last_backup, backup_condition = _backups(kube, corpus, before.get("lastBackup"))
+    extra["lastBackup"] = last_backup
+    return _finish(
+        before, inputs, extra, {C.BACKUP_SUCCEEDED: backup_condition} if backup_condition else None
+    )
 
 
-def _finish(before: dict[str, Any], inputs: C.Inputs, extra: dict[str, Any]) -> Outcome:
+def _finish(
+    before: dict[str, Any],
+    inputs: C.Inputs,
+    extra: dict[str, Any],
+    also: dict[str, tuple[str, str, str]] | None = None,
+) -> Outcome:
     wanted = C.desired(inputs)
     old = before.get("conditions")
-    conds = C.merge(old, wanted, inputs.generation, now())
+    conds = C.merge(old, wanted, inputs.generation, now(), also)
     status = {**extra, "conditions": conds}
     # Merge-patch semantics: None removes a field that was there before.
     status = {k: v for k, v in status.items() if v is not None or before.get(k) is not None}
@@ -262,6 +285,28 @@ def _building(newest: observe.Build | None, published: dict[str, Any] | None) ->
     if published and newest.job == published.get("job"):
         return None
     return {"job": newest.job}
+
+
+def _backups(
+    kube: Kube, corpus: Corpus, last: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, tuple[str, str, str] | None]:
+    """status.lastBackup and BackupSucceeded from the newest finished backup Job. None for the
+    condition when there is nothing (new) to say: the previous one is kept, and so is
+    lastBackup after the Job's TTL removed it. Pods are read only for a Job not read before."""
+    jobs = kube.list("batch/v1", "Job", corpus.namespace, {L.INSTANCE: corpus.name, L.COMPONENT: L.BACKUP})
+    jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
+    for j in reversed(jobs):
+        name = j["metadata"]["name"]
+        if last and last.get("job") == name:
+            return last, None  # the newest finished one is already in status
+        pods = kube.list("v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": name})
+        run = observe.backup_of(j, pods, backup.CONTAINER)
+        if run is None:
+            continue  # still running (or retrying): look at the one before
+        if run.ok:
+            return run.result, ("True", run.reason, run.message)
+        return last, ("False", run.reason, run.message)
+    return last, None
 
 
 def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
@@ -363,8 +408,10 @@ def _reason(err: ApiException) -> str:
 def _event(kube: Kube, body: dict[str, Any], cond: dict[str, Any]) -> None:
     """A Kubernetes Event for a condition flip, e.g. `Ready True Serving: serving index …`."""
     meta = body["metadata"]
-    warning = (cond["type"] == C.STALLED and cond["status"] == "True") or (
-        cond["type"] == C.INDEX_READY and cond["reason"] == "IndexBuildFailed"
+    warning = (
+        (cond["type"] == C.STALLED and cond["status"] == "True")
+        or (cond["type"] == C.INDEX_READY and cond["reason"] == "IndexBuildFailed")
+        or (cond["type"] == C.BACKUP_SUCCEEDED and cond["status"] == "False")
     )
     if cond["type"] == C.RECONCILING:
         return  # the other three tell the story; this one would double every event

@@ -378,7 +378,7 @@ class Retention(ApiModel):
 
 
 class Backup(ApiModel):
-    """Scheduled backups of the published index to S3 (the CronJob arrives in a later release)."""
+    """Scheduled backups of the published index to S3 by the CronJob NAME-backup."""
 
     model_config = ConfigDict(
         json_schema_extra=rules(cel("has(self.s3)", "backup needs an S3 target", ".s3"))

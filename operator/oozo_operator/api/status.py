@@ -16,7 +16,9 @@ REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 class Condition(ApiModel):
     """A metav1.Condition: one aspect of the corpus's state."""
 
-    type: str = Field(max_length=316, description="Ready, Reconciling, Stalled or IndexReady.")
+    type: str = Field(
+        max_length=316, description="Ready, Reconciling, Stalled, IndexReady or BackupSucceeded."
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(max_length=1024, min_length=1, pattern=REASON, description="CamelCase reason.")
     message: str = Field(max_length=32768, description="Human-readable detail.")
@@ -60,11 +62,14 @@ class IndexStatus(ApiModel):
 
 
 class BackupStatus(ApiModel):
-    """The newest backup (written by the backup CronJob, a later release)."""
+    """The newest successful backup, as the backup Job reported it in its termination message."""
 
     time: str | None = Field(None, max_length=64, description="When it finished.")
     uri: str | None = Field(None, max_length=4096, description="Where it is.")
     sha256: str | None = Field(None, max_length=64, description="Checksum of the artifact.")
+    size_bytes: int | None = Field(None, ge=0, description="Size of the artifact.")
+    version: str | None = Field(None, max_length=128, description="Index version that was backed up.")
+    job: str | None = Field(None, max_length=253, description="The Job that wrote it.")
 
 
 class RagCorpusStatus(ApiModel):
@@ -77,7 +82,9 @@ class RagCorpusStatus(ApiModel):
         "so kstatus reads a brand-new object as InProgress.",
     )
     conditions: list[Condition] | None = Field(
-        None, max_length=16, description="Ready, Reconciling, Stalled, IndexReady (metav1.Condition)."
+        None,
+        max_length=16,
+        description="Ready, Reconciling, Stalled, IndexReady, BackupSucceeded (metav1.Condition).",
     )
     index: IndexStatus | None = Field(None, description="The published index version being served.")
     building: IndexStatus | None = Field(None, description="The index build in progress, if any.")

@@ -1,0 +1,142 @@
+"""CronJob NAME-backup: `oozo backup` of the published index to S3 on a schedule.
+
+The index PVC is mounted read-only: a backup only reads the published version. Settings go
+in as environment rendered from `oozo_runtime.backup.settings.BackupSettings` (the runtime's
+contract); S3 credentials come from `spec.backup.s3.credentialsSecret` as the standard AWS
+variables, read from the Secret keys of the same names (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, and an optional AWS_SESSION_TOKEN). The Jobs carry the corpus's labels
+(component=backup), so the operator's Job and Pod watches see them and read the result from
+the termination message into status.lastBackup and the BackupSucceeded condition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oozo_operator.api.spec import S3Location
+from oozo_operator.render import labels as L
+from oozo_operator.render import pod
+from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus
+from oozo_runtime.backup.settings import BackupSettings
+from oozo_runtime.settings import env_for
+
+CONTAINER = "backup"
+RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+# The Secret keys the operator reads: the AWS variable names themselves.
+SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+OPTIONAL_SECRET_KEYS = ("AWS_SESSION_TOKEN",)
+JOB_TTL_SECONDS = 86400
+BACKOFF_LIMIT = 2
+
+
+def wanted(corpus: Corpus) -> bool:
+    b = corpus.spec.backup
+    return b is not None and b.s3 is not None
+
+
+def name(corpus: Corpus) -> str:
+    return f"{corpus.name}-backup"
+
+
+def s3_uri(loc: S3Location) -> str:
+    prefix = loc.prefix.strip("/")
+    return f"s3://{loc.bucket}/{prefix}" if prefix else f"s3://{loc.bucket}"
+
+
+def s3_env(loc: S3Location) -> list[dict[str, Any]]:
+    """AWS credentials from the referenced Secret, by secretKeyRef (never copied)."""
+    if not loc.credentials_secret:
+        return []
+    out: list[dict[str, Any]] = []
+    for key in (*SECRET_KEYS, *OPTIONAL_SECRET_KEYS):
+        ref: dict[str, Any] = {"name": loc.credentials_secret, "key": key}
+        if key in OPTIONAL_SECRET_KEYS:
+            ref["optional"] = True
+        out.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
+    return out
+
+
+def s3_settings(loc: S3Location) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if loc.endpoint:
+        out["s3_endpoint"] = loc.endpoint
+    if loc.region:
+        out["s3_region"] = loc.region
+    return out
+
+
+def backup_env(corpus: Corpus) -> dict[str, str]:
+    b = corpus.spec.backup
+    assert b is not None and b.s3 is not None
+    return env_for(
+        BackupSettings,
+        index_dir=INDEX_DIR,
+        backup_uri=s3_uri(b.s3),
+        backup_keep_last=b.retention.keep_last,
+        termination_message_path=TERMINATION_LOG,
+        **s3_settings(b.s3),
+    )
+
+
+def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
+    b = corpus.spec.backup
+    assert b is not None and b.s3 is not None
+    env = [
+        *pod.BASE_ENV,
+        *({"name": k, "value": v} for k, v in backup_env(corpus).items()),
+        *s3_env(b.s3),
+    ]
+    return {
+        "metadata": {"labels": job_labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,  # talks to S3, never to the API server
+            "securityContext": dict(pod.POD_SECURITY),
+            **pod.placement(corpus),
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": corpus.image,
+                    "imagePullPolicy": corpus.settings.image_pull_policy,
+                    "command": ["oozo"],
+                    "args": ["backup"],  # everything else is OOZO_* env (BackupSettings)
+                    "env": env,
+                    "resources": RESOURCES,
+                    "securityContext": dict(pod.CONTAINER_SECURITY),
+                    # The result ({time, uri, sha256, sizeBytes} or {error, reason}) is read
+                    # from here into status.lastBackup / BackupSucceeded.
+                    "terminationMessagePath": TERMINATION_LOG,
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                    "volumeMounts": [pod.index_mount(read_only=True), pod.TMP_MOUNT],
+                }
+            ],
+            "volumes": [pod.index_volume(corpus, read_only=True), pod.TMP_VOLUME],
+        },
+    }
+
+
+def render(corpus: Corpus) -> dict[str, Any]:
+    b = corpus.spec.backup
+    assert b is not None
+    job_labels = L.labels(corpus, L.BACKUP)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": L.metadata(corpus, name(corpus), L.BACKUP),
+        "spec": {
+            "schedule": b.schedule,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 300,
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "backoffLimit": BACKOFF_LIMIT,
+                    "activeDeadlineSeconds": corpus.settings.job_deadline_seconds,
+                    # Long enough for the operator to read the result; status.lastBackup keeps it.
+                    "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
+                    "template": pod_template(corpus, job_labels),
+                },
+            },
+        },
+    }
