@@ -51,6 +51,12 @@ def _index_condition(i: Inputs) -> tuple[str, str, str]:
     serving = f"; version {pub['version']} keeps serving" if pub and pub.get("version") else ""
     if current and not newer_failure:
         assert pub is not None
+        if pub.get("restoredFrom"):
+            return (
+                "True",
+                "IndexPublished",
+                f"version {pub.get('version')}: restored from {pub['restoredFrom']}",
+            )
         return (
             "True",
             "IndexPublished",

@@ -24,6 +24,7 @@ RESULT_KEYS = {
     "builtAt": "builtAt",
     "buildSeconds": "buildSeconds",
     "reusedEmbeddings": "reusedEmbeddings",
+    "restoredFrom": "uri",  # `oozo restore`'s result: the artifact it came from
 }
 MAX_SKIPPED = 20
 
@@ -107,6 +108,8 @@ def parse_result(message: str | None) -> dict[str, Any] | None:
             if isinstance(s, dict)
         ]
     out["version"] = str(out["version"])[:128]
+    if "restoredFrom" in out:
+        out["restoredFrom"] = str(out["restoredFrom"])[:4096]
     return out
 
 

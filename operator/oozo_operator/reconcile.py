@@ -25,7 +25,19 @@ from oozo_operator import observe
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import Kube
-from oozo_operator.render import backup, configmap, cronjob, deployment, hpa, job, pdb, pvc, secret, service
+from oozo_operator.render import (
+    backup,
+    configmap,
+    cronjob,
+    deployment,
+    hpa,
+    job,
+    pdb,
+    pvc,
+    restore,
+    secret,
+    service,
+)
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
 
@@ -156,7 +168,9 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
             kube.create(secret.render(corpus, secret.new_key()))  # 409 → keep the existing key
         _apply(kube, service.render(corpus), refused)
 
-    builds = _builds(kube, corpus)
+    # spec.restore replaces the first build: only while nothing is published yet.
+    restoring = restore.wanted(corpus, published)
+    builds = _restores(kube, corpus) if restoring else _builds(kube, corpus)
     newest = builds[-1] if builds else None
     done = [b for b in builds if b.state == "succeeded" and b.result]
     if done and (not published or done[-1].job != published.get("job")):
@@ -164,13 +178,17 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         published = {**done[-1].result, "specHash": corpus.index_hash}  # type: ignore[dict-item]
     needs_build = not published or published.get("specHash") != corpus.index_hash
     if needs_build and newest is None and not problems:
-        kube.create(job.render(corpus))
-        newest = observe.Build(
-            "running",
-            corpus.job_name,
-            reason="Indexing",
-            message=f"Job {corpus.job_name} is building the index",
-        )
+        if restoring:
+            kube.create(restore.render(corpus))
+            newest = _restoring(observe.Build("running", restore.name(corpus)), corpus)
+        else:
+            kube.create(job.render(corpus))
+            newest = observe.Build(
+                "running",
+                corpus.job_name,
+                reason="Indexing",
+                message=f"Job {corpus.job_name} is building the index",
+            )
 
     model = (published or {}).get("embeddingModel")
     # A light pass re-applies the server only when it adopted a new version: otherwise the
@@ -307,6 +325,29 @@ def _backups(
             return run.result, ("True", run.reason, run.message)
         return last, ("False", run.reason, run.message)
     return last, None
+
+
+def _restoring(build: observe.Build, corpus: Corpus) -> observe.Build:
+    if build.state != "running":
+        return build
+    message = f"Job {build.job} is restoring {restore.restore_uri(corpus)}"
+    return dataclasses.replace(build, reason="Restoring", message=message)
+
+
+def _restores(kube: Kube, corpus: Corpus) -> list[observe.Build]:
+    """The restore Job of the current spec.restore, read like a build (at most one)."""
+    labels = {
+        L.INSTANCE: corpus.name,
+        L.COMPONENT: L.RESTORE,
+        restore.RESTORE_HASH: restore.restore_hash(corpus),
+    }
+    out = []
+    for j in kube.list("batch/v1", "Job", corpus.namespace, labels):
+        pods = kube.list(
+            "v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": j["metadata"]["name"]}
+        )
+        out.append(_restoring(observe.build_of(j, pods, restore.CONTAINER), corpus))
+    return out[-1:]
 
 
 def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:

@@ -390,7 +390,8 @@ class Backup(ApiModel):
 
 
 class Restore(ApiModel):
-    """Start from a backup instead of embedding the documents again (arrives in a later release)."""
+    """Start from a backup instead of embedding the documents again: used only while the corpus has
+    published no index yet (a restore Job NAME-restore-<hash> replaces the first index Job)."""
 
     model_config = ConfigDict(
         json_schema_extra=rules(cel("has(self.s3)", "restore needs an S3 source", ".s3"))

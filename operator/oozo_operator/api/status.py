@@ -58,7 +58,10 @@ class IndexStatus(ApiModel):
     reused_embeddings: int | None = Field(
         None, ge=0, description="Chunks whose embeddings came from the cache."
     )
-    job: str | None = Field(None, max_length=253, description="The Job that built it.")
+    job: str | None = Field(None, max_length=253, description="The Job that built (or restored) it.")
+    restored_from: str | None = Field(
+        None, max_length=4096, description="The backup artifact it was restored from (spec.restore)."
+    )
 
 
 class BackupStatus(ApiModel):

@@ -1,0 +1,103 @@
+"""Job NAME-restore-<hash>: `oozo restore` of a backup into the index PVC, instead of the first
+index build. Rendered only while the corpus has published nothing (status.index empty): once
+a version is published, later source/chunking/embedding changes build normally. The hash
+(of the S3 location and version) names the Job, so a retried reconcile finds it again. Its
+termination message ({version, uri, sha256, sizeBytes, ...}) is read like an index result
+into status.index, which drives the rollout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oozo_operator.render import backup, pod
+from oozo_operator.render import labels as L
+from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus, short_hash
+from oozo_runtime.backup.settings import RestoreSettings
+from oozo_runtime.settings import env_for
+
+CONTAINER = "restore"
+RESTORE_HASH = "rag.oozo.dev/restore-hash"
+
+
+def wanted(corpus: Corpus, published: dict[str, Any] | None) -> bool:
+    r = corpus.spec.restore
+    return r is not None and r.s3 is not None and not published
+
+
+def restore_hash(corpus: Corpus) -> str:
+    r = corpus.spec.restore
+    assert r is not None and r.s3 is not None
+    return short_hash({"s3": r.s3.wire(), "version": r.version})[:10]
+
+
+def name(corpus: Corpus) -> str:
+    return f"{corpus.name}-restore-{restore_hash(corpus)}"
+
+
+def restore_uri(corpus: Corpus) -> str:
+    r = corpus.spec.restore
+    assert r is not None and r.s3 is not None
+    return f"{backup.s3_uri(r.s3)}@{r.version}"
+
+
+def restore_env(corpus: Corpus) -> dict[str, str]:
+    r = corpus.spec.restore
+    assert r is not None and r.s3 is not None
+    return env_for(
+        RestoreSettings,
+        index_dir=INDEX_DIR,
+        restore_uri=restore_uri(corpus),
+        termination_message_path=TERMINATION_LOG,
+        **backup.s3_settings(r.s3),
+    )
+
+
+def job_labels(corpus: Corpus) -> dict[str, str]:
+    return {**L.labels(corpus, L.RESTORE), RESTORE_HASH: restore_hash(corpus)}
+
+
+def render(corpus: Corpus) -> dict[str, Any]:
+    r = corpus.spec.restore
+    assert r is not None and r.s3 is not None
+    labels = job_labels(corpus)
+    env = [
+        *pod.BASE_ENV,
+        *({"name": k, "value": v} for k, v in restore_env(corpus).items()),
+        *backup.s3_env(r.s3),
+    ]
+    s = corpus.settings
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": L.metadata(corpus, name(corpus), L.RESTORE, **{RESTORE_HASH: restore_hash(corpus)}),
+        "spec": {
+            "backoffLimit": s.job_backoff_limit,
+            "activeDeadlineSeconds": s.job_deadline_seconds,
+            "ttlSecondsAfterFinished": s.job_ttl_seconds,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": dict(pod.POD_SECURITY),
+                    **pod.placement(corpus),
+                    "containers": [
+                        {
+                            "name": CONTAINER,
+                            "image": corpus.image,
+                            "imagePullPolicy": s.image_pull_policy,
+                            "command": ["oozo"],
+                            "args": ["restore"],  # everything else is OOZO_* env (RestoreSettings)
+                            "env": env,
+                            "resources": backup.RESOURCES,
+                            "securityContext": dict(pod.CONTAINER_SECURITY),
+                            "terminationMessagePath": TERMINATION_LOG,
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
+                            "volumeMounts": [pod.index_mount(read_only=False), pod.TMP_MOUNT],
+                        }
+                    ],
+                    "volumes": [pod.index_volume(corpus, read_only=False), pod.TMP_VOLUME],
+                },
+            },
+        },
+    }
