@@ -249,8 +249,10 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
     rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
     pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
     # A backup pod that cannot start (e.g. a missing credentials Secret) is a backup problem,
-    # reported by BackupSucceeded once its Job fails: it must not stop a serving corpus.
-    pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(L.COMPONENT) != L.BACKUP]
+    # reported as BackupSucceeded=False/BackupPodCannotStart: it must not stop a serving corpus.
+    is_backup = [(p["metadata"].get("labels") or {}).get(L.COMPONENT) == L.BACKUP for p in pods]
+    backup_stuck = observe.pod_problems([p for p, b in zip(pods, is_backup, strict=True) if b])
+    pods = [p for p, b in zip(pods, is_backup, strict=True) if not b]
     for stuck in observe.pod_problems(pods):
         problems.append(C.Problem("PodCannotStart", f"pod {stuck.pod}: {stuck.reason}: {stuck.message}"))
 
@@ -272,6 +274,13 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         "building": _building(newest, published),
     }
     last_backup, backup_condition = _backups(kube, corpus, before.get("lastBackup"))
+    if backup_stuck:  # e.g. the credentials Secret is missing: say so now, not at the Job's deadline
+        stuck = backup_stuck[0]
+        backup_condition = (
+            "False",
+            "BackupPodCannotStart",
+            f"pod {stuck.pod}: {stuck.reason}: {stuck.message}",
+        )
     extra["lastBackup"] = last_backup
     return _finish(
         before, inputs, extra, {C.BACKUP_SUCCEEDED: backup_condition} if backup_condition else None

@@ -161,3 +161,49 @@ def test_backup_results_reach_status_and_failures_do_not_unready(
         10,
     )
     assert "BackupSucceeded=False" in events[0].message
+
+
+def test_a_backup_pod_that_cannot_start_is_reported_without_unreadying(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    kubelet: Kubelet,
+    ns: str,
+) -> None:
+    apply_corpus(core, custom, ns, make_corpus("bs", on_local_node, at("spec.backup", BACKUP)))
+    bring_up(api, custom, kubelet, ns, "bs", "20260101-aaaa")
+    batch = client.BatchV1Api(api)
+    wait_for("the backup CronJob", lambda: batch.list_namespaced_cron_job(ns).items, 20)
+    job_from_cronjob(batch, ns, "bs-backup", "bs-backup-manual-1")
+    sel = "batch.kubernetes.io/job-name=bs-backup-manual-1"
+    pod = wait_for("a backup pod", lambda: [p for p in kubelet.pods(ns, sel) if p.spec.node_name], 30)[0]
+    c = pod.spec.containers[0]
+    waiting = {"reason": "CreateContainerConfigError", "message": 'secret "s3-creds" not found'}
+    core.patch_namespaced_pod_status(
+        pod.metadata.name,
+        ns,
+        {
+            "status": {
+                "phase": "Pending",
+                "containerStatuses": [
+                    {
+                        "name": c.name,
+                        "image": c.image,
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"waiting": waiting},
+                    }
+                ],
+            }
+        },
+    )
+
+    def reported() -> dict[str, Any] | None:
+        obj = corpus(custom, ns, "bs")
+        return obj if condition(obj, "BackupSucceeded").get("reason") == "BackupPodCannotStart" else None
+
+    obj = wait_for("BackupSucceeded=False/BackupPodCannotStart", reported, 30)
+    assert 's3-creds" not found' in condition(obj, "BackupSucceeded")["message"]
+    assert condition(obj, "Ready")["status"] == "True" and condition(obj, "Stalled")["status"] == "False"
