@@ -21,15 +21,6 @@ S3 = {
     "endpoint": "http://minio.storage:9000",
     "credentialsSecret": "s3-creds",
 }
-# The lifecycle module's fixtures (a module-scoped operator of this module's own) and helpers.
-api, core, custom, kubelet, ns, operator = (
-    lifecycle.api,
-    lifecycle.core,
-    lifecycle.custom,
-    lifecycle.kubelet,
-    lifecycle.ns,
-    lifecycle.operator,
-)
 apply_corpus, bring_up, ready = lifecycle.apply_corpus, lifecycle.bring_up, lifecycle.ready
 BACKUP = {"schedule": "0 2 * * *", "s3": S3, "retention": {"keepLast": 3}}
 

@@ -4,11 +4,8 @@ appears with the right wiring, and the quickstart goes Ready once its index is r
 from __future__ import annotations
 
 import subprocess
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes import client
 
@@ -23,37 +20,10 @@ from tests.operator_support import (
     Operator,
     condition,
     corpus,
-    install_crd,
     result,
     volume_for,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module")
-def api(control_plane: Any) -> Iterator[client.ApiClient]:
-    install_crd(control_plane.env())
-    with control_plane.api_client() as api_client:
-        yield api_client
-
-
-@pytest.fixture(scope="module")
-def operator(
-    control_plane: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Operator]:
-    op = Operator(control_plane.env(), tmp_path_factory.mktemp("examples")).start()
-    yield op
-    op.stop()
-
-
-@pytest.fixture()
-def ns(api: client.ApiClient) -> Iterator[str]:
-    core = client.CoreV1Api(api)
-    name = f"ex-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
-    core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
 
 
 def kubectl(env: dict[str, str], *args: str) -> str:

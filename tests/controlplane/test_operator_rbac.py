@@ -5,7 +5,6 @@ watch or read Secret values anywhere."""
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,16 +80,6 @@ def operator(
     op = Operator({**control_plane.env(), "KUBECONFIG": str(kubeconfig)}, tmp).start()
     yield op
     op.stop()
-
-
-@pytest.fixture()
-def ns(api: client.ApiClient) -> Iterator[str]:
-    core = client.CoreV1Api(api)
-    name = f"rbac-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
-    core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
 
 
 @pytest.mark.parametrize(

@@ -13,14 +13,6 @@ from tests.controlplane.test_operator_backup import S3
 from tests.operator_builders import at, make_corpus, on_local_node
 from tests.operator_support import GROUP, PLURAL, VERSION, Kubelet, Operator, condition, corpus, wait_for
 
-api, core, custom, kubelet, ns, operator = (
-    lifecycle.api,
-    lifecycle.core,
-    lifecycle.custom,
-    lifecycle.kubelet,
-    lifecycle.ns,
-    lifecycle.operator,
-)
 apply_corpus = lifecycle.apply_corpus
 
 

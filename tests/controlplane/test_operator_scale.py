@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,30 +19,12 @@ from tests.operator_support import (
     Operator,
     condition,
     docs_configmap,
-    install_crd,
     result,
     volume_for,
     wait_for,
 )
 
 COUNT = 50
-
-
-@pytest.fixture(scope="module")
-def api(control_plane: Any) -> Iterator[client.ApiClient]:
-    install_crd(control_plane.env())
-    with control_plane.api_client() as api_client:
-        yield api_client
-
-
-@pytest.fixture()
-def ns(api: client.ApiClient) -> Iterator[str]:
-    core = client.CoreV1Api(api)
-    name = f"scale-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
-    core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")
 
 
 def play_kubelet(core: client.CoreV1Api, ns: str, stop: threading.Event) -> None:
