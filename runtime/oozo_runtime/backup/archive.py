@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import sys
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup.errors import BackupError
+from oozo_runtime.backup.stream import BackgroundWriter, ByteSink, ByteSource
 
 CHUNK = 1024 * 1024
 
@@ -63,7 +65,7 @@ class _HashingReader:
 
 
 def pack(
-    version_dir: Path, out: BinaryIO, *, level: int = 1, expected: dict[str, str] | None = None
+    version_dir: Path, out: ByteSink, *, level: int = -1, expected: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: sha256} of the
     bytes actually written, so the caller can compare them to the manifest. With `expected`, a
@@ -74,7 +76,7 @@ def pack(
     files = version_files(version_dir)
     cctx = zstandard.ZstdCompressor(level=level)
     with (
-        cctx.stream_writer(out, closefd=False) as zout,
+        cctx.stream_writer(cast(BinaryIO, out), closefd=False, write_size=CHUNK) as zout,
         # Stream mode with 1 MiB records: with the 10 KiB default, tarfile re-slices its whole
         # buffer once per record, which is quadratic in the size of each write.
         tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tar,
@@ -112,16 +114,17 @@ def _safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def unpack(src: BinaryIO, dest: Path) -> dict[str, str]:
+def unpack(src: ByteSource, dest: Path) -> dict[str, str]:
     """Unpack a tar + zstd stream into the empty directory `dest`. Returns {relpath: sha256}."""
     import zstandard
 
     hashes: dict[str, str] = {}
     dest_real = dest.resolve()
     dctx = zstandard.ZstdDecompressor()
+    writer = BackgroundWriter()
     try:
         with (
-            dctx.stream_reader(src, closefd=False) as zin,
+            dctx.stream_reader(cast(BinaryIO, src), read_size=CHUNK, closefd=False) as zin,
             tarfile.open(fileobj=zin, mode="r|", bufsize=CHUNK) as tar,
         ):
             for member in tar:
@@ -144,10 +147,13 @@ def unpack(src: BinaryIO, dest: Path) -> dict[str, str]:
                 assert fileobj is not None  # a regular member always has data
                 digest = hashlib.sha256()
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-                with os.fdopen(fd, "wb") as out:
+                out = os.fdopen(fd, "wb")
+                try:
                     while chunk := fileobj.read(CHUNK):
                         digest.update(chunk)
-                        out.write(chunk)
+                        writer.write(out, chunk)
+                finally:
+                    writer.close_file(out)
                 hashes[name] = digest.hexdigest()
     except BackupError:
         raise
@@ -155,4 +161,8 @@ def unpack(src: BinaryIO, dest: Path) -> dict[str, str]:
         raise BackupError(
             e.VERIFICATION_FAILED, f"the artifact is not a valid tar + zstd archive: {exc}"
         ) from exc
+    finally:
+        # Every file handed over gets closed; a failed write raises here, unless another error
+        # is already on its way out (that one says more about what went wrong first).
+        writer.finish(raise_error=sys.exc_info()[1] is None)
     return hashes

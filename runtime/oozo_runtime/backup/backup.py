@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import pack
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.layout import compare_to_manifest, current_version, load_manifest, manifest_hashes
+from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, RECORD, S3Location
 
 MiB = 1024 * 1024
@@ -48,37 +48,38 @@ def now_iso() -> str:
 
 
 class _Packer(threading.Thread):
-    """Packs into the write end of the pipe; an error is kept for the caller, never lost."""
+    """Packs into the pipe; an error is kept for the caller, never lost."""
 
-    def __init__(self, version_dir: Path, fd: int, level: int, expected: dict[str, str]) -> None:
+    def __init__(self, version_dir: Path, pipe: ChunkPipe, level: int, expected: dict[str, str]) -> None:
         super().__init__(name="oozo-pack", daemon=True)
-        self.version_dir, self.fd, self.level, self.expected = version_dir, fd, level, expected
+        self.version_dir, self.pipe, self.level, self.expected = version_dir, pipe, level, expected
         self.hashes: dict[str, str] = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            with os.fdopen(self.fd, "wb", buffering=MiB) as out:
-                self.hashes = pack(self.version_dir, out, level=self.level, expected=self.expected)
+            self.hashes = pack(self.version_dir, self.pipe, level=self.level, expected=self.expected)
         except BaseException as exc:  # reported by the caller after the upload returns
             self.error = exc
+        finally:
+            self.pipe.close()
 
 
 class _PipeReader:
-    """The read end of the packer's pipe, hashed and counted as the uploader consumes it. At
-    EOF it waits for the packer and raises its error, so a failed pack aborts the multipart
-    upload instead of completing a short object."""
+    """The packer's output, hashed and counted as the uploader consumes it. At end of stream it
+    waits for the packer and raises its error, so a failed pack aborts the multipart upload
+    instead of completing a short object."""
 
-    def __init__(self, fd: int, packer: _Packer) -> None:
-        self.file = os.fdopen(fd, "rb", buffering=MiB)
+    def __init__(self, pipe: ChunkPipe, packer: _Packer) -> None:
+        self.pipe = pipe
         self.packer = packer
         self.hash = hashlib.sha256()
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self.file.read(n)
+        data = self.pipe.read(n)
         if not data:
-            self.packer.join()  # the write end is closed: the packer is returning
+            self.packer.join()  # the pipe is closed: the packer is returning
             if self.packer.error is not None:
                 raise self.packer.error
         self.hash.update(data)
@@ -92,7 +93,7 @@ class _PipeReader:
         return True
 
     def close(self) -> None:
-        self.file.close()
+        self.pipe.abort()
 
 
 def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, level: int) -> tuple[str, int]:
@@ -100,9 +101,9 @@ def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, lev
     files differ from the manifest, after deleting whatever was uploaded."""
     key = loc.key(version, ARTIFACT)
     expected = manifest_hashes(load_manifest(vdir / MANIFEST))
-    read_fd, write_fd = os.pipe()
-    packer = _Packer(vdir, write_fd, level, expected)
-    reader = _PipeReader(read_fd, packer)
+    pipe = ChunkPipe()  # 64 MiB: above the 16 MiB parts the uploader reads, ~4 parts buffered
+    packer = _Packer(vdir, pipe, level, expected)
+    reader = _PipeReader(pipe, packer)
     packer.start()
     try:  # a BackupError raised by the reader comes back out of upload_fileobj unchanged
         client.upload_fileobj(
@@ -192,7 +193,7 @@ def run_backup(
     endpoint: str | None = None,
     region: str | None = None,
     keep_last: int = 7,
-    level: int = 1,
+    level: int = -1,
     client: Any = None,
 ) -> dict[str, Any]:
     version, vdir = current_version(index_dir)

@@ -18,10 +18,8 @@ unpacked is visible before the checks pass.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import shutil
 import threading
 import time
@@ -45,6 +43,7 @@ from oozo_runtime.backup.layout import (
     set_current,
     verify_local,
 )
+from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, RECORD, S3Location, check_version
 
 MiB = 1024 * 1024
@@ -63,20 +62,21 @@ def resolve_version(client: Any, loc: S3Location) -> str:
 
 
 class _Unpacker(threading.Thread):
-    def __init__(self, fd: int, dest: Path) -> None:
+    def __init__(self, pipe: ChunkPipe, dest: Path) -> None:
         super().__init__(name="oozo-unpack", daemon=True)
-        self.fd, self.dest = fd, dest
+        self.pipe, self.dest = pipe, dest
         self.hashes: dict[str, str] = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        with os.fdopen(self.fd, "rb", buffering=MiB) as src:
-            try:
-                self.hashes = unpack(src, self.dest)
-                while src.read(MiB):  # trailing padding: keep the writer from blocking
-                    pass
-            except BaseException as exc:  # reported after the download finished
-                self.error = exc
+        try:
+            self.hashes = unpack(self.pipe, self.dest)
+            while self.pipe.read(MiB):  # trailing padding: keep the downloader from blocking
+                pass
+        except BaseException as exc:  # reported after the download finished
+            self.error = exc
+        finally:
+            self.pipe.abort()  # a downloader still writing gets BrokenPipeError, not a hang
 
 
 def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[str, int, _Unpacker]:
@@ -88,11 +88,11 @@ def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[st
         ResponseStreamingError,
     )
 
-    read_fd, write_fd = os.pipe()
-    unpacker = _Unpacker(read_fd, dest)
+    pipe = ChunkPipe()
+    unpacker = _Unpacker(pipe, dest)
     unpacker.start()
     digest, size, etag, resumes = hashlib.sha256(), 0, None, 0
-    sink: Any = os.fdopen(write_fd, "wb", buffering=0)
+    feeding = True
     try:
         while True:
             extra: dict[str, str] = {"Range": f"bytes={size}-", "IfMatch": etag} if etag else {}
@@ -102,20 +102,18 @@ def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[st
                 for chunk in resp["Body"].iter_chunks(MiB):
                     digest.update(chunk)
                     size += len(chunk)
-                    if sink is not None:
+                    if feeding:
                         try:
-                            sink.write(chunk)
+                            pipe.write(chunk)
                         except BrokenPipeError:  # the unpacker gave up; finish hashing anyway
-                            sink = None
+                            feeding = False
                 break
             except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError, ConnectionClosedError):
                 resumes += 1
                 if resumes > RESUMES:
                     raise
     finally:
-        if sink is not None:
-            with contextlib.suppress(BrokenPipeError):
-                sink.close()
+        pipe.close()
         unpacker.join()
     return digest.hexdigest(), size, unpacker
 
