@@ -145,6 +145,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _digests_file(path: Path) -> tuple[str, str]:
+    """(sha256, xxh3_128) of a file in one read."""
+    import xxhash
+
+    strong, fast = hashlib.sha256(), xxhash.xxh3_128()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            strong.update(block)
+            fast.update(block)
+    return strong.hexdigest(), fast.hexdigest()
+
+
 def file_digests(version_dir: Path) -> dict[str, str]:
     """sha256 of every file in a version except the manifest that lists them."""
     return {
@@ -153,7 +165,16 @@ def file_digests(version_dir: Path) -> dict[str, str]:
 
 
 def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
-    manifest = {**manifest, "files": file_digests(version_dir)}
+    """Adds "files" {name: sha256}, the end-to-end proof a restore checks, and
+    "fileChecksums".xxh3_128, which a backup checks while packing: 30x cheaper than sha256 and
+    as sure to catch disk corruption, so a nightly backup does not hash every byte twice."""
+    files = sorted(p for p in version_dir.iterdir() if p.is_file() and p.name != MANIFEST)
+    digests = {p.name: _digests_file(p) for p in files}
+    manifest = {
+        **manifest,
+        "files": {name: strong for name, (strong, _) in digests.items()},
+        "fileChecksums": {"xxh3_128": {name: fast for name, (_, fast) in digests.items()}},
+    }
     (version_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from tests.harness.s3server import S3Server
 
@@ -46,8 +47,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def add_version(index_dir: Path, version: str, files: dict[str, bytes], *, current: bool = True) -> Path:
-    """Publish a version the way the indexer does: files + manifest (sha256 of each) in
+def add_version(
+    index_dir: Path,
+    version: str,
+    files: dict[str, bytes],
+    *,
+    current: bool = True,
+    fast_checksums: bool = True,
+) -> Path:
+    """Publish a version the way the indexer does: files + manifest (sha256 of each, and their
+    xxh3_128 unless `fast_checksums` is off, like a manifest written before they existed) in
     versions/<version>, and `current` pointing at it."""
     vdir = index_dir / "versions" / version
     vdir.mkdir(parents=True)
@@ -62,6 +71,10 @@ def add_version(index_dir: Path, version: str, files: dict[str, bytes], *, curre
         "counts": {"documents": 1, "chunks": 3},
         "files": {rel: sha256(data) for rel, data in files.items()},
     }
+    if fast_checksums:
+        manifest["fileChecksums"] = {
+            "xxh3_128": {rel: xxhash.xxh3_128(data).hexdigest() for rel, data in files.items()}
+        }
     (vdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if current:
         link = index_dir / "current"

@@ -263,11 +263,12 @@ def test_backup_without_an_index(s3_server: S3Server, bucket: str, tmp_path: Pat
     assert_failed(made, "IndexNotFound", s3_server)
 
 
+@pytest.mark.parametrize("fast_checksums", [True, False], ids=["xxh3-manifest", "sha256-only-manifest"])
 def test_a_corrupt_local_version_never_becomes_a_backup(
-    s3_server: S3Server, bucket: str, stored: str, tmp_path: Path
+    s3_server: S3Server, bucket: str, stored: str, tmp_path: Path, fast_checksums: bool
 ) -> None:
     src = tmp_path / "src2"
-    vdir = add_version(src, "v2", sample_files("v2"))
+    vdir = add_version(src, "v2", sample_files("v2"), fast_checksums=fast_checksums)
     (vdir / "chunks.jsonl").write_bytes(b"bit rot")  # no longer what the manifest says
     made = oozo(
         "backup", "--index", str(src), "--to", stored, "--endpoint", s3_server.endpoint, env=s3_server.env()
@@ -351,13 +352,13 @@ def test_sigterm_mid_restore_leaves_the_index_as_it_was(
     assert snapshot(existing) == before
 
 
+@pytest.mark.parametrize("fast_checksums", [True, False], ids=["xxh3-manifest", "sha256-only-manifest"])
 def test_rot_found_mid_stream_aborts_the_multipart_upload(
-    s3_server: S3Server, bucket: str, tmp_path: Path
+    s3_server: S3Server, bucket: str, tmp_path: Path, fast_checksums: bool
 ) -> None:
     src = tmp_path / "rotten"
-    vdir = add_version(
-        src, "v3", {"a.bin": os.urandom(40 * 1024 * 1024), "b.bin": os.urandom(40 * 1024 * 1024)}
-    )
+    files = {"a.bin": os.urandom(40 * 1024 * 1024), "b.bin": os.urandom(40 * 1024 * 1024)}
+    vdir = add_version(src, "v3", files, fast_checksums=fast_checksums)
     with (vdir / "a.bin").open("r+b") as f:  # one flipped byte in the first of two large files
         f.seek(1000)
         byte = f.read(1)
@@ -373,7 +374,9 @@ def test_rot_found_mid_stream_aborts_the_multipart_upload(
         s3_server.endpoint,
         env=s3_server.env(),
     )
-    assert "a.bin" in str(assert_failed(made, "VerificationFailed", s3_server)["error"])
+    error = str(assert_failed(made, "VerificationFailed", s3_server)["error"])
+    assert "a.bin" in error
+    assert ("xxh3_128 differs" if fast_checksums else "sha256 differs") in error
     client = s3_server.client()
     assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")

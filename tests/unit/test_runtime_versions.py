@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xxhash
 
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import termination_message
@@ -36,6 +37,9 @@ def test_manifest_lists_sha256_of_every_file_and_verify_detects_tampering(tmp_pa
     manifest = versions.read_manifest(path)
     assert set(manifest["files"]) == {versions.INDEX_FILE, versions.CHUNKS_FILE}
     assert manifest["files"][versions.INDEX_FILE] == versions.sha256_file(path / versions.INDEX_FILE)
+    fast = manifest["fileChecksums"]["xxh3_128"]  # what a backup checks while packing
+    assert set(fast) == set(manifest["files"])
+    assert fast[versions.INDEX_FILE] == xxhash.xxh3_128(b"vectors").hexdigest()
     assert versions.verify(path) == []
     (path / versions.INDEX_FILE).write_bytes(b"tampered")
     assert versions.verify(path) == [versions.INDEX_FILE]

@@ -14,7 +14,7 @@ import stat
 import sys
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup.errors import BackupError
@@ -51,10 +51,19 @@ def _tarinfo(name: str, size: int, *, directory: bool = False) -> tarfile.TarInf
     return info
 
 
+def new_hash(algorithm: str) -> Any:
+    """A hash object for a manifest checksum algorithm: "sha256" or "xxh3_128"."""
+    if algorithm == "xxh3_128":
+        import xxhash
+
+        return xxhash.xxh3_128()
+    return hashlib.new(algorithm)
+
+
 class _HashingReader:
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, algorithm: str) -> None:
         self.raw = raw
-        self.hash = hashlib.sha256()
+        self.hash = new_hash(algorithm)
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -65,11 +74,17 @@ class _HashingReader:
 
 
 def pack(
-    version_dir: Path, out: ByteSink, *, level: int = -1, expected: dict[str, str] | None = None
+    version_dir: Path,
+    out: ByteSink,
+    *,
+    level: int = -1,
+    expected: dict[str, str] | None = None,
+    algorithm: str = "sha256",
 ) -> dict[str, str]:
-    """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: sha256} of the
-    bytes actually written, so the caller can compare them to the manifest. With `expected`, a
-    file whose hash differs stops the packing right after that file, not at the end."""
+    """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: checksum} of
+    the bytes actually written (with `algorithm`), so the caller can compare them to the
+    manifest. With `expected`, a file whose checksum differs stops the packing right after that
+    file, not at the end."""
     import zstandard
 
     hashes: dict[str, str] = {}
@@ -91,7 +106,7 @@ def pack(
             path = version_dir / rel
             with path.open("rb") as f:
                 size = os.fstat(f.fileno()).st_size
-                reader = _HashingReader(f)
+                reader = _HashingReader(f, algorithm)
                 tar.addfile(_tarinfo(rel, size), reader)
                 if reader.size != size:
                     raise BackupError(e.INDEX_CORRUPT, f"{path} changed size while it was packed")
@@ -99,7 +114,7 @@ def pack(
                 if expected is not None and rel in expected and expected[rel] != hashes[rel]:
                     raise BackupError(
                         e.VERIFICATION_FAILED,
-                        f"{version_dir} does not match its manifest (sha256 differs: {rel})",
+                        f"{version_dir} does not match its manifest ({algorithm} differs: {rel})",
                     )
     return hashes
 

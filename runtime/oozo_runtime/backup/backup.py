@@ -1,7 +1,8 @@
 """`oozo backup`: stream the current index version to S3 as a verified, checksummed artifact.
 
 Order of writes, so that no crash ever makes a half backup look complete:
-    1. PREFIX/<V>/index.tar.zst          streamed: pack → zstd → multipart upload, hashed on the way
+    1. PREFIX/<V>/index.tar.zst          streamed: pack → zstd → multipart upload, hashed on the way;
+                                         every file checked against the manifest as it is packed
     2. PREFIX/<V>/manifest.json
     3. PREFIX/<V>/backup.json            {version, sha256, sizeBytes, time, manifestSha256, ...}
     4. PREFIX/<V>/index.tar.zst.sha256   the completion marker
@@ -26,7 +27,7 @@ from oozo_runtime.backup import errors as e
 from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import pack
 from oozo_runtime.backup.errors import BackupError
-from oozo_runtime.backup.layout import compare_to_manifest, current_version, load_manifest, manifest_hashes
+from oozo_runtime.backup.layout import backup_checksums, compare_to_manifest, current_version, load_manifest
 from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, RECORD, S3Location
 
@@ -50,15 +51,24 @@ def now_iso() -> str:
 class _Packer(threading.Thread):
     """Packs into the pipe; an error is kept for the caller, never lost."""
 
-    def __init__(self, version_dir: Path, pipe: ChunkPipe, level: int, expected: dict[str, str]) -> None:
+    def __init__(
+        self, version_dir: Path, pipe: ChunkPipe, level: int, checksums: tuple[str, dict[str, str]]
+    ) -> None:
         super().__init__(name="oozo-pack", daemon=True)
-        self.version_dir, self.pipe, self.level, self.expected = version_dir, pipe, level, expected
+        self.version_dir, self.pipe, self.level = version_dir, pipe, level
+        self.algorithm, self.expected = checksums
         self.hashes: dict[str, str] = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.hashes = pack(self.version_dir, self.pipe, level=self.level, expected=self.expected)
+            self.hashes = pack(
+                self.version_dir,
+                self.pipe,
+                level=self.level,
+                expected=self.expected,
+                algorithm=self.algorithm,
+            )
         except BaseException as exc:  # reported by the caller after the upload returns
             self.error = exc
         finally:
@@ -100,9 +110,9 @@ def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, lev
     """Stream the artifact to S3; returns (sha256, size). Raises if packing failed or the packed
     files differ from the manifest, after deleting whatever was uploaded."""
     key = loc.key(version, ARTIFACT)
-    expected = manifest_hashes(load_manifest(vdir / MANIFEST))
+    algorithm, expected = backup_checksums(load_manifest(vdir / MANIFEST))
     pipe = ChunkPipe()  # 64 MiB: above the 16 MiB parts the uploader reads, ~4 parts buffered
-    packer = _Packer(vdir, pipe, level, expected)
+    packer = _Packer(vdir, pipe, level, (algorithm, expected))
     reader = _PipeReader(pipe, packer)
     packer.start()
     try:  # a BackupError raised by the reader comes back out of upload_fileobj unchanged
@@ -117,7 +127,7 @@ def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, lev
             if isinstance(packer.error, BackupError):
                 raise packer.error
             raise BackupError(e.LOCAL_IO, f"packing {vdir} failed: {packer.error}") from packer.error
-        compare_to_manifest(expected, packer.hashes, str(vdir))
+        compare_to_manifest(expected, packer.hashes, str(vdir), algorithm)
     except BackupError:
         client.delete_object(Bucket=loc.bucket, Key=key)
         raise

@@ -42,6 +42,17 @@ def manifest_hashes(manifest: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
 
 
+def backup_checksums(manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """What a backup checks each file against while packing: the manifest's xxh3_128 checksums
+    when it has them for exactly the files it lists (a sure catch of disk corruption at a
+    thirtieth of sha256's CPU), else the sha256 of "files" (manifests written before 0.1)."""
+    strong = manifest_hashes(manifest)
+    fast = (manifest.get("fileChecksums") or {}).get("xxh3_128")
+    if isinstance(fast, dict) and set(fast) == set(strong):
+        return "xxh3_128", {str(k): str(v) for k, v in fast.items()}
+    return "sha256", strong
+
+
 def load_manifest(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_bytes())
@@ -54,7 +65,9 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def compare_to_manifest(expected: dict[str, str], actual: dict[str, str], where: str) -> None:
+def compare_to_manifest(
+    expected: dict[str, str], actual: dict[str, str], where: str, algorithm: str = "sha256"
+) -> None:
     """Raise VerificationFailed unless `actual` files are exactly the manifest's, hash for hash."""
     actual = {k: v for k, v in actual.items() if k != MANIFEST}
     missing = sorted(set(expected) - set(actual))
@@ -63,7 +76,7 @@ def compare_to_manifest(expected: dict[str, str], actual: dict[str, str], where:
     if missing or extra or wrong:
         detail = "; ".join(
             f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
-            for label, names in (("missing", missing), ("unexpected", extra), ("sha256 differs", wrong))
+            for label, names in (("missing", missing), ("unexpected", extra), (f"{algorithm} differs", wrong))
             if names
         )
         raise BackupError(e.VERIFICATION_FAILED, f"{where} does not match its manifest ({detail})")
