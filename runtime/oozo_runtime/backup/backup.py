@@ -36,12 +36,15 @@ MiB = 1024 * 1024
 
 def transfer_config() -> Any:
     """Multipart in 16 MiB parts (a 10,000-part upload then holds 160 GB), 4 parts in flight:
-    on a streamed upload at most ~10 parts sit in memory, whatever the index size."""
+    on a streamed upload at most 6 parts sit in memory (4 sending, 2 ready), whatever the index
+    size."""
     from boto3.s3.transfer import TransferConfig
 
-    return TransferConfig(
+    config = TransferConfig(
         multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=4, use_threads=True
     )
+    config.max_in_memory_upload_chunks = 6  # s3transfer's knob; boto3's constructor does not take it
+    return config
 
 
 def now_iso() -> str:
@@ -111,7 +114,7 @@ def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, lev
     files differ from the manifest, after deleting whatever was uploaded."""
     key = loc.key(version, ARTIFACT)
     algorithm, expected = backup_checksums(load_manifest(vdir / MANIFEST))
-    pipe = ChunkPipe()  # 64 MiB: above the 16 MiB parts the uploader reads, ~4 parts buffered
+    pipe = ChunkPipe(limit=32 * MiB)  # above the 16 MiB parts the uploader reads; two ready
     packer = _Packer(vdir, pipe, level, (algorithm, expected))
     reader = _PipeReader(pipe, packer)
     packer.start()

@@ -88,7 +88,7 @@ def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[st
         ResponseStreamingError,
     )
 
-    pipe = ChunkPipe()
+    pipe = ChunkPipe(limit=16 * MiB)  # the downloader stays at most 16 MiB ahead of the unpacker
     unpacker = _Unpacker(pipe, dest)
     unpacker.start()
     digest, size, etag, resumes = hashlib.sha256(), 0, None, 0
