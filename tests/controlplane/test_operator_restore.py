@@ -56,11 +56,16 @@ def test_restore_replaces_the_first_build_and_drives_the_rollout(
         "version": "20251231-rrrr",
         "downloaded": True,
         "seconds": 0.3,
+        "documents": 12,  # read back from the restored manifest by `oozo restore`
+        "chunks": 340,
+        "embeddingModel": "sentence-transformers/all-MiniLM-L6-v2",
+        "dimensions": 384,
     }
     kubelet.terminate(ns, restore_pod(kubelet, ns, "rs"), 0, json.dumps(restored))
     wait_for("the rollout", lambda: lifecycle.serve_version(api, ns, "rs") == "20251231-rrrr" or None, 30)
     obj = lifecycle.until_ready(kubelet, custom, ns, "rs", "20251231-rrrr")
     assert obj["status"]["index"]["restoredFrom"] == restored["uri"]
+    assert (obj["status"]["index"]["documents"], obj["status"]["index"]["chunks"]) == (12, 340)
     assert condition(obj, "IndexReady")["status"] == "True"
     assert len(batch.list_namespaced_job(ns).items) == 1  # no index Job was needed
 

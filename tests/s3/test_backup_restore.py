@@ -77,6 +77,10 @@ def test_round_trip_is_byte_identical(s3_server: S3Server, bucket: str, tmp_path
     got = restore(s3_server, dst, f"s3://{bucket}/corpora/handbook")
     assert got.code == 0, got.stderr
     assert got.result["version"] == "20260101-aaaa" and got.result["sha256"] == result["sha256"]
+    # what a build would report, read back from the manifest: status.index is filled the same way
+    assert got.result["documents"] == 1 and got.result["chunks"] == 3
+    assert got.result["embeddingModel"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert got.result["dimensions"] == 384
     assert os.readlink(dst / "current") == "versions/20260101-aaaa"
     assert tree(dst / "current") == tree(src / "current")
     assert sorted(p.name for p in dst.iterdir()) == [".lock", "current", "versions"]  # no .tmp- left

@@ -54,6 +54,25 @@ def backup_checksums(manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return "sha256", strong
 
 
+def index_summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What a build reports about its index, read back from a manifest, so a restore's result
+    fills status.index (documents, chunks, model) the way a build's does."""
+    counts = manifest.get("counts")
+    counts = counts if isinstance(counts, dict) else {}
+    embedding = manifest.get("embedding")
+    embedding = embedding if isinstance(embedding, dict) else {}
+    skipped = manifest.get("skipped")
+    summary = {
+        "documents": counts.get("documents"),
+        "chunks": counts.get("chunks"),
+        "skippedDocuments": len(skipped) if isinstance(skipped, list) else None,
+        "embeddingModel": embedding.get("model"),
+        "dimensions": embedding.get("dimension"),
+        "builtAt": manifest.get("builtAt"),
+    }
+    return {k: v for k, v in summary.items() if v is not None}
+
+
 def load_manifest(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_bytes())

@@ -36,6 +36,7 @@ from oozo_runtime.backup.layout import (
     clean_stale_tmp,
     compare_to_manifest,
     exclusive,
+    index_summary,
     load_manifest,
     make_tmp_dir,
     manifest_hashes,
@@ -149,7 +150,9 @@ def run_restore(
                 # Versions are immutable: a local copy that still verifies is as good as the download.
                 verify_local(existing)
                 set_current(index_dir, version)
-                return {**result, "downloaded": False, "seconds": round(time.monotonic() - started, 3)}
+                summary = index_summary(load_manifest(existing / MANIFEST))
+                seconds = round(time.monotonic() - started, 3)
+                return {**summary, **result, "downloaded": False, "seconds": seconds}
 
             tree = make_tmp_dir(index_dir)
             try:
@@ -177,7 +180,8 @@ def run_restore(
                         e.VERIFICATION_FAILED, f"{loc.uri(version)} holds a manifest for version {recorded!r}"
                     )
                 publish(index_dir, tree, version)
+                summary = index_summary(manifest)
             finally:
                 if tree.exists():
                     shutil.rmtree(tree, ignore_errors=True)
-    return {**result, "downloaded": True, "seconds": round(time.monotonic() - started, 3)}
+    return {**summary, **result, "downloaded": True, "seconds": round(time.monotonic() - started, 3)}
