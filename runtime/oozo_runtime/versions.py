@@ -137,24 +137,27 @@ def resolve(root: Path, version: str | None = None) -> Path:
     return path
 
 
+def new_checksum(algorithm: str) -> Any:
+    """A hash object for a manifest checksum: "sha256" (files) or "xxh3_128" (fileChecksums)."""
+    if algorithm == "xxh3_128":
+        import xxhash
+
+        return xxhash.xxh3_128()
+    return hashlib.new(algorithm)
+
+
+def checksum_file(path: Path, *algorithms: str) -> list[str]:
+    """Hex digests of a file, one per algorithm, in one read."""
+    digests = [new_checksum(a) for a in algorithms]
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            for digest in digests:
+                digest.update(block)
+    return [d.hexdigest() for d in digests]
+
+
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _digests_file(path: Path) -> tuple[str, str]:
-    """(sha256, xxh3_128) of a file in one read."""
-    import xxhash
-
-    strong, fast = hashlib.sha256(), xxhash.xxh3_128()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            strong.update(block)
-            fast.update(block)
-    return strong.hexdigest(), fast.hexdigest()
+    return checksum_file(path, "sha256")[0]
 
 
 def file_digests(version_dir: Path) -> dict[str, str]:
@@ -169,7 +172,7 @@ def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
     "fileChecksums".xxh3_128, which a backup checks while packing: 30x cheaper than sha256 and
     as sure to catch disk corruption, so a nightly backup does not hash every byte twice."""
     files = sorted(p for p in version_dir.iterdir() if p.is_file() and p.name != MANIFEST)
-    digests = {p.name: _digests_file(p) for p in files}
+    digests = {p.name: checksum_file(p, "sha256", "xxh3_128") for p in files}
     manifest = {
         **manifest,
         "files": {name: strong for name, (strong, _) in digests.items()},

@@ -14,8 +14,9 @@ import stat
 import sys
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
+from oozo_runtime import versions
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.stream import BackgroundWriter, ByteSink, ByteSource
@@ -51,19 +52,10 @@ def _tarinfo(name: str, size: int, *, directory: bool = False) -> tarfile.TarInf
     return info
 
 
-def new_hash(algorithm: str) -> Any:
-    """A hash object for a manifest checksum algorithm: "sha256" or "xxh3_128"."""
-    if algorithm == "xxh3_128":
-        import xxhash
-
-        return xxhash.xxh3_128()
-    return hashlib.new(algorithm)
-
-
 class _HashingReader:
     def __init__(self, raw: BinaryIO, algorithm: str) -> None:
         self.raw = raw
-        self.hash = new_hash(algorithm)
+        self.hash = versions.new_checksum(algorithm)
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
