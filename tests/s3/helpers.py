@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.harness.s3server import S3Server
+
 OOZO = Path(sys.executable).with_name("oozo")
 
 
@@ -35,3 +37,32 @@ def oozo(*args: str, env: dict[str, str] | None = None, timeout: float = 300) ->
         [str(OOZO), *args], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
     )
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def backup(server: S3Server, index: Path, uri: str, *extra: str, env: dict[str, str] | None = None) -> Run:
+    """`oozo backup` of `index` to `uri` on `server`, with its credentials unless `env` says else."""
+    return oozo(
+        "backup",
+        "--index",
+        str(index),
+        "--to",
+        uri,
+        "--endpoint",
+        server.endpoint,
+        *extra,
+        env=env or server.env(),
+    )
+
+
+def restore(server: S3Server, index: Path, uri: str, env: dict[str, str] | None = None) -> Run:
+    """`oozo restore` of `uri` on `server` into `index`."""
+    return oozo(
+        "restore",
+        "--from",
+        uri,
+        "--index",
+        str(index),
+        "--endpoint",
+        server.endpoint,
+        env=env or server.env(),
+    )

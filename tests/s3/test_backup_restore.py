@@ -14,34 +14,7 @@ from oozo_runtime.backup.backup import plan_retention
 from oozo_runtime.backup.uri import parse_s3_uri
 from tests.harness.s3server import S3Server
 from tests.s3.conftest import add_version, sample_files, sha256, tree
-from tests.s3.helpers import oozo
-
-
-def backup(server: S3Server, index: Path, uri: str, *extra: str, env: dict[str, str] | None = None):
-    return oozo(
-        "backup",
-        "--index",
-        str(index),
-        "--to",
-        uri,
-        "--endpoint",
-        server.endpoint,
-        *extra,
-        env=env or server.env(),
-    )
-
-
-def restore(server: S3Server, index: Path, uri: str, env: dict[str, str] | None = None):
-    return oozo(
-        "restore",
-        "--from",
-        uri,
-        "--index",
-        str(index),
-        "--endpoint",
-        server.endpoint,
-        env=env or server.env(),
-    )
+from tests.s3.helpers import backup, oozo, restore
 
 
 def keys(server: S3Server, bucket: str) -> list[str]:

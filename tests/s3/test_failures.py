@@ -15,7 +15,7 @@ import zstandard
 
 from tests.harness.s3server import S3Server
 from tests.s3.conftest import add_version, sample_files, sha256
-from tests.s3.helpers import Run, oozo
+from tests.s3.helpers import Run, backup, oozo, restore
 
 
 def snapshot(index: Path) -> dict[str, object]:
@@ -55,16 +55,7 @@ def stored(s3_server: S3Server, bucket: str, tmp_path: Path) -> str:
     """A complete backup of version v1 under s3://bucket/p; returns the URI."""
     src = tmp_path / "src"
     add_version(src, "v1", sample_files("v1"))
-    made = oozo(
-        "backup",
-        "--index",
-        str(src),
-        "--to",
-        f"s3://{bucket}/p",
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    made = backup(s3_server, src, f"s3://{bucket}/p")
     assert made.code == 0, made.stderr
     return f"s3://{bucket}/p"
 
@@ -73,15 +64,8 @@ def restore_into(
     server: S3Server, index: Path, uri: str, env: dict[str, str] | None = None
 ) -> tuple[Run, Path]:
     msg = index.parent / "termination-log"
-    run = oozo(
-        "restore",
-        "--from",
-        uri,
-        "--index",
-        str(index),
-        "--endpoint",
-        server.endpoint,
-        env={**(env or server.env()), "OOZO_TERMINATION_MESSAGE_PATH": str(msg)},
+    run = restore(
+        server, index, uri, env={**(env or server.env()), "OOZO_TERMINATION_MESSAGE_PATH": str(msg)}
     )
     return run, msg
 
@@ -125,15 +109,8 @@ def test_unreachable_s3(tmp_path: Path, existing: Path) -> None:
     gone.stop()  # the port is now closed
     before = snapshot(existing)
     msg = tmp_path / "backup-termination-log"
-    made = oozo(
-        "backup",
-        "--index",
-        str(existing),
-        "--to",
-        "s3://backups/p",
-        "--endpoint",
-        gone.endpoint,
-        env={**gone.env(), "OOZO_TERMINATION_MESSAGE_PATH": str(msg)},
+    made = backup(
+        gone, existing, "s3://backups/p", env={**gone.env(), "OOZO_TERMINATION_MESSAGE_PATH": str(msg)}
     )
     error = assert_failed(made, "Unreachable", gone, msg)
     assert gone.endpoint in str(error["error"])
@@ -145,7 +122,7 @@ def test_unreachable_s3(tmp_path: Path, existing: Path) -> None:
 def test_wrong_secret_key(s3_server: S3Server, stored: str, existing: Path) -> None:
     env = {**s3_server.env(), "AWS_SECRET_ACCESS_KEY": "wrong-secret-key-000"}
     before = snapshot(existing)
-    made = oozo("backup", "--index", str(existing), "--to", stored, "--endpoint", s3_server.endpoint, env=env)
+    made = backup(s3_server, existing, stored, env=env)
     assert_failed(made, "InvalidCredentials", s3_server)
     run, msg = restore_into(s3_server, existing, stored, env=env)
     assert_failed(run, "InvalidCredentials", s3_server, msg)
@@ -164,16 +141,7 @@ def test_no_credentials_at_all(s3_server: S3Server, stored: str, existing: Path,
 
 def test_missing_bucket(s3_server: S3Server, existing: Path) -> None:
     before = snapshot(existing)
-    made = oozo(
-        "backup",
-        "--index",
-        str(existing),
-        "--to",
-        "s3://no-such-bucket-here/p",
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    made = backup(s3_server, existing, "s3://no-such-bucket-here/p")
     assert "no-such-bucket-here" in str(assert_failed(made, "NoSuchBucket", s3_server)["error"])
     run, msg = restore_into(s3_server, existing, "s3://no-such-bucket-here/p")
     assert_failed(run, "NoSuchBucket", s3_server, msg)
@@ -250,16 +218,7 @@ def test_files_that_do_not_match_the_manifest(s3_server: S3Server, bucket: str, 
 
 
 def test_backup_without_an_index(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
-    made = oozo(
-        "backup",
-        "--index",
-        str(tmp_path / "empty"),
-        "--to",
-        f"s3://{bucket}/p",
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    made = backup(s3_server, tmp_path / "empty", f"s3://{bucket}/p")
     assert_failed(made, "IndexNotFound", s3_server)
 
 
@@ -270,9 +229,7 @@ def test_a_corrupt_local_version_never_becomes_a_backup(
     src = tmp_path / "src2"
     vdir = add_version(src, "v2", sample_files("v2"), fast_checksums=fast_checksums)
     (vdir / "chunks.jsonl").write_bytes(b"bit rot")  # no longer what the manifest says
-    made = oozo(
-        "backup", "--index", str(src), "--to", stored, "--endpoint", s3_server.endpoint, env=s3_server.env()
-    )
+    made = backup(s3_server, src, stored)
     assert_failed(made, "VerificationFailed", s3_server)
     names = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert not [k for k in names if k.startswith("p/v2/")]  # the streamed artifact was removed
@@ -285,9 +242,7 @@ def test_a_different_index_under_an_existing_version_name_is_refused(
     src = tmp_path / "other"
     add_version(src, "v1", sample_files("something else"))
     before = get(s3_server, bucket, "p/v1/index.tar.zst")
-    made = oozo(
-        "backup", "--index", str(src), "--to", stored, "--endpoint", s3_server.endpoint, env=s3_server.env()
-    )
+    made = backup(s3_server, src, stored)
     assert_failed(made, "VersionConflict", s3_server)
     assert get(s3_server, bucket, "p/v1/index.tar.zst") == before
 
@@ -322,16 +277,7 @@ def test_sigterm_mid_restore_leaves_the_index_as_it_was(
 
     big = tmp_path / "big"
     add_version(big, "big", {"index.faiss": os.urandom(96 * 1024 * 1024)})
-    made = oozo(
-        "backup",
-        "--index",
-        str(big),
-        "--to",
-        f"s3://{bucket}/p",
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    made = backup(s3_server, big, f"s3://{bucket}/p")
     assert made.code == 0, made.stderr
     before = snapshot(existing)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OOZO_"))} | s3_server.env()
@@ -364,16 +310,7 @@ def test_rot_found_mid_stream_aborts_the_multipart_upload(
         byte = f.read(1)
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0xFF]))
-    made = oozo(
-        "backup",
-        "--index",
-        str(src),
-        "--to",
-        f"s3://{bucket}/p",
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    made = backup(s3_server, src, f"s3://{bucket}/p")
     error = str(assert_failed(made, "VerificationFailed", s3_server)["error"])
     assert "a.bin" in error
     assert ("xxh3_128 differs" if fast_checksums else "sha256 differs") in error
@@ -390,9 +327,7 @@ def test_read_only_credentials_can_restore_but_not_back_up(
     before = get(s3_server, bucket, "p/latest")
     src = tmp_path / "newer"
     add_version(src, "v9", sample_files("v9"))
-    made = oozo(
-        "backup", "--index", str(src), "--to", stored, "--endpoint", s3_server.endpoint, env=read_only
-    )
+    made = backup(s3_server, src, stored, env=read_only)
     error = assert_failed(made, "AccessDenied", s3_server)
     assert (
         read_only["AWS_SECRET_ACCESS_KEY"] not in made.stderr

@@ -13,7 +13,7 @@ import pytest
 from tests.harness.s3server import S3Server
 from tests.runtime.corpus import make_corpus
 from tests.s3.conftest import tree
-from tests.s3.helpers import oozo
+from tests.s3.helpers import backup, oozo, restore
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -36,28 +36,10 @@ def test_a_restored_index_answers_like_the_original(s3_server: S3Server, bucket:
     assert built.code == 0, built.stderr
     version = built.result["version"]
 
-    made = oozo(
-        "backup",
-        "--index",
-        str(original),
-        "--to",
-        f"s3://{bucket}/handbook",
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    made = backup(s3_server, original, f"s3://{bucket}/handbook")
     assert made.code == 0, made.stderr
     assert made.result["version"] == version
-    got = oozo(
-        "restore",
-        "--from",
-        f"s3://{bucket}/handbook@latest",
-        "--index",
-        str(restored),
-        "--endpoint",
-        s3_server.endpoint,
-        env=s3_server.env(),
-    )
+    got = restore(s3_server, restored, f"s3://{bucket}/handbook@latest")
     assert got.code == 0, got.stderr
     assert os.readlink(restored / "current") == f"versions/{version}"
     assert tree(restored / "current") == tree(original / "current")
