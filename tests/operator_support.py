@@ -284,3 +284,29 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         if c["type"] == kind:
             return c
     return {}
+
+
+def until_condition(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    kind: str,
+    timeout: float,
+    *,
+    status: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Wait until the corpus's `kind` condition has `status` (and `reason`, when given); returns
+    the corpus as it was read when it did."""
+
+    def probe() -> dict[str, Any] | None:
+        obj = corpus(custom, namespace, name)
+        found = condition(obj, kind)
+        if status is not None and found.get("status") != status:
+            return None
+        if reason is not None and found.get("reason") != reason:
+            return None
+        return obj
+
+    what = " ".join(part for part in (kind, status, reason, "on", name) if part)
+    return wait_for(what, probe, timeout)

@@ -29,6 +29,7 @@ from tests.operator_support import (
     corpus,
     docs_configmap,
     result,
+    until_condition,
     volume_for,
     wait_for,
 )
@@ -235,26 +236,14 @@ def test_failed_build_keeps_old_version_and_stalls(
     )
     failure = '{"error": "no documents could be read", "reason": "EmptyCorpus"}'
     kubelet.finish_index(ns, "frail", failure, exit_code=1)
-    retrying = wait_for(
-        "IndexReady=False",
-        lambda: (
-            (c := condition(corpus(custom, ns, "frail"), "IndexReady")).get("status") == "False"
-            and c.get("reason") == "IndexBuildRetrying"
-            and c
-        ),
-        30,
+    retrying = condition(
+        until_condition(custom, ns, "frail", "IndexReady", 30, status="False", reason="IndexBuildRetrying"),
+        "IndexReady",
     )
     assert "no documents could be read" in retrying["message"]
     assert kstatus(corpus(custom, ns, "frail"))[0] == "InProgress"
     kubelet.finish_index(ns, "frail", failure, exit_code=1)  # backoffLimit 1: the last attempt
-    stalled = wait_for(
-        "Stalled",
-        lambda: (
-            condition(corpus(custom, ns, "frail"), "Stalled").get("status") == "True"
-            and corpus(custom, ns, "frail")
-        ),
-        60,
-    )
+    stalled = until_condition(custom, ns, "frail", "Stalled", 60, status="True")
     assert condition(stalled, "Stalled")["reason"] == "IndexBuildFailed"
     assert "v1 keeps serving" in condition(stalled, "IndexReady")["message"]
     assert kstatus(stalled)[0] == "Failed"
@@ -268,28 +257,14 @@ def test_missing_secret_stalls_then_recovers(
     operator: Operator, core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("llm", on_local_node, with_openai("openai-creds", "api-key")))
-    stalled = wait_for(
-        "Stalled",
-        lambda: (
-            condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
-            and corpus(custom, ns, "llm")
-        ),
-        20,
-    )
+    stalled = until_condition(custom, ns, "llm", "Stalled", 20, status="True")
     assert condition(stalled, "Stalled")["reason"] == "SecretNotFound"
     assert "openai-creds" in condition(stalled, "Stalled")["message"]
     assert kstatus(stalled)[0] == "Failed"
     core.create_namespaced_secret(
         ns, {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}}
     )
-    recovered = wait_for(
-        "recovery",
-        lambda: (
-            condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "False"
-            and corpus(custom, ns, "llm")
-        ),
-        30,
-    )
+    recovered = until_condition(custom, ns, "llm", "Stalled", 30, status="False")
     assert condition(recovered, "Reconciling")["status"] == "True"
     assert "sk-test" not in str(recovered)
 
@@ -386,14 +361,7 @@ def test_unsupported_source_stalls_without_a_job(
     obj = make_corpus("remote", on_local_node, at("spec.source", {"s3": {"bucket": "corp-docs"}}))
     volume_for(core, ns, "remote")
     custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj)
-    stalled = wait_for(
-        "Stalled",
-        lambda: (
-            condition(corpus(custom, ns, "remote"), "Stalled").get("status") == "True"
-            and corpus(custom, ns, "remote")
-        ),
-        20,
-    )
+    stalled = until_condition(custom, ns, "remote", "Stalled", 20, status="True")
     assert condition(stalled, "Stalled")["reason"] == "SourceNotSupported"
     assert "spec.source.s3" in condition(stalled, "Stalled")["message"]
     assert kstatus(stalled)[0] == "Failed"
@@ -407,14 +375,7 @@ def test_refused_child_change_stalls_naming_the_child(
     wait_for("the PVC", lambda: core.read_namespaced_persistent_volume_claim("shrink-index", ns), 20)
     patch = {"spec": {"index": {"storage": {"size": "1Gi"}}}}  # PVCs never shrink
     custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "shrink", patch)
-    stalled = wait_for(
-        "Stalled",
-        lambda: (
-            condition(corpus(custom, ns, "shrink"), "Stalled").get("reason") == "ApplyRefused"
-            and corpus(custom, ns, "shrink")
-        ),
-        20,
-    )
+    stalled = until_condition(custom, ns, "shrink", "Stalled", 20, reason="ApplyRefused")
     assert "PersistentVolumeClaim shrink-index" in condition(stalled, "Stalled")["message"]
     assert kstatus(stalled)[0] == "Failed"
 

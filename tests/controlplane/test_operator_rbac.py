@@ -27,6 +27,7 @@ from tests.operator_support import (
     docs_configmap,
     install_crd,
     result,
+    until_condition,
     volume_for,
     wait_for,
 )
@@ -140,14 +141,7 @@ def test_missing_secret_is_seen_through_metadata_only(
     custom.create_namespaced_custom_object(
         GROUP, VERSION, ns, PLURAL, make_corpus("llm", on_local_node, with_openai("nope"))
     )
-    obj = wait_for(
-        "Stalled",
-        lambda: (
-            condition(corpus(custom, ns, "llm"), "Stalled").get("status") == "True"
-            and corpus(custom, ns, "llm")
-        ),
-        30,
-    )
+    obj = until_condition(custom, ns, "llm", "Stalled", 30, status="True")
     assert (
         condition(obj, "Stalled")["reason"] == "SecretNotFound"
         and "nope" in condition(obj, "Stalled")["message"]
