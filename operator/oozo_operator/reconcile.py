@@ -201,50 +201,8 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
     # An optional child can only have become unwanted through a spec change not yet handled.
     may_exist = generation > 1 and before.get("observedGeneration") != generation
     if not light:
-        _apply_or_delete(
-            kube,
-            corpus,
-            hpa.wanted(corpus),
-            hpa.render,
-            "autoscaling/v2",
-            "HorizontalPodAutoscaler",
-            corpus.name,
-            refused,
-            may_exist,
-        )
-        _apply_or_delete(
-            kube,
-            corpus,
-            pdb.wanted(corpus),
-            pdb.render,
-            "policy/v1",
-            "PodDisruptionBudget",
-            corpus.name,
-            refused,
-            may_exist,
-        )
-        _apply_or_delete(
-            kube,
-            corpus,
-            cronjob.wanted(corpus),
-            cronjob.render,
-            "batch/v1",
-            "CronJob",
-            cronjob.name(corpus),
-            refused,
-            may_exist,
-        )
-        _apply_or_delete(
-            kube,
-            corpus,
-            backup.wanted(corpus),
-            backup.render,
-            "batch/v1",
-            "CronJob",
-            backup.name(corpus),
-            refused,
-            may_exist,
-        )
+        for child in OPTIONAL_CHILDREN:
+            _apply_or_delete(kube, corpus, child, refused, may_exist)
 
     rollout = observe.rollout_of(kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name))
     pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
@@ -429,21 +387,32 @@ def _apply(kube: Kube, obj: dict[str, Any], refused: list[C.Problem]) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class OptionalChild:
+    """A child the spec may or may not ask for: applied when wanted, deleted when it may exist."""
+
+    wanted: Callable[[Corpus], bool]
+    render: Callable[[Corpus], dict[str, Any]]
+    api_version: str
+    kind: str
+    name: Callable[[Corpus], str]
+
+
+OPTIONAL_CHILDREN = (
+    OptionalChild(hpa.wanted, hpa.render, "autoscaling/v2", "HorizontalPodAutoscaler", lambda c: c.name),
+    OptionalChild(pdb.wanted, pdb.render, "policy/v1", "PodDisruptionBudget", lambda c: c.name),
+    OptionalChild(cronjob.wanted, cronjob.render, "batch/v1", "CronJob", cronjob.name),
+    OptionalChild(backup.wanted, backup.render, "batch/v1", "CronJob", backup.name),
+)
+
+
 def _apply_or_delete(
-    kube: Kube,
-    corpus: Corpus,
-    wanted: bool,
-    render: Any,
-    api_version: str,
-    kind: str,
-    name: str,
-    refused: list[C.Problem],
-    may_exist: bool,
+    kube: Kube, corpus: Corpus, child: OptionalChild, refused: list[C.Problem], may_exist: bool
 ) -> None:
-    if wanted:
-        _apply(kube, render(corpus), refused)
+    if child.wanted(corpus):
+        _apply(kube, child.render(corpus), refused)
     elif may_exist:
-        kube.delete(api_version, kind, corpus.namespace, name)
+        kube.delete(child.api_version, child.kind, corpus.namespace, child.name(corpus))
 
 
 def _reason(err: ApiException) -> str:
