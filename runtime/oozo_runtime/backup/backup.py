@@ -109,7 +109,9 @@ class _PipeReader:
         self.pipe.abort()
 
 
-def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, level: int) -> tuple[str, int]:
+def _upload_artifact(
+    client: Any, loc: S3Location, version: str, vdir: Path, level: int, upload_checksum: str
+) -> tuple[str, int]:
     """Stream the artifact to S3; returns (sha256, size). Raises if packing failed or the packed
     files differ from the manifest, after deleting whatever was uploaded."""
     key = loc.key(version, ARTIFACT)
@@ -120,7 +122,11 @@ def _upload_artifact(client: Any, loc: S3Location, version: str, vdir: Path, lev
     packer.start()
     try:  # a BackupError raised by the reader comes back out of upload_fileobj unchanged
         client.upload_fileobj(
-            reader, loc.bucket, key, ExtraArgs={"ContentType": "application/zstd"}, Config=transfer_config()
+            reader,
+            loc.bucket,
+            key,
+            ExtraArgs={"ContentType": "application/zstd", **s3.upload_args(upload_checksum)},
+            Config=transfer_config(),
         )
     finally:
         reader.close()  # unblocks a packer still writing if the upload failed
@@ -207,17 +213,18 @@ def run_backup(
     region: str | None = None,
     keep_last: int = 7,
     level: int = -1,
+    upload_checksum: str = "crc32",
     client: Any = None,
 ) -> dict[str, Any]:
     version, vdir = current_version(index_dir)
     manifest_bytes = (vdir / MANIFEST).read_bytes()
     started = time.monotonic()
     with s3.s3_errors(f"backup to s3://{loc.bucket}/{loc.prefix}", loc.bucket, endpoint):
-        client = client or s3.make_client(endpoint, region)
+        client = client or s3.make_client(endpoint, region, upload_checksum=upload_checksum)
         record = _existing(client, loc, version, manifest_bytes)
         unchanged = record is not None
         if record is None:
-            sha256, size = _upload_artifact(client, loc, version, vdir, level)
+            sha256, size = _upload_artifact(client, loc, version, vdir, level, upload_checksum)
             record = {
                 "version": version,
                 "sha256": sha256,

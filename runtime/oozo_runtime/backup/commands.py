@@ -86,6 +86,7 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
                 region=bs.s3_region,
                 keep_last=bs.backup_keep_last,
                 level=bs.backup_compression_level,
+                upload_checksum=bs.backup_upload_checksum,
             )
         else:
             from oozo_runtime.backup.restore import run_restore

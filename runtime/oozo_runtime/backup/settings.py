@@ -9,6 +9,7 @@ wired by the operator from a Secret reference.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -37,6 +38,12 @@ class BackupSettings(S3Settings):
         le=22,
         description="zstd level. At -1 the float32 vectors are stored as they are and text shrinks "
         "to ~1/3; level 1 saves ~8% of the vectors and a little text for twice the CPU",
+    )
+    backup_upload_checksum: Literal["crc32", "sha256"] = Field(
+        "crc32",
+        description="how S3 checks each uploaded part: crc32 = an x-amz-checksum-crc32 header the "
+        "server verifies (the body is not hashed into the signature); sha256 = a SigV4-signed body, "
+        "for S3-compatible servers that refuse x-amz-checksum headers",
     )
 
 
