@@ -61,6 +61,7 @@ def test_backup_cronjob_runs_oozo_backup_with_the_runtime_contract() -> None:
     assert settings.backup_uri == "s3://oozo-backups/handbook"
     assert settings.s3_endpoint == "http://minio.storage:9000" and settings.s3_region == "eu-west-1"
     assert settings.backup_keep_last == 3
+    assert settings.backup_upload_checksum == "crc32"
     assert str(settings.index_dir) == "/var/lib/oozo/index"
     assert str(settings.termination_message_path) == ctr["terminationMessagePath"] == "/dev/termination-log"
     assert ctr["terminationMessagePolicy"] == "FallbackToLogsOnError"

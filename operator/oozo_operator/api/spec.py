@@ -387,6 +387,12 @@ class Backup(ApiModel):
     schedule: Cron = Field(description="Cron schedule of the backup CronJob NAME-backup.")
     s3: S3Location | None = Field(None, description="Where backups are written.")
     retention: Retention = Field(default_factory=Retention, description="Retention policy.")
+    upload_checksum: Literal["crc32", "sha256"] = Field(
+        "crc32",
+        description="How S3 checks each uploaded part: crc32 sends an x-amz-checksum-crc32 header "
+        "that the server verifies; sha256 signs every body with SigV4 instead (more CPU on both "
+        "ends), for S3-compatible servers that refuse x-amz-checksum headers.",
+    )
 
 
 class Restore(ApiModel):

@@ -72,6 +72,7 @@ def backup_env(corpus: Corpus) -> dict[str, str]:
         index_dir=INDEX_DIR,
         backup_uri=s3_uri(b.s3),
         backup_keep_last=b.retention.keep_last,
+        backup_upload_checksum=b.upload_checksum,
         termination_message_path=TERMINATION_LOG,
         **s3_settings(b.s3),
     )
