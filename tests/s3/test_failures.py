@@ -9,8 +9,10 @@ import json
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import xxhash
 import zstandard
 
 from tests.harness.s3server import S3Server
@@ -202,15 +204,22 @@ def test_links_in_the_archive_are_refused(s3_server: S3Server, bucket: str, exis
     assert snapshot(existing) == before
 
 
-def test_files_that_do_not_match_the_manifest(s3_server: S3Server, bucket: str, existing: Path) -> None:
-    manifest = {"version": "lying", "files": {"index.faiss": sha256(b"promised")}}
+@pytest.mark.parametrize("fast_checksums", [True, False], ids=["xxh3-manifest", "sha256-only-manifest"])
+def test_files_that_do_not_match_the_manifest(
+    s3_server: S3Server, bucket: str, existing: Path, fast_checksums: bool
+) -> None:
+    manifest: dict[str, Any] = {"version": "lying", "files": {"index.faiss": sha256(b"promised")}}
+    if fast_checksums:
+        manifest["fileChecksums"] = {"xxh3_128": {"index.faiss": xxhash.xxh3_128(b"promised").hexdigest()}}
     artifact = tar_zst(
         [regular("manifest.json", json.dumps(manifest).encode()), regular("index.faiss", b"other")]
     )
     publish_artifact(s3_server, bucket, "lying", artifact)
     before = snapshot(existing)
     run, msg = restore_into(s3_server, existing, f"s3://{bucket}/p@lying")
-    assert "index.faiss" in str(assert_failed(run, "VerificationFailed", s3_server, msg)["error"])
+    error = str(assert_failed(run, "VerificationFailed", s3_server, msg)["error"])
+    assert "index.faiss" in error
+    assert ("xxh3_128 differs" if fast_checksums else "sha256 differs") in error
     assert snapshot(existing) == before
 
 

@@ -8,7 +8,6 @@ a device, an absolute path or a name escaping the target aborts with UnsafeArchi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
@@ -121,8 +120,9 @@ def _safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def unpack(src: ByteSource, dest: Path) -> dict[str, str]:
-    """Unpack a tar + zstd stream into the empty directory `dest`. Returns {relpath: sha256}."""
+def unpack(src: ByteSource, dest: Path, algorithm: str = "sha256") -> dict[str, str]:
+    """Unpack a tar + zstd stream into the empty directory `dest`. Returns {relpath: checksum}
+    of what was written, with `algorithm`."""
     import zstandard
 
     hashes: dict[str, str] = {}
@@ -152,7 +152,7 @@ def unpack(src: ByteSource, dest: Path) -> dict[str, str]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fileobj = tar.extractfile(member)
                 assert fileobj is not None  # a regular member always has data
-                digest = hashlib.sha256()
+                digest = versions.new_checksum(algorithm)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
                 out = os.fdopen(fd, "wb")
                 try:

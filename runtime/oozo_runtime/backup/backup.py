@@ -27,7 +27,7 @@ from oozo_runtime.backup import errors as e
 from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import pack
 from oozo_runtime.backup.errors import BackupError
-from oozo_runtime.backup.layout import backup_checksums, compare_to_manifest, current_version, load_manifest
+from oozo_runtime.backup.layout import compare_to_manifest, current_version, file_checksums, load_manifest
 from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, RECORD, S3Location
 
@@ -115,7 +115,7 @@ def _upload_artifact(
     """Stream the artifact to S3; returns (sha256, size). Raises if packing failed or the packed
     files differ from the manifest, after deleting whatever was uploaded."""
     key = loc.key(version, ARTIFACT)
-    algorithm, expected = backup_checksums(load_manifest(vdir / MANIFEST))
+    algorithm, expected = file_checksums(load_manifest(vdir / MANIFEST))
     pipe = ChunkPipe(limit=32 * MiB)  # above the 16 MiB parts the uploader reads; two ready
     packer = _Packer(vdir, pipe, level, (algorithm, expected))
     reader = _PipeReader(pipe, packer)

@@ -42,11 +42,11 @@ def manifest_hashes(manifest: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
 
 
-def backup_checksums(manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """What a backup checks each file against while packing: the manifest's xxh3_128 checksums
-    when it has them for exactly the files it lists (a sure catch of disk corruption at a
-    thirtieth of sha256's CPU), else the sha256 of "files" (manifests from builds older than
-    fileChecksums)."""
+def file_checksums(manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """What a backup checks each file against while packing, and a restore each file it
+    unpacked: the manifest's xxh3_128 checksums when it has them for exactly the files it lists
+    (a sure catch of corruption at a thirtieth of sha256's CPU), else the sha256 of "files"
+    (manifests from builds older than fileChecksums)."""
     strong = manifest_hashes(manifest)
     fast = (manifest.get("fileChecksums") or {}).get("xxh3_128")
     if isinstance(fast, dict) and set(fast) == set(strong):

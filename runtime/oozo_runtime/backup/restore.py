@@ -36,19 +36,24 @@ from oozo_runtime.backup.layout import (
     clean_stale_tmp,
     compare_to_manifest,
     exclusive,
+    file_checksums,
     index_summary,
     load_manifest,
     make_tmp_dir,
-    manifest_hashes,
     publish,
     set_current,
     verify_local,
 )
 from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, RECORD, S3Location, check_version
+from oozo_runtime.versions import checksum_file
 
 MiB = 1024 * 1024
 RESUMES = 3  # a dropped connection resumes with a Range request from the last byte received
+# Every unpacked file is checksummed as it is written with xxh3_128, which manifests list beside
+# the sha256 since fileChecksums exist: the artifact's sha256 against its marker is the
+# cryptographic proof; this catches a file that unpacked differently from what was built.
+UNPACK_CHECKSUM = "xxh3_128"
 
 
 def resolve_version(client: Any, loc: S3Location) -> str:
@@ -71,7 +76,7 @@ class _Unpacker(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.hashes = unpack(self.pipe, self.dest)
+            self.hashes = unpack(self.pipe, self.dest, UNPACK_CHECKSUM)
             while self.pipe.read(MiB):  # trailing padding: keep the downloader from blocking
                 pass
         except BaseException as exc:  # reported after the download finished
@@ -117,6 +122,16 @@ def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[st
         pipe.close()
         unpacker.join()
     return digest.hexdigest(), size, unpacker
+
+
+def _verify_unpacked(tree: Path, manifest: dict[str, Any], unpacked: dict[str, str], where: str) -> None:
+    """Every unpacked file against the manifest, nothing missing or extra. A manifest without
+    xxh3_128 checksums (built before they existed) is checked by reading the files back for
+    their sha256."""
+    algorithm, expected = file_checksums(manifest)
+    if algorithm != UNPACK_CHECKSUM:
+        unpacked = {rel: checksum_file(tree / rel, algorithm)[0] for rel in unpacked if rel != MANIFEST}
+    compare_to_manifest(expected, unpacked, where, algorithm)
 
 
 def run_restore(
@@ -171,9 +186,7 @@ def run_restore(
                 if unpacker.error is not None:
                     raise unpacker.error
                 manifest = load_manifest(tree / MANIFEST)
-                compare_to_manifest(
-                    manifest_hashes(manifest), unpacker.hashes, f"the backup {loc.uri(version)}"
-                )
+                _verify_unpacked(tree, manifest, unpacker.hashes, f"the backup {loc.uri(version)}")
                 recorded = manifest.get("version")
                 if isinstance(recorded, str) and recorded != version:
                     raise BackupError(
