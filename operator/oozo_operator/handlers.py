@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 from kubernetes.client.rest import ApiException
 
-from oozo_operator import metrics, observe
+from oozo_operator import metrics, observe, passes
 from oozo_operator import reconcile as R
 from oozo_operator.api.crd import GROUP, PLURAL, VERSION
 from oozo_operator.config import OperatorSettings
@@ -79,7 +79,7 @@ def corpus_changed(namespace: str | None, name: str, reason: str, **_: Any) -> N
 def corpus_deleted(namespace: str | None, name: str, **_: Any) -> None:
     """optional=True: no finalizer is added for it; it only forgets in-memory state."""
     metrics.observe_ready(namespace or "", name, None)
-    R.forget(namespace or "", name)
+    passes.forget(namespace or "", name)
 
 
 _seen: dict[str, str] = {}  # child uid → fingerprint of its last reconciled state
@@ -115,10 +115,10 @@ def _child_event(event: kopf.RawEvent, labels: Mapping[str, str], namespace: str
         metrics.RECONCILES.labels(trigger=f"{kind}-event", result="skipped").inc()
         return
     try:
-        done = R.coalesced(
+        done = passes.coalesced(
             namespace, instance, lambda: reconcile_named(namespace, instance, f"{kind}-event", full=False)
         )
-        if done == R.COALESCED:
+        if done == passes.COALESCED:
             metrics.RECONCILES.labels(trigger=f"{kind}-event", result="coalesced").inc()
     except ApiException as err:
         log.warning(

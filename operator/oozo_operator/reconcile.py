@@ -11,17 +11,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import threading
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
 from oozo_operator import conditions as C
-from oozo_operator import observe
+from oozo_operator import observe, passes
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import Kube
@@ -43,19 +41,6 @@ from oozo_operator.render.corpus import Corpus
 
 log = logging.getLogger("oozo.reconcile")
 API_VERSION = f"{GROUP}/{VERSION}"
-T = TypeVar("T")
-_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
-_locks_guard = threading.Lock()
-
-
-@dataclass
-class _Burst:
-    busy: bool = False
-    pending: bool = False
-
-
-_bursts: defaultdict[tuple[str, str], _Burst] = defaultdict(_Burst)
-COALESCED = "coalesced"
 
 
 @dataclass
@@ -63,18 +48,6 @@ class Outcome:
     status: dict[str, Any]
     changed: bool
     transitions: list[dict[str, Any]] = field(default_factory=list)
-
-
-def lock_for(namespace: str, name: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks[(namespace, name)]
-
-
-def forget(namespace: str, name: str) -> None:
-    """Drop the per-corpus lock and burst state of a deleted corpus."""
-    with _locks_guard:
-        _locks.pop((namespace, name), None)
-        _bursts.pop((namespace, name), None)
 
 
 def now() -> str:
@@ -85,7 +58,7 @@ def run(
     kube: Kube, namespace: str, name: str, settings: OperatorSettings, full: bool = True
 ) -> Outcome | None:
     """Reconcile one corpus by name; None when it is gone or being deleted (GC does the rest)."""
-    with lock_for(namespace, name):
+    with passes.lock_for(namespace, name):
         body = kube.get(API_VERSION, KIND, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None
@@ -99,34 +72,6 @@ def run(
                 if cond["type"] in seen or cond["status"] == "True" or cond["type"] == C.BACKUP_SUCCEEDED:
                     _event(kube, body, cond)
         return outcome
-
-
-def coalesced(namespace: str, name: str, one_pass: Callable[[], T]) -> T | str:
-    """Run `one_pass` (a reconcile of this corpus) for child events, which come in bursts
-    (a rollout is a dozen Pod and Deployment events). While a pass for this corpus is under
-    way, further events only mark it dirty, and the thread running it does one more pass
-    afterwards. Each pass reads everything fresh, so one pass after the burst sees what every
-    event of it would have. Returns COALESCED when this call's work went to the running thread."""
-    key = (namespace, name)
-    with _locks_guard:
-        burst = _bursts[key]
-        if burst.busy:
-            burst.pending = True
-            return COALESCED
-        burst.busy = True
-    try:
-        while True:
-            with _locks_guard:
-                burst.pending = False
-            outcome = one_pass()
-            with _locks_guard:
-                if not burst.pending:
-                    burst.busy = False
-                    return outcome
-    except BaseException:
-        with _locks_guard:
-            burst.busy = False
-        raise
 
 
 def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full: bool = True) -> Outcome:

@@ -7,27 +7,27 @@ import time
 
 import pytest
 
-from oozo_operator import reconcile as R
+from oozo_operator import passes
 
 
 def test_burst_is_coalesced_into_at_most_one_extra_pass() -> None:
-    passes: list[int] = []
+    ran: list[int] = []
     started = threading.Event()
 
     def one_pass() -> str:
-        passes.append(1)
+        ran.append(1)
         started.set()
         time.sleep(0.2)
         return "done"
 
-    first = threading.Thread(target=R.coalesced, args=("ns", "burst", one_pass))
+    first = threading.Thread(target=passes.coalesced, args=("ns", "burst", one_pass))
     first.start()
     started.wait(2)
-    results = [R.coalesced("ns", "burst", one_pass) for _ in range(10)]  # all while the first runs
+    results = [passes.coalesced("ns", "burst", one_pass) for _ in range(10)]  # all while the first runs
     first.join(5)
-    assert results == [R.COALESCED] * 10
-    assert len(passes) == 2  # the first, and one more for everything that came during it
-    assert R.coalesced("ns", "burst", one_pass) == "done"  # idle again: runs inline
+    assert results == [passes.COALESCED] * 10
+    assert len(ran) == 2  # the first, and one more for everything that came during it
+    assert passes.coalesced("ns", "burst", one_pass) == "done"  # idle again: runs inline
 
 
 def test_a_failing_pass_does_not_wedge_the_corpus() -> None:
@@ -36,5 +36,5 @@ def test_a_failing_pass_does_not_wedge_the_corpus() -> None:
 
     for _ in range(2):
         with pytest.raises(RuntimeError):
-            R.coalesced("ns", "fails", boom)
-    assert R.coalesced("ns", "fails", lambda: "ok") == "ok"
+            passes.coalesced("ns", "fails", boom)
+    assert passes.coalesced("ns", "fails", lambda: "ok") == "ok"
