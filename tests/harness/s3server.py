@@ -56,9 +56,10 @@ class S3Server:
     secret_key = "oozo-test-root-secret-0123456789"
     region = "us-east-1"
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, cpus: set[int] | None = None) -> None:
         self.workdir = Path(workdir)
         self.port = port
+        self.cpus = cpus  # pin the server to these CPUs (benchmarks: a server on its own cores)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -115,7 +116,7 @@ class S3Server:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.workdir,
-                preexec_fn=_die_with_parent,
+                preexec_fn=self._in_child,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -126,6 +127,11 @@ class S3Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"MinIO did not become ready in {timeout:.0f}s:\n{self._log_tail()}")
+
+    def _in_child(self) -> None:
+        _die_with_parent()
+        if self.cpus:  # before exec, so Go sizes GOMAXPROCS to them
+            os.sched_setaffinity(0, self.cpus)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
