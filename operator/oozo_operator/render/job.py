@@ -63,37 +63,20 @@ def _source_volume(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
-    """The index pod, shared by the Job and the refresh CronJob."""
+    """The index pod, shared by the Job and the refresh CronJob; its result (version, counts)
+    goes into status.index."""
     source_volume, source_mount = _source_volume(corpus)
-    env = [*pod.BASE_ENV, *({"name": k, "value": v} for k, v in index_env(corpus).items())]
-    return {
-        "metadata": {"labels": job_labels},
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": False,  # the indexer never talks to the API server
-            "securityContext": dict(pod.POD_SECURITY),
-            **pod.placement(corpus),
-            "containers": [
-                {
-                    "name": CONTAINER,
-                    "image": corpus.image,
-                    "imagePullPolicy": corpus.settings.image_pull_policy,
-                    "command": ["oozo"],
-                    "args": ["index", SOURCE_DIR, "--out", INDEX_DIR],
-                    "env": env,
-                    "resources": corpus.spec.index.resources.wire()
-                    if corpus.spec.index.resources
-                    else DEFAULT_RESOURCES,
-                    "securityContext": dict(pod.CONTAINER_SECURITY),
-                    # The result (version, counts) is read from here into status.index.
-                    "terminationMessagePath": TERMINATION_LOG,
-                    "terminationMessagePolicy": "FallbackToLogsOnError",
-                    "volumeMounts": [source_mount, pod.index_mount(read_only=False), pod.TMP_MOUNT],
-                }
-            ],
-            "volumes": [source_volume, pod.index_volume(corpus, read_only=False), pod.TMP_VOLUME],
-        },
-    }
+    return pod.job_pod(
+        corpus,
+        job_labels,
+        container=CONTAINER,
+        args=["index", SOURCE_DIR, "--out", INDEX_DIR],
+        env=index_env(corpus),
+        resources=corpus.spec.index.resources.wire() if corpus.spec.index.resources else DEFAULT_RESOURCES,
+        index_read_only=False,
+        mounts=[source_mount],
+        volumes=[source_volume],
+    )
 
 
 def job_spec(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:

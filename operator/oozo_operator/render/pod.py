@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from oozo_operator.render import labels as L
-from oozo_operator.render.corpus import INDEX_DIR, Corpus
+from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus
 
 HOSTNAME = "kubernetes.io/hostname"
 # Modes where the volume can attach to one node only: all pods of the corpus must share it.
@@ -81,3 +81,51 @@ TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 # The root filesystem is read-only: libraries that want a writable home get /tmp.
 BASE_ENV = [{"name": "HOME", "value": "/tmp"}]
+
+
+def job_pod(
+    corpus: Corpus,
+    labels: dict[str, str],
+    *,
+    container: str,
+    args: list[str],
+    env: dict[str, str],
+    resources: dict[str, Any],
+    index_read_only: bool,
+    secret_env: list[dict[str, Any]] | None = None,
+    mounts: list[dict[str, Any]] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The pod template of every Job a corpus runs (index, refresh, restore, backup): `oozo
+    ARGS` as a non-root user on a read-only root filesystem, with the corpus's placement, the
+    index volume and a writable /tmp, and the command's JSON result in the termination message,
+    where the operator reads it into status. `mounts`/`volumes` come before the index's."""
+    return {
+        "metadata": {"labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,  # these pods never talk to the API server
+            "securityContext": dict(POD_SECURITY),
+            **placement(corpus),
+            "containers": [
+                {
+                    "name": container,
+                    "image": corpus.image,
+                    "imagePullPolicy": corpus.settings.image_pull_policy,
+                    "command": ["oozo"],
+                    "args": args,
+                    "env": [
+                        *BASE_ENV,
+                        *({"name": k, "value": v} for k, v in env.items()),
+                        *(secret_env or []),
+                    ],
+                    "resources": resources,
+                    "securityContext": dict(CONTAINER_SECURITY),
+                    "terminationMessagePath": TERMINATION_LOG,
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                    "volumeMounts": [*(mounts or []), index_mount(index_read_only), TMP_MOUNT],
+                }
+            ],
+            "volumes": [*(volumes or []), index_volume(corpus, index_read_only), TMP_VOLUME],
+        },
+    }

@@ -60,11 +60,6 @@ def render(corpus: Corpus) -> dict[str, Any]:
     r = corpus.spec.restore
     assert r is not None and r.s3 is not None
     labels = job_labels(corpus)
-    env = [
-        *pod.BASE_ENV,
-        *({"name": k, "value": v} for k, v in restore_env(corpus).items()),
-        *backup.s3_env(r.s3),
-    ]
     s = corpus.settings
     return {
         "apiVersion": "batch/v1",
@@ -74,30 +69,15 @@ def render(corpus: Corpus) -> dict[str, Any]:
             "backoffLimit": s.job_backoff_limit,
             "activeDeadlineSeconds": s.job_deadline_seconds,
             "ttlSecondsAfterFinished": s.job_ttl_seconds,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "securityContext": dict(pod.POD_SECURITY),
-                    **pod.placement(corpus),
-                    "containers": [
-                        {
-                            "name": CONTAINER,
-                            "image": corpus.image,
-                            "imagePullPolicy": s.image_pull_policy,
-                            "command": ["oozo"],
-                            "args": ["restore"],  # everything else is OOZO_* env (RestoreSettings)
-                            "env": env,
-                            "resources": backup.RESOURCES,
-                            "securityContext": dict(pod.CONTAINER_SECURITY),
-                            "terminationMessagePath": TERMINATION_LOG,
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
-                            "volumeMounts": [pod.index_mount(read_only=False), pod.TMP_MOUNT],
-                        }
-                    ],
-                    "volumes": [pod.index_volume(corpus, read_only=False), pod.TMP_VOLUME],
-                },
-            },
+            "template": pod.job_pod(
+                corpus,
+                labels,
+                container=CONTAINER,
+                args=["restore"],  # everything else is OOZO_* env (RestoreSettings)
+                env=restore_env(corpus),
+                secret_env=backup.s3_env(r.s3),
+                resources=backup.RESOURCES,
+                index_read_only=False,
+            ),
         },
     }
