@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from oozo_runtime.server.app import create_app
 from oozo_runtime.settings import ServeSettings
@@ -163,9 +164,9 @@ def test_metrics_names(client: TestClient, built: Built) -> None:
     ):
         assert name in text, name
     built_at = datetime.fromisoformat(built.result["builtAt"].replace("Z", "+00:00")).timestamp()
-    assert f"rag_index_built_timestamp_seconds {built_at!r}" in text or (
-        f"rag_index_built_timestamp_seconds {built_at:.9e}" in text
-    )
+    # Compared as a number: the exposition writes 1795551510.0 as 1.79555151e+09.
+    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples["rag_index_built_timestamp_seconds"] == built_at
 
 
 def test_two_apps_in_one_process_have_separate_registries(built: Built, retriever: Any) -> None:
