@@ -123,6 +123,8 @@ def run(
     none inherits another's background work)."""
     from tests.harness.s3server import S3Server
 
+    if rounds % 2:
+        raise ValueError("rounds must be even: each side goes second in half of them (see measure)")
     root = Path(workdir or tempfile.mkdtemp(prefix="oozo-backup-bench-", dir=ram_dir(total_mib)))
     everything = os.sched_getaffinity(0)
     results: dict[str, dict[str, Any]] = {}
@@ -161,19 +163,16 @@ def run(
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _settle(server_pid: int, timeout: float = 15.0) -> None:
     """Wait until MinIO is idle (under 2% of a CPU for a quarter of a second), so no transfer
     pays for work the server still does for the one before."""
+    from tests.harness.procs import cpu_seconds
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = _cpu_seconds(server_pid)
+        before = cpu_seconds(server_pid)
         time.sleep(0.25)
-        if _cpu_seconds(server_pid) - before < 0.005:
+        if cpu_seconds(server_pid) - before < 0.005:
             return
 
 
@@ -208,8 +207,6 @@ def measure(server: Any, index: Path, work: Path, rounds: int) -> dict[str, Any]
         times[name].append(time.monotonic() - t)
         return out
 
-    if rounds % 2:
-        raise ValueError("rounds must be even: each side goes second in half of them")
     work.mkdir(parents=True)
     files = sorted((index / "versions" / "bench").iterdir())
     size = sum(p.stat().st_size for p in files)

@@ -41,6 +41,7 @@ from typing import Any
 
 from kubernetes import client, watch
 
+from tests.harness.procs import cpu_seconds
 from tests.operator_builders import make_corpus, on_local_node, with_small_pods
 from tests.operator_support import (
     GROUP,
@@ -103,11 +104,6 @@ def _proc_status(pid: int) -> dict[str, int]:
         if key in ("VmHWM", "VmRSS"):
             out[key] = round(int(value.split()[0]) / 1024)
     return out
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _metric_sum(port: int, name: str) -> float:
@@ -483,9 +479,9 @@ def run(
             children, ns_apply = bench.children_latency(sequential)
             solo_seconds, ns_solo = bench.solo()
             bench.delete_namespaces([ns_apply, ns_solo])
-            cpu0, passes0 = _cpu_seconds(pid), _metric_sum(operator.metrics_port, "oozo_reconciles_total")
+            cpu0, passes0 = cpu_seconds(pid), _metric_sum(operator.metrics_port, "oozo_reconciles_total")
             scale = bench.converge(corpora, timeout)
-            scale["operatorCpuSeconds"] = round(_cpu_seconds(pid) - cpu0, 1)
+            scale["operatorCpuSeconds"] = round(cpu_seconds(pid) - cpu0, 1)
             scale["reconcilePasses"] = int(
                 _metric_sum(operator.metrics_port, "oozo_reconciles_total") - passes0
             )

@@ -49,6 +49,12 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has already exited
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far, user + system (benchmarks account servers' work)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def owned(pid: int, marker: str) -> bool:
     """The pid is alive and still one of ours: its command line names our state directory."""
     try:
