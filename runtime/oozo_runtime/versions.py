@@ -74,10 +74,19 @@ def clean_stale_tmp(root: Path) -> list[str]:
     return removed
 
 
-def make_tmp_dir(root: Path) -> Path:
+@contextlib.contextmanager
+def scratch_dir(root: Path) -> Iterator[Path]:
+    """A new .tmp- directory for work in progress, removed on the way out whatever happens (if it
+    was published it has been renamed away already). It is created inside the `try`: a SIGTERM
+    (raised as an exception by `oozo restore`) landing right after the mkdir still removes it,
+    where a mkdir before the `try` would leak it."""
     path = root / f"{TMP_PREFIX}{secrets.token_hex(6)}"
-    path.mkdir(parents=True)
-    return path
+    try:
+        path.mkdir(parents=True)
+        yield path
+    finally:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _fsync_dir(path: Path) -> None:

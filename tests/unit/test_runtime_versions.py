@@ -7,6 +7,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,11 +19,11 @@ from oozo_runtime.indexing.cache import EmbeddingCache
 
 
 def fake_version(root: Path, name: str, payload: bytes = b"vectors") -> Path:
-    tmp = versions.make_tmp_dir(root)
-    (tmp / versions.INDEX_FILE).write_bytes(payload)
-    (tmp / versions.CHUNKS_FILE).write_text('{"text": "x"}\n')
-    versions.write_manifest(tmp, {"version": name, "embedding": {"model": "m"}})
-    return versions.publish(root, tmp, name)
+    with versions.scratch_dir(root) as tmp:
+        (tmp / versions.INDEX_FILE).write_bytes(payload)
+        (tmp / versions.CHUNKS_FILE).write_text('{"text": "x"}\n')
+        versions.write_manifest(tmp, {"version": name, "embedding": {"model": "m"}})
+        return versions.publish(root, tmp, name)
 
 
 def test_version_name_is_label_safe() -> None:
@@ -69,7 +70,8 @@ def test_resolve_without_any_version_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_stale_tmp_dirs_are_cleaned_and_lock_is_exclusive(tmp_path: Path) -> None:
-    stale = versions.make_tmp_dir(tmp_path)
+    stale = tmp_path / f"{versions.TMP_PREFIX}killed-build"
+    stale.mkdir()
     (stale / "index.faiss").write_bytes(b"half")
     with versions.build_lock(tmp_path):
         assert versions.clean_stale_tmp(tmp_path) == [stale.name]
@@ -107,3 +109,29 @@ def test_termination_message_stays_under_4096_bytes() -> None:
 def test_small_termination_message_is_untouched() -> None:
     result = {"version": "v", "skipped": [{"document": "a", "reason": "empty file"}]}
     assert json.loads(termination_message(result)) == result
+
+
+def test_a_scratch_dir_is_removed_even_when_interrupted_right_after_it_was_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_sigterm(self: Path, *args: Any, **kwargs: Any) -> None:
+        real_mkdir(self, *args, **kwargs)
+        raise KeyboardInterrupt  # what `oozo restore` turns a SIGTERM into, at the worst moment
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_sigterm)
+    with pytest.raises(KeyboardInterrupt), versions.scratch_dir(tmp_path):
+        pass
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+    with pytest.raises(RuntimeError), versions.scratch_dir(tmp_path) as work:
+        (work / "half").write_bytes(b"x")
+        raise RuntimeError("build failed")
+    assert list(tmp_path.iterdir()) == []
+
+    with versions.scratch_dir(tmp_path) as work:
+        versions.write_manifest(work, {"version": "v1"})
+        versions.publish(tmp_path, work, "v1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "versions"]

@@ -128,7 +128,7 @@ def exclusive(index_dir: Path) -> Iterator[None]:
 
 
 clean_stale_tmp = versions.clean_stale_tmp
-make_tmp_dir = versions.make_tmp_dir
+scratch_dir = versions.scratch_dir
 set_current = versions.set_current
 
 

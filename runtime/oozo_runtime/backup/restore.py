@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -39,8 +38,8 @@ from oozo_runtime.backup.layout import (
     file_checksums,
     index_summary,
     load_manifest,
-    make_tmp_dir,
     publish,
+    scratch_dir,
     set_current,
     verify_local,
 )
@@ -169,8 +168,7 @@ def run_restore(
                 seconds = round(time.monotonic() - started, 3)
                 return {**summary, **result, "downloaded": False, "seconds": seconds}
 
-            tree = make_tmp_dir(index_dir)
-            try:
+            with scratch_dir(index_dir) as tree:
                 sha, size, unpacker = _stream_artifact(client, loc.bucket, loc.key(version, ARTIFACT), tree)
                 if isinstance(expected_size, int) and size != expected_size:
                     raise BackupError(
@@ -194,7 +192,4 @@ def run_restore(
                     )
                 publish(index_dir, tree, version)
                 summary = index_summary(manifest)
-            finally:
-                if tree.exists():
-                    shutil.rmtree(tree, ignore_errors=True)
     return {**summary, **result, "downloaded": True, "seconds": round(time.monotonic() - started, 3)}

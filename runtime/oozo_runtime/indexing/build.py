@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,8 +151,7 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
             log.info("removed leftovers of interrupted builds", extra={"removed": stale})
         # Everything of this build lives in tmp until the final rename; a failed build removes
         # it, a killed one leaves it for the next build to clean.
-        tmp = versions.make_tmp_dir(root)
-        try:
+        with versions.scratch_dir(root) as tmp:
             previous, dimension = previous_chunks(root, settings)
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
@@ -167,9 +165,6 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
             return _embed_and_publish(settings, root, tmp, corpus, progress, embedder, dimension, started)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
 
 
 class _Prefetched:
