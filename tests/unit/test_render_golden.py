@@ -1,0 +1,106 @@
+"""The rendered children of every example RagCorpus, byte for byte.
+
+A refactor of the operator must not change what it applies. Each example (and a few builder
+corpora that reach the children no example asks for) renders into one YAML file under
+`golden/`; the test compares the rendering with it. A deliberate change regenerates them:
+
+    OOZO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render_golden.py
+
+and the diff of `golden/` shows the reviewer exactly what changed in the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from oozo_operator.config import OperatorSettings
+from oozo_operator.render import (
+    backup,
+    configmap,
+    cronjob,
+    deployment,
+    hpa,
+    job,
+    pdb,
+    pvc,
+    restore,
+    secret,
+    service,
+)
+from oozo_operator.render.corpus import Corpus
+from tests.operator_builders import (
+    make_corpus,
+    with_auth,
+    with_autoscaling,
+    with_openai,
+    with_refresh,
+    with_replicas,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def _examples() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((REPO / "examples").rglob("ragcorpus.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "RagCorpus":
+                where = path.parent.relative_to(REPO / "examples").as_posix().replace("/", "-")
+                out[f"example-{where}-{doc['metadata']['name']}"] = doc
+    return out
+
+
+def _builders() -> dict[str, dict[str, Any]]:
+    return {
+        "builder-default": make_corpus("docs"),
+        "builder-everything": make_corpus(
+            "docs", with_auth(), with_autoscaling(2, 4), with_refresh("@hourly"), with_openai()
+        ),
+        "builder-replicas": make_corpus("docs", with_replicas(3)),
+    }
+
+
+CORPORA = {**_examples(), **_builders()}
+
+
+def render_all(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every child the operator can apply for this spec, in a fixed order."""
+    body = {**body, "metadata": {"namespace": "default", **body["metadata"], "uid": "uid-golden"}}
+    corpus = Corpus.from_body(body, OperatorSettings(), source_revision="4242")
+    model = corpus.spec.embedding.model
+    children = [pvc.render(corpus), service.render(corpus), configmap.render(corpus, model)]
+    if secret.wanted(corpus):
+        children.append(secret.render(corpus, "golden-key"))
+    children.append(deployment.render(corpus, "v-golden", model))
+    if job.unsupported_source(corpus) is None:
+        children.append(job.render(corpus))
+    if restore.wanted(corpus, None):
+        children.append(restore.render(corpus))
+    for module in (hpa, pdb, cronjob, backup):
+        if module.wanted(corpus):  # type: ignore[attr-defined]
+            children.append(module.render(corpus))  # type: ignore[attr-defined]
+    return children
+
+
+def dump(children: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(children, sort_keys=True, default_flow_style=False)
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_rendered_children_match_golden(name: str) -> None:
+    text = dump(render_all(CORPORA[name]))
+    path = GOLDEN / f"{name}.yaml"
+    if os.environ.get("OOZO_UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path.name}: run with OOZO_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"rendered children of {name} changed (see the docstring)"
+
+
+def test_every_example_has_a_golden_file() -> None:
+    assert {p.stem for p in GOLDEN.glob("*.yaml")} == set(CORPORA)
