@@ -54,9 +54,9 @@ test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-a
 
 .PHONY: lint
 lint: dev ## ruff and mypy
-	$(VENV)/bin/ruff check operator runtime tests
-	$(VENV)/bin/ruff format --check operator runtime tests
-	$(VENV)/bin/mypy operator/oozo_operator runtime/oozo_runtime
+	$(VENV)/bin/ruff check contract operator runtime tests
+	$(VENV)/bin/ruff format --check contract operator runtime tests
+	$(VENV)/bin/mypy contract/oozo_contract operator/oozo_operator runtime/oozo_runtime
 
 .PHONY: bench
 bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/benchmarks.md

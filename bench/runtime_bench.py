@@ -81,8 +81,8 @@ def _index(source: Path, out: Path, batch_size: int, *extra: str) -> dict[str, A
 def _raw_encode_seconds(texts: list[str], batch_size: int) -> float:
     from sentence_transformers import SentenceTransformer
 
+    from oozo_contract.defaults import DEFAULT_MODEL
     from oozo_runtime.embedding import resolve_model_path
-    from oozo_runtime.settings import DEFAULT_MODEL
 
     model = SentenceTransformer(resolve_model_path(DEFAULT_MODEL), device="cpu")
     model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up
@@ -104,9 +104,9 @@ def _floor(index_dir: Path, questions: list[str]) -> dict[str, float]:
     import faiss
     import torch
 
+    from oozo_contract.defaults import DEFAULT_MODEL
     from oozo_runtime.embedding import Embedder
     from oozo_runtime.retrieval import LoadedIndex
-    from oozo_runtime.settings import DEFAULT_MODEL
 
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
@@ -236,8 +236,8 @@ def run(
         # The floor is measured right before and right after the build and averaged: on a shared
         # machine the load changes by tens of percent within minutes, and bracketing keeps both
         # sides of the ratio under the same conditions. The texts are the chunks the build makes.
+        from oozo_contract.settings import IndexSettings
         from oozo_runtime.indexing.build import Progress, read_corpus
-        from oozo_runtime.settings import IndexSettings
 
         texts = [c.text for c in read_corpus(source, IndexSettings(), Progress()).chunks]
         raw_before = _raw_encode_seconds(texts, batch_size)

@@ -15,8 +15,8 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_runtime import logs
-from oozo_runtime.settings import IndexSettings, ServeSettings
 
 log = logging.getLogger("oozo_runtime.cli")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from oozo_runtime.settings import DEFAULT_MODEL
+from oozo_contract.defaults import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import numpy as np

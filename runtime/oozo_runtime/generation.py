@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import SYSTEM_PROMPT, extractive_answer, grounded_prompt
 from oozo_runtime.retrieval import Hit
-from oozo_runtime.settings import ServeSettings
 
 
 class GenerationError(Exception):

@@ -45,8 +45,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 @pytest.fixture(scope="session")
 def built(corpus: Corpus, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    from oozo_contract.settings import IndexSettings
     from oozo_runtime.indexing.build import build
-    from oozo_runtime.settings import IndexSettings
 
     index_dir = tmp_path_factory.mktemp("index")
     result = build(IndexSettings(source=str(corpus.root), index_dir=index_dir), embedder=embedder)
@@ -55,8 +55,8 @@ def built(corpus: Corpus, embedder: Any, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def retriever(built: Built, embedder: Any) -> Any:
+    from oozo_contract.defaults import DEFAULT_MODEL
     from oozo_runtime.retrieval import LoadedIndex, Retriever
-    from oozo_runtime.settings import DEFAULT_MODEL
 
     return Retriever(embedder, LoadedIndex.load(built.index_dir, None, DEFAULT_MODEL))
 

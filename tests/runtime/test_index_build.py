@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from oozo_contract.defaults import DEFAULT_MODEL
+from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.cli import app
 from oozo_runtime.indexing.build import BuildError, build
-from oozo_runtime.settings import DEFAULT_MODEL, IndexSettings
 from tests.runtime.conftest import Built
 from tests.runtime.corpus import department_doc, heading, make_corpus, make_docx, para
 

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.defaults import DEFAULT_MODEL
+from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.retrieval import LoadedIndex
-from oozo_runtime.settings import DEFAULT_MODEL, IndexSettings
 from tests.runtime.conftest import oozo
 from tests.runtime.corpus import make_corpus
 

@@ -78,8 +78,8 @@ def test_serve_before_any_index_is_unready_then_picks_the_first_version_up(
 ) -> None:
     import time
 
+    from oozo_contract.settings import IndexSettings
     from oozo_runtime.indexing.build import build
-    from oozo_runtime.settings import IndexSettings
     from tests.runtime.corpus import make_corpus
 
     index_dir = tmp_path / "index"

@@ -253,8 +253,8 @@ def test_a_connection_dropped_mid_download_resumes_where_it_stopped(
 
 
 def test_the_operator_renders_backup_and_restore_env_from_the_settings_classes() -> None:
-    from oozo_runtime.backup.settings import BackupSettings, RestoreSettings
-    from oozo_runtime.settings import env_for
+    from oozo_contract.backup_settings import BackupSettings, RestoreSettings
+    from oozo_contract.settings import env_for
 
     env = env_for(
         BackupSettings, backup_uri="s3://bkt/ns/name", backup_keep_last=7, s3_endpoint="http://minio:9000"

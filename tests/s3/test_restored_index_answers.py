@@ -19,9 +19,9 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def ask(index_dir: Path, embedder: Any, question: str) -> dict[str, Any]:
+    from oozo_contract.defaults import DEFAULT_MODEL
     from oozo_runtime.answers import extractive_answer
     from oozo_runtime.retrieval import LoadedIndex, Retriever
-    from oozo_runtime.settings import DEFAULT_MODEL
 
     index = LoadedIndex.load(index_dir, None, DEFAULT_MODEL)
     hits, _ = Retriever(embedder, index).retrieve(question, 5)

@@ -10,9 +10,9 @@ import zlib
 import pytest
 from pydantic import ValidationError
 
+from oozo_contract.backup_settings import BackupSettings
 from oozo_runtime.backup import s3
 from oozo_runtime.backup.errors import BackupError
-from oozo_runtime.backup.settings import BackupSettings
 
 
 def test_crc32_of_bytes_and_of_a_stream_agree_and_the_stream_is_left_where_it_was() -> None:

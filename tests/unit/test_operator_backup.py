@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from oozo_contract.backup_settings import BackupSettings
 from oozo_operator import conditions as C
 from oozo_operator import reconcile as R
 from oozo_operator.config import OperatorSettings
@@ -13,7 +14,6 @@ from oozo_operator.observe import backup_of, parse_backup_result
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
-from oozo_runtime.backup.settings import BackupSettings
 from tests.operator_builders import at, make_corpus, on_local_node
 
 S3 = {

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pod, pvc, secret, service
 from oozo_operator.render.corpus import Corpus, index_hash
-from oozo_runtime.settings import IndexSettings, ServeSettings
 from tests.operator_builders import (
     at,
     make_corpus,

@@ -10,8 +10,8 @@ from tests.unit.test_operator_backup import COMPLETE, RESULT, S3, _job, _pod, co
 
 
 def test_restore_job_runs_oozo_restore_into_the_index_volume() -> None:
+    from oozo_contract.backup_settings import RestoreSettings
     from oozo_operator.render import restore
-    from oozo_runtime.backup.settings import RestoreSettings
 
     c = corpus_of(on_local_node, at("spec.restore", {"s3": S3, "version": "20260101-aaaa"}))
     assert restore.wanted(c, None) and not restore.wanted(c, {"version": "v"})

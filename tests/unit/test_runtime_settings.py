@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from oozo_runtime.settings import IndexSettings, ServeSettings, env_for
+from oozo_contract.settings import IndexSettings, ServeSettings, env_for
 
 
 def test_api_keys_accept_comma_separated_and_json(monkeypatch: pytest.MonkeyPatch) -> None:

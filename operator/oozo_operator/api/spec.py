@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from oozo_contract import defaults as d
 from oozo_operator.api.base import (
     DATA_KEY,
     HTTP_URL,
@@ -22,8 +23,6 @@ from oozo_operator.api.base import (
     rules,
 )
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_INCLUDE = ["**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf"]
 SOURCE_KINDS = ("configMap", "pvc", "s3", "http", "git")
 
 # Five cron fields (minute hour day month weekday), each made of digits, names, * / , - ?,
@@ -161,7 +160,7 @@ class Source(ApiModel):
         None, description="Documents in a Git repository (not yet fetched by this release)."
     )
     include: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
-        default_factory=lambda: list(DEFAULT_INCLUDE),
+        default_factory=lambda: list(d.DEFAULT_INCLUDE),
         max_length=32,
         description="Glob patterns of the files to index, relative to the source root.",
     )
@@ -189,15 +188,19 @@ class Chunking(ApiModel):
         )
     )
 
-    size: int = Field(1000, ge=100, le=100_000, description="Characters per chunk.")
+    size: int = Field(
+        d.CHUNK_SIZE, ge=d.CHUNK_SIZE_MIN, le=d.CHUNK_SIZE_MAX, description="Characters per chunk."
+    )
     overlap: int = Field(
-        200, ge=0, le=50_000, description="Characters shared by neighbouring chunks; below size."
+        d.CHUNK_OVERLAP,
+        ge=0,
+        le=d.CHUNK_OVERLAP_MAX,
+        description="Characters shared by neighbouring chunks; below size.",
     )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Chunking:
-        if self.overlap >= self.size:
-            raise ValueError("overlap must be smaller than size")
+        d.check_overlap_below_size(self.size, self.overlap, "size", "overlap")
         return self
 
 
@@ -205,9 +208,11 @@ class Embedding(ApiModel):
     """The sentence-transformers model that turns chunks and questions into vectors."""
 
     model: str = Field(
-        DEFAULT_MODEL, min_length=1, max_length=256, description="Model id or path inside the image."
+        d.DEFAULT_MODEL, min_length=1, max_length=256, description="Model id or path inside the image."
     )
-    batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call while indexing.")
+    batch_size: int = Field(
+        d.BATCH_SIZE, ge=1, le=d.BATCH_SIZE_MAX, description="Chunks per encode call while indexing."
+    )
 
 
 class Storage(ApiModel):
@@ -228,9 +233,7 @@ class Storage(ApiModel):
 class Index(ApiModel):
     """The vector index built from the chunks."""
 
-    type: Literal["flat", "hnsw"] = Field(
-        "flat", description="FAISS index kind: exact (flat) or approximate (hnsw)."
-    )
+    type: d.IndexType = Field("flat", description="FAISS index kind: exact (flat) or approximate (hnsw).")
     storage: Storage = Field(default_factory=Storage, description="Volume for index versions.")
     resources: Resources | None = Field(
         None,
@@ -251,10 +254,10 @@ class Generation(ApiModel):
         )
     )
 
-    provider: Literal["extractive", "openai"] = Field(
+    provider: d.GenerationProvider = Field(
         "extractive", description="extractive answers from the retrieved chunks, or openai for an LLM."
     )
-    model: str = Field("gpt-4o-mini", min_length=1, max_length=256, description="LLM model name.")
+    model: str = Field(d.OPENAI_MODEL, min_length=1, max_length=256, description="LLM model name.")
     base_url: str | None = Field(
         None,
         alias="baseURL",
@@ -263,8 +266,10 @@ class Generation(ApiModel):
         description="Base URL of an OpenAI-compatible server (vLLM, Ollama, KServe); empty for OpenAI.",
     )
     api_key_secret_ref: SecretKeyRef | None = Field(None, description="Secret key holding the LLM API key.")
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_tokens: int = Field(1024, ge=1, le=131_072, description="Most tokens in one answer.")
+    temperature: float = Field(
+        d.TEMPERATURE, ge=0.0, le=d.TEMPERATURE_MAX, description="Sampling temperature."
+    )
+    max_tokens: int = Field(d.MAX_TOKENS, ge=1, le=d.MAX_TOKENS_MAX, description="Most tokens in one answer.")
 
 
 IntOrQuantity = Annotated[int | str, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
@@ -374,7 +379,9 @@ class Refresh(ApiModel):
 class Retention(ApiModel):
     """Which backups are kept."""
 
-    keep_last: int = Field(7, ge=1, le=1000, description="Newest backups kept; older ones are pruned.")
+    keep_last: int = Field(
+        d.BACKUP_KEEP_LAST, ge=1, le=1000, description="Newest backups kept; older ones are pruned."
+    )
 
 
 class Backup(ApiModel):
@@ -387,7 +394,7 @@ class Backup(ApiModel):
     schedule: Cron = Field(description="Cron schedule of the backup CronJob NAME-backup.")
     s3: S3Location | None = Field(None, description="Where backups are written.")
     retention: Retention = Field(default_factory=Retention, description="Retention policy.")
-    upload_checksum: Literal["crc32", "sha256"] = Field(
+    upload_checksum: d.UploadChecksum = Field(
         "crc32",
         description="How S3 checks each uploaded part: crc32 sends an x-amz-checksum-crc32 header "
         "that the server verifies; sha256 signs every body with SigV4 instead (more CPU on both "

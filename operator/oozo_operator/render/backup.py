@@ -1,7 +1,7 @@
 """CronJob NAME-backup: `oozo backup` of the published index to S3 on a schedule.
 
 The index PVC is mounted read-only: a backup only reads the published version. Settings go
-in as environment rendered from `oozo_runtime.backup.settings.BackupSettings` (the runtime's
+in as environment rendered from `oozo_contract.backup_settings.BackupSettings` (the runtime's
 contract); S3 credentials come from `spec.backup.s3.credentialsSecret` as the standard AWS
 variables, read from the Secret keys of the same names (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, and an optional AWS_SESSION_TOKEN). The Jobs carry the corpus's labels
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.backup_settings import BackupSettings
+from oozo_contract.settings import env_for
 from oozo_operator.api.spec import S3Location
 from oozo_operator.render import labels as L
 from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus
-from oozo_runtime.backup.settings import BackupSettings
-from oozo_runtime.settings import env_for
 
 CONTAINER = "backup"
 # Memory is bounded whatever the index size (a 32 MiB pipe, six 16 MiB parts in flight): peak

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.settings import ServeSettings, env_for
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus
-from oozo_runtime.settings import ServeSettings, env_for
 
 
 def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.settings import ServeSettings, env_for, env_name
 from oozo_operator.render import configmap, pod, secret
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus, short_hash
-from oozo_runtime.settings import ServeSettings, env_for, env_name
 
 CONTAINER = "server"
 PRE_STOP_SECONDS = 5

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.settings import IndexSettings, env_for
 from oozo_operator.render import labels as L
 from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
-from oozo_runtime.settings import IndexSettings, env_for
 
 CONTAINER = "index"
 SUPPORTED_SOURCES = ("configMap", "pvc")

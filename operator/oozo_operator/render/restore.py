@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.backup_settings import RestoreSettings
+from oozo_contract.settings import env_for
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus, short_hash
-from oozo_runtime.backup.settings import RestoreSettings
-from oozo_runtime.settings import env_for
 
 CONTAINER = "restore"
 RESTORE_HASH = "rag.oozo.dev/restore-hash"

@@ -68,7 +68,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _run(kind: str, overrides: dict[str, Any]) -> int:
-    from oozo_runtime.backup.settings import BackupSettings, RestoreSettings
+    from oozo_contract.backup_settings import BackupSettings, RestoreSettings
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     termination: Path | None = overrides.get("termination_message_path")

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.chunking import Chunk, ChunkingError, chunk_blocks, validate
 from oozo_runtime.indexing.parsing import SUPPORTED_SUFFIXES, UnusableDocument, parse_file
-from oozo_runtime.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 

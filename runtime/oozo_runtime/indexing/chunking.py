@@ -13,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from oozo_contract.defaults import check_overlap_below_size
 from oozo_runtime.indexing.parsing import Block
 
 PARAGRAPH_SEP = "\n\n"
@@ -44,8 +45,10 @@ def validate(size: int, overlap: int) -> None:
         raise ChunkingError(f"chunk size must be positive, got {size}")
     if overlap < 0:
         raise ChunkingError(f"chunk overlap must not be negative, got {overlap}")
-    if overlap >= size:
-        raise ChunkingError(f"chunk overlap ({overlap}) must be smaller than chunk size ({size})")
+    try:
+        check_overlap_below_size(size, overlap, "chunk size", "chunk overlap")
+    except ValueError as exc:
+        raise ChunkingError(str(exc)) from exc
 
 
 def chunk_blocks(document: str, blocks: list[Block], size: int = 1000, overlap: int = 200) -> list[Chunk]:

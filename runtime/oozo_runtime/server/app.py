@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
+from oozo_contract.settings import ServeSettings
 from oozo_runtime import __version__
 from oozo_runtime.generation import make_generator
 from oozo_runtime.retrieval import Retriever
@@ -19,7 +20,6 @@ from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
 from oozo_runtime.server.routes import health, info, query, ui
 from oozo_runtime.server.state import AppState, default_concurrency
-from oozo_runtime.settings import ServeSettings
 
 
 def create_app(

@@ -13,11 +13,11 @@ from datetime import datetime
 
 import anyio
 
+from oozo_contract.settings import ServeSettings
 from oozo_runtime.generation import Generator
 from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
-from oozo_runtime.settings import ServeSettings
 from oozo_runtime.versions import VersionNotFound
 
 log = logging.getLogger(__name__)

@@ -1,25 +1,26 @@
-"""The runtime's settings: the one contract between the operator and the runtime.
+"""The runtime's settings, as the operator renders them and the runtime reads them.
 
 Every CLI flag of `oozo index` / `oozo serve` also comes from an `OOZO_*` environment variable
 defined here. The operator renders its ConfigMaps and container env through `env_for()`, which
 validates the values with these same models, so a renamed or retyped setting breaks the
 operator's unit tests instead of drifting silently.
 
-This module must stay importable without torch or FAISS: the operator image imports it.
+Backup and restore have theirs in `backup_settings`; defaults and bounds the RagCorpus spec
+shares with these models live in `defaults`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from oozo_contract import defaults as d
+
 ENV_PREFIX = "OOZO_"
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_INCLUDE = ["**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf"]
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 
@@ -35,15 +36,19 @@ def split_list(value: Any) -> Any:
     return value
 
 
-class _OozoSettings(BaseSettings):
+class OozoSettings(BaseSettings):
+    """Every setting also comes from its OOZO_* environment variable."""
+
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
 
-class EmbeddingSettings(_OozoSettings):
+class EmbeddingSettings(OozoSettings):
     """Which model turns text into vectors; shared by the indexer and the server."""
 
-    model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers model id or local path")
-    batch_size: int = Field(default=64, ge=1, le=4096, description="chunks per encode call")
+    model: str = Field(default=d.DEFAULT_MODEL, description="sentence-transformers model id or local path")
+    batch_size: int = Field(
+        default=d.BATCH_SIZE, ge=1, le=d.BATCH_SIZE_MAX, description="chunks per encode call"
+    )
     model_cache_dir: Path | None = Field(default=None, description="where downloaded models are cached")
 
 
@@ -52,12 +57,16 @@ class IndexSettings(EmbeddingSettings):
 
     source: str | None = Field(default=None, description="folder (or URL) holding the documents")
     index_dir: Path = Field(default=Path("/var/lib/oozo/index"), description="where versions are published")
-    chunk_size: int = Field(default=1000, ge=100, le=100_000, description="characters per chunk")
-    chunk_overlap: int = Field(default=200, ge=0, le=50_000, description="characters shared by neighbours")
-    include: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
+    chunk_size: int = Field(
+        default=d.CHUNK_SIZE, ge=d.CHUNK_SIZE_MIN, le=d.CHUNK_SIZE_MAX, description="characters per chunk"
     )
-    index_type: Literal["flat", "hnsw"] = Field(default="flat", description="FAISS index kind")
+    chunk_overlap: int = Field(
+        default=d.CHUNK_OVERLAP, ge=0, le=d.CHUNK_OVERLAP_MAX, description="characters shared by neighbours"
+    )
+    include: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(d.DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
+    )
+    index_type: d.IndexType = Field(default="flat", description="FAISS index kind")
     termination_message_path: Path | None = Field(
         default=None, description="where the JSON result is also written (Kubernetes termination message)"
     )
@@ -69,10 +78,7 @@ class IndexSettings(EmbeddingSettings):
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(
-                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
-            )
+        d.check_overlap_below_size(self.chunk_size, self.chunk_overlap, "chunk_size", "chunk_overlap")
         return self
 
 
@@ -85,16 +91,16 @@ class ServeSettings(EmbeddingSettings):
     )
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=1, le=65535)
-    generation_provider: Literal["extractive", "openai"] = "extractive"
-    openai_model: str = "gpt-4o-mini"
+    generation_provider: d.GenerationProvider = "extractive"
+    openai_model: str = d.OPENAI_MODEL
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("OOZO_OPENAI_API_KEY", "OPENAI_API_KEY"),
         description="key of the OpenAI-compatible server; falls back to OPENAI_API_KEY",
     )
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=1024, ge=1, le=131_072)
+    temperature: float = Field(default=d.TEMPERATURE, ge=0.0, le=d.TEMPERATURE_MAX)
+    max_tokens: int = Field(default=d.MAX_TOKENS, ge=1, le=d.MAX_TOKENS_MAX)
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     auth_enabled: bool = False
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(

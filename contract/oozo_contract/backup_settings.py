@@ -1,7 +1,7 @@
-"""Settings of `oozo backup` and `oozo restore`: part of the operator↔runtime contract.
+"""Settings of `oozo backup` and `oozo restore`, as the operator renders them.
 
 Every flag also comes from an OOZO_* variable, so the operator's CronJob and restore Job set
-only environment (rendered with `oozo_runtime.settings.env_for`). S3 credentials are not
+only environment (rendered with `oozo_contract.settings.env_for`). S3 credentials are not
 settings: they come from the standard AWS variables or a mounted shared-credentials file,
 wired by the operator from a Secret reference.
 """
@@ -9,14 +9,14 @@ wired by the operator from a Secret reference.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 
-from oozo_runtime.settings import _OozoSettings
+from oozo_contract import defaults as d
+from oozo_contract.settings import OozoSettings
 
 
-class S3Settings(_OozoSettings):
+class S3Settings(OozoSettings):
     s3_endpoint: str | None = Field(
         None, description="S3-compatible endpoint URL (MinIO, Ceph, ...); empty means AWS S3"
     )
@@ -31,7 +31,7 @@ class BackupSettings(S3Settings):
     """`oozo backup --index INDEX_DIR --to s3://BUCKET/PREFIX`."""
 
     backup_uri: str = Field(description="s3://BUCKET/PREFIX that receives PREFIX/<VERSION>/...")
-    backup_keep_last: int = Field(7, ge=0, description="complete backups kept; 0 keeps all")
+    backup_keep_last: int = Field(d.BACKUP_KEEP_LAST, ge=0, description="complete backups kept; 0 keeps all")
     backup_compression_level: int = Field(
         -1,
         ge=-7,
@@ -39,7 +39,7 @@ class BackupSettings(S3Settings):
         description="zstd level. At -1 the float32 vectors are stored as they are and text shrinks "
         "to ~1/3; level 1 saves ~8% of the vectors and a little text for twice the CPU",
     )
-    backup_upload_checksum: Literal["crc32", "sha256"] = Field(
+    backup_upload_checksum: d.UploadChecksum = Field(
         "crc32",
         description="how S3 checks each uploaded part: crc32 = an x-amz-checksum-crc32 header the "
         "server verifies (the body is not hashed into the signature); sha256 = a SigV4-signed body, "

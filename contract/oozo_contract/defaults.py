@@ -1,0 +1,37 @@
+"""Defaults and bounds written once, for the two sides that state them: the RagCorpus spec (and
+so the CRD schema) and the runtime settings the operator renders from it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_INCLUDE = ("**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf")
+
+CHUNK_SIZE = 1000
+CHUNK_SIZE_MIN = 100
+CHUNK_SIZE_MAX = 100_000
+CHUNK_OVERLAP = 200
+CHUNK_OVERLAP_MAX = 50_000
+
+BATCH_SIZE = 64
+BATCH_SIZE_MAX = 4096
+
+IndexType = Literal["flat", "hnsw"]
+GenerationProvider = Literal["extractive", "openai"]
+OPENAI_MODEL = "gpt-4o-mini"
+TEMPERATURE = 0.7
+TEMPERATURE_MAX = 2.0
+MAX_TOKENS = 1024
+MAX_TOKENS_MAX = 131_072
+
+BACKUP_KEEP_LAST = 7
+UploadChecksum = Literal["crc32", "sha256"]
+
+
+def check_overlap_below_size(size: int, overlap: int, size_name: str, overlap_name: str) -> None:
+    """The one check that neighbouring chunks overlap by less than a chunk: a window that does
+    not move forward would never end. Each caller names the two values the way its user wrote
+    them (`chunk_size` in settings, `size` in the spec)."""
+    if overlap >= size:
+        raise ValueError(f"{overlap_name} ({overlap}) must be smaller than {size_name} ({size})")
