@@ -62,6 +62,7 @@ def _chunk_records(total_bytes: int, seed: int = 7) -> Any:
 def make_index(index_dir: Path, total_mib: int, shape: str = "typical") -> int:
     """A version `bench` under index_dir (flat files + the manifest the indexer writes),
     `current` pointing at it. Returns the bytes of its files."""
+    from oozo_contract.manifest import EmbeddingInfo, Manifest
     from oozo_runtime import versions
 
     vdir = index_dir / "versions" / "bench"
@@ -73,7 +74,8 @@ def make_index(index_dir: Path, total_mib: int, shape: str = "typical") -> int:
     with (vdir / "chunks.jsonl").open("w") as chunks:
         chunks.writelines(_chunk_records((total_mib - vectors_mib) * MiB))
 
-    versions.write_manifest(vdir, {"version": "bench", "model": "synthetic", "dimension": 384})
+    synthetic = EmbeddingInfo(model="synthetic", dimension=384)
+    versions.write_manifest(vdir, Manifest(version="bench", embedding=synthetic))
     os.symlink("versions/bench", index_dir / "current")
     return sum(p.stat().st_size for p in vdir.iterdir())
 
@@ -248,7 +250,7 @@ def measure(server: Any, index: Path, work: Path, rounds: int) -> dict[str, Any]
             timed("rawUpload", raw_up)
             timed("restore", restore)
             timed("rawDownload", raw_down)
-        artifact = made["sizeBytes"]
+        artifact = made.size_bytes
         # Free this round's memory (objects and copies live in RAM), so that every round works
         # in the same footprint; MinIO's background part of the deletes ends before the next
         # transfer starts (`_settle`).

@@ -237,9 +237,9 @@ def run(
         # machine the load changes by tens of percent within minutes, and bracketing keeps both
         # sides of the ratio under the same conditions. The texts are the chunks the build makes.
         from oozo_contract.settings import IndexSettings
-        from oozo_runtime.indexing.build import Progress, read_corpus
+        from oozo_runtime.indexing.build import Progress, read_documents
 
-        texts = [c.text for c in read_corpus(source, IndexSettings(), Progress()).chunks]
+        texts = [c.text for c in read_documents(source, IndexSettings(), Progress()).chunks]
         raw_before = _raw_encode_seconds(texts, batch_size)
         full = _index(source, index_dir, batch_size)
         raw_after = _raw_encode_seconds(texts, batch_size)

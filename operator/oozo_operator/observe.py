@@ -7,26 +7,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from pydantic import ValidationError
+
+from oozo_contract.results import BackupResult, IndexBuildResult, RestoreResult, ResultModel
 from oozo_operator.render import labels as L
+from oozo_operator.render import restore
 
 BuildState = Literal["absent", "running", "failing", "succeeded", "failed"]
-RESULT_KEYS = {
-    "version": "version",
-    "documents": "documents",
-    "chunks": "chunks",
-    "skippedDocuments": "skippedDocuments",
-    "skipped": "skipped",
-    "embeddingModel": "embeddingModel",
-    "dimensions": "dimensions",
-    "sizeBytes": "sizeBytes",
-    "builtAt": "builtAt",
-    "buildSeconds": "buildSeconds",
-    "reusedEmbeddings": "reusedEmbeddings",
-    "restoredFrom": "uri",  # `oozo restore`'s result: the artifact it came from
-}
-MAX_SKIPPED = 20
+STATUS_SKIPPED = 20  # status.index lists the first few skipped documents; the count has them all
 
 
 @dataclass(frozen=True)
@@ -90,27 +80,41 @@ def _terminated(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
     return None
 
 
-def parse_result(message: str | None) -> dict[str, Any] | None:
-    """The index Job's JSON termination message → status.index fields, or None if unusable."""
+ResultT = TypeVar("ResultT", bound=ResultModel)
+
+
+class UnreadableResult(ValueError):
+    """A termination message that is not the result the runtime promises to write."""
+
+
+def read_result(message: str | None, model: type[ResultT]) -> ResultT | None:
+    """A Job's JSON termination message → its typed result; None when it wrote none. A message
+    that does not validate raises UnreadableResult saying what is wrong with it."""
     if not message:
         return None
     try:
-        raw = json.loads(message)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict) or not raw.get("version"):
-        return None
-    out = {key: raw[src] for key, src in RESULT_KEYS.items() if raw.get(src) is not None}
-    if isinstance(out.get("skipped"), list):
-        out["skipped"] = [
-            {"document": str(s.get("document", ""))[:4096], "reason": str(s.get("reason", ""))[:4096]}
-            for s in out["skipped"][:MAX_SKIPPED]
-            if isinstance(s, dict)
-        ]
-    out["version"] = str(out["version"])[:128]
-    if "restoredFrom" in out:
-        out["restoredFrom"] = str(out["restoredFrom"])[:4096]
-    return out
+        return model.model_validate_json(message)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'message'}: {err['msg']}" for err in exc.errors()[:3]
+        )
+        raise UnreadableResult(problems) from None
+
+
+INDEX_STATUS_FIELDS = {
+    "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model", "dimensions",
+    "size_bytes", "built_at", "build_seconds", "reused_embeddings",
+}  # fmt: skip
+
+
+def index_status(result: IndexBuildResult | RestoreResult) -> dict[str, Any]:
+    """The fields of status.index a build (or a restore) reports."""
+    fields = result.model_dump(mode="json", by_alias=True, exclude_none=True, include=INDEX_STATUS_FIELDS)
+    if "skipped" in fields:
+        fields["skipped"] = fields["skipped"][:STATUS_SKIPPED]
+    if isinstance(result, RestoreResult):
+        fields["restoredFrom"] = result.uri
+    return fields
 
 
 def parse_error(message: str | None) -> str:
@@ -145,7 +149,24 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     failures = int(status.get("failed") or 0)
     if _job_condition(job, "Complete") or status.get("succeeded"):
         good = [t for t, _ in finished if t.get("exitCode") == 0]
-        result = parse_result(good[-1].get("message") if good else None)
+        message = good[-1].get("message") if good else None
+        try:
+            result: IndexBuildResult | RestoreResult | None = (
+                read_result(message, RestoreResult)
+                if container == restore.CONTAINER
+                else read_result(message, IndexBuildResult)
+            )
+        except UnreadableResult as exc:
+            return Build(
+                "failed",
+                name,
+                None,
+                "ResultUnreadable",
+                f"Job {name} succeeded but its termination message is not a readable result ({exc}); "
+                "do the operator and runtime images come from the same Oozo release?",
+                failures,
+                created,
+            )
         if result is None:
             return Build(
                 "failed",
@@ -157,7 +178,7 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 failures,
                 created,
             )
-        return Build("succeeded", name, {**result, "job": name}, "", "", failures, created)
+        return Build("succeeded", name, {**index_status(result), "job": name}, "", "", failures, created)
     last_error = next((parse_error(t.get("message")) for t, _ in reversed(finished) if t.get("exitCode")), "")
     failed = _job_condition(job, "Failed")
     if failed:
@@ -184,7 +205,6 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     return Build("running", name, None, "Indexing", f"Job {name} is building the index", failures, created)
 
 
-BACKUP_KEYS = ("time", "uri", "sha256", "sizeBytes", "version")
 REASON_OK = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 
 
@@ -199,21 +219,14 @@ class BackupRun:
     message: str = ""
 
 
-def parse_backup_result(message: str | None) -> dict[str, Any] | None:
-    """`oozo backup`'s JSON termination message → status.lastBackup fields, or None."""
-    try:
-        raw = json.loads(message or "")
-    except ValueError:
-        return None
-    if not isinstance(raw, dict) or not raw.get("uri") or not raw.get("sha256"):
-        return None
-    out = {k: raw[k] for k in BACKUP_KEYS if raw.get(k) is not None}
-    for k in ("time", "uri", "sha256", "version"):
-        if k in out:
-            out[k] = str(out[k])[: 4096 if k == "uri" else 128 if k == "version" else 64]
-    if not isinstance(out.get("sizeBytes"), int):
-        out.pop("sizeBytes", None)
-    return out
+def backup_status(result: BackupResult) -> dict[str, Any]:
+    """The fields of status.lastBackup a backup reports."""
+    return result.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude_none=True,
+        include={"time", "uri", "sha256", "size_bytes", "version"},
+    )
 
 
 def _error_reason(message: str | None, default: str) -> str:
@@ -233,13 +246,26 @@ def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = 
     )
     if _job_condition(job, "Complete") or (job.get("status") or {}).get("succeeded"):
         good = [t for t in finished if t.get("exitCode") == 0]
-        result = parse_backup_result(good[-1].get("message") if good else None)
+        try:
+            result = read_result(good[-1].get("message") if good else None, BackupResult)
+        except UnreadableResult as exc:
+            return BackupRun(
+                name,
+                False,
+                None,
+                "ResultUnreadable",
+                f"Job {name} succeeded but its termination message is not a readable backup result ({exc})",
+            )
         if result is None:
             return BackupRun(
                 name, False, None, "NoResult", f"Job {name} succeeded without reporting a backup result"
             )
         return BackupRun(
-            name, True, {**result, "job": name}, "BackupCompleted", f"backed up to {result['uri']}"
+            name,
+            True,
+            {**backup_status(result), "job": name},
+            "BackupCompleted",
+            f"backed up to {result.uri}",
         )
     failed = _job_condition(job, "Failed")
     if not failed:

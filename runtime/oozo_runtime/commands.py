@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_runtime import logs
 
@@ -45,13 +46,14 @@ def run_index(flags: dict[str, Any]) -> None:
     except Exception as exc:
         log.exception("index build failed")
         _fail(termination, "BuildFailed", f"{type(exc).__name__}: {exc}")
-    message = termination_message(result)
+    payload = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    message = termination_message(payload)
     if termination:
         _write_termination(termination, message)
-    typer.echo(json.dumps(result, separators=(",", ":")))
+    typer.echo(json.dumps(payload, separators=(",", ":")))
 
 
-def _build_with_progress(settings: IndexSettings) -> dict[str, Any]:
+def _build_with_progress(settings: IndexSettings) -> IndexBuildResult:
     from oozo_runtime.indexing.build import Progress, build
 
     if not sys.stderr.isatty():
@@ -123,10 +125,10 @@ def run_serve(flags: dict[str, Any]) -> None:
     logs.configure(settings.log_level, secrets=secrets)
     try:  # refuse a mismatched model up front: a clear exit beats a pod that never turns ready
         manifest = versions.read_manifest(versions.resolve(settings.index_dir, settings.index_version))
-        built_with = manifest["embedding"]["model"]
+        built_with = manifest.model
         if built_with != settings.model:
             raise ModelMismatch(
-                f"index version {manifest['version']} was built with embedding model {built_with!r}, "
+                f"index version {manifest.version} was built with embedding model {built_with!r}, "
                 f"but this server is configured for {settings.model!r}"
             )
     except ModelMismatch as exc:

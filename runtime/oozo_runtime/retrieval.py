@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.manifest import Manifest
 from oozo_runtime import versions
 from oozo_runtime.text import terms
 
@@ -44,9 +45,7 @@ class Hit:
 
 
 class LoadedIndex:
-    def __init__(
-        self, path: Path, manifest: dict[str, Any], index: Any, chunks: list[dict[str, Any]]
-    ) -> None:
+    def __init__(self, path: Path, manifest: Manifest, index: Any, chunks: list[dict[str, Any]]) -> None:
         self.path = path
         self.manifest = manifest
         self.index = index
@@ -61,15 +60,15 @@ class LoadedIndex:
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        return self.manifest.version
 
     @property
     def model(self) -> str:
-        return str(self.manifest["embedding"]["model"])
+        return self.manifest.model or ""
 
     @property
     def document_count(self) -> int:
-        return len(self.manifest.get("documents", {}))
+        return len(self.manifest.documents)
 
     @classmethod
     def load(cls, root: Path, version: str | None, expected_model: str) -> LoadedIndex:
@@ -77,10 +76,10 @@ class LoadedIndex:
 
         path = versions.resolve(root, version)
         manifest = versions.read_manifest(path)
-        built_with = manifest.get("embedding", {}).get("model")
+        built_with = manifest.model
         if built_with != expected_model:
             raise ModelMismatch(
-                f"index version {manifest.get('version')} was built with embedding model {built_with!r}, "
+                f"index version {manifest.version} was built with embedding model {built_with!r}, "
                 f"but this server is configured for {expected_model!r}; rebuild the index or set "
                 f"OOZO_MODEL={built_with}"
             )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -26,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.manifest import MANIFEST_FILE, FileChecksums, Manifest
+
 VERSIONS = "versions"
 CURRENT = "current"
 CACHE = "cache"
 TMP_PREFIX = ".tmp-"
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_FILE
 INDEX_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
 VERSION_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
@@ -176,27 +177,26 @@ def file_digests(version_dir: Path) -> dict[str, str]:
     }
 
 
-def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(version_dir: Path, manifest: Manifest) -> None:
     """Adds "files" {name: sha256}, the end-to-end proof a restore checks, and
     "fileChecksums".xxh3_128, which a backup checks while packing: 30x cheaper than sha256 and
     as sure to catch disk corruption, so a nightly backup does not hash every byte twice."""
     files = sorted(p for p in version_dir.iterdir() if p.is_file() and p.name != MANIFEST)
     digests = {p.name: checksum_file(p, "sha256", "xxh3_128") for p in files}
-    manifest = {
-        **manifest,
-        "files": {name: strong for name, (strong, _) in digests.items()},
-        "fileChecksums": {"xxh3_128": {name: fast for name, (_, fast) in digests.items()}},
-    }
-    (version_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    manifest.model_copy(
+        update={
+            "files": {name: strong for name, (strong, _) in digests.items()},
+            "file_checksums": FileChecksums(xxh3_128={name: fast for name, (_, fast) in digests.items()}),
+        }
+    ).write(version_dir)
 
 
-def read_manifest(version_dir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((version_dir / MANIFEST).read_text())
-    return data
+def read_manifest(version_dir: Path) -> Manifest:
+    return Manifest.read(version_dir)
 
 
 def verify(version_dir: Path) -> list[str]:
     """Names of files whose sha256 differs from the manifest (or that are missing / extra)."""
-    expected = read_manifest(version_dir).get("files", {})
+    expected = read_manifest(version_dir).files
     actual = file_digests(version_dir)
     return sorted(n for n in set(expected) | set(actual) if expected.get(n) != actual.get(n))

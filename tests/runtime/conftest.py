@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.runtime.corpus import Corpus, make_corpus, with_corrupt, with_empty, with_fake
+from oozo_contract.results import IndexBuildResult
+from tests.runtime.corpus import SampleCorpus, make_corpus, with_corrupt, with_empty, with_fake
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -25,9 +26,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @dataclass
 class Built:
-    corpus: Corpus
+    corpus: SampleCorpus
     index_dir: Path
-    result: dict[str, Any]
+    result: IndexBuildResult
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +39,13 @@ def embedder() -> Any:
 
 
 @pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> SampleCorpus:
     root = tmp_path_factory.mktemp("corpus") / "docs"
     return make_corpus(root, 30, with_corrupt(), with_empty(), with_fake())
 
 
 @pytest.fixture(scope="session")
-def built(corpus: Corpus, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(corpus: SampleCorpus, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Built:
     from oozo_contract.settings import IndexSettings
     from oozo_runtime.indexing.build import build
 

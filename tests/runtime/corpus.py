@@ -89,18 +89,18 @@ class Fact:
 
 
 @dataclass
-class Corpus:
+class SampleCorpus:
     root: Path
     facts: list[Fact] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     bad: dict[str, str] = field(default_factory=dict)  # name -> expected reason fragment
 
 
-Modifier = Callable[[Corpus], None]
+Modifier = Callable[[SampleCorpus], None]
 
 
 def with_corrupt(name: str = "broken/corrupt.docx") -> Modifier:
-    def apply(corpus: Corpus) -> None:
+    def apply(corpus: SampleCorpus) -> None:
         make_corrupt_docx(corpus.root / name)
         corpus.bad[name] = "corrupt"
 
@@ -108,7 +108,7 @@ def with_corrupt(name: str = "broken/corrupt.docx") -> Modifier:
 
 
 def with_empty(name: str = "empty.docx") -> Modifier:
-    def apply(corpus: Corpus) -> None:
+    def apply(corpus: SampleCorpus) -> None:
         (corpus.root / name).write_bytes(b"")
         corpus.bad[name] = "empty"
 
@@ -116,7 +116,7 @@ def with_empty(name: str = "empty.docx") -> Modifier:
 
 
 def with_fake(name: str = "fake.docx") -> Modifier:
-    def apply(corpus: Corpus) -> None:
+    def apply(corpus: SampleCorpus) -> None:
         make_fake_docx(corpus.root / name)
         corpus.bad[name] = "not a valid .docx"
 
@@ -170,8 +170,8 @@ def department_doc(i: int, filler_paragraphs: int = 2) -> tuple[list[Part], list
     return parts, facts
 
 
-def make_corpus(root: Path, documents: int = 30, *modifiers: Modifier, filler: int = 2) -> Corpus:
-    corpus = Corpus(root)
+def make_corpus(root: Path, documents: int = 30, *modifiers: Modifier, filler: int = 2) -> SampleCorpus:
+    corpus = SampleCorpus(root)
     root.mkdir(parents=True, exist_ok=True)
     for i in range(documents):
         name = f"dept/{i:03d}.docx"

@@ -41,7 +41,7 @@ def test_query_contract(client: TestClient, built: Built) -> None:
     assert len(body["sources"]) == 3
     assert set(body["sources"][0]) == {"document", "chunk", "score", "text", "heading"}
     assert body["sources"][0]["document"] == fact.document
-    assert body["index_version"] == built.result["version"]
+    assert body["index_version"] == built.result.version
     assert {"embed_ms", "search_ms", "retrieval_ms", "generation_ms", "total_ms"} <= set(body["timings"])
 
 
@@ -112,7 +112,7 @@ def test_ready_turns_200_after_background_load(built: Built) -> None:
         while c.get("/ready").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert c.get("/ready").json()["index_version"] == built.result["version"]
+        assert c.get("/ready").json()["index_version"] == built.result.version
 
 
 def test_model_mismatch_keeps_the_app_unready_with_both_names(built: Built) -> None:
@@ -163,7 +163,7 @@ def test_metrics_names(client: TestClient, built: Built) -> None:
         "rag_llm_tokens_total",
     ):
         assert name in text, name
-    built_at = datetime.fromisoformat(built.result["builtAt"].replace("Z", "+00:00")).timestamp()
+    built_at = datetime.fromisoformat(built.result.built_at.replace("Z", "+00:00")).timestamp()
     # Compared as a number: the exposition writes 1795551510.0 as 1.79555151e+09.
     samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert samples["rag_index_built_timestamp_seconds"] == built_at
@@ -177,9 +177,9 @@ def test_two_apps_in_one_process_have_separate_registries(built: Built, retrieve
 
 def test_info(client: TestClient, built: Built) -> None:
     info = client.get("/api/info").json()
-    assert info["index_version"] == built.result["version"]
+    assert info["index_version"] == built.result.version
     assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert (info["documents"], info["chunks"], info["dimensions"]) == (30, built.result["chunks"], 384)
+    assert (info["documents"], info["chunks"], info["dimensions"]) == (30, built.result.chunks, 384)
     assert info["skipped_documents"] == 3 and info["generation_provider"] == "extractive"
 
 

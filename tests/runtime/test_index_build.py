@@ -22,22 +22,22 @@ from tests.runtime.corpus import department_doc, heading, make_corpus, make_docx
 
 def test_counts_and_skipped_reasons(built: Built) -> None:
     r = built.result
-    assert r["documents"] == len(built.corpus.documents) == 30
-    assert r["skippedDocuments"] == 3
-    reasons = {s["document"]: s["reason"] for s in r["skipped"]}
+    assert r.documents == len(built.corpus.documents) == 30
+    assert r.skipped_documents == 3
+    reasons = {s.document: s.reason for s in r.skipped}
     for name, fragment in built.corpus.bad.items():
         assert fragment in reasons[name], reasons
-    assert r["chunks"] >= r["documents"]
-    assert r["embeddingModel"] == DEFAULT_MODEL and r["dimensions"] == 384
-    assert r["reusedEmbeddings"] == 0 and r["sizeBytes"] > 0 and r["buildSeconds"] > 0
-    assert versions.VERSION_RE.match(r["version"]) and len(r["version"]) <= 63
-    assert r["builtAt"].endswith("Z")
+    assert r.chunks >= r.documents
+    assert r.embedding_model == DEFAULT_MODEL and r.dimensions == 384
+    assert r.reused_embeddings == 0 and r.size_bytes > 0 and r.build_seconds > 0
+    assert versions.VERSION_RE.match(r.version) and len(r.version) <= 63
+    assert r.built_at.endswith("Z")
 
 
 def test_manifest_describes_the_version(built: Built) -> None:
     path = versions.resolve(built.index_dir)
-    assert path.name == built.result["version"]
-    m = versions.read_manifest(path)
+    assert path.name == built.result.version
+    m = versions.read_manifest(path).model_dump(mode="json", by_alias=True)
     assert m["embedding"] == {
         "model": DEFAULT_MODEL,
         "dimension": 384,
@@ -49,7 +49,7 @@ def test_manifest_describes_the_version(built: Built) -> None:
     assert m["chunking"] == {"size": 1000, "overlap": 200}
     assert set(m["documents"]) == set(built.corpus.documents)
     assert all(len(h) == 64 for h in m["documents"].values())
-    assert m["counts"] == {"documents": 30, "chunks": built.result["chunks"]}
+    assert m["counts"] == {"documents": 30, "chunks": built.result.chunks}
     assert versions.verify(path) == []
 
 
@@ -88,14 +88,14 @@ def test_incremental_rebuild_embeds_only_the_changed_document(
         for line in (path / versions.CHUNKS_FILE).read_text().splitlines()
         if '"dept/007.docx"' in line
     ]
-    assert result["chunks"] - result["reusedEmbeddings"] <= len(changed)
-    assert result["reusedEmbeddings"] >= result["chunks"] - len(changed)
-    assert result["reusedEmbeddings"] > 0.9 * result["chunks"]
-    assert result["version"] != built.result["version"]
-    assert versions.list_versions(index_dir) == sorted([built.result["version"], result["version"]])
+    assert result.chunks - result.reused_embeddings <= len(changed)
+    assert result.reused_embeddings >= result.chunks - len(changed)
+    assert result.reused_embeddings > 0.9 * result.chunks
+    assert result.version != built.result.version
+    assert versions.list_versions(index_dir) == sorted([built.result.version, result.version])
     # an unchanged rebuild reuses everything, and does not even load the model
     again = build(IndexSettings(source=str(source), index_dir=index_dir))
-    assert again["reusedEmbeddings"] == again["chunks"] == result["chunks"]
+    assert again.reused_embeddings == again.chunks == result.chunks
 
 
 def test_no_usable_document_fails_and_publishes_nothing(tmp_path: Path, embedder: Any) -> None:
@@ -167,7 +167,7 @@ def test_hnsw_index_type_is_built_and_searchable(built: Built, embedder: Any, tm
 
     settings = IndexSettings(source=str(built.corpus.root), index_dir=tmp_path / "idx", index_type="hnsw")
     result = build(settings, embedder=embedder)
-    assert result["indexType"] == "hnsw"
+    assert result.index_type == "hnsw"
     index = LoadedIndex.load(tmp_path / "idx", None, DEFAULT_MODEL)
     assert type(index.index).__name__ == "IndexHNSWFlat"
     fact = built.corpus.facts[10]

@@ -47,16 +47,16 @@ def test_kill_9_mid_build_keeps_the_previous_version(tmp_path: Path, embedder: A
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
 
-    assert versions.current_version(index_dir) == first["version"]
-    assert versions.list_versions(index_dir) == [first["version"]]
+    assert versions.current_version(index_dir) == first.version
+    assert versions.list_versions(index_dir) == [first.version]
     loaded = LoadedIndex.load(index_dir, None, DEFAULT_MODEL)
-    assert loaded.version == first["version"] and len(loaded.chunks) == first["chunks"]
+    assert loaded.version == first.version and len(loaded.chunks) == first.chunks
     assert versions.verify(versions.resolve(index_dir)) == []
     assert list(index_dir.glob(".tmp-*")), "the killed build's work dir should still be there"
 
     again = build(IndexSettings(source=str(small.root), index_dir=index_dir), embedder=embedder)
     assert not list(index_dir.glob(".tmp-*"))
-    assert again["reusedEmbeddings"] == again["chunks"]
+    assert again.reused_embeddings == again.chunks
 
 
 def _embedding_started(proc: subprocess.Popen[bytes]) -> bool:

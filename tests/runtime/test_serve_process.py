@@ -47,7 +47,7 @@ def test_served_over_http_with_auth_limits_and_clean_logs(built: Built, serve: A
     r = httpx.post(url + "/api/query", json={"question": fact.question}, headers=auth, timeout=30)
     assert r.status_code == 200, r.text
     assert r.json()["sources"][0]["document"] == fact.document
-    assert httpx.get(url + "/api/info", headers=auth).json()["index_version"] == built.result["version"]
+    assert httpx.get(url + "/api/info", headers=auth).json()["index_version"] == built.result.version
 
     r = httpx.post(url + "/api/query", content=b"{nope", headers={**auth, "content-type": "application/json"})
     assert r.status_code == 400 and "invalid JSON" in r.json()["error"]
@@ -102,4 +102,4 @@ def test_serve_before_any_index_is_unready_then_picks_the_first_version_up(
     corpus = make_corpus(tmp_path / "docs", 2)
     result = build(IndexSettings(source=str(corpus.root), index_dir=index_dir), embedder=embedder)
     server.wait_ready()
-    assert httpx.get(server.url + "/ready").json()["index_version"] == result["version"]
+    assert httpx.get(server.url + "/ready").json()["index_version"] == result.version

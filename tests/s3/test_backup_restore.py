@@ -248,7 +248,7 @@ def test_a_connection_dropped_mid_download_resumes_where_it_stopped(
     dst = tmp_path / "dst"
     result = run_restore(dst, parse_s3_uri(f"s3://{bucket}/p", allow_version=True), client=Flaky())
     assert ranges == [None, "bytes=1048576-"]
-    assert result["version"] == "v1"
+    assert result.version == "v1"
     assert tree(dst / "current") == tree(src / "current")
 
 

@@ -107,4 +107,4 @@ def test_a_part_corrupted_on_the_way_is_refused_and_nothing_is_published(
     assert stored_checksums(s3_server, bucket) == before  # no v2 object, `latest` still v1
     assert s3_server.client().get_object(Bucket=bucket, Key="p/latest")["Body"].read() == b"v1\n"
     assert not s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
-    assert first["version"] == "v1"
+    assert first.version == "v1"

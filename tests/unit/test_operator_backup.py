@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from oozo_contract.backup_settings import BackupSettings
+from oozo_contract.results import BackupResult
 from oozo_operator import conditions as C
 from oozo_operator import reconcile as R
 from oozo_operator.config import OperatorSettings
-from oozo_operator.observe import backup_of, parse_backup_result
+from oozo_operator.observe import UnreadableResult, backup_of, backup_status, read_result
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
@@ -116,10 +119,12 @@ FAILED = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}
 
 
 def test_backup_result_and_failure_readers() -> None:
-    assert parse_backup_result(json.dumps(RESULT)) == {
-        k: RESULT[k] for k in ("time", "uri", "sha256", "sizeBytes", "version")
-    }
-    assert parse_backup_result("not json") is None and parse_backup_result('{"uri": "x"}') is None
+    parsed = read_result(json.dumps(RESULT), BackupResult)
+    assert parsed is not None
+    assert backup_status(parsed) == {k: RESULT[k] for k in ("time", "uri", "sha256", "sizeBytes", "version")}
+    for garbage in ("not json", '{"uri": "x"}'):
+        with pytest.raises(UnreadableResult):
+            read_result(garbage, BackupResult)
     ok = backup_of(_job("j1", "t", succeeded=1, conditions=COMPLETE), [_pod("j1", 0, json.dumps(RESULT))])
     assert ok and ok.ok and ok.result and ok.result["job"] == "j1" and ok.result["sizeBytes"] == 1234
     err = json.dumps({"error": "no such bucket oozo-backups", "reason": "NoSuchBucket"})
@@ -183,3 +188,10 @@ def test_backup_condition_rides_beside_ready_without_touching_it() -> None:
     flipped = C.merge(again, wanted, 2, "t2", {C.BACKUP_SUCCEEDED: ("True", "BackupCompleted", "ok")})
     assert {c["type"]: c for c in flipped}[C.BACKUP_SUCCEEDED]["lastTransitionTime"] == "t2"
     assert [c["type"] for c in flipped].count(C.BACKUP_SUCCEEDED) == 1
+
+
+def test_backup_job_with_an_unreadable_result_fails_with_a_reason_naming_the_job() -> None:
+    broken = json.dumps({**RESULT, "sizeBytes": "big"})
+    run = backup_of(_job("j5", "t", succeeded=1, conditions=COMPLETE), [_pod("j5", 0, broken)])
+    assert run and not run.ok and run.reason == "ResultUnreadable"
+    assert "j5" in run.message and "sizeBytes" in run.message

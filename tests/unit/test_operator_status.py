@@ -6,8 +6,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from oozo_contract.results import IndexBuildResult
 from oozo_operator import conditions as C
-from oozo_operator.observe import Build, Rollout, build_of, parse_result, pod_problems, rollout_of
+from oozo_operator.observe import (
+    Build,
+    Rollout,
+    UnreadableResult,
+    build_of,
+    pod_problems,
+    read_result,
+    rollout_of,
+)
 
 PUB = {"version": "v1", "specHash": "h1", "job": "docs-index-h1", "documents": 3, "chunks": 9}
 DONE = Rollout(exists=True, version="v1", desired=2, updated=2, ready=2, available=2, total=2, observed=True)
@@ -165,12 +176,48 @@ def test_failing_and_failed_jobs_carry_the_runtime_error() -> None:
     assert build_of(_job("j", active=1), []).state == "running"
 
 
-def test_parse_result_refuses_garbage() -> None:
-    assert (
-        parse_result("not json") is None
-        and parse_result('{"error": "x"}') is None
-        and parse_result(None) is None
+def test_read_result_refuses_garbage() -> None:
+    assert read_result(None, IndexBuildResult) is None and read_result("", IndexBuildResult) is None
+    for garbage in ("not json", '{"error": "x"}'):
+        with pytest.raises(UnreadableResult):
+            read_result(garbage, IndexBuildResult)
+
+
+def _finished(message: str) -> Build:
+    return build_of(
+        _job("j", succeeded=1, conditions=[{"type": "Complete", "status": "True"}]), [_pod(0, message)]
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        (json.dumps(RESULT)[:-20], "Invalid JSON"),  # cut short, as by a full termination-log
+        ("Traceback (most recent call last): ...", "Invalid JSON"),
+        (json.dumps({**RESULT, "documents": "many"}), "documents"),
+        (json.dumps({**RESULT, "version": 7}), "version"),
+        (json.dumps({**RESULT, "skipped": [{"document": "a.docx"}]}), "skipped.0.reason"),
+        (json.dumps({k: v for k, v in RESULT.items() if k != "chunks"}), "chunks"),
+    ],
+)
+def test_unreadable_result_fails_the_build_with_a_clear_reason(message: str, named: str) -> None:
+    b = _finished(message)
+    assert b.state == "failed" and b.result is None and b.reason == "ResultUnreadable"
+    assert "Job j" in b.message and named in b.message
+
+
+def test_oversize_fields_are_cut_to_what_status_holds() -> None:
+    skipped = [{"document": f"{n}.docx" + "x" * 5000, "reason": "r" * 5000} for n in range(50)]
+    b = _finished(json.dumps({**RESULT, "version": "v" * 300, "skipped": skipped}))
+    assert b.state == "succeeded" and b.result is not None
+    assert b.result["version"] == "v" * 128
+    assert len(b.result["skipped"]) == 20
+    assert all(len(s["document"]) == 4096 and len(s["reason"]) == 4096 for s in b.result["skipped"])
+
+
+def test_valid_result_becomes_the_status_fields_unchanged() -> None:
+    b = _finished(json.dumps({**RESULT, "indexType": "flat", "fromANewerRuntime": True}))
+    assert b.result == {**RESULT, "job": "j"}
 
 
 def test_rollout_reader() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import xxhash
 
+from oozo_contract.manifest import EmbeddingInfo, Manifest
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import termination_message
 from oozo_runtime.indexing.cache import EmbeddingCache
@@ -22,7 +23,7 @@ def fake_version(root: Path, name: str, payload: bytes = b"vectors") -> Path:
     with versions.scratch_dir(root) as tmp:
         (tmp / versions.INDEX_FILE).write_bytes(payload)
         (tmp / versions.CHUNKS_FILE).write_text('{"text": "x"}\n')
-        versions.write_manifest(tmp, {"version": name, "embedding": {"model": "m"}})
+        versions.write_manifest(tmp, Manifest(version=name, embedding=EmbeddingInfo(model="m")))
         return versions.publish(root, tmp, name)
 
 
@@ -36,10 +37,11 @@ def test_version_name_is_label_safe() -> None:
 def test_manifest_lists_sha256_of_every_file_and_verify_detects_tampering(tmp_path: Path) -> None:
     path = fake_version(tmp_path, "v1")
     manifest = versions.read_manifest(path)
-    assert set(manifest["files"]) == {versions.INDEX_FILE, versions.CHUNKS_FILE}
-    assert manifest["files"][versions.INDEX_FILE] == versions.sha256_file(path / versions.INDEX_FILE)
-    fast = manifest["fileChecksums"]["xxh3_128"]  # what a backup checks while packing
-    assert set(fast) == set(manifest["files"])
+    assert set(manifest.files) == {versions.INDEX_FILE, versions.CHUNKS_FILE}
+    assert manifest.files[versions.INDEX_FILE] == versions.sha256_file(path / versions.INDEX_FILE)
+    assert manifest.file_checksums is not None
+    fast = manifest.file_checksums.xxh3_128  # what a backup checks while packing
+    assert set(fast) == set(manifest.files)
     assert fast[versions.INDEX_FILE] == xxhash.xxh3_128(b"vectors").hexdigest()
     assert versions.verify(path) == []
     (path / versions.INDEX_FILE).write_bytes(b"tampered")
@@ -132,6 +134,6 @@ def test_a_scratch_dir_is_removed_even_when_interrupted_right_after_it_was_made(
     assert list(tmp_path.iterdir()) == []
 
     with versions.scratch_dir(tmp_path) as work:
-        versions.write_manifest(work, {"version": "v1"})
+        versions.write_manifest(work, Manifest(version="v1"))
         versions.publish(tmp_path, work, "v1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "versions"]

@@ -1,5 +1,6 @@
-"""RagCorpus.status as pydantic models, rendered into the CRD like the spec. The operator writes
-status as plain dicts through kopf's `patch.status`; these models fix what may be written."""
+"""RagCorpus.status as pydantic models, rendered into the CRD like the spec; these models fix what
+the operator may write. The fields copied from a runtime Job's result take their bounds from the
+result models of `oozo_contract.results`, which cut what they read to fit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from oozo_contract import results as R
 from oozo_operator.api.base import ApiModel
 
 # metav1.Condition limits, as the API server enforces them for built-in types.
@@ -33,14 +35,14 @@ class Condition(ApiModel):
 class SkippedDocument(ApiModel):
     """A document the indexer could not read."""
 
-    document: str = Field(max_length=4096, description="Path of the document inside the source.")
-    reason: str = Field(max_length=4096, description="Why it was skipped.")
+    document: str = Field(max_length=R.DETAIL_MAX, description="Path of the document inside the source.")
+    reason: str = Field(max_length=R.DETAIL_MAX, description="Why it was skipped.")
 
 
 class IndexStatus(ApiModel):
     """The published index version the server is pinned to, as the index Job reported it."""
 
-    version: str | None = Field(None, max_length=128, description="Index version id.")
+    version: str | None = Field(None, max_length=R.VERSION_MAX, description="Index version id.")
     spec_hash: str | None = Field(
         None, max_length=64, description="Hash of (source, chunking, embedding, index type)."
     )
@@ -50,28 +52,34 @@ class IndexStatus(ApiModel):
     skipped: list[SkippedDocument] | None = Field(
         None, max_length=100, description="The first skipped documents."
     )
-    embedding_model: str | None = Field(None, max_length=256, description="Embedding model of the index.")
+    embedding_model: str | None = Field(
+        None, max_length=R.MODEL_MAX, description="Embedding model of the index."
+    )
     dimensions: int | None = Field(None, ge=0, description="Vector dimensions.")
     size_bytes: int | None = Field(None, ge=0, description="Size of the version on disk.")
-    built_at: str | None = Field(None, max_length=64, description="When the build finished (RFC 3339).")
+    built_at: str | None = Field(
+        None, max_length=R.TIME_MAX, description="When the build finished (RFC 3339)."
+    )
     build_seconds: float | None = Field(None, ge=0, description="Build duration.")
     reused_embeddings: int | None = Field(
         None, ge=0, description="Chunks whose embeddings came from the cache."
     )
     job: str | None = Field(None, max_length=253, description="The Job that built (or restored) it.")
     restored_from: str | None = Field(
-        None, max_length=4096, description="The backup artifact it was restored from (spec.restore)."
+        None, max_length=R.URI_MAX, description="The backup artifact it was restored from (spec.restore)."
     )
 
 
 class BackupStatus(ApiModel):
     """The newest successful backup, as the backup Job reported it in its termination message."""
 
-    time: str | None = Field(None, max_length=64, description="When it finished.")
-    uri: str | None = Field(None, max_length=4096, description="Where it is.")
-    sha256: str | None = Field(None, max_length=64, description="Checksum of the artifact.")
+    time: str | None = Field(None, max_length=R.TIME_MAX, description="When it finished.")
+    uri: str | None = Field(None, max_length=R.URI_MAX, description="Where it is.")
+    sha256: str | None = Field(None, max_length=R.SHA256_MAX, description="Checksum of the artifact.")
     size_bytes: int | None = Field(None, ge=0, description="Size of the artifact.")
-    version: str | None = Field(None, max_length=128, description="Index version that was backed up.")
+    version: str | None = Field(
+        None, max_length=R.VERSION_MAX, description="Index version that was backed up."
+    )
     job: str | None = Field(None, max_length=253, description="The Job that wrote it.")
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.results import BackupResult
 from oozo_runtime import __version__
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup import s3
@@ -215,7 +216,7 @@ def run_backup(
     level: int = -1,
     upload_checksum: str = "crc32",
     client: Any = None,
-) -> dict[str, Any]:
+) -> BackupResult:
     version, vdir = current_version(index_dir)
     manifest_bytes = (vdir / MANIFEST).read_bytes()
     started = time.monotonic()
@@ -253,13 +254,13 @@ def run_backup(
         if (s3.get_text(client, loc.bucket, loc.key(LATEST)) or "").strip() != version:
             s3.put_bytes(client, loc.bucket, loc.key(LATEST), f"{version}\n".encode(), "text/plain")
         pruned = _apply_retention(client, loc, keep_last, keep={version})
-    return {
-        "time": record.get("time", now_iso()),
-        "uri": record.get("uri", loc.uri(version, ARTIFACT)),
-        "sha256": record["sha256"],
-        "sizeBytes": record.get("sizeBytes"),
-        "version": version,
-        "unchanged": unchanged,
-        "pruned": pruned,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    return BackupResult(
+        time=record.get("time", now_iso()),
+        uri=record.get("uri", loc.uri(version, ARTIFACT)),
+        sha256=record["sha256"],
+        size_bytes=record.get("sizeBytes"),
+        version=version,
+        unchanged=unchanged,
+        pruned=pruned,
+        seconds=round(time.monotonic() - started, 3),
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from oozo_contract.results import BackupResult, RestoreResult
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup.errors import BackupError
 
@@ -72,6 +73,7 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     termination: Path | None = overrides.get("termination_message_path")
+    result: BackupResult | RestoreResult
     try:
         if kind == "backup":
             from oozo_runtime.backup.backup import run_backup
@@ -120,8 +122,9 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
         print(json.dumps(payload), file=sys.stderr)
         _write_termination(termination, payload)
         return 143 if isinstance(exc, _Terminated) else 130
-    print(json.dumps(result))
-    _write_termination(termination, result)
+    payload = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    print(json.dumps(payload))
+    _write_termination(termination, payload)
     return 0
 
 

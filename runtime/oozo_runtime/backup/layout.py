@@ -13,11 +13,11 @@ hashes computed while streaming against the manifest's "files".
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from oozo_contract.manifest import Manifest
+from oozo_contract.results import RestoreResult
 from oozo_runtime import versions
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup.errors import BackupError
@@ -34,55 +34,61 @@ def current_version(index_dir: Path) -> tuple[str, Path]:
     return vdir.name, vdir
 
 
-def manifest_hashes(manifest: dict[str, Any]) -> dict[str, str]:
-    """{file name: sha256} from a manifest's "files" (also accepts {name: {"sha256": ...}})."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise BackupError(e.VERIFICATION_FAILED, "the manifest lists no files with their sha256")
-    return {str(k): str(v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
-
-
-def file_checksums(manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
+def file_checksums(manifest: Manifest) -> tuple[str, dict[str, str]]:
     """What a backup checks each file against while packing, and a restore each file it
     unpacked: the manifest's xxh3_128 checksums when it has them for exactly the files it lists
     (a sure catch of corruption at a thirtieth of sha256's CPU), else the sha256 of "files"
     (manifests from builds older than fileChecksums)."""
-    strong = manifest_hashes(manifest)
-    fast = (manifest.get("fileChecksums") or {}).get("xxh3_128")
-    if isinstance(fast, dict) and set(fast) == set(strong):
-        return "xxh3_128", {str(k): str(v) for k, v in fast.items()}
-    return "sha256", strong
+    if not manifest.files:
+        raise BackupError(e.VERIFICATION_FAILED, "the manifest lists no files with their sha256")
+    fast = manifest.file_checksums.xxh3_128 if manifest.file_checksums else {}
+    if fast and set(fast) == set(manifest.files):
+        return "xxh3_128", dict(fast)
+    return "sha256", dict(manifest.files)
 
 
-def index_summary(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What a build reports about its index, read back from a manifest, so a restore's result
-    fills status.index (documents, chunks, model) the way a build's does."""
-    counts = manifest.get("counts")
-    counts = counts if isinstance(counts, dict) else {}
-    embedding = manifest.get("embedding")
-    embedding = embedding if isinstance(embedding, dict) else {}
-    skipped = manifest.get("skipped")
-    summary = {
-        "documents": counts.get("documents"),
-        "chunks": counts.get("chunks"),
-        "skippedDocuments": len(skipped) if isinstance(skipped, list) else None,
-        "embeddingModel": embedding.get("model"),
-        "dimensions": embedding.get("dimension"),
-        "builtAt": manifest.get("builtAt"),
-    }
-    return {k: v for k, v in summary.items() if v is not None}
+def restore_result(
+    manifest: Manifest,
+    *,
+    time: str,
+    uri: str,
+    sha256: str,
+    version: str,
+    size_bytes: int | None,
+    downloaded: bool,
+    seconds: float,
+) -> RestoreResult:
+    """A restore's result: the artifact, and what a build reports about its index read back from
+    the manifest, so status.index gets documents, chunks and model the way a build fills it."""
+    counts = manifest.counts
+    return RestoreResult(
+        time=time,
+        uri=uri,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        version=version,
+        downloaded=downloaded,
+        seconds=seconds,
+        documents=counts.documents if counts else None,
+        chunks=counts.chunks if counts else None,
+        skipped_documents=len(manifest.skipped),
+        embedding_model=manifest.model,
+        dimensions=manifest.dimension,
+        built_at=manifest.built_at,
+    )
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
+def load_manifest(path: Path) -> Manifest:
     try:
-        data = json.loads(path.read_bytes())
+        return Manifest.parse(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise BackupError(
-            e.VERIFICATION_FAILED, f"{path.parent.name}: no readable JSON manifest ({exc})"
+            e.VERIFICATION_FAILED, f"{path.parent.name}: no readable manifest ({_first_line(exc)})"
         ) from exc
-    if not isinstance(data, dict):
-        raise BackupError(e.VERIFICATION_FAILED, f"{path} is not a JSON object")
-    return data
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def compare_to_manifest(

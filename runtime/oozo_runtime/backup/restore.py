@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.manifest import Manifest
+from oozo_contract.results import RestoreResult
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import unpack
@@ -36,9 +38,9 @@ from oozo_runtime.backup.layout import (
     compare_to_manifest,
     exclusive,
     file_checksums,
-    index_summary,
     load_manifest,
     publish,
+    restore_result,
     scratch_dir,
     set_current,
     verify_local,
@@ -123,7 +125,7 @@ def _stream_artifact(client: Any, bucket: str, key: str, dest: Path) -> tuple[st
     return digest.hexdigest(), size, unpacker
 
 
-def _verify_unpacked(tree: Path, manifest: dict[str, Any], unpacked: dict[str, str], where: str) -> None:
+def _verify_unpacked(tree: Path, manifest: Manifest, unpacked: dict[str, str], where: str) -> None:
     """Every unpacked file against the manifest, nothing missing or extra. A manifest without
     xxh3_128 checksums (built before they existed) is checked by reading the files back for
     their sha256."""
@@ -140,7 +142,7 @@ def run_restore(
     endpoint: str | None = None,
     region: str | None = None,
     client: Any = None,
-) -> dict[str, Any]:
+) -> RestoreResult:
     started = time.monotonic()
     with s3.s3_errors(f"restore from s3://{loc.bucket}/{loc.prefix}", loc.bucket, endpoint):
         client = client or s3.make_client(endpoint, region)
@@ -153,8 +155,8 @@ def run_restore(
         record: dict[str, Any] = json.loads(record_text) if record_text else {}
         expected_size = record.get("sizeBytes")
         artifact_uri = loc.uri(version, ARTIFACT)
-        result = {"time": now_iso(), "uri": artifact_uri, "sha256": expected_sha, "sizeBytes": expected_size}
-        result["version"] = version
+        started_at = now_iso()
+        recorded_size = expected_size if isinstance(expected_size, int) else None
 
         index_dir.mkdir(parents=True, exist_ok=True)
         with exclusive(index_dir):
@@ -164,9 +166,16 @@ def run_restore(
                 # Versions are immutable: a local copy that still verifies is as good as the download.
                 verify_local(existing)
                 set_current(index_dir, version)
-                summary = index_summary(load_manifest(existing / MANIFEST))
-                seconds = round(time.monotonic() - started, 3)
-                return {**summary, **result, "downloaded": False, "seconds": seconds}
+                return restore_result(
+                    load_manifest(existing / MANIFEST),
+                    time=started_at,
+                    uri=artifact_uri,
+                    sha256=expected_sha,
+                    version=version,
+                    size_bytes=recorded_size,
+                    downloaded=False,
+                    seconds=round(time.monotonic() - started, 3),
+                )
 
             with scratch_dir(index_dir) as tree:
                 sha, size, unpacker = _stream_artifact(client, loc.bucket, loc.key(version, ARTIFACT), tree)
@@ -185,11 +194,19 @@ def run_restore(
                     raise unpacker.error
                 manifest = load_manifest(tree / MANIFEST)
                 _verify_unpacked(tree, manifest, unpacker.hashes, f"the backup {loc.uri(version)}")
-                recorded = manifest.get("version")
-                if isinstance(recorded, str) and recorded != version:
+                if manifest.version != version:
                     raise BackupError(
-                        e.VERIFICATION_FAILED, f"{loc.uri(version)} holds a manifest for version {recorded!r}"
+                        e.VERIFICATION_FAILED,
+                        f"{loc.uri(version)} holds a manifest for version {manifest.version!r}",
                     )
                 publish(index_dir, tree, version)
-                summary = index_summary(manifest)
-    return {**summary, **result, "downloaded": True, "seconds": round(time.monotonic() - started, 3)}
+    return restore_result(
+        manifest,
+        time=started_at,
+        uri=artifact_uri,
+        sha256=expected_sha,
+        version=version,
+        size_bytes=recorded_size,
+        downloaded=True,
+        seconds=round(time.monotonic() - started, 3),
+    )

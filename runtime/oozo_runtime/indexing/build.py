@@ -1,7 +1,7 @@
 """`oozo index`: parse → chunk → embed (reusing cached vectors) → FAISS → publish a version.
 
-The result is a camelCase dict the operator copies into `status.index`; failures raise BuildError
-with a machine-readable reason ("NoDocuments", "InvalidSettings", ...).
+The result is an `IndexBuildResult`, which the operator reads back into `status.index`; failures
+raise BuildError with a machine-readable reason ("NoDocuments", "InvalidSettings", ...).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.manifest import ChunkingInfo, Counts, EmbeddingInfo, IndexFileInfo, Manifest
+from oozo_contract.results import IndexBuildResult, SkippedDocument
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.chunking import Chunk, ChunkingError, chunk_blocks, validate
@@ -39,10 +41,13 @@ class Progress:
 
 
 @dataclass
-class Corpus:
+class DocumentSet:
+    """The documents read from the source: their chunks, the sha256 of each one read, and the
+    ones skipped with the reason."""
+
     chunks: list[Chunk] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 of bytes
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[SkippedDocument] = field(default_factory=list)
 
 
 def discover(source: Path, include: list[str]) -> list[Path]:
@@ -68,9 +73,8 @@ def previous_chunks(
         manifest = versions.read_manifest(path)
     except (versions.VersionNotFound, OSError, ValueError):
         return {}, None
-    same_model = manifest.get("embedding", {}).get("model") == settings.model
-    dimension = manifest["embedding"].get("dimension") if same_model else None
-    if manifest.get("chunking") != {"size": settings.chunk_size, "overlap": settings.chunk_overlap}:
+    dimension = manifest.dimension if manifest.model == settings.model else None
+    if manifest.chunking != ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap):
         return {}, dimension
     by_doc: dict[str, list[Chunk]] = {}
     with open(path / versions.CHUNKS_FILE, encoding="utf-8") as fh:
@@ -79,17 +83,17 @@ def previous_chunks(
             by_doc.setdefault(c["document"], []).append(
                 Chunk(c["document"], c["chunk"], c["text"], c["heading"])
             )
-    docs = manifest.get("documents", {})
+    docs = manifest.documents
     return {name: (docs[name], chunks) for name, chunks in by_doc.items() if name in docs}, dimension
 
 
-def read_corpus(
+def read_documents(
     source: Path,
     settings: IndexSettings,
     progress: Progress,
     previous: dict[str, tuple[str, list[Chunk]]] | None = None,
-) -> Corpus:
-    corpus = Corpus()
+) -> DocumentSet:
+    docs = DocumentSet()
     previous = previous or {}
     files = discover(source, settings.include)
     progress.on_stage("parsing", len(files))
@@ -107,13 +111,13 @@ def read_corpus(
             if not chunks:
                 raise UnusableDocument("no text")
         except UnusableDocument as exc:
-            corpus.skipped.append({"document": name, "reason": str(exc)})
+            docs.skipped.append(SkippedDocument(document=name, reason=str(exc)))
             log.warning("skipped document", extra={"document": name, "reason": str(exc)})
         else:
-            corpus.documents[name] = digest
-            corpus.chunks.extend(chunks)
+            docs.documents[name] = digest
+            docs.chunks.extend(chunks)
         progress.on_advance(1)
-    return corpus
+    return docs
 
 
 def build_faiss(vectors: Any, index_type: str) -> Any:
@@ -131,8 +135,10 @@ def build_faiss(vectors: Any, index_type: str) -> Any:
     return index
 
 
-def build(settings: IndexSettings, progress: Progress | None = None, embedder: Any = None) -> dict[str, Any]:
-    """Build and publish one index version; returns the summary dict."""
+def build(
+    settings: IndexSettings, progress: Progress | None = None, embedder: Any = None
+) -> IndexBuildResult:
+    """Build and publish one index version; returns what it published."""
     progress = progress or Progress()
     started = time.monotonic()
     if not settings.source:
@@ -157,14 +163,14 @@ def build(settings: IndexSettings, progress: Progress | None = None, embedder: A
                 # A full build will need the model: import torch and load it in the background
                 # while the documents are parsed, instead of after.
                 embedder = _prefetch_model(settings)
-            corpus = read_corpus(source, settings, progress, previous)
-            if not corpus.chunks:
-                detail = f"; {len(corpus.skipped)} skipped" if corpus.skipped else ""
+            docs = read_documents(source, settings, progress, previous)
+            if not docs.chunks:
+                detail = f"; {len(docs.skipped)} skipped" if docs.skipped else ""
                 raise BuildError(
                     "NoDocuments",
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
-            return _embed_and_publish(settings, root, tmp, corpus, progress, embedder, dimension, started)
+            return _embed_and_publish(settings, root, tmp, docs, progress, embedder, dimension, started)
 
 
 class _Prefetched:
@@ -193,12 +199,12 @@ def _embed_and_publish(
     settings: IndexSettings,
     root: Path,
     tmp: Path,
-    corpus: Corpus,
+    docs: DocumentSet,
     progress: Progress,
     embedder: Any,
     dimension: int | None,
     started: float,
-) -> dict[str, Any]:
+) -> IndexBuildResult:
     import numpy as np
 
     from oozo_runtime.embedding import Embedder, prefixes_for
@@ -218,7 +224,7 @@ def _embed_and_publish(
     dimension = embedder.dimension if embedder else dimension
     assert dimension is not None
     cache = EmbeddingCache(root / versions.CACHE, model_id, prefixes.passage, dimension)
-    hashes = [c.content_hash for c in corpus.chunks]
+    hashes = [c.content_hash for c in docs.chunks]
     found, cached = cache.lookup(hashes)
     vectors = np.zeros((len(hashes), dimension), dtype=np.float32)
     vectors[found] = cached
@@ -227,7 +233,7 @@ def _embed_and_publish(
     if len(missing):
         embedder = embedder or load_model()
         vectors[missing] = embedder.encode_passages(
-            [corpus.chunks[i].text for i in missing], settings.batch_size, progress.on_advance
+            [docs.chunks[i].text for i in missing], settings.batch_size, progress.on_advance
         )
     progress.on_stage("publishing", 1)
     versions_index = build_faiss(vectors, settings.index_type)
@@ -235,54 +241,54 @@ def _embed_and_publish(
 
     faiss.write_index(versions_index, str(tmp / versions.INDEX_FILE))
     with open(tmp / versions.CHUNKS_FILE, "w", encoding="utf-8") as fh:
-        for c in corpus.chunks:
+        for c in docs.chunks:
             record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     digest = hashlib.sha256(
-        json.dumps([model_id, settings.chunk_size, settings.chunk_overlap, corpus.documents]).encode()
+        json.dumps([model_id, settings.chunk_size, settings.chunk_overlap, docs.documents]).encode()
     ).hexdigest()
     built_at = datetime.now(UTC).replace(microsecond=0)
+    built_at_text = built_at.isoformat().replace("+00:00", "Z")
     version = versions.version_name(digest, built_at)
     while (root / versions.VERSIONS / version).exists():  # same content rebuilt within a second
         version = versions.version_name(digest, datetime.now(UTC))
         time.sleep(0.2)
-    manifest = {
-        "formatVersion": 1,
-        "version": version,
-        "builtAt": built_at.isoformat().replace("+00:00", "Z"),
-        "embedding": {
-            "model": model_id,
-            "dimension": dimension,
-            "normalized": True,
-            "metric": "inner_product",
-            "queryPrefix": prefixes.query,
-            "passagePrefix": prefixes.passage,
-        },
-        "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
-        "index": {"type": settings.index_type, "file": versions.INDEX_FILE},
-        "documents": corpus.documents,
-        "skipped": corpus.skipped,
-        "counts": {"documents": len(corpus.documents), "chunks": len(corpus.chunks)},
-    }
+    manifest = Manifest(
+        version=version,
+        built_at=built_at_text,
+        embedding=EmbeddingInfo(
+            model=model_id,
+            dimension=dimension,
+            normalized=True,
+            metric="inner_product",
+            query_prefix=prefixes.query,
+            passage_prefix=prefixes.passage,
+        ),
+        chunking=ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap),
+        index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),
+        documents=docs.documents,
+        skipped=docs.skipped,
+        counts=Counts(documents=len(docs.documents), chunks=len(docs.chunks)),
+    )
     versions.write_manifest(tmp, manifest)
     cache.replace(hashes, vectors)
     published = versions.publish(root, tmp, version)
     progress.on_advance(1)
     size = sum(p.stat().st_size for p in published.iterdir() if p.is_file())
-    return {
-        "version": version,
-        "documents": len(corpus.documents),
-        "chunks": len(corpus.chunks),
-        "skippedDocuments": len(corpus.skipped),
-        "skipped": corpus.skipped,
-        "embeddingModel": model_id,
-        "dimensions": dimension,
-        "sizeBytes": size,
-        "builtAt": manifest["builtAt"],
-        "buildSeconds": round(time.monotonic() - started, 3),
-        "reusedEmbeddings": int(found.sum()),
-        "indexType": settings.index_type,
-    }
+    return IndexBuildResult(
+        version=version,
+        documents=len(docs.documents),
+        chunks=len(docs.chunks),
+        skipped_documents=len(docs.skipped),
+        skipped=docs.skipped,
+        embedding_model=model_id,
+        dimensions=dimension,
+        size_bytes=size,
+        built_at=built_at_text,
+        build_seconds=round(time.monotonic() - started, 3),
+        reused_embeddings=int(found.sum()),
+        index_type=settings.index_type,
+    )
 
 
 TERMINATION_LIMIT = 4096

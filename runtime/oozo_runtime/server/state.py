@@ -40,7 +40,7 @@ class AppState:
         self.metrics.chunks.set(len(index.chunks))
         self.metrics.index_info.labels(index.version, index.model).set(1)
         self.metrics.ready.set(1)
-        built_at = index.manifest.get("builtAt")
+        built_at = index.manifest.built_at
         if built_at:
             self.metrics.index_built.set(datetime.fromisoformat(built_at.replace("Z", "+00:00")).timestamp())
         self.retriever = retriever

@@ -19,13 +19,13 @@ async def info(_: AuthDep, state: StateDep, retriever: RetrieverDep) -> dict[str
     return {
         "index_version": index.version,
         "model": index.model,
-        "dimensions": manifest["embedding"]["dimension"],
+        "dimensions": manifest.dimension,
         "documents": index.document_count,
         "chunks": len(index.chunks),
-        "skipped_documents": len(manifest.get("skipped", [])),
-        "built_at": manifest.get("builtAt"),
-        "index_type": manifest.get("index", {}).get("type", "flat"),
-        "chunking": manifest.get("chunking"),
+        "skipped_documents": len(manifest.skipped),
+        "built_at": manifest.built_at,
+        "index_type": manifest.index.type,
+        "chunking": manifest.chunking.model_dump() if manifest.chunking else None,
         "generation_provider": state.generator.provider,
         "runtime_version": __version__,
     }

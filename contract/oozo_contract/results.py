@@ -1,0 +1,99 @@
+"""What a runtime Job reports back: `oozo index`, `oozo backup` and `oozo restore` print one of
+these as their JSON result line and write it as the container's termination message, and the
+operator validates that message into the same model before it copies fields into status.
+
+Strings are cut to the bounds of the status fields they land in (a long document path or
+skip reason shortens the report instead of voiding it); numbers that cannot be negative are
+refused when they are. Unknown keys are ignored, so a newer runtime may report more.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# Bounds of the status fields the results are copied into (RagCorpus.status in the CRD).
+VERSION_MAX = 128
+TIME_MAX = 64
+URI_MAX = 4096
+SHA256_MAX = 64
+MODEL_MAX = 256
+DETAIL_MAX = 4096
+
+
+def _cut(limit: int) -> AfterValidator:
+    return AfterValidator(lambda text: text[:limit])
+
+
+VersionName = Annotated[str, Field(min_length=1), _cut(VERSION_MAX)]
+Timestamp = Annotated[str, _cut(TIME_MAX)]
+Uri = Annotated[str, Field(min_length=1), _cut(URI_MAX)]
+Sha256 = Annotated[str, Field(min_length=1), _cut(SHA256_MAX)]
+ModelName = Annotated[str, _cut(MODEL_MAX)]
+Detail = Annotated[str, _cut(DETAIL_MAX)]
+Count = Annotated[int, Field(ge=0)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class ResultModel(BaseModel):
+    """camelCase on the wire (the status fields are camelCase too), snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class SkippedDocument(ResultModel):
+    """A document the indexer could not read, and why."""
+
+    document: Detail
+    reason: Detail
+
+
+class IndexBuildResult(ResultModel):
+    """`oozo index`: the version it published."""
+
+    version: VersionName
+    documents: Count
+    chunks: Count
+    skipped_documents: Count
+    skipped: list[SkippedDocument] = Field(default_factory=list)
+    embedding_model: ModelName
+    dimensions: Count
+    size_bytes: Count
+    built_at: Timestamp
+    build_seconds: Seconds
+    reused_embeddings: Count
+    index_type: str | None = None
+
+
+class BackupResult(ResultModel):
+    """`oozo backup`: the artifact that holds the current version."""
+
+    time: Timestamp
+    uri: Uri
+    sha256: Sha256
+    size_bytes: Count | None = None
+    version: VersionName
+    unchanged: bool
+    pruned: list[str] = Field(default_factory=list)
+    seconds: Seconds
+
+
+class RestoreResult(ResultModel):
+    """`oozo restore`: the artifact it came from, and what its manifest says about the index (the
+    same facts an index build reports, so status.index reads alike either way)."""
+
+    time: Timestamp
+    uri: Uri
+    sha256: Sha256
+    size_bytes: Count | None = None
+    version: VersionName
+    downloaded: bool
+    seconds: Seconds
+    documents: Count | None = None
+    chunks: Count | None = None
+    skipped_documents: Count | None = None
+    embedding_model: ModelName | None = None
+    dimensions: Count | None = None
+    built_at: Timestamp | None = None
