@@ -162,7 +162,7 @@ def build(
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
                 # while the documents are parsed, instead of after.
-                embedder = _prefetch_model(settings)
+                embedder = _Prefetched(settings)
             docs = read_documents(source, settings, progress, previous)
             if not docs.chunks:
                 detail = f"; {len(docs.skipped)} skipped" if docs.skipped else ""
@@ -189,10 +189,6 @@ class _Prefetched:
 
     def get(self) -> Any:
         return self._future.result()
-
-
-def _prefetch_model(settings: IndexSettings) -> _Prefetched:
-    return _Prefetched(settings)
 
 
 def _embed_and_publish(

@@ -48,7 +48,7 @@ def create_app(
     app = FastAPI(title="Oozo query API", version=__version__, lifespan=lifespan)
     app.state.oozo = state
     errors.install(app)
-    for router in (health.router, query.router, info.router, ui.router):
+    for router in (health.router, query.router_for(settings), info.router, ui.router):
         app.include_router(router)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app

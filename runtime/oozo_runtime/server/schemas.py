@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
-
-MAX_QUESTION_CHARS = 4000
-MAX_TOP_K = 50
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model, field_validator
 
 
 class QueryRequest(BaseModel):
+    """The request body; `limited_to` gives it the bounds a server is configured with."""
+
     model_config = ConfigDict(extra="ignore")
 
-    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS)
+    question: str = Field(..., min_length=1)
     return_sources: StrictBool = True
-    top_k: StrictInt = Field(5, ge=1, le=MAX_TOP_K)
+    top_k: StrictInt = Field(5, ge=1)
 
     @field_validator("question")
     @classmethod
@@ -37,3 +36,15 @@ class QueryResponse(BaseModel):
     index_version: str
     timings: dict[str, float]
     error: str | None = None
+
+
+def limited_to(max_question_chars: int, max_top_k: int) -> type[QueryRequest]:
+    """QueryRequest bounded by OOZO_MAX_QUESTION_CHARS and OOZO_MAX_TOP_K: the settings are the
+    only source of these limits, so the API reference and the validation errors state the
+    configured ones, raised or lowered."""
+    return create_model(
+        "QueryRequest",
+        __base__=QueryRequest,
+        question=(str, Field(..., min_length=1, max_length=max_question_chars)),
+        top_k=(StrictInt, Field(5, ge=1, le=max_top_k)),
+    )

@@ -5,24 +5,32 @@ from __future__ import annotations
 import time
 
 import anyio
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
 from oozo_runtime.generation import GenerationError
+from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
-from oozo_runtime.server.schemas import QueryRequest, QueryResponse
+from oozo_runtime.server.schemas import QueryRequest, QueryResponse, limited_to
+from oozo_runtime.server.state import AppState
 
-router = APIRouter(prefix="/api", tags=["query"])
+
+def router_for(settings: ServeSettings) -> APIRouter:
+    """The query route, its body validated against the configured limits."""
+    router = APIRouter(prefix="/api", tags=["query"])
+
+    async def query(_: AuthDep, body: QueryRequest, state: StateDep, retriever: RetrieverDep) -> JSONResponse:
+        return await answer(body, state, retriever)
+
+    # FastAPI reads the body model from the signature: this route's is the bounded one.
+    query.__annotations__["body"] = limited_to(settings.max_question_chars, settings.max_top_k)
+    router.post("/query", response_model=QueryResponse)(query)
+    return router
 
 
-@router.post("/query", response_model=QueryResponse)
-async def query(_: AuthDep, body: QueryRequest, state: StateDep, retriever: RetrieverDep) -> JSONResponse:
-    s = state.settings
-    if len(body.question) > s.max_question_chars:
-        raise HTTPException(422, f"question: longer than {s.max_question_chars} characters")
-    if body.top_k > s.max_top_k:
-        raise HTTPException(422, f"top_k: must be at most {s.max_top_k}")
+async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> JSONResponse:
     started = time.perf_counter()
     hits, timings = await anyio.to_thread.run_sync(
         retriever.retrieve, body.question, body.top_k, limiter=state.limiter
