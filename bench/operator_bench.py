@@ -41,7 +41,7 @@ from typing import Any
 
 from kubernetes import client, watch
 
-from tests.harness.procs import cpu_seconds
+from devcluster.procs import cpu_seconds
 from tests.operator_builders import make_corpus, on_local_node, with_small_pods
 from tests.operator_support import (
     GROUP,
@@ -443,7 +443,7 @@ class Bench:
 
 @contextmanager
 def _plane(tmp: Path) -> Iterator[Any]:
-    from tests.harness.controlplane import ControlPlane
+    from devcluster.controlplane.plane import ControlPlane
 
     policy = tmp / "audit-policy.yaml"
     policy.write_text(AUDIT_POLICY)

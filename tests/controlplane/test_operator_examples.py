@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
 from tests.operator_builders import on_local_node
 from tests.operator_support import (
     GROUP,

@@ -9,7 +9,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
 from tests.operator_builders import (
     at,
     make_corpus,

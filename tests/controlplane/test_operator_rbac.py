@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
 from tests.operator_builders import make_corpus, on_local_node, with_auth, with_openai
 from tests.operator_support import (
     GROUP,

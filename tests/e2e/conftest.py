@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster.kubelet.local import resolve_service
+from devcluster.stack import LOCAL_SCHEDULING, Stack, kubectl
 from tests.e2e import documents
-from tests.harness.local_kubelet import resolve_service
-from tests.harness.stack import LOCAL_SCHEDULING, Stack, kubectl
 
 READY_TIMEOUT = 480  # seconds: first index build + two servers loading the model on 2 shared cores
 

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.harness.controlplane import (
+from devcluster.controlplane.plane import (
     KWOK_NODE_NAME,
     LOCAL_NODE_NAME,
     LOCAL_NODE_SELECTOR,
@@ -23,7 +23,7 @@ from tests.harness.controlplane import (
     NODE_MONITOR_GRACE_SECONDS,
     ControlPlane,
 )
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """A local kubelet: runs the pods bound to `oozo-local-0` as processes on this machine.
 
-The control plane (tests/harness/controlplane.py) is real: kube-apiserver, the scheduler, the
+The control plane (devcluster/controlplane/plane.py) is real: kube-apiserver, the scheduler, the
 Job, ReplicaSet, Deployment, EndpointSlice and PV controllers all do their own work. What no
 machine here has is a container runtime. This module plays the kubelet for one node:
 
@@ -41,9 +41,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.harness import pod_process as pp
-from tests.harness.kube_rest import Kube
-from tests.harness.pod_worker import FINALIZER, PodWorker
+from devcluster.kube_rest import Kube
+from devcluster.kubelet import launch as pp
+from devcluster.kubelet.worker import FINALIZER, PodWorker
 
 __all__ = ["FINALIZER", "LocalKubelet", "resolve_service", "service_endpoints", "wait_for_endpoint"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import pod_process as pp
-from tests.harness.pod_volumes import Volumes
+from devcluster.kubelet import launch as pp
+from devcluster.kubelet.volumes import Volumes
 
 OBJECTS: dict[tuple[str, str], dict] = {
     ("configmap", "docs"): {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import pod_process as pp
+from devcluster.kubelet import launch as pp
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.harness import pod_process as pp
-from tests.harness.kube_rest import Kube
+from devcluster.kube_rest import Kube
+from devcluster.kubelet import launch as pp
 
 ReadObject = Callable[[str, str, str], "dict | None"]  # (kind, namespace, name) → object or None
 

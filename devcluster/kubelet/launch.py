@@ -1,6 +1,6 @@
 """The pure half of the local kubelet: how a pod spec becomes local processes, and how their
 state becomes pod status. No I/O here beyond what the caller hands in, so every rule is unit
-tested (tests/unit/test_local_kubelet_*.py).
+tested (tests/devcluster/test_kubelet_*.py).
 
 What "a container" is locally:
 - its filesystem is the host's, with each volumeMount's mountPath mapped to a folder; any env
@@ -39,7 +39,7 @@ class Image:
     paths: tuple[str, ...] = ()
 
 
-# Mirrors Dockerfile.runtime (tests/unit/test_local_kubelet_pod.py checks it stays in step).
+# Mirrors Dockerfile.runtime (tests/devcluster/test_kubelet_launch.py checks it stays in step).
 OOZO_RUNTIME_IMAGE = Image(
     entrypoint=("oozo",),
     cmd=("serve", "--index", "/var/lib/oozo/index"),

@@ -13,11 +13,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.harness import procs
-from tests.harness.local_kubelet import LocalKubelet
-from tests.harness.provisioner import Provisioner
+from devcluster import procs
+from devcluster.kubelet.local import LocalKubelet
+from devcluster.provisioner import Provisioner
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 CRDS = REPO / "crds"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import pod_process as pp
-from tests.harness.local_kubelet import endpoint_urls
-from tests.harness.provisioner import pv_for_claim, wants_volume
+from devcluster.kubelet import launch as pp
+from devcluster.kubelet.local import endpoint_urls
+from devcluster.provisioner import pv_for_claim, wants_volume
 
 NOW = "2026-01-01T00:00:10Z"
 

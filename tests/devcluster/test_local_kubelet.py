@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness.kube_rest import Kube
-from tests.harness.local_kubelet import LocalKubelet, resolve_service, service_endpoints
-from tests.harness.provisioner import Provisioner
-from tests.harness.stack import LOCAL_SCHEDULING, kubectl
+from devcluster.kube_rest import Kube
+from devcluster.kubelet.local import LocalKubelet, resolve_service, service_endpoints
+from devcluster.provisioner import Provisioner
+from devcluster.stack import LOCAL_SCHEDULING, kubectl
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@
     server.stop()
 
 The server runs as a separate process with its own data directory and fixed root credentials;
-`stop()` signals only the process this object started. `python -m tests.harness.s3server DIR`
+`stop()` signals only the process this object started. `python -m devcluster.s3server DIR`
 starts one in the foreground for poking at it by hand.
 """
 
@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "hack" / "s3" / "build-minio.sh"
 PR_SET_PDEATHSIG = 1
 

@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from tests.harness import procs
-from tests.harness.controlplane import ControlPlane
-from tests.harness.local_kubelet import resolve_service
-from tests.harness.stack import REPO, Stack, kubectl
+from devcluster import procs
+from devcluster.controlplane.plane import ControlPlane
+from devcluster.kubelet.local import resolve_service
+from devcluster.stack import REPO, Stack, kubectl
 
 NAMESPACE = "oozo-demo"
 OVERLAY = REPO / "examples" / "quickstart" / "demo"

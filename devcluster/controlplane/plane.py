@@ -7,13 +7,13 @@ processes built from source by hack/controlplane/build.sh. Two nodes:
 - `kwok-node-0` (label type=kwok): kwok plays its kubelet, so pods scheduled there become
   Running/Ready and Job pods Succeeded, without running anything.
 - `oozo-local-0` (label and NoSchedule taint oozo.dev/local-kubelet=true): kwok leaves it alone;
-  a small heartbeat process (tests/harness/localnode.py) keeps it Ready. Pods that tolerate the
+  a small heartbeat process (devcluster/controlplane/localnode.py) keeps it Ready. Pods that tolerate the
   taint and select it are bound there and nobody writes their status: tests (or the local
   kubelet runner) play the kubelet for them.
 
     plane = ControlPlane(tmpdir); plane.start(); ...; plane.stop()
-    python -m tests.harness.controlplane up --dir .cluster      # detached, for humans
-    python -m tests.harness.controlplane down --dir .cluster
+    python -m devcluster.controlplane up --dir .cluster      # detached, for humans
+    python -m devcluster.controlplane down --dir .cluster
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.harness import components, localnode, pki, procs
+from devcluster import procs
+from devcluster.controlplane import components, localnode, pki
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "hack" / "controlplane" / "build.sh"
@@ -123,7 +124,13 @@ class ControlPlane:
             heartbeat_kubeconfig = self.workdir / f"{LOCAL_NODE_IDENTITY.name}.kubeconfig"
             self._spawn(
                 "local-node-heartbeat",
-                [sys.executable, "-m", "tests.harness.localnode", "--kubeconfig", str(heartbeat_kubeconfig)],
+                [
+                    sys.executable,
+                    "-m",
+                    "devcluster.controlplane.localnode",
+                    "--kubeconfig",
+                    str(heartbeat_kubeconfig),
+                ],
             )
             self._wait("kube-apiserver", lambda: procs.http_ok(f"{self.server}/readyz", self._admin_tls()))
             # kwok gives up if the apiserver is not there within seconds: start it once it is.
@@ -288,7 +295,7 @@ def _up(workdir: Path) -> int:
         f"  export KUBECONFIG={plane.kubeconfig}\n"
         f"  kubectl get nodes   # {KWOK_NODE_NAME} (kwok) and {LOCAL_NODE_NAME} (local heartbeat)\n"
         f"  logs: {plane.logs}/\n"
-        f"  stop: python -m tests.harness.controlplane down --dir {workdir}   (make cluster-down)"
+        f"  stop: python -m devcluster.controlplane down --dir {workdir}   (make cluster-down)"
     )
     return 0
 
@@ -311,7 +318,7 @@ def _remove_state(workdir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.harness.controlplane", description=__doc__.split("\n")[0]
+        prog="python -m devcluster.controlplane", description=__doc__.split("\n")[0]
     )
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument(

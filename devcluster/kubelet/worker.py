@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.harness import pod_process as pp
-from tests.harness.kube_rest import ApiError
-from tests.harness.pod_volumes import Volumes
+from devcluster.kube_rest import ApiError
+from devcluster.kubelet import launch as pp
+from devcluster.kubelet.volumes import Volumes
 
 if TYPE_CHECKING:
-    from tests.harness.local_kubelet import LocalKubelet
+    from devcluster.kubelet.local import LocalKubelet
 
 log = logging.getLogger("oozo.local-kubelet")
 
