@@ -8,34 +8,13 @@ Shared by the e2e fixtures and `make demo`.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from devcluster import procs
 from devcluster.kubelet.local import LocalKubelet
+from devcluster.operator_process import VENV_BIN, OperatorProcess
 from devcluster.provisioner import Provisioner
-
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = REPO / ".venv" / "bin"
-CRDS = REPO / "crds"
-
-LOCAL_NODE_SELECTOR = {"oozo.dev/local-kubelet": "true"}
-LOCAL_NODE_TOLERATION = {
-    "key": "oozo.dev/local-kubelet",
-    "operator": "Equal",
-    "value": "true",
-    "effect": "NoSchedule",
-}
-# spec.scheduling of a RagCorpus whose pods the local kubelet should run.
-LOCAL_SCHEDULING = {"nodeSelector": LOCAL_NODE_SELECTOR, "tolerations": [LOCAL_NODE_TOLERATION]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from devcluster.ragcorpus import install_crd
 
 
 def kubectl(
@@ -59,76 +38,27 @@ class Stack:
         self.workdir = Path(workdir).resolve()
         self.provisioner = Provisioner(self.kubeconfig, self.workdir / "pv")
         self.kubelet = LocalKubelet(self.kubeconfig, workdir=self.workdir / "kubelet", python_bin=VENV_BIN)
-        self.operator: subprocess.Popen[bytes] | None = None
-        self.operator_log = self.workdir / "logs" / "operator.log"
-        self.liveness_port = 0
+        self.env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        self.operator = OperatorProcess(
+            self.env, self.workdir / "logs", OOZO_LOG_FORMAT="text", PYTHONUNBUFFERED="1"
+        )
 
     def start(self) -> Stack:
         try:
-            self.install_crds()
+            install_crd(self.env)
             self.provisioner.start()
             self.kubelet.start()
-            self.start_operator()
+            self.operator.start().wait_live()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def install_crds(self) -> None:
-        kubectl(self.kubeconfig, "apply", "--server-side", "-f", str(CRDS))
-        kubectl(
-            self.kubeconfig,
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/ragcorpora.rag.oozo.dev",
-        )
-
-    def start_operator(self, timeout: float = 60) -> None:
-        """`oozo operator` as a subprocess with the control plane's admin kubeconfig; returns once
-        its liveness endpoint answers (kopf is then watching)."""
-        self.liveness_port = free_port()
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "OOZO_LOG_FORMAT": "text",
-            "PYTHONUNBUFFERED": "1",
-        }
-        args = [
-            str(VENV_BIN / "oozo"),
-            "operator",
-            "--liveness-port",
-            str(self.liveness_port),
-            "--metrics-port",
-            str(free_port()),
-        ]
-        self.operator = procs.spawn(args, self.operator_log, detached=False, cwd=REPO, env=env)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.operator.poll() is not None:
-                raise RuntimeError(
-                    f"oozo operator exited with {self.operator.returncode}:\n{procs.tail(self.operator_log)}"
-                )
-            ok, _ = procs.http_ok(f"http://127.0.0.1:{self.liveness_port}/healthz")
-            if ok:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"oozo operator not live after {timeout}s:\n{procs.tail(self.operator_log)}"
-                )
-            time.sleep(0.3)
-
     def stop(self) -> None:
         """Operator first (so nothing reacts to the teardown), then pods, then volumes."""
-        if self.operator is not None and self.operator.poll() is None:
-            self.operator.terminate()
-            try:
-                self.operator.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.operator.kill()
-                self.operator.wait()
+        self.operator.stop()
         self.kubelet.stop()
         self.provisioner.stop()
 
     def operator_tail(self, lines: int = 60) -> str:
-        return procs.tail(self.operator_log, lines)
+        return self.operator.log_tail(lines)

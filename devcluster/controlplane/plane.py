@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devcluster import procs
+from devcluster import REPO, procs
 from devcluster.controlplane import components, localnode, pki
+from devcluster.ports import free_ports
 
-REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "hack" / "controlplane" / "build.sh"
 
 KWOK_NODE_NAME = "kwok-node-0"
@@ -43,6 +42,8 @@ LOCAL_NODE_TAINT = dict(localnode.TAINT)  # oozo.dev/local-kubelet=true:NoSchedu
 # Put these on a pod spec to bind it to the local node (and only there).
 LOCAL_NODE_SELECTOR = {LOCAL_NODE_LABEL[0]: LOCAL_NODE_LABEL[1]}
 LOCAL_NODE_TOLERATION = {"key": localnode.LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+# spec.scheduling of a RagCorpus whose pods should land on the local node (and only there).
+LOCAL_SCHEDULING = {"nodeSelector": LOCAL_NODE_SELECTOR, "tolerations": [LOCAL_NODE_TOLERATION]}
 
 # The controller-manager gives up on a silent node after this many seconds.
 NODE_MONITOR_GRACE_SECONDS = components.NODE_MONITOR_GRACE_SECONDS
@@ -58,17 +59,6 @@ def build_binaries() -> Path:
     if run.returncode != 0:
         raise RuntimeError(f"{BUILD} failed (exit {run.returncode}):\n{run.stderr}")
     return Path(run.stdout.strip().splitlines()[-1])
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class ControlPlane:
@@ -106,7 +96,7 @@ class ControlPlane:
         self._began = began = time.monotonic()
         self.bin = bin_dir = build_binaries()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        ports = components.Ports(*_free_ports(6))
+        ports = components.Ports(*free_ports(6))
         at = components.Layout(bin_dir, self.workdir, ports)
         self.server = f"https://127.0.0.1:{ports.apiserver}"
         insecure = procs.insecure_context()  # the components' self-signed serving certificates

@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster.controlplane.plane import LOCAL_SCHEDULING
 from devcluster.kubelet.local import resolve_service
-from devcluster.stack import LOCAL_SCHEDULING, Stack, kubectl
+from devcluster.stack import Stack, kubectl
 from tests.e2e import documents
 
 READY_TIMEOUT = 480  # seconds: first index build + two servers loading the model on 2 shared cores
