@@ -28,7 +28,7 @@ from rich.table import Table
 
 from devcluster import REPO, procs
 from devcluster.controlplane.plane import ControlPlane
-from devcluster.kubelet.local import resolve_service
+from devcluster.kubelet.services import resolve_service
 from devcluster.stack import Stack, kubectl
 
 NAMESPACE = "oozo-demo"

@@ -17,7 +17,8 @@ import pytest
 
 from devcluster.controlplane.plane import LOCAL_SCHEDULING
 from devcluster.kube_rest import Kube
-from devcluster.kubelet.local import LocalKubelet, resolve_service, service_endpoints
+from devcluster.kubelet.local import LocalKubelet
+from devcluster.kubelet.services import resolve_service, service_endpoints
 from devcluster.provisioner import Provisioner
 from devcluster.stack import kubectl
 from devcluster.waiting import wait_for

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from devcluster.controlplane.plane import LOCAL_SCHEDULING
-from devcluster.kubelet.local import resolve_service
+from devcluster.kubelet.services import resolve_service
 from devcluster.stack import Stack, kubectl
 from tests.e2e import documents
 
