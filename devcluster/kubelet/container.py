@@ -8,6 +8,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from devcluster.kubelet.pod_status import ContainerState
@@ -62,3 +63,27 @@ class Container:
         self.liveness: Probe | None = None
         self.startup: Probe | None = None
         self.started_mono = 0.0
+
+    def run_due_probes(self) -> str | None:
+        """Run the probes that are due on the running container and update started/ready; the
+        reason to restart it when its startup or liveness probe has failed for good."""
+        now = time.monotonic()
+        if self.startup and not self.state.started:
+            if now >= self.startup.next_at and self.startup.run():
+                self.state.started = True
+            elif self.startup.failures >= self.startup.t["failure"]:
+                return "startup probe failed"
+            return None
+        if self.liveness and now >= self.liveness.next_at:
+            self.liveness.run()
+            if self.liveness.failures >= self.liveness.t["failure"]:
+                return "liveness probe failed"
+        if self.readiness and now >= self.readiness.next_at:
+            ok = self.readiness.run()
+            if ok and self.readiness.successes >= self.readiness.t["success"]:
+                self.state.ready = True
+            elif not ok and self.readiness.failures >= self.readiness.t["failure"]:
+                self.state.ready = False
+        elif not self.readiness:
+            self.state.ready = self.state.started
+        return None

@@ -283,26 +283,9 @@ class PodWorker(threading.Thread):
     def _probe(self, c: Container) -> None:
         if c.state.state != "running":
             return
-        now = time.monotonic()
-        if c.startup and not c.state.started:
-            if now >= c.startup.next_at and c.startup.run():
-                c.state.started = True
-            elif c.startup.failures >= c.startup.t["failure"]:
-                self._restart_unhealthy(c, "startup probe failed")
-            return
-        if c.liveness and now >= c.liveness.next_at:
-            c.liveness.run()
-            if c.liveness.failures >= c.liveness.t["failure"]:
-                self._restart_unhealthy(c, "liveness probe failed")
-                return
-        if c.readiness and now >= c.readiness.next_at:
-            ok = c.readiness.run()
-            if ok and c.readiness.successes >= c.readiness.t["success"]:
-                c.state.ready = True
-            elif not ok and c.readiness.failures >= c.readiness.t["failure"]:
-                c.state.ready = False
-        elif not c.readiness:
-            c.state.ready = c.state.started
+        failed = c.run_due_probes()
+        if failed:
+            self._restart_unhealthy(c, failed)
 
     def _restart_unhealthy(self, c: Container, why: str) -> None:
         log.warning("%s: %s %s, killing it", self.name, c.spec["name"], why)

@@ -68,7 +68,10 @@ def ragcorpus(name: str, namespace: str, source_configmap: str, **spec: Any) -> 
 
 
 @dataclass
-class Corpus:
+class DeployedCorpus:
+    """A RagCorpus applied to the e2e cluster, and what a test does with it: read it, wait for
+    Ready, query its Service, and say what went wrong when it is stuck."""
+
     name: str
     namespace: str
     stack: Stack
@@ -134,11 +137,11 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def handbook(stack: Stack) -> Iterator[Corpus]:
+def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
     """A RagCorpus over three .docx files in a ConfigMap, applied and waited Ready."""
     namespace = f"e2e-{uuid.uuid4().hex[:6]}"
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
-    corpus = Corpus("handbook", namespace, stack)
+    corpus = DeployedCorpus("handbook", namespace, stack)
     apply(
         stack.kubeconfig,
         documents.configmap("handbook-docs", namespace, documents.handbook_docs()),
