@@ -1,5 +1,5 @@
 """One pod on the local node, from binding to deletion: volumes, processes, probes, restarts,
-status, graceful stop. See local_kubelet.py for the whole picture."""
+status, graceful stop. See local.py for the whole picture."""
 
 from __future__ import annotations
 
