@@ -28,12 +28,12 @@ $(STAMP): pyproject.toml
 
 .PHONY: demo
 demo: dev controlplane ## Run the whole loop on the embedded quickstart corpus and ask it a question
-	$(PY) -m tests.harness.demo
+	$(PY) -m devcluster.demo
 
 ##@ Testing
 
 .PHONY: test
-test: dev controlplane tools ## The full suite: unit, runtime, control-plane and e2e tiers
+test: dev controlplane tools ## The full suite: unit, runtime, control-plane, e2e, s3 and dev-cluster tiers
 	$(PYTEST) tests
 
 .PHONY: test-unit
@@ -52,10 +52,14 @@ test-s3: dev tools ## S3 tier: backup and restore against a real MinIO on loopba
 test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-apiserver
 	$(PYTEST) -m "controlplane or e2e" tests
 
+.PHONY: test-devcluster
+test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster itself (kubelets, control plane, kstatus)
+	$(PYTEST) -m devcluster tests
+
 .PHONY: lint
 lint: dev ## ruff and mypy
-	$(VENV)/bin/ruff check contract operator runtime tests
-	$(VENV)/bin/ruff format --check contract operator runtime tests
+	$(VENV)/bin/ruff check contract operator runtime tests devcluster
+	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster
 	$(VENV)/bin/mypy contract/oozo_contract operator/oozo_operator runtime/oozo_runtime
 
 .PHONY: bench
@@ -76,11 +80,11 @@ tools: ## helm and MinIO (Go module proxy), promtool (Debian) for the chart and 
 
 .PHONY: cluster-up
 cluster-up: dev controlplane ## Start the local control plane; kubeconfig in .cluster/kubeconfig
-	$(PY) -m tests.harness.controlplane up --dir .cluster
+	$(PY) -m devcluster.controlplane up --dir .cluster
 
 .PHONY: cluster-down
 cluster-down: ## Stop exactly what cluster-up started
-	@if [ -x $(PY) ]; then $(PY) -m tests.harness.controlplane down --dir .cluster; fi
+	@if [ -x $(PY) ]; then $(PY) -m devcluster.controlplane down --dir .cluster; fi
 
 ##@ kind (needs a Docker engine; not run in CI here)
 

@@ -123,7 +123,7 @@ def run(
 ) -> dict[str, Any]:
     """Each shape's index, in each topology, against a MinIO started for it (a fresh server, so
     none inherits another's background work)."""
-    from tests.harness.s3server import S3Server
+    from devcluster.s3server import S3Server
 
     if rounds % 2:
         raise ValueError("rounds must be even: each side goes second in half of them (see measure)")
@@ -168,7 +168,7 @@ def run(
 def _settle(server_pid: int, timeout: float = 15.0) -> None:
     """Wait until MinIO is idle (under 2% of a CPU for a quarter of a second), so no transfer
     pays for work the server still does for the one before."""
-    from tests.harness.procs import cpu_seconds
+    from devcluster.procs import cpu_seconds
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

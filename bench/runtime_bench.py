@@ -21,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from devcluster.ports import free_port
 
 WORDS = """policy employee contract budget review project travel expense approval office remote schedule
 training security access laptop incident report manager team quarter invoice supplier audit benefit leave
@@ -124,12 +125,6 @@ def _floor(index_dir: Path, questions: list[str]) -> dict[str, float]:
     return {**_percentiles(samples), "rps": round(len(questions) / elapsed, 1)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _load(url: str, questions: list[str], concurrency: int) -> dict[str, float]:
     import httpx
 
@@ -183,7 +178,7 @@ def _sequential(url: str, questions: list[str]) -> dict[str, float]:
 def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str, float]]:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OOZO_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
         _oozo("serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)),

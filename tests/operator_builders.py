@@ -11,14 +11,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from devcluster.controlplane.plane import LOCAL_SCHEDULING
+
 Modifier = Callable[[dict[str, Any]], None]
-LOCAL_NODE = {"oozo.dev/local-kubelet": "true"}
-LOCAL_TOLERATION = {
-    "key": "oozo.dev/local-kubelet",
-    "operator": "Equal",
-    "value": "true",
-    "effect": "NoSchedule",
-}
 
 
 def make_corpus(name: str = "docs", *mods: Modifier, namespace: str | None = None) -> dict[str, Any]:
@@ -84,7 +79,7 @@ def with_refresh(schedule: str) -> Modifier:
 
 def on_local_node(obj: dict[str, Any]) -> None:
     """Every pod of the corpus lands on oozo-local-0, where the test plays the kubelet."""
-    obj["spec"]["scheduling"] = {"nodeSelector": dict(LOCAL_NODE), "tolerations": [dict(LOCAL_TOLERATION)]}
+    obj["spec"]["scheduling"] = copy.deepcopy(LOCAL_SCHEDULING)
 
 
 def with_small_pods(obj: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.operator_support import Kubelet, Operator, install_crd
+from devcluster.kubelet.player import KubeletPlayer
+from devcluster.ragcorpus import install_crd
+from tests.operator_support import Operator
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +43,8 @@ def custom(api: client.ApiClient) -> client.CustomObjectsApi:
 
 
 @pytest.fixture()
-def kubelet(core: client.CoreV1Api) -> Kubelet:
-    return Kubelet(core)
+def kubelet(core: client.CoreV1Api) -> KubeletPlayer:
+    return KubeletPlayer(core)
 
 
 @pytest.fixture()

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.operator_support import REPO, install_crd
+from devcluster.ragcorpus import install_crd
+from tests.operator_support import REPO
 
 EXAMPLES = REPO / "examples"
 # Argo CD and Flux objects need those tools' CRDs; their health check has its own tests.

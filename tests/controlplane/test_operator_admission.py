@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
 from tests.operator_builders import at, make_corpus, with_autoscaling, with_source
 
 REPO = Path(__file__).resolve().parents[2]

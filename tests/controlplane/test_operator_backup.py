@@ -11,9 +11,12 @@ from typing import Any
 
 from kubernetes import client
 
+from devcluster.kubelet.player import KubeletPlayer
+from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition
+from devcluster.waiting import wait_for
 from tests.controlplane import test_operator_lifecycle as lifecycle
 from tests.operator_builders import at, make_corpus, on_local_node
-from tests.operator_support import GROUP, PLURAL, VERSION, Kubelet, Operator, condition, corpus, wait_for
+from tests.operator_support import Operator, corpus
 
 S3 = {
     "bucket": "oozo-backups",
@@ -47,7 +50,7 @@ def job_from_cronjob(batch: client.BatchV1Api, ns: str, cronjob: str, name: str,
     batch.create_namespaced_job(ns, job)
 
 
-def finish_backup(kubelet: Kubelet, ns: str, job: str, exit_code: int, message: str) -> None:
+def finish_backup(kubelet: KubeletPlayer, ns: str, job: str, exit_code: int, message: str) -> None:
     sel = f"batch.kubernetes.io/job-name={job}"
     pod = wait_for(
         f"a pod of {job}",
@@ -91,7 +94,7 @@ def test_backup_results_reach_status_and_failures_do_not_unready(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("bk", on_local_node, at("spec.backup", BACKUP)))
@@ -159,7 +162,7 @@ def test_a_backup_pod_that_cannot_start_is_reported_without_unreadying(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("bs", on_local_node, at("spec.backup", BACKUP)))

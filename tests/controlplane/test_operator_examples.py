@@ -9,21 +9,12 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
+from devcluster.kubelet.player import KubeletPlayer, index_result_message
+from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, volume_for
+from devcluster.waiting import wait_for
 from tests.operator_builders import on_local_node
-from tests.operator_support import (
-    GROUP,
-    PLURAL,
-    REPO,
-    VERSION,
-    Kubelet,
-    Operator,
-    condition,
-    corpus,
-    result,
-    volume_for,
-    wait_for,
-)
+from tests.operator_support import REPO, Operator, corpus
 
 
 def kubectl(env: dict[str, str], *args: str) -> str:
@@ -43,8 +34,8 @@ def test_quickstart_goes_ready(
     cm_name = corpus(custom, ns, "handbook")["spec"]["source"]["configMap"]["name"]
     assert volumes["source"].config_map.name == cm_name and cm_name.startswith("handbook-docs-")
     assert len(core.read_namespaced_config_map(cm_name, ns).binary_data) == 3
-    kubelet = Kubelet(core)
-    kubelet.finish_index(ns, "handbook", result("20260101-quick", documents=3, chunks=5))
+    kubelet = KubeletPlayer(core)
+    kubelet.finish_index(ns, "handbook", index_result_message("20260101-quick", documents=3, chunks=5))
 
     def serving() -> dict[str, Any] | None:
         kubelet.ready_servers(ns, "handbook")
@@ -110,7 +101,7 @@ def test_openai_example_wires_secrets_by_reference(
     )
     generated = wait_for("the API key", lambda: core.read_namespaced_secret("support-kb-api-key", ns), 30)
     assert generated.metadata.owner_references[0].name == "support-kb"
-    Kubelet(core).finish_index(ns, "support-kb", result("v1"))
+    KubeletPlayer(core).finish_index(ns, "support-kb", index_result_message("v1"))
     dep = wait_for("the Deployment", lambda: client.AppsV1Api(api).list_namespaced_deployment(ns).items, 30)[
         0
     ]

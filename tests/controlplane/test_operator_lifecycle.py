@@ -9,7 +9,10 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
+from devcluster.kubelet.player import KubeletPlayer, index_result_message
+from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, docs_configmap, volume_for
+from devcluster.waiting import wait_for
 from tests.operator_builders import (
     at,
     make_corpus,
@@ -19,20 +22,7 @@ from tests.operator_builders import (
     with_openai,
     with_refresh,
 )
-from tests.operator_support import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    Kubelet,
-    Operator,
-    condition,
-    corpus,
-    docs_configmap,
-    result,
-    until_condition,
-    volume_for,
-    wait_for,
-)
+from tests.operator_support import Operator, corpus, until_condition
 
 MANAGED = "app.kubernetes.io/managed-by=oozo"
 
@@ -57,16 +47,21 @@ def serve_version(api: client.ApiClient, ns: str, name: str) -> str | None:
 
 
 def bring_up(
-    api: client.ApiClient, custom: client.CustomObjectsApi, kubelet: Kubelet, ns: str, name: str, version: str
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    kubelet: KubeletPlayer,
+    ns: str,
+    name: str,
+    version: str,
 ) -> dict[str, Any]:
     """Index pod reports `version`, server pods come up: returns the Ready corpus."""
-    kubelet.finish_index(ns, name, result(version))
+    kubelet.finish_index(ns, name, index_result_message(version))
     wait_for("the Deployment", lambda: serve_version(api, ns, name) == version or None, 30)
     return until_ready(kubelet, custom, ns, name)
 
 
 def until_ready(
-    kubelet: Kubelet, custom: client.CustomObjectsApi, ns: str, name: str, version: str | None = None
+    kubelet: KubeletPlayer, custom: client.CustomObjectsApi, ns: str, name: str, version: str | None = None
 ) -> dict[str, Any]:
     """Keep bringing up server pods (as the kubelet) until the corpus reads Ready (at `version`)."""
 
@@ -130,7 +125,7 @@ def test_children_carry_owner_labels_and_spec(
     secret_uid = core.read_namespaced_secret("full-api-key", ns).metadata.uid
     # No Deployment until an index version is published.
     assert not client.AppsV1Api(api).list_namespaced_deployment(ns).items
-    bring_up(api, custom, Kubelet(core), ns, "full", "v1")
+    bring_up(api, custom, KubeletPlayer(core), ns, "full", "v1")
     dep = client.AppsV1Api(api).read_namespaced_deployment("full", ns)
     # The HPA owns the replica count: the operator's field manager must not claim it.
     ours = [
@@ -156,7 +151,7 @@ def test_index_result_drives_ready_and_rollout(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("docs", on_local_node))
@@ -193,7 +188,7 @@ def test_index_result_drives_ready_and_rollout(
     wait_for("a second Job", lambda: len(client.BatchV1Api(api).list_namespaced_job(ns).items) == 2, 20)
     assert serve_version(api, ns, "docs") == "20260101-aaaa"
     assert kstatus(corpus(custom, ns, "docs"))[0] == "InProgress"
-    kubelet.finish_index(ns, "docs", result("20260101-bbbb", chunks=15))
+    kubelet.finish_index(ns, "docs", index_result_message("20260101-bbbb", chunks=15))
     wait_for("rollout to v2", lambda: serve_version(api, ns, "docs") == "20260101-bbbb" or None, 30)
     obj = until_ready(kubelet, custom, ns, "docs", "20260101-bbbb")
     assert obj["status"]["index"]["chunks"] == 15 and kstatus(obj)[0] == "Current"
@@ -206,7 +201,7 @@ def test_editing_the_source_configmap_builds_a_new_version(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("live", on_local_node))
@@ -215,7 +210,7 @@ def test_editing_the_source_configmap_builds_a_new_version(
     core.patch_namespaced_config_map("live-docs", ns, {"data": {"b.md": "# A new page\n"}})
     wait_for("a Job for the edited documents", lambda: len(batch.list_namespaced_job(ns).items) == 2, 30)
     assert serve_version(api, ns, "live") == "v1"  # the old version serves meanwhile
-    kubelet.finish_index(ns, "live", result("v2"))
+    kubelet.finish_index(ns, "live", index_result_message("v2"))
     obj = until_ready(kubelet, custom, ns, "live", "v2")
     assert obj["status"]["sourceRevision"] != first["status"]["sourceRevision"]
     assert obj["metadata"]["generation"] == first["metadata"]["generation"]  # no spec change
@@ -226,7 +221,7 @@ def test_failed_build_keeps_old_version_and_stalls(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("frail", on_local_node))
@@ -301,7 +296,7 @@ def test_delete_removes_every_child(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(

@@ -13,24 +13,12 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
+from devcluster.kubelet.player import KubeletPlayer, index_result_message
+from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, docs_configmap, install_crd, volume_for
+from devcluster.waiting import wait_for
 from tests.operator_builders import make_corpus, on_local_node, with_auth, with_openai
-from tests.operator_support import (
-    GROUP,
-    PLURAL,
-    REPO,
-    VERSION,
-    Kubelet,
-    Operator,
-    condition,
-    corpus,
-    docs_configmap,
-    install_crd,
-    result,
-    until_condition,
-    volume_for,
-    wait_for,
-)
+from tests.operator_support import REPO, Operator, corpus, until_condition
 
 SA = "system:serviceaccount:oozo-system:oozo-operator"
 
@@ -113,14 +101,14 @@ def test_operator_with_least_privilege_reaches_ready(
     core, custom, kubelet = (
         client.CoreV1Api(api),
         client.CustomObjectsApi(api),
-        Kubelet(client.CoreV1Api(api)),
+        KubeletPlayer(client.CoreV1Api(api)),
     )
     docs_configmap(core, ns, "kb-docs")
     volume_for(core, ns, "kb")
     custom.create_namespaced_custom_object(
         GROUP, VERSION, ns, PLURAL, make_corpus("kb", on_local_node, with_auth())
     )
-    kubelet.finish_index(ns, "kb", result("v1"))
+    kubelet.finish_index(ns, "kb", index_result_message("v1"))
 
     def serving() -> dict[str, Any] | None:
         kubelet.ready_servers(ns, "kb")

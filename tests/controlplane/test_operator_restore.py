@@ -8,15 +8,18 @@ from typing import Any
 
 from kubernetes import client
 
+from devcluster.kubelet.player import KubeletPlayer
+from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition
+from devcluster.waiting import wait_for
 from tests.controlplane import test_operator_lifecycle as lifecycle
 from tests.controlplane.test_operator_backup import S3
 from tests.operator_builders import at, make_corpus, on_local_node
-from tests.operator_support import GROUP, PLURAL, VERSION, Kubelet, Operator, condition, corpus, wait_for
+from tests.operator_support import Operator, corpus
 
 apply_corpus = lifecycle.apply_corpus
 
 
-def restore_pod(kubelet: Kubelet, ns: str, name: str) -> str:
+def restore_pod(kubelet: KubeletPlayer, ns: str, name: str) -> str:
     sel = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=restore"
     return wait_for(
         f"a restore pod of {name}",
@@ -34,7 +37,7 @@ def test_restore_replaces_the_first_build_and_drives_the_rollout(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     spec_restore = {"s3": S3, "version": "20251231-rrrr"}
@@ -87,7 +90,7 @@ def test_a_failed_restore_stalls_once_retries_are_spent(
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
-    kubelet: Kubelet,
+    kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
     apply_corpus(core, custom, ns, make_corpus("rf", on_local_node, at("spec.restore", {"s3": S3})))

@@ -3,45 +3,19 @@ test plays the kubelet for all of them and reports how long convergence took."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from devcluster.kubelet.player import KubeletPlayer
+from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, docs_configmap, volume_for
+from devcluster.waiting import wait_for
 from tests.operator_builders import make_corpus, on_local_node, with_small_pods
-from tests.operator_support import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    Kubelet,
-    Operator,
-    condition,
-    docs_configmap,
-    result,
-    volume_for,
-    wait_for,
-)
+from tests.operator_support import Operator
 
 COUNT = 50
-
-
-def play_kubelet(core: client.CoreV1Api, ns: str, stop: threading.Event) -> None:
-    """Index pods report a result; server pods become Ready — for every corpus in `ns`."""
-    kubelet = Kubelet(core)
-    while not stop.is_set():
-        for pod in core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/managed-by=oozo").items:
-            if not pod.spec.node_name or pod.status.container_statuses or pod.metadata.deletion_timestamp:
-                continue
-            component = pod.metadata.labels.get("app.kubernetes.io/component")
-            if component == "index":
-                kubelet.terminate(
-                    ns, pod.metadata.name, 0, result(f"v-{pod.metadata.labels['app.kubernetes.io/instance']}")
-                )
-            elif component == "server":
-                kubelet.run_ready(ns, pod.metadata.name)
-        stop.wait(0.5)
 
 
 def test_fifty_corpora_converge(
@@ -53,9 +27,7 @@ def test_fifty_corpora_converge(
         docs_configmap(core, ns, f"{name}-docs")
         volume_for(core, ns, name)
     operator = Operator(control_plane.env(), tmp_path_factory.mktemp("scale")).start()
-    stop = threading.Event()
-    kubelet = threading.Thread(target=play_kubelet, args=(core, ns, stop), daemon=True)
-    kubelet.start()
+    kubelet = KubeletPlayer(core).autoplay(ns)  # index pods report a result; server pods become Ready
     try:
         began = time.monotonic()
         for name in names:
@@ -76,6 +48,5 @@ def test_fifty_corpora_converge(
         assert len(deployments) == COUNT
         (tmp_path_factory.getbasetemp() / "scale-seconds.txt").write_text(f"{seconds:.1f}\n")
     finally:
-        stop.set()
-        kubelet.join(5)
+        kubelet.stop()
         operator.stop()

@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster.controlplane.plane import LOCAL_SCHEDULING
+from devcluster.kubelet.services import resolve_service
+from devcluster.stack import Stack, kubectl
 from tests.e2e import documents
-from tests.harness.local_kubelet import resolve_service
-from tests.harness.stack import LOCAL_SCHEDULING, Stack, kubectl
 
 READY_TIMEOUT = 480  # seconds: first index build + two servers loading the model on 2 shared cores
 
@@ -67,7 +68,10 @@ def ragcorpus(name: str, namespace: str, source_configmap: str, **spec: Any) -> 
 
 
 @dataclass
-class Corpus:
+class DeployedCorpus:
+    """A RagCorpus applied to the e2e cluster, and what a test does with it: read it, wait for
+    Ready, query its Service, and say what went wrong when it is stuck."""
+
     name: str
     namespace: str
     stack: Stack
@@ -133,11 +137,11 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def handbook(stack: Stack) -> Iterator[Corpus]:
+def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
     """A RagCorpus over three .docx files in a ConfigMap, applied and waited Ready."""
     namespace = f"e2e-{uuid.uuid4().hex[:6]}"
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
-    corpus = Corpus("handbook", namespace, stack)
+    corpus = DeployedCorpus("handbook", namespace, stack)
     apply(
         stack.kubeconfig,
         documents.configmap("handbook-docs", namespace, documents.handbook_docs()),

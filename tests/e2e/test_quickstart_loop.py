@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.e2e import documents
-from tests.e2e.conftest import Corpus, apply, ragcorpus
+from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
 
 CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
 
@@ -20,7 +20,7 @@ def sources_of(reply: dict) -> list[str]:
     return [s["document"] for s in reply.get("sources") or []]
 
 
-def test_ready_corpus_answers_from_the_right_document(handbook: Corpus) -> None:
+def test_ready_corpus_answers_from_the_right_document(handbook: DeployedCorpus) -> None:
     status = handbook.get()["status"]
     assert status["index"]["documents"] == 3, status
     assert status["index"]["chunks"] >= 3, status
@@ -48,7 +48,7 @@ class QueryLoop(threading.Thread):
     """Asks the Service continuously, resolving its endpoints before every query (as a client
     behind kube-proxy would be routed), and records every failure."""
 
-    def __init__(self, corpus: Corpus) -> None:
+    def __init__(self, corpus: DeployedCorpus) -> None:
         super().__init__(daemon=True)
         self.corpus = corpus
         self.stop = threading.Event()
@@ -67,12 +67,12 @@ class QueryLoop(threading.Thread):
             time.sleep(0.05)
 
 
-def index_jobs(corpus: Corpus) -> set[str]:
+def index_jobs(corpus: DeployedCorpus) -> set[str]:
     out = corpus.kubectl("get", "jobs", "-l", f"app.kubernetes.io/instance={corpus.name}", "-o", "name")
     return set(out.stdout.split())
 
 
-def roll_out_under_load(corpus: Corpus, change: Callable[[], None], code_word: str) -> dict:
+def roll_out_under_load(corpus: DeployedCorpus, change: Callable[[], None], code_word: str) -> dict:
     """Make `change` while a QueryLoop runs; wait until a new index version is built, rolled out
     and served by every endpoint; return what the loop saw."""
     before = corpus.get()["status"]["index"]["version"]
@@ -119,7 +119,7 @@ def roll_out_under_load(corpus: Corpus, change: Callable[[], None], code_word: s
     return {"before": before, "after": version, "queries": loop.ok}
 
 
-def test_changed_chunking_rolls_out_a_new_index_without_failed_queries(handbook: Corpus) -> None:
+def test_changed_chunking_rolls_out_a_new_index_without_failed_queries(handbook: DeployedCorpus) -> None:
     def change() -> None:
         apply(
             handbook.kubeconfig,
@@ -133,7 +133,7 @@ def test_changed_chunking_rolls_out_a_new_index_without_failed_queries(handbook:
     print(f"rolled {seen['before']} → {seen['after']} under {seen['queries']} queries, none failed")
 
 
-def test_changed_document_rolls_out_a_new_index_without_failed_queries(handbook: Corpus) -> None:
+def test_changed_document_rolls_out_a_new_index_without_failed_queries(handbook: DeployedCorpus) -> None:
     def change() -> None:
         docs = documents.handbook_docs("MARIGOLD")
         apply(handbook.kubeconfig, documents.configmap("handbook-docs", handbook.namespace, docs))

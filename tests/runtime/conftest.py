@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster.ports import free_port
 from oozo_contract.results import IndexBuildResult
 from tests.runtime.corpus import SampleCorpus, make_corpus, with_corrupt, with_empty, with_fake
 
@@ -65,12 +65,6 @@ def retriever(built: Built, embedder: Any) -> Any:
 def copy_index(built: Built, dest: Path) -> Path:
     shutil.copytree(built.index_dir, dest, symlinks=True)
     return dest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def oozo(*args: str) -> list[str]:

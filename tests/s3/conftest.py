@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from tests.harness.s3server import S3Server
+from devcluster.s3server import S3Server
 
 
 @pytest.fixture(scope="session")

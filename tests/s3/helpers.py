@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.harness.s3server import S3Server
+from devcluster.s3server import S3Server
 
 OOZO = Path(sys.executable).with_name("oozo")
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from devcluster.s3server import S3Server
 from oozo_runtime.backup.backup import plan_retention
 from oozo_runtime.backup.uri import parse_s3_uri
-from tests.harness.s3server import S3Server
 from tests.s3.conftest import add_version, sample_files, sha256, tree
 from tests.s3.helpers import backup, oozo, restore
 

@@ -15,7 +15,7 @@ import pytest
 import xxhash
 import zstandard
 
-from tests.harness.s3server import S3Server
+from devcluster.s3server import S3Server
 from tests.s3.conftest import add_version, sample_files, sha256
 from tests.s3.helpers import Run, backup, oozo, restore
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.s3server import S3Server
+from devcluster.s3server import S3Server
 from tests.runtime.corpus import make_corpus
 from tests.s3.conftest import tree
 from tests.s3.helpers import backup, oozo, restore

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from devcluster.s3server import S3Server
 from oozo_runtime.backup import s3
 from oozo_runtime.backup.backup import run_backup
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.uri import parse_s3_uri
-from tests.harness.s3server import S3Server
 from tests.s3.conftest import add_version, sample_files, tree
 from tests.s3.helpers import backup, restore
 

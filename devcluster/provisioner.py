@@ -8,7 +8,7 @@ goes Released; this deletes it and its folder (reclaim policy Retain on the obje
 done here: the in-tree hostPath deleter only works for /tmp and needs a flag).
 
     prov = Provisioner(control_plane.kubeconfig, tmp / "pv"); prov.start(); ...; prov.stop()
-    python -m tests.harness.provisioner --kubeconfig .cluster/kubeconfig --dir .cluster/pv
+    python -m devcluster.provisioner --kubeconfig .cluster/kubeconfig --dir .cluster/pv
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.harness.kube_rest import ApiError, Kube
+from devcluster.kube_rest import ApiError, Kube
 
 log = logging.getLogger("oozo.provisioner")
 

@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from tests.harness import procs
-from tests.harness.controlplane import ControlPlane
-from tests.harness.local_kubelet import resolve_service
-from tests.harness.stack import REPO, Stack, kubectl
+from devcluster import REPO, procs
+from devcluster.controlplane.plane import ControlPlane
+from devcluster.kubelet.services import resolve_service
+from devcluster.stack import Stack, kubectl
 
 NAMESPACE = "oozo-demo"
 OVERLAY = REPO / "examples" / "quickstart" / "demo"
@@ -168,7 +168,8 @@ def run(workdir: Path) -> list[int]:
         step("cleaning up: operator, pod processes, provisioner, control plane…")
         ours = [pid for _, pid in plane.recorded_pids()]
         if stack is not None:
-            ours += [*stack.kubelet.pids(), *([stack.operator.pid] if stack.operator else [])]
+            operator_pid = stack.operator.pid()
+            ours += [*stack.kubelet.pids(), *([operator_pid] if operator_pid else [])]
             stack.stop()
         plane.stop()
     return [pid for pid in ours if procs.alive(pid)]

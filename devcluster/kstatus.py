@@ -1,6 +1,6 @@
 """Health verdicts from the same library Flux and kpt use: sigs.k8s.io/cli-utils kstatus.
 
-The Go program in tests/tools/kstatus is built once into ~/.cache/oozo/tools/ and rebuilt only
+The Go program in devcluster/tools/kstatus is built once into ~/.cache/oozo/tools/ and rebuilt only
 when its source changes (the binary name carries a hash of the source), so tests pay for a Go
 build the first time only.
 """
@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SOURCE = Path(__file__).resolve().parents[1] / "tools" / "kstatus"
+SOURCE = Path(__file__).resolve().parent / "tools" / "kstatus"
 CACHE = Path(os.environ.get("OOZO_TOOLS_CACHE", Path.home() / ".cache" / "oozo" / "tools"))
 
 # Every verdict status.Compute can give.
@@ -41,7 +41,7 @@ def binary() -> Path:
     partial = target.with_suffix(f".tmp{os.getpid()}")
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": os.environ.get("GOFLAGS", "-mod=mod")}
     if shutil.which("go") is None:
-        raise RuntimeError("Go >= 1.24 is required to build tests/tools/kstatus (https://go.dev/dl/)")
+        raise RuntimeError("Go >= 1.24 is required to build devcluster/tools/kstatus (https://go.dev/dl/)")
     build = subprocess.run(
         ["go", "build", "-trimpath", "-o", str(partial), "."],
         cwd=SOURCE,

@@ -8,7 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import pod_process as pp
+from devcluster.kubelet.launch import (
+    OOZO_RUNTIME_IMAGE,
+    ConfigError,
+    Image,
+    Launch,
+    Lookup,
+    PathTable,
+    StartError,
+    container_env,
+    decode_data,
+    image_for,
+    launch_plan,
+    path_table,
+    project_items,
+    rewrite_path,
+    rewrite_script,
+    start_failure_reason,
+)
+from devcluster.kubelet.probes import probe_target
+from devcluster.kubelet.services import local_address, pod_addresses
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +44,7 @@ def container(**fields: object) -> dict:
     return {"name": "serve", "image": "ghcr.io/oozo-dev/oozo-runtime:0.1.0", **fields}
 
 
-def lookup_from(objects: dict[tuple[str, str], dict[str, str]]) -> pp.Lookup:
+def lookup_from(objects: dict[tuple[str, str], dict[str, str]]) -> Lookup:
     return lambda kind, name: objects.get((kind, name))
 
 
@@ -34,8 +53,8 @@ TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 DIRS = {"index": "/w/pv/docs-index", "tmp": "/w/pods/p/volumes/tmp", "src": "/w/pods/p/volumes/src"}
 
 
-def table_for(c: dict) -> pp.PathTable:
-    return pp.path_table(c, DIRS, "/w/pods/p/termination/serve", "/w/pods/p/rootfs", pp.image_for(c["image"]))
+def table_for(c: dict) -> PathTable:
+    return path_table(c, DIRS, "/w/pods/p/termination/serve", "/w/pods/p/rootfs", image_for(c["image"]))
 
 
 def test_paths_under_a_mount_are_rewritten_longest_mount_first() -> None:
@@ -43,35 +62,33 @@ def test_paths_under_a_mount_are_rewritten_longest_mount_first() -> None:
         volumeMounts=[INDEX_MOUNT, TMP_MOUNT, {"name": "src", "mountPath": "/var/lib/oozo/index/src"}]
     )
     table = table_for(c)
-    assert pp.rewrite_path("/var/lib/oozo/index", table) == "/w/pv/docs-index"
-    assert (
-        pp.rewrite_path("/var/lib/oozo/index/v1/manifest.json", table) == "/w/pv/docs-index/v1/manifest.json"
-    )
-    assert pp.rewrite_path("/var/lib/oozo/index/src/a.docx", table) == "/w/pods/p/volumes/src/a.docx"
-    assert pp.rewrite_path("--out=/tmp/x", table) == "--out=/w/pods/p/volumes/tmp/x"
-    assert pp.rewrite_path("/dev/termination-log", table) == "/w/pods/p/termination/serve"
+    assert rewrite_path("/var/lib/oozo/index", table) == "/w/pv/docs-index"
+    assert rewrite_path("/var/lib/oozo/index/v1/manifest.json", table) == "/w/pv/docs-index/v1/manifest.json"
+    assert rewrite_path("/var/lib/oozo/index/src/a.docx", table) == "/w/pods/p/volumes/src/a.docx"
+    assert rewrite_path("--out=/tmp/x", table) == "--out=/w/pods/p/volumes/tmp/x"
+    assert rewrite_path("/dev/termination-log", table) == "/w/pods/p/termination/serve"
     # A prefix that is not a path boundary, and paths under no mount, stay as they are.
-    assert pp.rewrite_path("/tmpfoo", table) == "/tmpfoo"
-    assert pp.rewrite_path("/etc/hosts", table) == "/etc/hosts"
+    assert rewrite_path("/tmpfoo", table) == "/tmpfoo"
+    assert rewrite_path("/etc/hosts", table) == "/etc/hosts"
     # Image paths not covered by a mount land in the pod's rootfs folder.
-    assert pp.rewrite_path("/var/cache/oozo/models", table) == "/w/pods/p/rootfs/var/cache/oozo/models"
+    assert rewrite_path("/var/cache/oozo/models", table) == "/w/pods/p/rootfs/var/cache/oozo/models"
 
 
 def test_shell_scripts_get_whole_container_paths_rewritten_once() -> None:
     table = table_for(container(volumeMounts=[INDEX_MOUNT, TMP_MOUNT]))
     script = 'cp /tmp/a /var/lib/oozo/index/v1 && echo ok > /dev/termination-log; ls /tmpx "/tmp"'
-    assert pp.rewrite_script(script, table) == (
+    assert rewrite_script(script, table) == (
         "cp /w/pods/p/volumes/tmp/a /w/pv/docs-index/v1 && echo ok > /w/pods/p/termination/serve; "
         'ls /tmpx "/w/pods/p/volumes/tmp"'
     )
     # /w/pods/p/volumes/tmp starts with nothing we map, but even a local path under /tmp would
     # not be rewritten a second time: one pass.
-    assert pp.rewrite_script("/tmp/x", [("/tmp", "/tmp/kubelet/tmp")]) == "/tmp/kubelet/tmp/x"
+    assert rewrite_script("/tmp/x", [("/tmp", "/tmp/kubelet/tmp")]) == "/tmp/kubelet/tmp/x"
 
 
 def test_sub_path_mounts_point_inside_the_volume() -> None:
     c = container(volumeMounts=[{"name": "src", "mountPath": "/src", "subPath": "handbook"}])
-    assert pp.rewrite_path("/src/a.docx", table_for(c)) == "/w/pods/p/volumes/src/handbook/a.docx"
+    assert rewrite_path("/src/a.docx", table_for(c)) == "/w/pods/p/volumes/src/handbook/a.docx"
 
 
 def test_env_from_then_env_with_refs_and_expansion() -> None:
@@ -98,7 +115,7 @@ def test_env_from_then_env_with_refs_and_expansion() -> None:
         ("secret", "extra"): {"TOKEN": "t"},
         ("secret", "handbook-api-key"): {"api-key": "s3cret"},
     }
-    env = pp.container_env(pod(c), c, lookup_from(objects))
+    env = container_env(pod(c), c, lookup_from(objects))
     assert env == {
         "OOZO_HOST_NAME": "rag",
         "OOZO_PORT": "8000",  # env wins over envFrom
@@ -120,13 +137,13 @@ def test_env_from_then_env_with_refs_and_expansion() -> None:
 )
 def test_missing_required_reference_is_a_config_error(env: list) -> None:
     c = container(env=env)
-    with pytest.raises(pp.ConfigError, match="not found"):
-        pp.container_env(pod(c), c, lookup_from({("configmap", "cm"): {"other": "v"}}))
+    with pytest.raises(ConfigError, match="not found"):
+        container_env(pod(c), c, lookup_from({("configmap", "cm"): {"other": "v"}}))
 
 
-def plan(c: dict, user_env: dict[str, str] | None = None) -> pp.Launch:
+def plan(c: dict, user_env: dict[str, str] | None = None) -> Launch:
     p = pod(c)
-    return pp.launch_plan(
+    return launch_plan(
         p,
         c,
         user_env or {},
@@ -172,49 +189,49 @@ def test_other_programs_run_from_path_or_fail_with_a_reason() -> None:
     shell = plan(container(image="busybox", command=["sh", "-c", "echo hi > /dev/termination-log"]))
     assert shell.argv[0].endswith("/sh")
     assert shell.argv[1:] == ["-c", "echo hi > /w/pods/p/termination/serve"]
-    with pytest.raises(pp.StartError, match='exec: "no-such-program": executable file not found') as err:
+    with pytest.raises(StartError, match='exec: "no-such-program": executable file not found') as err:
         plan(container(image="busybox", command=["no-such-program"]))
-    assert pp.start_failure_reason(err.value) == "StartError"
-    assert pp.start_failure_reason(pp.ConfigError("secret 'x' not found")) == "CreateContainerConfigError"
-    assert pp.start_failure_reason(pp.ConfigError("unsupported probe")) == "CreateContainerError"
-    with pytest.raises(pp.ConfigError, match="no entrypoint known"):
+    assert start_failure_reason(err.value) == "StartError"
+    assert start_failure_reason(ConfigError("secret 'x' not found")) == "CreateContainerConfigError"
+    assert start_failure_reason(ConfigError("unsupported probe")) == "CreateContainerError"
+    with pytest.raises(ConfigError, match="no entrypoint known"):
         plan(container(image="busybox"))
 
 
 def test_runtime_image_profile_mirrors_the_dockerfile() -> None:
     dockerfile = (REPO / "Dockerfile.runtime").read_text()
-    assert f'ENTRYPOINT ["{pp.OOZO_RUNTIME_IMAGE.entrypoint[0]}"]' in dockerfile
+    assert f'ENTRYPOINT ["{OOZO_RUNTIME_IMAGE.entrypoint[0]}"]' in dockerfile
     cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
-    assert cmd and list(pp.OOZO_RUNTIME_IMAGE.cmd) == __import__("json").loads(cmd.group(1))
-    for name, value in pp.OOZO_RUNTIME_IMAGE.env:
+    assert cmd and list(OOZO_RUNTIME_IMAGE.cmd) == __import__("json").loads(cmd.group(1))
+    for name, value in OOZO_RUNTIME_IMAGE.env:
         assert f"{name}={value}" in dockerfile
-    assert pp.image_for("oozo-runtime:dev") is pp.OOZO_RUNTIME_IMAGE
-    assert pp.image_for("docker.io/library/busybox:1.36") == pp.Image()
+    assert image_for("oozo-runtime:dev") is OOZO_RUNTIME_IMAGE
+    assert image_for("docker.io/library/busybox:1.36") == Image()
 
 
 def test_volume_files_from_configmap_and_secret() -> None:
     cm = {"data": {"a.md": "hello"}, "binaryData": {"b.docx": base64.b64encode(b"PK\x03\x04").decode()}}
-    assert pp.decode_data(cm, secret=False) == {"a.md": b"hello", "b.docx": b"PK\x03\x04"}
+    assert decode_data(cm, secret=False) == {"a.md": b"hello", "b.docx": b"PK\x03\x04"}
     secret = {"data": {"api-key": base64.b64encode(b"k").decode()}}
-    assert pp.decode_data(secret, secret=True) == {"api-key": b"k"}
+    assert decode_data(secret, secret=True) == {"api-key": b"k"}
     files = {"a.md": b"1", "b.docx": b"2"}
-    assert pp.project_items(files, [{"key": "a.md", "path": "docs/a.md"}], "cm", False) == {"docs/a.md": b"1"}
-    with pytest.raises(pp.ConfigError):
-        pp.project_items(files, [{"key": "zzz", "path": "z"}], "cm", False)
+    assert project_items(files, [{"key": "a.md", "path": "docs/a.md"}], "cm", False) == {"docs/a.md": b"1"}
+    with pytest.raises(ConfigError):
+        project_items(files, [{"key": "zzz", "path": "z"}], "cm", False)
 
 
 def test_probe_targets_use_the_local_address_and_named_ports() -> None:
     c = container(ports=[{"name": "http", "containerPort": 8000}])
-    target = pp.probe_target({"httpGet": {"path": "/ready", "port": "http"}}, c, "127.0.0.5", [])
+    target = probe_target({"httpGet": {"path": "/ready", "port": "http"}}, c, "127.0.0.5", [])
     assert target.kind == "http" and target.url == "http://127.0.0.5:8000/ready"
-    assert pp.probe_target({"tcpSocket": {"port": 8000}}, c, "127.0.0.5", []).port == 8000
-    with pytest.raises(pp.ConfigError, match="named port"):
-        pp.probe_target({"httpGet": {"path": "/", "port": "metrics"}}, c, "127.0.0.5", [])
+    assert probe_target({"tcpSocket": {"port": 8000}}, c, "127.0.0.5", []).port == 8000
+    with pytest.raises(ConfigError, match="named port"):
+        probe_target({"httpGet": {"path": "/", "port": "metrics"}}, c, "127.0.0.5", [])
 
 
 def test_pod_addresses_pair_an_api_ip_with_a_loopback_ip() -> None:
-    assert pp.pod_addresses(0) == ("10.233.0.2", "127.0.0.2")
-    assert pp.pod_addresses(252) == ("10.233.0.254", "127.0.0.254")
-    assert pp.pod_addresses(253) == ("10.233.1.2", "127.0.1.2")
-    assert pp.local_address("10.233.1.2") == "127.0.1.2"
-    assert pp.local_address("10.244.0.7") == "10.244.0.7"  # a kwok pod: not ours to translate
+    assert pod_addresses(0) == ("10.233.0.2", "127.0.0.2")
+    assert pod_addresses(252) == ("10.233.0.254", "127.0.0.254")
+    assert pod_addresses(253) == ("10.233.1.2", "127.0.1.2")
+    assert local_address("10.233.1.2") == "127.0.1.2"
+    assert local_address("10.244.0.7") == "10.244.0.7"  # a kwok pod: not ours to translate

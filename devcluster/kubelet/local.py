@@ -1,6 +1,6 @@
 """A local kubelet: runs the pods bound to `oozo-local-0` as processes on this machine.
 
-The control plane (tests/harness/controlplane.py) is real: kube-apiserver, the scheduler, the
+The control plane (devcluster/controlplane/plane.py) is real: kube-apiserver, the scheduler, the
 Job, ReplicaSet, Deployment, EndpointSlice and PV controllers all do their own work. What no
 machine here has is a container runtime. This module plays the kubelet for one node:
 
@@ -8,23 +8,27 @@ machine here has is a container runtime. This module plays the kubelet for one n
   (configMap/secret/downwardAPI/projected files, emptyDir folders, a PVC's bound hostPath PV);
 - give the pod a loopback address 127.0.0.N to listen on; its pod IP in the API is 10.233.0.N
   (EndpointSlices refuse loopback addresses), which resolve_service maps back;
-- run init containers in order, then containers, as subprocesses (pod_process.launch_plan
-  says how a container spec becomes argv/env/cwd), logs to files;
+- run init containers in order, then containers, as subprocesses (launch.launch_plan says
+  how a container spec becomes argv/env/cwd), logs to files;
 - write pod status like a kubelet (phase, container states with exit codes and termination
   messages, conditions driven by readiness probes), restart per restartPolicy;
 - on deletion run preStop, SIGTERM, wait the grace period, SIGKILL, then delete the pod.
 
-Modules: pod_process (pure: spec → argv/env/paths, states → status), pod_volumes (volume
-folders), pod_worker (one pod's life), this one (the watch, Service resolution).
+Modules: launch (pure: spec → argv/env/paths), pod_status (pure: states → pod status), probes
+(probes and preStop hooks), volumes (volume folders), worker (one pod's life), services (pod
+addresses, Service resolution), this one (the watch).
 
-Not simulated: image contents (IMAGES in pod_process), isolation, resource limits.
+It is a different job from KubeletPlayer (player.py), which runs nothing and only writes the
+status a test asks for: this one runs the real `oozo index` and `oozo serve`, so the e2e tier
+and `make demo` see real builds and real answers.
+
+Not simulated: image contents (launch.OOZO_RUNTIME_IMAGE), isolation, resource limits.
 
 The node's heartbeat process deletes terminating pods on this node at once (grace 0), which is
 right when nobody runs them; while a pod's processes run this kubelet holds a finalizer on it,
 so a rolling update still gets a graceful stop (preStop, SIGTERM, grace) before the pod goes.
 
     kubelet = LocalKubelet(kubeconfig, workdir=tmp / "kubelet"); kubelet.start(); ...; kubelet.stop()
-    url = resolve_service(kubeconfig, "default", "handbook", 80)   # "http://127.0.0.2:8000"
 """
 
 from __future__ import annotations
@@ -33,19 +37,15 @@ import contextlib
 import itertools
 import logging
 import os
-import random
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from tests.harness import pod_process as pp
-from tests.harness.kube_rest import Kube
-from tests.harness.pod_worker import FINALIZER, PodWorker
-
-__all__ = ["FINALIZER", "LocalKubelet", "resolve_service", "service_endpoints", "wait_for_endpoint"]
+from devcluster.kube_rest import Kube
+from devcluster.kubelet.services import pod_addresses
+from devcluster.kubelet.worker import PodWorker
 
 log = logging.getLogger("oozo.local-kubelet")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call drowns the story
@@ -175,80 +175,6 @@ class LocalKubelet:
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             return  # ran before this kubelet started (or by someone else): nothing to run
-        worker = PodWorker(self, pod, pp.pod_addresses(next(self._ips)))
+        worker = PodWorker(self, pod, pod_addresses(next(self._ips)))
         self.workers[uid] = worker
         worker.start()
-
-
-# -- Services ---------------------------------------------------------------------------------------
-
-
-def service_endpoints(kubeconfig: Path | str, namespace: str, name: str, port: int = 80) -> list[str]:
-    """URLs (http://IP:TARGETPORT) of the ready endpoints behind a Service port, read from the
-    EndpointSlices the endpointslice controller publishes: what kube-proxy would route to."""
-    with Kube(kubeconfig) as kube:
-        svc = kube.get(f"/api/v1/namespaces/{namespace}/services/{name}")
-        if svc is None:
-            raise LookupError(f"service {namespace}/{name} not found")
-        slices = kube.list(
-            f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
-            labelSelector=f"kubernetes.io/service-name={name}",
-        )
-    return endpoint_urls(svc, slices.get("items") or [], port)
-
-
-def endpoint_urls(service: dict, slices: list[dict], port: int) -> list[str]:
-    """The pure part of service_endpoints: match the Service port to the slices' port of the
-    same name, keep endpoints not marked unready, map pod IPs to local addresses."""
-    meta = service["metadata"]
-    entry = next((p for p in service["spec"].get("ports") or [] if p["port"] == port), None)
-    if entry is None:
-        raise LookupError(f"service {meta['namespace']}/{meta['name']} has no port {port}")
-    urls: list[str] = []
-    for eps in slices:
-        slice_port = next(
-            (p["port"] for p in eps.get("ports") or [] if (p.get("name") or "") == (entry.get("name") or "")),
-            None,
-        )
-        if slice_port is None:
-            continue
-        for ep in eps.get("endpoints") or []:
-            if (ep.get("conditions") or {}).get("ready") is False:
-                continue
-            urls += [f"http://{pp.local_address(addr)}:{slice_port}" for addr in ep.get("addresses") or []]
-    return sorted(set(urls))
-
-
-def resolve_service(kubeconfig: Path | str, namespace: str, name: str, port: int = 80) -> str:
-    """One ready endpoint of the Service, picked at random like kube-proxy; LookupError if none."""
-    urls = service_endpoints(kubeconfig, namespace, name, port)
-    if not urls:
-        raise LookupError(f"service {namespace}/{name} has no ready endpoints")
-    return random.choice(urls)
-
-
-def wait_for_endpoint(
-    kubeconfig: Path | str, namespace: str, name: str, port: int = 80, timeout: float = 60
-) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return resolve_service(kubeconfig, namespace, name, port)
-        except LookupError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def describe(kubelet: LocalKubelet) -> list[dict[str, Any]]:
-    """A summary of the pods this kubelet runs (for logs and the demo)."""
-    return [
-        {
-            "pod": w.name.removeprefix("pod-"),
-            "ip": w.ip,
-            "local_ip": w.local_ip,
-            "dir": str(w.dir),
-            "containers": {c.state.name: c.state.state for c in w.main},
-        }
-        for w in kubelet.workers.values()
-    ]

@@ -7,7 +7,7 @@
     server.stop()
 
 The server runs as a separate process with its own data directory and fixed root credentials;
-`stop()` signals only the process this object started. `python -m tests.harness.s3server DIR`
+`stop()` signals only the process this object started. `python -m devcluster.s3server DIR`
 starts one in the foreground for poking at it by hand.
 """
 
@@ -17,7 +17,6 @@ import contextlib
 import ctypes
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from devcluster import REPO
+from devcluster.ports import free_port
+
 BUILD_SCRIPT = REPO / "hack" / "s3" / "build-minio.sh"
 PR_SET_PDEATHSIG = 1
 
@@ -38,12 +39,6 @@ def minio_binary() -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"building MinIO failed:\n{done.stderr[-4000:]}")
     return Path(done.stdout.strip().splitlines()[-1])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _die_with_parent() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from kubernetes import client
 
-from tests.harness import components
-from tests.harness.controlplane import ControlPlane
+from devcluster.controlplane import components
+from devcluster.controlplane.plane import ControlPlane
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import pod_process as pp
-from tests.harness.pod_volumes import Volumes
+from devcluster.kubelet.launch import ConfigError
+from devcluster.kubelet.volumes import Volumes
 
 OBJECTS: dict[tuple[str, str], dict] = {
     ("configmap", "docs"): {
@@ -87,5 +87,5 @@ def test_pvc_resolves_to_the_bound_host_path(tmp_path: Path) -> None:
     ],
 )
 def test_what_cannot_be_mounted_yet_is_a_config_error(tmp_path: Path, volume: dict, message: str) -> None:
-    with pytest.raises(pp.ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         materialise(tmp_path, volume)

@@ -9,13 +9,13 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.harness.controlplane import (
+from devcluster.controlplane.plane import (
     KWOK_NODE_NAME,
     LOCAL_NODE_NAME,
     LOCAL_NODE_SELECTOR,
@@ -23,20 +23,8 @@ from tests.harness.controlplane import (
     NODE_MONITOR_GRACE_SECONDS,
     ControlPlane,
 )
-from tests.harness.kstatus import kstatus
-
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
+from devcluster.kstatus import kstatus
+from devcluster.waiting import wait_for
 
 
 def gone(read: Callable[[], Any]) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.kstatus import kstatus
+from devcluster.kstatus import kstatus
 
 
 def rolled_out_deployment() -> dict[str, Any]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.harness import pod_process as pp
-from tests.harness.kube_rest import Kube
+from devcluster.kube_rest import Kube
+from devcluster.kubelet.launch import ConfigError, decode_data, field_value, project_items
 
 ReadObject = Callable[[str, str, str], "dict | None"]  # (kind, namespace, name) → object or None
 
@@ -57,7 +57,7 @@ class Volumes:
             return str(target)
         if "downwardAPI" in vol:
             files = {
-                i["path"]: pp.field_value(self.pod, i["fieldRef"]["fieldPath"]).encode()
+                i["path"]: field_value(self.pod, i["fieldRef"]["fieldPath"]).encode()
                 for i in vol["downwardAPI"].get("items") or []
                 if "fieldRef" in i
             }
@@ -72,15 +72,15 @@ class Volumes:
             claim = vol["persistentVolumeClaim"]["claimName"]
             pvc = self.kube.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{claim}")
             if not pvc or not pvc["spec"].get("volumeName"):
-                raise pp.ConfigError(f"persistentvolumeclaim {claim!r} is not bound")
+                raise ConfigError(f"persistentvolumeclaim {claim!r} is not bound")
             pv = self.kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
             source = (pv or {}).get("spec", {})
             pv_path: str | None = (source.get("hostPath") or source.get("local") or {}).get("path")
             if not pv_path:
-                raise pp.ConfigError(f"volume of claim {claim!r} is neither hostPath nor local")
+                raise ConfigError(f"volume of claim {claim!r} is neither hostPath nor local")
             Path(pv_path).mkdir(parents=True, exist_ok=True)
             return pv_path
-        raise pp.ConfigError(f"volume {name!r}: kind {sorted(set(vol) - {'name'})} not supported locally")
+        raise ConfigError(f"volume {name!r}: kind {sorted(set(vol) - {'name'})} not supported locally")
 
     def _object_files(self, vol: dict) -> dict[str, bytes] | None:
         secret = "secret" in vol
@@ -90,10 +90,8 @@ class Volumes:
         if obj is None:
             if ref.get("optional"):
                 return None
-            raise pp.ConfigError(f"{'secret' if secret else 'configmap'} {name!r} not found")
-        return pp.project_items(
-            pp.decode_data(obj, secret), ref.get("items"), name, bool(ref.get("optional"))
-        )
+            raise ConfigError(f"{'secret' if secret else 'configmap'} {name!r} not found")
+        return project_items(decode_data(obj, secret), ref.get("items"), name, bool(ref.get("optional")))
 
     def _projected(self, source: dict) -> dict[str, bytes]:
         meta = self.pod["metadata"]
@@ -124,10 +122,10 @@ class Volumes:
             return files or {}
         if "downwardAPI" in source:
             return {
-                i["path"]: pp.field_value(self.pod, i["fieldRef"]["fieldPath"]).encode()
+                i["path"]: field_value(self.pod, i["fieldRef"]["fieldPath"]).encode()
                 for i in source["downwardAPI"].get("items") or []
                 if "fieldRef" in i
             }
-        raise pp.ConfigError(f"projected source {sorted(source)} not supported locally")
+        raise ConfigError(f"projected source {sorted(source)} not supported locally")
 
     # -- processes ------------------------------------------------------------------------------

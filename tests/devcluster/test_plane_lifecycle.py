@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.harness import procs
-from tests.harness.controlplane import LOCAL_NODE_NAME, ControlPlane
+from devcluster import procs
+from devcluster.controlplane.plane import LOCAL_NODE_NAME, ControlPlane
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tests.harness.controlplane", *args],
+        [sys.executable, "-m", "devcluster.controlplane", *args],
         capture_output=True,
         text=True,
         timeout=180,

@@ -7,13 +7,13 @@ processes built from source by hack/controlplane/build.sh. Two nodes:
 - `kwok-node-0` (label type=kwok): kwok plays its kubelet, so pods scheduled there become
   Running/Ready and Job pods Succeeded, without running anything.
 - `oozo-local-0` (label and NoSchedule taint oozo.dev/local-kubelet=true): kwok leaves it alone;
-  a small heartbeat process (tests/harness/localnode.py) keeps it Ready. Pods that tolerate the
+  a small heartbeat process (devcluster/controlplane/localnode.py) keeps it Ready. Pods that tolerate the
   taint and select it are bound there and nobody writes their status: tests (or the local
   kubelet runner) play the kubelet for them.
 
     plane = ControlPlane(tmpdir); plane.start(); ...; plane.stop()
-    python -m tests.harness.controlplane up --dir .cluster      # detached, for humans
-    python -m tests.harness.controlplane down --dir .cluster
+    python -m devcluster.controlplane up --dir .cluster      # detached, for humans
+    python -m devcluster.controlplane down --dir .cluster
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,9 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.harness import components, localnode, pki, procs
+from devcluster import REPO, procs
+from devcluster.controlplane import components, localnode, pki
+from devcluster.ports import free_ports
 
-REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "hack" / "controlplane" / "build.sh"
 
 KWOK_NODE_NAME = "kwok-node-0"
@@ -42,6 +42,8 @@ LOCAL_NODE_TAINT = dict(localnode.TAINT)  # oozo.dev/local-kubelet=true:NoSchedu
 # Put these on a pod spec to bind it to the local node (and only there).
 LOCAL_NODE_SELECTOR = {LOCAL_NODE_LABEL[0]: LOCAL_NODE_LABEL[1]}
 LOCAL_NODE_TOLERATION = {"key": localnode.LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+# spec.scheduling of a RagCorpus whose pods should land on the local node (and only there).
+LOCAL_SCHEDULING = {"nodeSelector": LOCAL_NODE_SELECTOR, "tolerations": [LOCAL_NODE_TOLERATION]}
 
 # The controller-manager gives up on a silent node after this many seconds.
 NODE_MONITOR_GRACE_SECONDS = components.NODE_MONITOR_GRACE_SECONDS
@@ -57,17 +59,6 @@ def build_binaries() -> Path:
     if run.returncode != 0:
         raise RuntimeError(f"{BUILD} failed (exit {run.returncode}):\n{run.stderr}")
     return Path(run.stdout.strip().splitlines()[-1])
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class ControlPlane:
@@ -105,7 +96,7 @@ class ControlPlane:
         self._began = began = time.monotonic()
         self.bin = bin_dir = build_binaries()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        ports = components.Ports(*_free_ports(6))
+        ports = components.Ports(*free_ports(6))
         at = components.Layout(bin_dir, self.workdir, ports)
         self.server = f"https://127.0.0.1:{ports.apiserver}"
         insecure = procs.insecure_context()  # the components' self-signed serving certificates
@@ -123,7 +114,13 @@ class ControlPlane:
             heartbeat_kubeconfig = self.workdir / f"{LOCAL_NODE_IDENTITY.name}.kubeconfig"
             self._spawn(
                 "local-node-heartbeat",
-                [sys.executable, "-m", "tests.harness.localnode", "--kubeconfig", str(heartbeat_kubeconfig)],
+                [
+                    sys.executable,
+                    "-m",
+                    "devcluster.controlplane.localnode",
+                    "--kubeconfig",
+                    str(heartbeat_kubeconfig),
+                ],
             )
             self._wait("kube-apiserver", lambda: procs.http_ok(f"{self.server}/readyz", self._admin_tls()))
             # kwok gives up if the apiserver is not there within seconds: start it once it is.
@@ -288,7 +285,7 @@ def _up(workdir: Path) -> int:
         f"  export KUBECONFIG={plane.kubeconfig}\n"
         f"  kubectl get nodes   # {KWOK_NODE_NAME} (kwok) and {LOCAL_NODE_NAME} (local heartbeat)\n"
         f"  logs: {plane.logs}/\n"
-        f"  stop: python -m tests.harness.controlplane down --dir {workdir}   (make cluster-down)"
+        f"  stop: python -m devcluster.controlplane down --dir {workdir}   (make cluster-down)"
     )
     return 0
 
@@ -311,7 +308,7 @@ def _remove_state(workdir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.harness.controlplane", description=__doc__.split("\n")[0]
+        prog="python -m devcluster.controlplane", description=__doc__.split("\n")[0]
     )
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument(

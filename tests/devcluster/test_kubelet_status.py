@@ -5,22 +5,29 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import pod_process as pp
-from tests.harness.local_kubelet import endpoint_urls
-from tests.harness.provisioner import pv_for_claim, wants_volume
+from devcluster.kubelet.pod_status import (
+    FALLBACK_LOG_BYTES,
+    ContainerState,
+    pod_phase,
+    pod_status,
+    restarts,
+    termination_message,
+)
+from devcluster.kubelet.services import endpoint_urls
+from devcluster.provisioner import pv_for_claim, wants_volume
 
 NOW = "2026-01-01T00:00:10Z"
 
 
-def state(name: str = "c", **fields: object) -> pp.ContainerState:
-    return pp.ContainerState(name=name, image="oozo-runtime:dev", **fields)  # type: ignore[arg-type]
+def state(name: str = "c", **fields: object) -> ContainerState:
+    return ContainerState(name=name, image="oozo-runtime:dev", **fields)  # type: ignore[arg-type]
 
 
-def running(ready: bool = True, **fields: object) -> pp.ContainerState:
+def running(ready: bool = True, **fields: object) -> ContainerState:
     return state(state="running", reason="", started_at=NOW, ready=ready, started=True, pid=42, **fields)
 
 
-def exited(code: int, **fields: object) -> pp.ContainerState:
+def exited(code: int, **fields: object) -> ContainerState:
     return state(
         state="terminated",
         reason="Completed" if code == 0 else "Error",
@@ -47,7 +54,7 @@ def exited(code: int, **fields: object) -> pp.ContainerState:
     ],
 )
 def test_phase(policy: str, init: list, main: list, phase: str) -> None:
-    assert pp.pod_phase(policy, init, main) == phase
+    assert pod_phase(policy, init, main) == phase
 
 
 @pytest.mark.parametrize(
@@ -65,7 +72,7 @@ def test_phase(policy: str, init: list, main: list, phase: str) -> None:
     ],
 )
 def test_restart_policy(policy: str, init: bool, code: int, again: bool) -> None:
-    assert pp.restarts(policy, init, code) is again
+    assert restarts(policy, init, code) is again
 
 
 def pod(policy: str = "Always", conditions: list | None = None) -> dict:
@@ -80,7 +87,7 @@ def pod(policy: str = "Always", conditions: list | None = None) -> dict:
 
 
 def test_ready_pod_status_has_ips_conditions_and_a_running_container() -> None:
-    status = pp.pod_status(pod(), [], [running()], "10.233.0.2", "127.0.0.1", NOW, NOW)
+    status = pod_status(pod(), [], [running()], "10.233.0.2", "127.0.0.1", NOW, NOW)
     assert status["phase"] == "Running"
     assert status["podIP"] == "10.233.0.2" and status["podIPs"] == [{"ip": "10.233.0.2"}]
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
@@ -101,21 +108,19 @@ def test_ready_pod_status_has_ips_conditions_and_a_running_container() -> None:
 
 
 def test_not_ready_until_the_readiness_probe_passes_and_transition_times_are_kept() -> None:
-    first = pp.pod_status(pod(), [], [running(ready=False)], "10.233.0.2", "127.0.0.1", NOW, NOW)
+    first = pod_status(pod(), [], [running(ready=False)], "10.233.0.2", "127.0.0.1", NOW, NOW)
     ready = {c["type"]: c for c in first["conditions"]}["Ready"]
     assert ready["status"] == "False" and ready["reason"] == "ContainersNotReady"
     later = "2026-01-01T00:01:00Z"
-    again = pp.pod_status(
-        pod(conditions=first["conditions"]), [], [running(ready=False)], "x", "y", NOW, later
-    )
+    again = pod_status(pod(conditions=first["conditions"]), [], [running(ready=False)], "x", "y", NOW, later)
     assert {c["type"]: c for c in again["conditions"]}["Ready"]["lastTransitionTime"] == NOW
-    flipped = pp.pod_status(pod(conditions=first["conditions"]), [], [running()], "x", "y", NOW, later)
+    flipped = pod_status(pod(conditions=first["conditions"]), [], [running()], "x", "y", NOW, later)
     assert {c["type"]: c for c in flipped["conditions"]}["Ready"]["lastTransitionTime"] == later
 
 
 def test_finished_job_pod_reports_exit_code_and_termination_message() -> None:
     done = exited(0, message='{"version": "v1"}')
-    status = pp.pod_status(pod("Never"), [], [done], "10.233.0.3", "127.0.0.1", NOW, NOW)
+    status = pod_status(pod("Never"), [], [done], "10.233.0.3", "127.0.0.1", NOW, NOW)
     assert status["phase"] == "Succeeded"
     term = status["containerStatuses"][0]["state"]["terminated"]
     assert term["exitCode"] == 0 and term["reason"] == "Completed" and term["message"] == '{"version": "v1"}'
@@ -141,13 +146,13 @@ def test_restarted_container_keeps_its_last_state() -> None:
     ],
 )
 def test_termination_message(file_text: str, log: str, policy: str, code: int, message: str) -> None:
-    assert pp.termination_message(file_text, log, policy, code) == message
+    assert termination_message(file_text, log, policy, code) == message
 
 
 def test_fallback_log_tail_is_bounded() -> None:
     log = "\n".join(f"line {i} " + "y" * 50 for i in range(500))
-    message = pp.termination_message("", log, "FallbackToLogsOnError", 2)
-    assert len(message.encode()) <= pp.FALLBACK_LOG_BYTES and message.endswith("line 499 " + "y" * 50)
+    message = termination_message("", log, "FallbackToLogsOnError", 2)
+    assert len(message.encode()) <= FALLBACK_LOG_BYTES and message.endswith("line 499 " + "y" * 50)
 
 
 def claim(**spec: object) -> dict:

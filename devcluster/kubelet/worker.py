@@ -1,34 +1,39 @@
 """One pod on the local node, from binding to deletion: volumes, processes, probes, restarts,
-status, graceful stop. See local_kubelet.py for the whole picture."""
+status, graceful stop. See local.py for the whole picture."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import datetime as dt
 import logging
-import os
 import signal
-import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
-from tests.harness import pod_process as pp
-from tests.harness.kube_rest import ApiError
-from tests.harness.pod_volumes import Volumes
+from devcluster.kube_rest import ApiError
+from devcluster.kubelet.container import Container, ContainerProcess
+from devcluster.kubelet.launch import (
+    ConfigError,
+    container_env,
+    decode_data,
+    image_for,
+    launch_plan,
+    path_table,
+    start_failure_reason,
+)
+from devcluster.kubelet.pod_object import hold, pod_path, release
+from devcluster.kubelet.pod_status import pod_status, restarts, termination_message
+from devcluster.kubelet.probes import Probe, probe_target, run_pre_stop
+from devcluster.kubelet.volumes import Volumes
 
 if TYPE_CHECKING:
-    from tests.harness.local_kubelet import LocalKubelet
+    from devcluster.kubelet.local import LocalKubelet
 
 log = logging.getLogger("oozo.local-kubelet")
 
 HOST_IP = "127.0.0.1"
-FINALIZER = "oozo.dev/local-kubelet"
 TICK = 0.2  # seconds between looks at processes and probes
 MAX_BACKOFF = 20.0  # restart back-off cap (a real kubelet: 300s)
 MAX_GRACE = 30.0
@@ -36,55 +41,6 @@ MAX_GRACE = 30.0
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan if we are killed
-
-
-def _pod_path(pod: dict, sub: str = "") -> str:
-    m = pod["metadata"]
-    return f"/api/v1/namespaces/{m['namespace']}/pods/{m['name']}{sub}"
-
-
-class _Process:
-    """One run of one container."""
-
-    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path, term_path: Path) -> None:
-        self.popen = popen
-        self.log_path = log_path
-        self.term_path = term_path
-
-    def signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, sig)
-
-
-class _Probe:
-    def __init__(self, spec: dict, target: pp.ProbeTarget) -> None:
-        self.t = pp.probe_timing(spec)
-        self.target = target
-        self.next_at = 0.0
-        self.successes = 0
-        self.failures = 0
-
-    def schedule(self, started: float) -> None:
-        self.next_at = started + self.t["initial"]
-        self.successes = self.failures = 0
-
-
-class _Container:
-    def __init__(self, spec: dict, init: bool) -> None:
-        self.spec = spec
-        self.init = init
-        self.state = pp.ContainerState(name=spec["name"], image=spec.get("image", ""))
-        self.proc: _Process | None = None
-        self.restart_at = 0.0
-        self.backoff = 1.0
-        self.readiness: _Probe | None = None
-        self.liveness: _Probe | None = None
-        self.startup: _Probe | None = None
-        self.started_mono = 0.0
 
 
 class PodWorker(threading.Thread):
@@ -106,8 +62,8 @@ class PodWorker(threading.Thread):
         self.deleting = False
         self.gone = False
         self.stop_now = False
-        self.init = [_Container(c, True) for c in pod["spec"].get("initContainers") or []]
-        self.main = [_Container(c, False) for c in pod["spec"]["containers"]]
+        self.init = [Container(c, True) for c in pod["spec"].get("initContainers") or []]
+        self.main = [Container(c, False) for c in pod["spec"]["containers"]]
         self.volume_dirs: dict[str, str] = {}
         self.last_status: dict | None = None
         self.restart_policy = pod["spec"].get("restartPolicy", "Always")
@@ -167,7 +123,7 @@ class PodWorker(threading.Thread):
             self._wait(TICK)
 
     @staticmethod
-    def _should_start(c: _Container) -> bool:
+    def _should_start(c: Container) -> bool:
         # A restartable exit has already been turned into waiting/CrashLoopBackOff by
         # _after_exit, so `terminated` here is final and `waiting` means "start when due".
         return c.state.state == "waiting"
@@ -192,7 +148,7 @@ class PodWorker(threading.Thread):
             self.rootfs.mkdir(parents=True, exist_ok=True)
             self.volume_dirs = Volumes(self.kube, self.kubelet.read_object, self.pod, self.dir).materialise()
             return True
-        except (pp.ConfigError, ApiError) as err:
+        except (ConfigError, ApiError) as err:
             for c in self.init + self.main:
                 c.state.reason, c.state.message = "ContainerCreating", f"volumes: {err}"
             self._push()
@@ -202,22 +158,22 @@ class PodWorker(threading.Thread):
         obj = self.kubelet.read_object(kind, self.pod["metadata"]["namespace"], name)
         if obj is None:
             return None
-        return {k: v.decode(errors="replace") for k, v in pp.decode_data(obj, kind == "secret").items()}
+        return {k: v.decode(errors="replace") for k, v in decode_data(obj, kind == "secret").items()}
 
-    def _start(self, c: _Container) -> None:
+    def _start(self, c: Container) -> None:
         st = c.state
         name = c.spec["name"]
         term = self.dir / "termination" / name
         term.parent.mkdir(parents=True, exist_ok=True)
         term.write_text("")
-        image = pp.image_for(c.spec.get("image", ""))
-        table = pp.path_table(c.spec, self.volume_dirs, str(term), str(self.rootfs), image)
+        image = image_for(c.spec.get("image", ""))
+        table = path_table(c.spec, self.volume_dirs, str(term), str(self.rootfs), image)
         for cpath, local in table:
             if cpath in image.paths:
                 Path(local).mkdir(parents=True, exist_ok=True)
         try:
-            user_env = pp.container_env(self.pod, c.spec, self._lookup)
-            plan = pp.launch_plan(
+            user_env = container_env(self.pod, c.spec, self._lookup)
+            plan = launch_plan(
                 self.pod,
                 c.spec,
                 user_env,
@@ -228,32 +184,22 @@ class PodWorker(threading.Thread):
                 str(self.rootfs),
             )
             probes = {
-                k: _Probe(c.spec[k], pp.probe_target(c.spec[k], c.spec, self.local_ip, table))
+                k: Probe(c.spec[k], probe_target(c.spec[k], c.spec, self.local_ip, table))
                 if c.spec.get(k)
                 else None
                 for k in ("readinessProbe", "livenessProbe", "startupProbe")
             }
-        except pp.ConfigError as err:
-            reason = pp.start_failure_reason(err)
+        except ConfigError as err:
+            reason = start_failure_reason(err)
             self._fail_start(c, reason, str(err))
             return
         log_path = self.dir / "logs" / f"{name}.{st.restart_count}.log"
         try:
-            with log_path.open("ab") as out:
-                popen = subprocess.Popen(
-                    plan.argv,
-                    env=plan.env,
-                    cwd=plan.cwd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,
-                )
+            c.proc = ContainerProcess.start(plan.argv, plan.env, plan.cwd, log_path, term)
         except OSError as err:
             self._fail_start(c, "StartError", str(err))
             return
-        c.proc = _Process(popen, log_path, term)
+        popen = c.proc.popen
         self.kubelet.track(popen)
         st.state, st.reason, st.message = "running", "", ""
         st.pid = popen.pid
@@ -274,7 +220,7 @@ class PodWorker(threading.Thread):
             st.ready = st.started
         log.info("%s: started %s (pid %s) %s", self.name, name, popen.pid, " ".join(plan.argv))
 
-    def _fail_start(self, c: _Container, reason: str, message: str) -> None:
+    def _fail_start(self, c: Container, reason: str, message: str) -> None:
         """A container that cannot start: the kubelet keeps it waiting and retries (config
         errors), or (a missing program) counts it as failed so restartPolicy decides."""
         st = c.state
@@ -288,7 +234,7 @@ class PodWorker(threading.Thread):
         st.started_at = st.finished_at = _now()
         self._after_exit(c)
 
-    def _reap(self, c: _Container) -> None:
+    def _reap(self, c: Container) -> None:
         if c.proc is None or c.state.state != "running":
             return
         code = c.proc.popen.poll()
@@ -297,7 +243,7 @@ class PodWorker(threading.Thread):
         self._record_exit(c, code)
         self._after_exit(c)
 
-    def _record_exit(self, c: _Container, code: int) -> None:
+    def _record_exit(self, c: Container, code: int) -> None:
         assert c.proc is not None
         st = c.state
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
@@ -306,7 +252,7 @@ class PodWorker(threading.Thread):
         st.state = "terminated"
         st.exit_code = exit_code
         st.reason = "Completed" if exit_code == 0 else "Error"
-        st.message = pp.termination_message(
+        st.message = termination_message(
             file_text, log_text, c.spec.get("terminationMessagePolicy"), exit_code
         )
         st.finished_at = _now()
@@ -314,10 +260,10 @@ class PodWorker(threading.Thread):
         log.info("%s: %s exited %s", self.name, c.spec["name"], exit_code)
         self.kubelet.untrack(c.proc.popen)
 
-    def _after_exit(self, c: _Container) -> None:
+    def _after_exit(self, c: Container) -> None:
         if self.deleting or self.stop_now:
             return
-        if not pp.restarts(self.restart_policy, c.init, c.state.exit_code or 0):
+        if not restarts(self.restart_policy, c.init, c.state.exit_code or 0):
             return
         if time.monotonic() - c.started_mono > 60:
             c.backoff = 1.0  # it ran a good while: start the back-off over, as the kubelet does
@@ -334,58 +280,14 @@ class PodWorker(threading.Thread):
 
     # -- probes ---------------------------------------------------------------------------------
 
-    def _probe(self, c: _Container) -> None:
+    def _probe(self, c: Container) -> None:
         if c.state.state != "running":
             return
-        now = time.monotonic()
-        if c.startup and not c.state.started:
-            if now >= c.startup.next_at and self._run_probe(c, c.startup):
-                c.state.started = True
-            elif c.startup.failures >= c.startup.t["failure"]:
-                self._restart_unhealthy(c, "startup probe failed")
-            return
-        if c.liveness and now >= c.liveness.next_at:
-            self._run_probe(c, c.liveness)
-            if c.liveness.failures >= c.liveness.t["failure"]:
-                self._restart_unhealthy(c, "liveness probe failed")
-                return
-        if c.readiness and now >= c.readiness.next_at:
-            ok = self._run_probe(c, c.readiness)
-            if ok and c.readiness.successes >= c.readiness.t["success"]:
-                c.state.ready = True
-            elif not ok and c.readiness.failures >= c.readiness.t["failure"]:
-                c.state.ready = False
-        elif not c.readiness:
-            c.state.ready = c.state.started
+        failed = c.run_due_probes()
+        if failed:
+            self._restart_unhealthy(c, failed)
 
-    def _run_probe(self, c: _Container, probe: _Probe) -> bool:
-        probe.next_at = time.monotonic() + probe.t["period"]
-        target = probe.target
-        try:
-            if target.kind == "http":
-                resp = httpx.get(
-                    target.url, headers=target.headers, timeout=probe.t["timeout"], trust_env=False
-                )
-                ok = 200 <= resp.status_code < 400
-            elif target.kind == "tcp":
-                with socket.create_connection((target.host, target.port), timeout=probe.t["timeout"]):
-                    ok = True
-            else:
-                ok = (
-                    subprocess.run(target.argv, timeout=probe.t["timeout"], capture_output=True).returncode
-                    == 0
-                )
-        except Exception:
-            ok = False
-        if ok:
-            probe.successes += 1
-            probe.failures = 0
-        else:
-            probe.failures += 1
-            probe.successes = 0
-        return ok
-
-    def _restart_unhealthy(self, c: _Container, why: str) -> None:
+    def _restart_unhealthy(self, c: Container, why: str) -> None:
         log.warning("%s: %s %s, killing it", self.name, c.spec["name"], why)
         assert c.proc is not None
         self._stop_process(c, float(self.pod["spec"].get("terminationGracePeriodSeconds", 30)))
@@ -393,23 +295,15 @@ class PodWorker(threading.Thread):
 
     # -- stopping -------------------------------------------------------------------------------
 
-    def _pre_stop(self, c: _Container, deadline: float) -> None:
-        hook = ((c.spec.get("lifecycle") or {}).get("preStop")) or {}
+    def _pre_stop(self, c: Container, deadline: float) -> None:
+        image = image_for(c.spec.get("image", ""))
+        table = path_table(c.spec, self.volume_dirs, "/dev/null", str(self.rootfs), image)
         try:
-            if "sleep" in hook:
-                time.sleep(max(0.0, min(float(hook["sleep"]["seconds"]), deadline - time.monotonic())))
-            elif "exec" in hook:
-                image = pp.image_for(c.spec.get("image", ""))
-                table = pp.path_table(c.spec, self.volume_dirs, "/dev/null", str(self.rootfs), image)
-                argv = [pp.rewrite_path(a, table) for a in hook["exec"]["command"]]
-                subprocess.run(argv, timeout=max(0.1, deadline - time.monotonic()), capture_output=True)
-            elif "httpGet" in hook:
-                target = pp.probe_target(hook, c.spec, self.local_ip, [])
-                httpx.get(target.url, timeout=max(0.1, deadline - time.monotonic()), trust_env=False)
+            run_pre_stop(c.spec, table, self.local_ip, deadline)
         except Exception as err:
             log.warning("%s: preStop of %s failed: %s", self.name, c.spec["name"], err)
 
-    def _stop_process(self, c: _Container, grace: float) -> None:
+    def _stop_process(self, c: Container, grace: float) -> None:
         if c.proc is None or c.proc.popen.poll() is not None:
             if c.proc is not None and c.state.state == "running":
                 self._record_exit(c, c.proc.popen.returncode)
@@ -462,33 +356,7 @@ class PodWorker(threading.Thread):
         if self.gone:
             return
         try:
-            pod = self.kube.get(_pod_path(self.pod))
-            if pod is None or pod["metadata"]["uid"] != self.uid:
-                return
-            finalizers = pod["metadata"].get("finalizers") or []
-            if FINALIZER in finalizers:
-                self.kube.patch(
-                    _pod_path(self.pod),
-                    [
-                        {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
-                        {
-                            "op": "replace",
-                            "path": "/metadata/finalizers",
-                            "value": [f for f in finalizers if f != FINALIZER],
-                        },
-                    ],
-                    kind="json",
-                )
-            if delete:
-                self.kube.delete(
-                    _pod_path(self.pod),
-                    {
-                        "kind": "DeleteOptions",
-                        "apiVersion": "v1",
-                        "gracePeriodSeconds": 0,
-                        "preconditions": {"uid": self.uid},
-                    },
-                )
+            release(self.kube, self.pod, self.uid, delete)
         except ApiError as err:
             if err.status in (409, 422):  # finalizers changed under us: try once more
                 time.sleep(0.2)
@@ -500,7 +368,7 @@ class PodWorker(threading.Thread):
     def _hold(self) -> bool:
         """Put our finalizer on the pod so its deletion waits for a graceful stop."""
         try:
-            self.kube.patch(_pod_path(self.pod), {"metadata": {"finalizers": [FINALIZER]}})
+            hold(self.kube, self.pod)
             return True
         except ApiError as err:
             log.warning("%s: cannot hold pod: %s", self.name, err)
@@ -508,7 +376,7 @@ class PodWorker(threading.Thread):
 
     def _push(self) -> None:
         """Write pod status when it changed (conditions keep their transition times)."""
-        status = pp.pod_status(
+        status = pod_status(
             self.pod,
             [c.state for c in self.init],
             [c.state for c in self.main],
@@ -520,7 +388,7 @@ class PodWorker(threading.Thread):
         if status == self.last_status:
             return
         try:
-            reply = self.kube.patch(_pod_path(self.pod, "/status"), {"status": status})
+            reply = self.kube.patch(pod_path(self.pod, "/status"), {"status": status})
             self.pod = {**self.pod, "status": reply.get("status", status)}
             self.last_status = status
         except ApiError as err:

@@ -1,11 +1,11 @@
-"""The pure half of the local kubelet: how a pod spec becomes local processes, and how their
-state becomes pod status. No I/O here beyond what the caller hands in, so every rule is unit
-tested (tests/unit/test_local_kubelet_*.py).
+"""How the local kubelet turns a container spec into a local process: argv, environment, working
+directory, with every container path mapped to a local folder. Pure: no I/O beyond what the
+caller hands in, so every rule is unit tested (tests/devcluster/test_kubelet_launch.py).
 
 What "a container" is locally:
 - its filesystem is the host's, with each volumeMount's mountPath mapped to a folder; any env
   value or argument naming a path under a mountPath (or the termination-message path) is
-  rewritten to the local folder. Paths the image itself provides (see IMAGES) map to a
+  rewritten to the local folder. Paths the image itself provides (see Image.paths) map to a
   per-pod "rootfs" folder.
 - its network namespace is one loopback address (127.0.0.N) per pod: the pod IP. OOZO_HOST is
   set to it, and a literal 0.0.0.0 argument becomes it, so replicas listen on the same port.
@@ -17,14 +17,10 @@ import base64
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 TERMINATION_LOG = "/dev/termination-log"
-MAX_TERMINATION_MESSAGE = 4096  # bytes, as the kubelet truncates it
-FALLBACK_LOG_LINES = 80
-FALLBACK_LOG_BYTES = 2048
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
@@ -39,7 +35,7 @@ class Image:
     paths: tuple[str, ...] = ()
 
 
-# Mirrors Dockerfile.runtime (tests/unit/test_local_kubelet_pod.py checks it stays in step).
+# Mirrors Dockerfile.runtime (tests/devcluster/test_kubelet_launch.py checks it stays in step).
 OOZO_RUNTIME_IMAGE = Image(
     entrypoint=("oozo",),
     cmd=("serve", "--index", "/var/lib/oozo/index"),
@@ -318,229 +314,3 @@ def launch_plan(
     workdir = container.get("workingDir")
     cwd = rewrite_path(workdir, table) if workdir else rootfs
     return Launch(argv=argv, env=env, cwd=cwd)
-
-
-# -- status ---------------------------------------------------------------------------------------
-
-
-def termination_message(file_text: str, log_text: str, policy: str | None, exit_code: int) -> str:
-    """The message the kubelet reports: the termination-message file, else (with
-    FallbackToLogsOnError and a failure) the tail of the log."""
-    raw = file_text.encode()[:MAX_TERMINATION_MESSAGE].decode(errors="ignore")
-    if raw.strip() or policy != "FallbackToLogsOnError" or exit_code == 0:
-        return raw
-    tail = "\n".join(log_text.splitlines()[-FALLBACK_LOG_LINES:])
-    return tail.encode()[-FALLBACK_LOG_BYTES:].decode(errors="ignore")
-
-
-@dataclass
-class ContainerState:
-    name: str
-    image: str
-    state: str = "waiting"  # waiting | running | terminated
-    reason: str = "ContainerCreating"
-    message: str = ""
-    exit_code: int | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    restart_count: int = 0
-    ready: bool = False
-    started: bool = False
-    last_terminated: dict | None = None
-    pid: int | None = None
-
-    def terminated_dict(self) -> dict:
-        out: dict[str, Any] = {
-            "exitCode": self.exit_code,
-            "reason": self.reason,
-            "startedAt": self.started_at,
-            "finishedAt": self.finished_at,
-            "containerID": self.container_id(),
-        }
-        if self.message:
-            out["message"] = self.message
-        return out
-
-    def container_id(self) -> str:
-        return f"oozo-local://{self.pid}" if self.pid else ""
-
-    def to_status(self) -> dict:
-        """containerStatuses[] entry. Absent states are explicit nulls so a strategic-merge
-        patch replaces `running` by `terminated` instead of keeping both."""
-        state: dict[str, Any] = {"waiting": None, "running": None, "terminated": None}
-        if self.state == "waiting":
-            state["waiting"] = {"reason": self.reason, **({"message": self.message} if self.message else {})}
-        elif self.state == "running":
-            state["running"] = {"startedAt": self.started_at}
-        else:
-            state["terminated"] = self.terminated_dict()
-        out = {
-            "name": self.name,
-            "image": self.image,
-            "imageID": "",
-            "ready": self.ready,
-            "started": self.state == "running" and self.started,
-            "restartCount": self.restart_count,
-            "state": state,
-            "lastState": {"terminated": self.last_terminated}
-            if self.last_terminated
-            else {"terminated": None},
-        }
-        if self.pid:
-            out["containerID"] = self.container_id()
-        return out
-
-
-def restarts(restart_policy: str, init: bool, exit_code: int) -> bool:
-    """Whether the kubelet starts a container again after it exited. An init container that
-    succeeded is done whatever the policy; one that failed is retried unless Never."""
-    if init:
-        return exit_code != 0 and restart_policy != "Never"
-    return restart_policy == "Always" or (restart_policy == "OnFailure" and exit_code != 0)
-
-
-def pod_phase(restart_policy: str, init: list[ContainerState], main: list[ContainerState]) -> str:
-    """The kubelet's phase rules, for the states this kubelet produces."""
-    for c in init:
-        if c.state == "terminated" and c.exit_code != 0 and restart_policy == "Never":
-            return "Failed"
-    if any(not (c.state == "terminated" and c.exit_code == 0) for c in init):
-        return "Pending"
-    if any(c.state == "running" for c in main):
-        return "Running"
-    if main and all(c.state == "terminated" for c in main):
-        if restart_policy == "Always":
-            return "Running"  # about to be restarted
-        if all(c.exit_code == 0 for c in main):
-            return "Succeeded"
-        if restart_policy == "Never":
-            return "Failed"
-        return "Running"  # OnFailure: the failed ones restart
-    if any(c.restart_count > 0 for c in main):
-        return "Running"
-    return "Pending"
-
-
-def _condition(kind: str, ok: bool, now: str, previous: dict[str, dict], reason: str = "") -> dict:
-    status = "True" if ok else "False"
-    before = previous.get(kind)
-    since = before["lastTransitionTime"] if before and before.get("status") == status else now
-    out = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
-    if not ok and reason:
-        out["reason"] = reason
-    return out
-
-
-def pod_status(
-    pod: dict,
-    init: list[ContainerState],
-    main: list[ContainerState],
-    pod_ip: str,
-    host_ip: str,
-    start_time: str,
-    now: str,
-) -> dict:
-    """The `status` a kubelet would write for this pod now."""
-    restart_policy = pod["spec"].get("restartPolicy", "Always")
-    phase = pod_phase(restart_policy, init, main)
-    previous = {c["type"]: c for c in (pod.get("status") or {}).get("conditions") or []}
-    initialized = all(c.state == "terminated" and c.exit_code == 0 for c in init)
-    running = [c for c in main if c.state == "running"]
-    containers_ready = bool(main) and all(c.ready for c in main) and len(running) == len(main)
-    done = phase in ("Succeeded", "Failed")
-    not_ready_reason = "PodCompleted" if done else "ContainersNotReady"
-    conditions = [
-        _condition("PodReadyToStartContainers", True, now, previous),
-        _condition("Initialized", initialized or done, now, previous, "ContainersNotInitialized"),
-        _condition("ContainersReady", containers_ready, now, previous, not_ready_reason),
-        _condition("Ready", containers_ready, now, previous, not_ready_reason),
-    ]
-    if "PodScheduled" in previous:
-        conditions.insert(0, previous["PodScheduled"])
-    status: dict[str, Any] = {
-        "phase": phase,
-        "hostIP": host_ip,
-        "hostIPs": [{"ip": host_ip}],
-        "podIP": pod_ip,
-        "podIPs": [{"ip": pod_ip}],
-        "startTime": start_time,
-        "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort"),
-        "conditions": conditions,
-        "containerStatuses": [c.to_status() for c in main],
-    }
-    if init:
-        status["initContainerStatuses"] = [c.to_status() for c in init]
-    return status
-
-
-# -- probes ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class ProbeTarget:
-    kind: str  # http | tcp | exec
-    url: str = ""
-    host: str = ""
-    port: int = 0
-    argv: list[str] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _port(container: dict, port: int | str) -> int:
-    if isinstance(port, int) or str(port).isdigit():
-        return int(port)
-    for p in container.get("ports") or []:
-        if p.get("name") == port:
-            return int(p["containerPort"])
-    raise ConfigError(f"named port {port!r} not found in container {container['name']!r}")
-
-
-def probe_target(probe: dict, container: dict, local_ip: str, table: PathTable) -> ProbeTarget:
-    if "httpGet" in probe:
-        get = probe["httpGet"]
-        host = get.get("host") or local_ip
-        path = get.get("path", "/")
-        scheme = get.get("scheme", "HTTP").lower()
-        headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
-        url = (
-            f"{scheme}://{host}:{_port(container, get['port'])}{path if path.startswith('/') else '/' + path}"
-        )
-        return ProbeTarget("http", url=url, headers=headers)
-    if "tcpSocket" in probe:
-        sock = probe["tcpSocket"]
-        return ProbeTarget("tcp", host=sock.get("host") or local_ip, port=_port(container, sock["port"]))
-    if "exec" in probe:
-        return ProbeTarget("exec", argv=[rewrite_path(a, table) for a in probe["exec"]["command"]])
-    raise ConfigError(f"unsupported probe {sorted(probe)}")
-
-
-def probe_timing(probe: dict) -> dict[str, float]:
-    return {
-        "initial": float(probe.get("initialDelaySeconds", 0)),
-        "period": float(probe.get("periodSeconds", 10)),
-        "timeout": float(probe.get("timeoutSeconds", 1)),
-        "success": float(probe.get("successThreshold", 1)),
-        "failure": float(probe.get("failureThreshold", 3)),
-    }
-
-
-# -- addresses ------------------------------------------------------------------------------------
-
-
-# The API refuses loopback addresses in EndpointSlices, so a pod has two faces of one address:
-# its pod IP in the API is 10.233.C.D (a range no other node uses), and its process listens on
-# 127.0.C.D. resolve_service() translates, as a CNI plus kube-proxy would.
-POD_NET = "10.233."
-
-
-def pod_addresses(n: int) -> tuple[str, str]:
-    """The n-th pod's (pod IP, local loopback IP), n ≥ 0: (10.233.0.2, 127.0.0.2), … skipping
-    .0/.1/.255 last octets."""
-    high, low = divmod(n, 253)
-    tail = f"{high % 256}.{low + 2}"
-    return POD_NET + tail, "127.0." + tail
-
-
-def local_address(pod_ip: str) -> str:
-    """Where this machine reaches a pod IP of the local node; other addresses are unchanged."""
-    return "127.0." + pod_ip.removeprefix(POD_NET) if pod_ip.startswith(POD_NET) else pod_ip

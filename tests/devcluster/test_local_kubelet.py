@@ -15,10 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness.kube_rest import Kube
-from tests.harness.local_kubelet import LocalKubelet, resolve_service, service_endpoints
-from tests.harness.provisioner import Provisioner
-from tests.harness.stack import LOCAL_SCHEDULING, kubectl
+from devcluster.controlplane.plane import LOCAL_SCHEDULING
+from devcluster.kube_rest import Kube
+from devcluster.kubelet.local import LocalKubelet
+from devcluster.kubelet.services import resolve_service, service_endpoints
+from devcluster.provisioner import Provisioner
+from devcluster.stack import kubectl
+from devcluster.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +58,6 @@ def bare_pod(name: str, *containers: dict, **spec: Any) -> dict:
 
 def sh(name: str, script: str, **fields: Any) -> dict:
     return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **fields}
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def get_pod(node: dict, name: str) -> dict | None:

@@ -9,7 +9,7 @@ for them by writing pod status. One more kubelet duty it keeps: a pod on this no
 being deleted is removed for good (grace period 0, as a kubelet does once its containers are
 gone), so deleting a namespace or an owner never leaves pods stuck in Terminating.
 
-Run as a process: `python -m tests.harness.localnode --kubeconfig PATH` (the control plane
+Run as a process: `python -m devcluster.controlplane.localnode --kubeconfig PATH` (the control plane
 harness starts it and stops it by pid).
 """
 

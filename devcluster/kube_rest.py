@@ -1,7 +1,7 @@
 """A small Kubernetes REST client over httpx, for the harness's kubelet and provisioner.
 
 Objects stay plain dicts in their API (camelCase) shape, the same shape as the manifests the
-tests write, so the pure functions in pod_process.py read like the Kubernetes docs. It also
+tests write, so the pure functions in kubelet/launch.py read like the Kubernetes docs. It also
 sidesteps a trap of the generated client (v37 sends dict PATCH bodies as json-patch): every
 patch here names its content type.
 """
