@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from oozo_operator.render import labels as L
@@ -38,8 +38,6 @@ class Build:
     result: dict[str, Any] | None = None  # the Job's reported result, shaped as status.index
     reason: str = ""
     message: str = ""
-    failures: int = 0
-    created: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,13 +70,6 @@ class PodProblem:
     pod: str
     reason: str
     message: str
-
-
-@dataclass(frozen=True)
-class Observed:
-    builds: list[Build] = field(default_factory=list)
-    rollout: Rollout = field(default_factory=lambda: Rollout(exists=False))
-    pod_problems: list[PodProblem] = field(default_factory=list)
 
 
 def _terminated(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
@@ -136,7 +127,6 @@ def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
 def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "index") -> Build:
     """One Job (and its pods) → Build."""
     name = job["metadata"]["name"]
-    created = job["metadata"].get("creationTimestamp", "")
     status = job.get("status") or {}
     finished = sorted(
         ((t, p) for p in pods if (t := _terminated(p, container))),
@@ -154,10 +144,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 "NoResult",
                 f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
-                failures,
-                created,
             )
-        return Build("succeeded", name, {**result, "job": name}, "", "", failures, created)
+        return Build("succeeded", name, {**result, "job": name})
     last_error = next((parse_error(t.get("message")) for t, _ in reversed(finished) if t.get("exitCode")), "")
     failed = _job_condition(job, "Failed")
     if failed:
@@ -168,8 +156,6 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             None,
             failed.get("reason") or "JobFailed",
             f"Job {name} failed: {detail}",
-            failures,
-            created,
         )
     if failures:
         return Build(
@@ -178,10 +164,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             None,
             "Retrying",
             f"Job {name} attempt {failures} failed: {last_error}",
-            failures,
-            created,
         )
-    return Build("running", name, None, "Indexing", f"Job {name} is building the index", failures, created)
+    return Build("running", name, None, "Indexing", f"Job {name} is building the index")
 
 
 BACKUP_KEYS = ("time", "uri", "sha256", "sizeBytes", "version")
