@@ -1,5 +1,5 @@
 """Pure readers of observed children: Jobs and their pods → build state and result,
-Deployment → rollout state. No I/O: reconcile.py fetches, these interpret."""
+Deployment → rollout state. No I/O: gather.py fetches, these interpret."""
 
 from __future__ import annotations
 
