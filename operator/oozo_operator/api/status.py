@@ -1,5 +1,6 @@
 """RagCorpus.status as pydantic models, rendered into the CRD like the spec. The operator writes
-status as plain dicts through kopf's `patch.status`; these models fix what may be written."""
+status as plain dicts, a merge patch on the status subresource (act.write_status); these models
+fix what may be written."""
 
 from __future__ import annotations
 
