@@ -67,7 +67,6 @@ class Plan:
     published: dict[str, Any] | None  # status.index after this pass
     build: Build | None  # the newest build, or the one this pass creates
     problems: tuple[C.Problem, ...]  # missing references and an unsupported source
-    light: bool  # a child-event pass that left the spec-only children alone
 
 
 def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) -> Plan:
@@ -137,7 +136,7 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
                 writes.append(Apply(child.render(corpus)))
             elif may_exist:
                 writes.append(Delete(child.api_version, child.kind, corpus.namespace, child.name(corpus)))
-    return Plan(corpus, observed, tuple(writes), published, newest, tuple(problems), light)
+    return Plan(corpus, observed, tuple(writes), published, newest, tuple(problems))
 
 
 def _restoring(build: Build, corpus: Corpus) -> Build:
