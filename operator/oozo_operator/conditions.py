@@ -38,7 +38,6 @@ class Inputs:
     build: Build | None = None  # newest build for index_hash
     rollout: Rollout = field(default_factory=lambda: Rollout(exists=False))
     problems: tuple[Problem, ...] = ()
-    waiting: str = ""  # a transient reason to keep Reconciling (e.g. an API error), else ""
 
 
 def _index_condition(i: Inputs) -> tuple[str, str, str]:
@@ -93,9 +92,7 @@ def desired(i: Inputs) -> dict[str, tuple[str, str, str]]:
         return out
     out[STALLED] = ("False", "AsExpected", "no problem needs attention")
     r = i.rollout
-    if i.waiting:
-        reason, message = "Waiting", i.waiting
-    elif idx_status != "True":
+    if idx_status != "True":
         reason, message = idx_reason, idx_message
     elif not r.exists or r.version != pub.get("version") or not r.done:
         reason = "RollingOut"

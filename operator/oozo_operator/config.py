@@ -29,9 +29,6 @@ class OperatorSettings(BaseSettings):
         gt=0,
         description="How often missing references and source ConfigMap changes are looked for.",
     )
+    workers: int = Field(default=16, ge=1, description="Threads kopf runs the handlers on (OOZO_WORKERS).")
     log_level: str = Field(default="INFO", description="Log level of the operator.")
     log_format: str = Field(default="json", description="json or text.")
-
-
-def settings() -> OperatorSettings:
-    return OperatorSettings()

@@ -23,6 +23,7 @@ from oozo_operator import reconcile as R
 from oozo_operator.api.crd import GROUP, PLURAL, VERSION
 from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import shared
+from oozo_operator.outcome import Outcome
 from oozo_operator.render import labels as L
 
 log = logging.getLogger("oozo.handlers")
@@ -30,7 +31,7 @@ SETTINGS = OperatorSettings()
 CHILD_LABELS: dict[str, Any] = {L.MANAGED_BY: L.MANAGER, L.INSTANCE: kopf.PRESENT}
 
 
-def reconcile_named(namespace: str, name: str, trigger: str, full: bool = True) -> R.Outcome | None:
+def reconcile_named(namespace: str, name: str, trigger: str, full: bool = True) -> Outcome | None:
     start = time.monotonic()
     try:
         outcome = R.run(shared(), namespace, name, SETTINGS, full)

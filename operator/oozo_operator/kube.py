@@ -145,12 +145,6 @@ class Kube:
                 return None
             raise
 
-    def exists(self, api_version: str, kind: str, namespace: str, name: str) -> bool | None:
-        """Metadata-only existence check. None when RBAC forbids it: the caller then cannot
-        tell, and falls back to what the pods report."""
-        found = self.revision(api_version, kind, namespace, name)
-        return None if found is None else bool(found)
-
     def revision(self, api_version: str, kind: str, namespace: str, name: str) -> str | None:
         """resourceVersion from a metadata-only GET: "" when the object does not exist, None
         when RBAC forbids the read."""

@@ -7,7 +7,6 @@ the in-cluster config or the current kubeconfig, cluster-wide or in the given na
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -41,7 +40,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.persistence.finalizer = f"{GROUP}/finalizer"  # only ever used if a handler needs one
     settings.posting.level = logging.WARNING  # our own Events describe condition flips
-    settings.execution.max_workers = int(os.environ.get("OOZO_WORKERS", "16"))
+    settings.execution.max_workers = handlers.SETTINGS.workers
 
 
 def _sweep(namespaces: list[str], every: float, stop: threading.Event) -> None:

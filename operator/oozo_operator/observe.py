@@ -1,12 +1,12 @@
 """Pure readers of observed children: Jobs and their pods → build state and result,
-Deployment → rollout state. No I/O: reconcile.py fetches, these interpret."""
+Deployment → rollout state. No I/O: gather.py fetches, these interpret."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
@@ -28,8 +28,6 @@ class Build:
     result: dict[str, Any] | None = None  # the Job's reported result, shaped as status.index
     reason: str = ""
     message: str = ""
-    failures: int = 0
-    created: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,13 +60,6 @@ class PodProblem:
     pod: str
     reason: str
     message: str
-
-
-@dataclass(frozen=True)
-class Observed:
-    builds: list[Build] = field(default_factory=list)
-    rollout: Rollout = field(default_factory=lambda: Rollout(exists=False))
-    pod_problems: list[PodProblem] = field(default_factory=list)
 
 
 def _terminated(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
@@ -140,7 +131,6 @@ def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
 def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "index") -> Build:
     """One Job (and its pods) → Build."""
     name = job["metadata"]["name"]
-    created = job["metadata"].get("creationTimestamp", "")
     status = job.get("status") or {}
     finished = sorted(
         ((t, p) for p in pods if (t := _terminated(p, container))),
@@ -164,8 +154,6 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 "ResultUnreadable",
                 f"Job {name} succeeded but its termination message is not a readable result ({exc}); "
                 "do the operator and runtime images come from the same Oozo release?",
-                failures,
-                created,
             )
         if result is None:
             return Build(
@@ -175,10 +163,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 "NoResult",
                 f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
-                failures,
-                created,
             )
-        return Build("succeeded", name, {**index_status(result), "job": name}, "", "", failures, created)
+        return Build("succeeded", name, {**index_status(result), "job": name})
     last_error = next((parse_error(t.get("message")) for t, _ in reversed(finished) if t.get("exitCode")), "")
     failed = _job_condition(job, "Failed")
     if failed:
@@ -189,8 +175,6 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             None,
             failed.get("reason") or "JobFailed",
             f"Job {name} failed: {detail}",
-            failures,
-            created,
         )
     if failures:
         return Build(
@@ -199,10 +183,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             None,
             "Retrying",
             f"Job {name} attempt {failures} failed: {last_error}",
-            failures,
-            created,
         )
-    return Build("running", name, None, "Indexing", f"Job {name} is building the index", failures, created)
+    return Build("running", name, None, "Indexing", f"Job {name} is building the index")
 
 
 REASON_OK = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
@@ -219,7 +201,7 @@ class BackupRun:
     message: str = ""
 
 
-def backup_status(result: BackupResult) -> dict[str, Any]:
+def last_backup_fields(result: BackupResult) -> dict[str, Any]:
     """The fields of status.lastBackup a backup reports."""
     return result.model_dump(
         mode="json",
@@ -263,7 +245,7 @@ def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = 
         return BackupRun(
             name,
             True,
-            {**backup_status(result), "job": name},
+            {**last_backup_fields(result), "job": name},
             "BackupCompleted",
             f"backed up to {result.uri}",
         )

@@ -11,9 +11,10 @@ import pytest
 from oozo_contract.backup_settings import BackupSettings
 from oozo_contract.results import BackupResult
 from oozo_operator import conditions as C
-from oozo_operator import reconcile as R
 from oozo_operator.config import OperatorSettings
-from oozo_operator.observe import UnreadableResult, backup_of, backup_status, read_result
+from oozo_operator.gather import new_backup
+from oozo_operator.observe import UnreadableResult, backup_of, last_backup_fields, read_result
+from oozo_operator.outcome import backup_status
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
@@ -121,7 +122,9 @@ FAILED = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}
 def test_backup_result_and_failure_readers() -> None:
     parsed = read_result(json.dumps(RESULT), BackupResult)
     assert parsed is not None
-    assert backup_status(parsed) == {k: RESULT[k] for k in ("time", "uri", "sha256", "sizeBytes", "version")}
+    assert last_backup_fields(parsed) == {
+        k: RESULT[k] for k in ("time", "uri", "sha256", "sizeBytes", "version")
+    }
     for garbage in ("not json", '{"uri": "x"}'):
         with pytest.raises(UnreadableResult):
             read_result(garbage, BackupResult)
@@ -148,6 +151,14 @@ class FakeKube:
         return [p for p in self.pods if p["metadata"]["labels"]["batch.kubernetes.io/job-name"] == name]
 
 
+def last_backup(
+    kube: Any, c: Corpus, last: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, tuple[str, str, str] | None]:
+    """status.lastBackup and BackupSucceeded as a pass reads (gather) and decides (outcome) them;
+    `kube` is a FakeKube, which has the one method gather uses here."""
+    return backup_status(new_backup(kube, c, last), last)
+
+
 def test_status_reads_the_newest_finished_backup_job() -> None:
     c = corpus_of(with_backup())
     err = json.dumps({"error": "access denied", "reason": "InvalidCredentials"})
@@ -159,18 +170,18 @@ def test_status_reads_the_newest_finished_backup_job() -> None:
         ],
         [_pod("b-old", 0, json.dumps(RESULT)), _pod("b-new", 1, err)],
     )
-    last, cond = R._backups(kube, c, None)  # type: ignore[arg-type]
+    last, cond = last_backup(kube, c, None)
     assert last is None  # the newest finished one failed: no success to report yet
     assert cond and cond[:2] == ("False", "InvalidCredentials") and "access denied" in cond[2]
     kube.jobs = kube.jobs[:1]
-    last, cond = R._backups(kube, c, None)  # type: ignore[arg-type]
+    last, cond = last_backup(kube, c, None)
     assert last and last["uri"] == RESULT["uri"] and last["job"] == "b-old"
     assert cond and cond[:2] == ("True", "BackupCompleted")
     reads = kube.pod_reads
-    assert R._backups(kube, c, last) == (last, None)  # type: ignore[arg-type]
+    assert last_backup(kube, c, last) == (last, None)
     assert kube.pod_reads == reads  # already in status: no pod read
     kube.jobs = []  # the TTL removed the Job: status keeps what it had
-    assert R._backups(kube, c, last) == (last, None)  # type: ignore[arg-type]
+    assert last_backup(kube, c, last) == (last, None)
 
 
 def test_backup_condition_rides_beside_ready_without_touching_it() -> None:

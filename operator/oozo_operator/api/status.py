@@ -1,6 +1,7 @@
 """RagCorpus.status as pydantic models, rendered into the CRD like the spec; these models fix what
-the operator may write. The fields copied from a runtime Job's result take their bounds from the
-result models of `oozo_contract.results`, which cut what they read to fit."""
+the operator may write. The operator writes status as plain dicts, a merge patch on the status
+subresource (act.write_status). The fields copied from a runtime Job's result take their bounds
+from the result models of `oozo_contract.results`, which cut what they read to fit."""
 
 from __future__ import annotations
 

@@ -1,0 +1,162 @@
+"""Gather: every read of a reconcile pass, through `Kube`, into plain frozen dataclasses.
+
+A pass reads at two moments. Before it writes anything (`before_writes` → `Observed`): the
+referenced objects and the build or restore Jobs, which decide what to create. After its writes
+(`after_writes` → `Workloads`): the Deployment, the corpus's pods and the backup Jobs, which
+decide the status. The Deployment must be read after it is applied: a spec change that rolls it
+out then shows a generation its controller has not observed yet (RollingOut), not the previous
+rollout's Ready.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from oozo_operator import observe
+from oozo_operator.api.crd import GROUP, KIND, VERSION
+from oozo_operator.conditions import Problem
+from oozo_operator.kube import Kube
+from oozo_operator.render import backup, job, restore
+from oozo_operator.render import labels as L
+from oozo_operator.render.corpus import Corpus
+
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a pass finds before it writes: the stored corpus and the children it may create."""
+
+    generation: int
+    status: dict[str, Any]  # the corpus's status as this pass found it ({} for a new corpus)
+    missing: tuple[Problem, ...]  # referenced Secrets, ConfigMaps and PVCs that do not exist
+    source_revision: str  # resourceVersion of a source ConfigMap, else ""
+    # The builds of the current index hash, oldest first; while spec.restore applies (nothing
+    # published yet), the restore Job of the current spec.restore instead (at most one).
+    builds: tuple[observe.Build, ...] = ()
+
+
+@dataclass(frozen=True)
+class Workloads:
+    """What runs for the corpus, read after the pass's writes."""
+
+    rollout: observe.Rollout
+    pods: tuple[dict[str, Any], ...]  # every pod of the corpus: server, build and backup pods
+    # The newest finished backup Job not yet in status.lastBackup; None when there is none.
+    new_backup: observe.BackupRun | None = None
+
+
+def corpus_body(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    """The stored RagCorpus; None when it is gone or being deleted (GC does the rest)."""
+    body = kube.get(API_VERSION, KIND, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    return body
+
+
+def before_writes(kube: Kube, body: dict[str, Any], corpus: Corpus) -> Observed:
+    status = body.get("status") or {}
+    missing, revision = _missing_references(kube, corpus)
+    corpus = dataclasses.replace(corpus, source_revision=revision)
+    # spec.restore replaces the first build: only while nothing is published yet.
+    restoring = restore.wanted(corpus, status.get("index"))
+    return Observed(
+        generation=int(body["metadata"].get("generation") or 1),
+        status=status,
+        missing=tuple(missing),
+        source_revision=revision,
+        builds=tuple(_restores(kube, corpus) if restoring else _builds(kube, corpus)),
+    )
+
+
+def after_writes(kube: Kube, corpus: Corpus, last_backup: dict[str, Any] | None) -> Workloads:
+    deployment = kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name)
+    pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
+    return Workloads(
+        rollout=observe.rollout_of(deployment),
+        pods=tuple(pods),
+        new_backup=new_backup(kube, corpus, last_backup),
+    )
+
+
+def new_backup(kube: Kube, corpus: Corpus, last: dict[str, Any] | None) -> observe.BackupRun | None:
+    """The newest finished backup Job, unless status.lastBackup already holds it. Pods are
+    read only for Jobs newer than that one, newest first, until one turns out finished."""
+    jobs = kube.list("batch/v1", "Job", corpus.namespace, {L.INSTANCE: corpus.name, L.COMPONENT: L.BACKUP})
+    jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
+    for j in reversed(jobs):
+        name = j["metadata"]["name"]
+        if last and last.get("job") == name:
+            return None  # the newest finished one is already in status
+        pods = kube.list("v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": name})
+        run = observe.backup_of(j, pods, backup.CONTAINER)
+        if run is None:
+            continue  # still running (or retrying): look at the one before
+        return run
+    return None
+
+
+def _restores(kube: Kube, corpus: Corpus) -> list[observe.Build]:
+    """The restore Job of the current spec.restore, read like a build (at most one)."""
+    labels = {
+        L.INSTANCE: corpus.name,
+        L.COMPONENT: L.RESTORE,
+        restore.RESTORE_HASH: restore.restore_hash(corpus),
+    }
+    out = []
+    for j in kube.list("batch/v1", "Job", corpus.namespace, labels):
+        pods = kube.list(
+            "v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": j["metadata"]["name"]}
+        )
+        out.append(observe.build_of(j, pods, restore.CONTAINER))
+    return out[-1:]
+
+
+def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
+    """Builds for the current index hash (the Job and any refresh Jobs), oldest first. Pods
+    are read only for the newest Job and the finished ones: that is all status needs."""
+    jobs = kube.list(
+        "batch/v1",
+        "Job",
+        corpus.namespace,
+        {L.INSTANCE: corpus.name, L.COMPONENT: L.INDEX, L.INDEX_HASH: corpus.index_hash},
+    )
+    jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
+    builds = []
+    for i, j in enumerate(jobs):
+        finished = (j.get("status") or {}).get("succeeded") or (j.get("status") or {}).get("failed")
+        if i == len(jobs) - 1 or finished:
+            pods = kube.list(
+                "v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": j["metadata"]["name"]}
+            )
+        else:
+            pods = []
+        builds.append(observe.build_of(j, pods, job.CONTAINER))
+    return builds
+
+
+def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]:
+    """Referenced objects that do not exist, and the resourceVersion of a source ConfigMap.
+    Every read is metadata-only (PartialObjectMetadata): the operator never reads a Secret's
+    data, and needs no document bytes to notice that a ConfigMap changed."""
+    refs: list[tuple[str, str, str]] = []  # (kind, name, field)
+    spec = corpus.spec
+    if spec.generation.provider == "openai" and spec.generation.api_key_secret_ref:
+        refs.append(("Secret", spec.generation.api_key_secret_ref.name, "spec.generation.apiKeySecretRef"))
+    auth_ref = spec.runtime.auth.api_key_secret_ref
+    if spec.runtime.auth.enabled and auth_ref and auth_ref.name:
+        refs.append(("Secret", auth_ref.name, "spec.runtime.auth.apiKeySecretRef"))
+    if spec.source.config_map:
+        refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
+    if spec.source.pvc:
+        refs.append(("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc"))
+    problems, source_revision = [], ""
+    for kind, ref_name, where in refs:
+        found = kube.revision("v1", kind, corpus.namespace, ref_name)
+        if found == "":
+            problems.append(Problem(f"{kind}NotFound", f"{kind} {ref_name} ({where}) not found"))
+        elif found and kind == "ConfigMap":
+            source_revision = found
+    return problems, source_revision

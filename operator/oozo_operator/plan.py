@@ -1,0 +1,166 @@
+"""Plan: what one reconcile pass writes, decided from what it observed (pure: no I/O, no clock).
+
+The writes come out in the order the API server sees them: the spec-only children first (PVC,
+generated Secret, Service), then a build or restore Job if one is due, the server's ConfigMap
+and Deployment, and last the optional children, applied when wanted and deleted when they may
+exist. Beside the writes, the plan carries what the status is computed from: the version
+published after this pass, the newest build (including the one this pass creates) and the
+problems found so far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from oozo_operator import conditions as C
+from oozo_operator.gather import Observed
+from oozo_operator.observe import Build
+from oozo_operator.render import (
+    backup,
+    configmap,
+    cronjob,
+    deployment,
+    hpa,
+    job,
+    pdb,
+    pvc,
+    restore,
+    secret,
+    service,
+)
+from oozo_operator.render.corpus import Corpus
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Server-side apply of a rendered child."""
+
+    obj: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Create:
+    """Create once; an existing object (409) is kept as it is."""
+
+    obj: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+
+Write = Apply | Create | Delete
+
+
+@dataclass(frozen=True)
+class Plan:
+    corpus: Corpus  # as rendered: the spec with the observed source revision
+    observed: Observed
+    writes: tuple[Write, ...]
+    published: dict[str, Any] | None  # status.index after this pass
+    build: Build | None  # the newest build, or the one this pass creates
+    problems: tuple[C.Problem, ...]  # missing references and an unsupported source
+
+
+def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) -> Plan:
+    """`full=False` (child events) gives a light pass once this generation was applied in full:
+    the children that only the spec shapes (PVC, Service, Secret, HPA, PDB, CronJobs) cannot
+    change between spec changes, and a burst of pod events should not cost five needless API
+    calls each. `new_api_key` is the key a generated API-key Secret gets if it does not exist."""
+    corpus = dataclasses.replace(corpus, source_revision=observed.source_revision)
+    before = observed.status
+    problems = list(observed.missing)
+    unsupported = job.unsupported_source(corpus)
+    if unsupported:
+        problems.append(C.Problem("SourceNotSupported", unsupported))
+    published = before.get("index")
+    stalled: dict[str, Any] = next(
+        (c for c in before.get("conditions") or [] if c.get("type") == C.STALLED), {}
+    )
+    light = (
+        not full
+        and before.get("observedGeneration") == observed.generation
+        and stalled.get("reason") != "ApplyRefused"
+        and (before.get("sourceRevision") or "") == corpus.source_revision
+    )
+    writes: list[Write] = []
+    if not light:
+        writes.append(Apply(pvc.render(corpus)))
+        if secret.wanted(corpus):
+            writes.append(Create(secret.render(corpus, new_api_key)))  # 409 → keep the existing key
+        writes.append(Apply(service.render(corpus)))
+
+    restoring = restore.wanted(corpus, published)
+    newest = observed.builds[-1] if observed.builds else None
+    if restoring and newest:
+        newest = _restoring(newest, corpus)
+    done = [b for b in observed.builds if b.state == "succeeded" and b.result]
+    if done and (not published or done[-1].job != published.get("job")):
+        # A build reported a new version: it becomes what the server is pinned to.
+        published = {**done[-1].result, "specHash": corpus.index_hash}  # type: ignore[dict-item]
+    needs_build = not published or published.get("specHash") != corpus.index_hash
+    if needs_build and newest is None and not problems:
+        # The Job is created in this pass: status reports it running from now on.
+        if restoring:
+            writes.append(Create(restore.render(corpus)))
+            newest = _restoring(Build("running", restore.name(corpus)), corpus)
+        else:
+            writes.append(Create(job.render(corpus)))
+            newest = Build(
+                "running",
+                corpus.job_name,
+                reason="Indexing",
+                message=f"Job {corpus.job_name} is building the index",
+            )
+
+    model = (published or {}).get("embeddingModel")
+    # A light pass re-applies the server only when it adopted a new version: otherwise the
+    # ConfigMap and Deployment are exactly what the last full pass applied (SSA would no-op,
+    # but each no-op is still a write request the API server has to process).
+    if not light or published != before.get("index"):
+        writes.append(Apply(configmap.render(corpus, model)))
+        if published and published.get("version") and not problems:
+            writes.append(Apply(deployment.render(corpus, published["version"], model)))
+    # An optional child can only have become unwanted through a spec change not yet handled.
+    may_exist = observed.generation > 1 and before.get("observedGeneration") != observed.generation
+    if not light:
+        for child in OPTIONAL_CHILDREN:
+            if child.wanted(corpus):
+                writes.append(Apply(child.render(corpus)))
+            elif may_exist:
+                writes.append(Delete(child.api_version, child.kind, corpus.namespace, child.name(corpus)))
+    return Plan(corpus, observed, tuple(writes), published, newest, tuple(problems))
+
+
+def _restoring(build: Build, corpus: Corpus) -> Build:
+    """A restore Job reads like a build; while it runs, say what it restores."""
+    if build.state != "running":
+        return build
+    message = f"Job {build.job} is restoring {restore.restore_uri(corpus)}"
+    return dataclasses.replace(build, reason="Restoring", message=message)
+
+
+@dataclass(frozen=True)
+class OptionalChild:
+    """A child the spec may or may not ask for: applied when wanted, deleted when it may exist."""
+
+    wanted: Callable[[Corpus], bool]
+    render: Callable[[Corpus], dict[str, Any]]
+    api_version: str
+    kind: str
+    name: Callable[[Corpus], str]
+
+
+OPTIONAL_CHILDREN = (
+    OptionalChild(hpa.wanted, hpa.render, "autoscaling/v2", "HorizontalPodAutoscaler", lambda c: c.name),
+    OptionalChild(pdb.wanted, pdb.render, "policy/v1", "PodDisruptionBudget", lambda c: c.name),
+    OptionalChild(cronjob.wanted, cronjob.render, "batch/v1", "CronJob", cronjob.name),
+    OptionalChild(backup.wanted, backup.render, "batch/v1", "CronJob", backup.name),
+)
