@@ -9,8 +9,9 @@ Order of writes, so that no crash ever makes a half backup look complete:
     5. PREFIX/latest                     only now points at <V>
     6. retention: keep the newest N complete versions (never <V>), delete the rest (retention.py:
        only Oozo's own objects, under version-named folders, are ever deleted)
-Before step 1 the backup claims the prefix (ownership.py: PREFIX/oozo-owner.json) and refuses,
-having written nothing, a prefix another corpus writes. Every object it writes carries the
+Before step 1 the backup checks the prefix's owner (ownership.py: PREFIX/oozo-owner.json) and
+refuses, having written nothing, a prefix another corpus writes; an unowned prefix is claimed
+right after step 1, so a backup that fails earlier leaves nothing behind. Every object it writes carries the
 owner's id as S3 metadata (`oozo-owner`), the proof retention asks of a leftover before deleting it.
 A version whose marker already exists with the same manifest is not uploaded again: versions are
 immutable, so a CronJob retry is a cheap no-op success.
@@ -33,7 +34,7 @@ from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import pack
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.layout import compare_to_manifest, current_version, file_checksums, load_manifest
-from oozo_runtime.backup.ownership import CLI_OWNER, Owner, claim
+from oozo_runtime.backup.ownership import CLI_OWNER, Owner, check_owner, claim
 from oozo_runtime.backup.retention import apply_retention, plan_retention
 from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, OWNER_METADATA, RECORD, S3Location
@@ -199,11 +200,18 @@ def run_backup(
     started = time.monotonic()
     with s3.s3_errors(f"backup to s3://{loc.bucket}/{loc.prefix}", loc.bucket, endpoint):
         client = client or s3.make_client(endpoint, region, upload_checksum=upload_checksum)
-        claim(client, loc, owner)  # before any write: a prefix another corpus writes stays untouched
+        # Before any write: a prefix another corpus writes stays untouched.
+        owned = check_owner(client, loc, owner)
         record = _existing(client, loc, version, manifest_bytes)
         unchanged = record is not None
         if record is None:
             sha256, size = _upload_artifact(client, loc, version, vdir, level, upload_checksum, owner.id)
+            if not owned:  # claimed only now, so a backup that failed above left nothing behind
+                try:
+                    claim(client, loc, owner)
+                except BackupError:
+                    client.delete_object(Bucket=loc.bucket, Key=loc.key(version, ARTIFACT))
+                    raise
             record = {
                 "version": version,
                 "sha256": sha256,
@@ -233,6 +241,8 @@ def run_backup(
                 "text/plain",
                 meta,
             )
+        elif not owned:  # a prefix from before owner records: the first backup claims it
+            claim(client, loc, owner)
         if (s3.get_text(client, loc.bucket, loc.key(LATEST)) or "").strip() != version:
             s3.put_bytes(client, loc.bucket, loc.key(LATEST), f"{version}\n".encode(), "text/plain", meta)
         pruned = apply_retention(client, loc, keep_last, keep={version}, owner_id=owner.id)

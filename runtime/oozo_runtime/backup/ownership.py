@@ -85,23 +85,34 @@ def _put_claim(client: Any, loc: S3Location, me: Owner) -> None:
             raise
 
 
-def claim(client: Any, loc: S3Location, me: Owner) -> Owner:
-    """Make sure `me` owns the prefix, claiming it when nobody does; raises PrefixOwnedByAnother
-    (having written nothing) when someone else does."""
+def check_owner(client: Any, loc: S3Location, me: Owner) -> bool:
+    """Read-only: True when `me` owns the prefix, False when nobody does yet; raises
+    PrefixOwnedByAnother when someone else does. A backup asks this before any write and claims
+    the prefix only once its artifact is uploaded, so a backup that fails writes nothing."""
     found = read_owner(client, loc)
-    if found is None:
-        _put_claim(client, loc, me)
-        found = read_owner(client, loc)
+    if found is not None and found.id != me.id:
+        _refuse(loc, me, found)
+    return found is not None
+
+
+def claim(client: Any, loc: S3Location, me: Owner) -> None:
+    """Make `me` the owner of a prefix nobody owned a moment ago; raises PrefixOwnedByAnother
+    when another backup claimed it first."""
+    _put_claim(client, loc, me)
+    found = read_owner(client, loc)
     if found is None or found.id != me.id:
-        who = found.describe() if found else "someone else"
-        raise BackupError(
-            e.PREFIX_OWNED_BY_ANOTHER,
-            f"{loc.uri()} holds the backups of {who}, not of {me.describe()}; nothing was written. "
-            "Give each corpus its own prefix (spec.backup.s3.prefix; the default is "
-            f"<namespace>/<name>). If that owner is gone for good, delete {loc.uri(OWNER)} to hand "
-            "the prefix over",
-        )
-    return found
+        _refuse(loc, me, found)
+
+
+def _refuse(loc: S3Location, me: Owner, found: Owner | None) -> None:
+    who = found.describe() if found else "someone else"
+    raise BackupError(
+        e.PREFIX_OWNED_BY_ANOTHER,
+        f"{loc.uri()} holds the backups of {who}, not of {me.describe()}; nothing was written. "
+        "Give each corpus its own prefix (spec.backup.s3.prefix; the default is "
+        f"<namespace>/<name>). If that owner is gone for good, delete {loc.uri(OWNER)} to hand "
+        "the prefix over",
+    )
 
 
 def check_restore(found: Owner | None, me: Owner | None, from_owner: str | None, loc: S3Location) -> None:
