@@ -15,6 +15,11 @@ from pydantic import Field
 from oozo_contract import defaults as d
 from oozo_contract.settings import OozoSettings
 
+# An owner id: a Kubernetes uid, or any name a CLI user picks. It travels as S3 user metadata,
+# which must be ASCII.
+OWNER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,252}$"
+CORPUS_NAME = r"^[a-z0-9][a-z0-9.-]{0,252}/[a-z0-9][a-z0-9.-]{0,252}$"
+
 
 class S3Settings(OozoSettings):
     s3_endpoint: str | None = Field(
@@ -30,7 +35,18 @@ class S3Settings(OozoSettings):
 class BackupSettings(S3Settings):
     """`oozo backup --index INDEX_DIR --to s3://BUCKET/PREFIX`."""
 
-    backup_uri: str = Field(description="s3://BUCKET/PREFIX that receives PREFIX/<VERSION>/...")
+    backup_uri: str = Field(
+        description="s3://BUCKET/PREFIX that receives PREFIX/<VERSION>/...; the prefix is required"
+    )
+    backup_owner: str = Field(
+        "cli",
+        pattern=OWNER_ID,
+        description="who writes the prefix, recorded in PREFIX/oozo-owner.json: the operator sets "
+        "the corpus uid; a backup to a prefix another owner claimed is refused (PrefixOwnedByAnother)",
+    )
+    backup_owner_corpus: str | None = Field(
+        None, pattern=CORPUS_NAME, description="<namespace>/<name> of the owning corpus, for people"
+    )
     backup_keep_last: int = Field(d.BACKUP_KEEP_LAST, ge=0, description="complete backups kept; 0 keeps all")
     backup_compression_level: int = Field(
         -1,
@@ -51,3 +67,21 @@ class RestoreSettings(S3Settings):
     """`oozo restore --from s3://BUCKET/PREFIX[@VERSION|@latest] --index INDEX_DIR`."""
 
     restore_uri: str = Field(description="s3://BUCKET/PREFIX[@VERSION]; without a version, latest")
+    restore_owner: str | None = Field(
+        None,
+        pattern=OWNER_ID,
+        description="whom the restore is for (the operator sets the corpus uid): backups of another "
+        "owner are refused unless restore_from_owner names it; empty restores any owner's backups",
+    )
+    restore_owner_corpus: str | None = Field(
+        None,
+        pattern=CORPUS_NAME,
+        description="<namespace>/<name> of that corpus: the same name counts as the same corpus "
+        "(a corpus recreated after a disaster has a new uid)",
+    )
+    restore_from_owner: str | None = Field(
+        None,
+        max_length=512,
+        description="restore another owner's backups on purpose: its id or <namespace>/<name>, "
+        "which must match the prefix's oozo-owner.json",
+    )

@@ -97,3 +97,7 @@ class RestoreResult(ResultModel):
     embedding_model: ModelName | None = None
     dimensions: Count | None = None
     built_at: Timestamp | None = None
+    owner: Detail | None = Field(
+        None, description="who wrote the backups restored from (oozo-owner.json); empty: not recorded"
+    )
+    owner_corpus: Detail | None = Field(None, description="that owner's <namespace>/<name>")

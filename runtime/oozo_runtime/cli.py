@@ -51,13 +51,21 @@ def backup(
     endpoint: str = typer.Option(None, help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT)."),
     region: str = typer.Option(None, help="S3 region (env OOZO_S3_REGION)."),
     keep_last: int = typer.Option(None, help="Keep the newest N backups, 0 keeps all (default 7)."),
+    owner: str = typer.Option(
+        None, help="Who writes the prefix (default 'cli'; env OOZO_BACKUP_OWNER); another owner is refused."
+    ),
 ) -> None:
     """Back up the current index version to S3 (tar + zstd, sha256-checked) and prune old ones."""
     from oozo_runtime.backup.commands import backup_command
 
     raise typer.Exit(
         backup_command(
-            index_dir=index, backup_uri=to, s3_endpoint=endpoint, s3_region=region, backup_keep_last=keep_last
+            index_dir=index,
+            backup_uri=to,
+            s3_endpoint=endpoint,
+            s3_region=region,
+            backup_keep_last=keep_last,
+            backup_owner=owner,
         )
     )
 
@@ -70,12 +78,22 @@ def restore(
     index: str = typer.Option(None, "--index", help="Index directory (env OOZO_INDEX_DIR)."),
     endpoint: str = typer.Option(None, help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT)."),
     region: str = typer.Option(None, help="S3 region (env OOZO_S3_REGION)."),
+    from_owner: str = typer.Option(
+        None,
+        help="Only restore backups of this owner (id or namespace/name); env OOZO_RESTORE_FROM_OWNER.",
+    ),
 ) -> None:
     """Restore an index version from S3, verify every file, then publish it as current."""
     from oozo_runtime.backup.commands import restore_command
 
     raise typer.Exit(
-        restore_command(index_dir=index, restore_uri=source, s3_endpoint=endpoint, s3_region=region)
+        restore_command(
+            index_dir=index,
+            restore_uri=source,
+            s3_endpoint=endpoint,
+            s3_region=region,
+            restore_from_owner=from_owner,
+        )
     )
 
 

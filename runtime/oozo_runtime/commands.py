@@ -145,13 +145,13 @@ def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -
     from oozo_runtime.answers import extractive_answer
     from oozo_runtime.embedding import Embedder
     from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
-    from oozo_runtime.versions import VersionNotFound
+    from oozo_runtime.versions import IndexCorrupt, VersionNotFound
 
     logs.configure("WARNING")
     settings = serve_settings(flags)
     try:
         index = LoadedIndex.load(settings.index_dir, settings.index_version, settings.model)
-    except (ModelMismatch, VersionNotFound) as exc:
+    except (ModelMismatch, VersionNotFound, IndexCorrupt) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     hits, _ = Retriever(Embedder(settings.model), index).retrieve(question, top_k)

@@ -72,6 +72,9 @@ class LoadedIndex:
 
     @classmethod
     def load(cls, root: Path, version: str | None, expected_model: str) -> LoadedIndex:
+        """Raises VersionNotFound, ModelMismatch, or IndexCorrupt when a file of the version
+        differs from its manifest's checksums: a rewritten chunks.jsonl or a truncated FAISS
+        file is never served."""
         import faiss
 
         path = versions.resolve(root, version)
@@ -83,11 +86,12 @@ class LoadedIndex:
                 f"but this server is configured for {expected_model!r}; rebuild the index or set "
                 f"OOZO_MODEL={built_with}"
             )
+        versions.check_files(path, manifest)  # before any file is parsed
         index = faiss.read_index(str(path / versions.INDEX_FILE))
         with open(path / versions.CHUNKS_FILE, encoding="utf-8") as fh:
             chunks = [json.loads(line) for line in fh]
         if index.ntotal != len(chunks):
-            raise RuntimeError(
+            raise versions.IndexCorrupt(
                 f"index version {path.name} is inconsistent: {index.ntotal} vectors, {len(chunks)} chunks"
             )
         return cls(path, manifest, index, chunks)

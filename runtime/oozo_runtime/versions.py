@@ -41,6 +41,11 @@ class VersionNotFound(LookupError):
     pass
 
 
+class IndexCorrupt(RuntimeError):
+    """A version's files differ from its manifest. The message names the version and the files,
+    never a path, so it can go to /ready as it is."""
+
+
 def version_name(content_digest: str, now: datetime | None = None) -> str:
     """`20261124t120301z-1a2b3c4d`: UTC build time + short content hash; lowercase, label-safe."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -200,3 +205,42 @@ def verify(version_dir: Path) -> list[str]:
     expected = read_manifest(version_dir).files
     actual = file_digests(version_dir)
     return sorted(n for n in set(expected) | set(actual) if expected.get(n) != actual.get(n))
+
+
+def check_files(version_dir: Path, manifest: Manifest) -> str:
+    """Every file the manifest lists must be there and have its checksum, before the version is
+    trusted: the manifest's xxh3_128 (about 10 GB/s, so a 1 GB index costs a tenth of a second
+    at load), or the sha256 of "files" when a manifest predates them. A manifest listing no
+    checksums proves nothing and is refused: every Oozo build writes them. Returns the
+    algorithm used; raises IndexCorrupt naming the files that differ."""
+    version = manifest.version
+    fast = manifest.file_checksums.xxh3_128 if manifest.file_checksums else {}
+    # the xxh3_128 only when it covers every listed file, as backup's check does (layout.file_checksums)
+    use_fast = bool(fast) and (set(fast) == set(manifest.files) or not manifest.files)
+    algorithm, expected = ("xxh3_128", fast) if use_fast else ("sha256", manifest.files)
+    if not expected:
+        raise IndexCorrupt(f"index version {version}: its manifest lists no file checksums; rebuild it")
+    unlisted = [name for name in (INDEX_FILE, CHUNKS_FILE) if name not in expected]
+    if unlisted:
+        raise IndexCorrupt(f"index version {version}: its manifest has no checksum for {', '.join(unlisted)}")
+    bad: list[str] = []
+    for name, digest in sorted(expected.items()):
+        if "/" in name or name in ("", ".", "..", MANIFEST):  # a manifest names files of its own directory
+            bad.append(f"{name!r} (not a file of the version)")
+            continue
+        try:
+            actual = checksum_file(version_dir / name, algorithm)[0]
+        except FileNotFoundError:
+            bad.append(f"{name} (missing)")
+            continue
+        except OSError:
+            bad.append(f"{name} (unreadable)")
+            continue
+        if actual != digest:
+            bad.append(name)
+    if bad:
+        raise IndexCorrupt(
+            f"index version {version} does not match its manifest ({algorithm} differs: "
+            f"{', '.join(bad[:3])}{' …' if len(bad) > 3 else ''}); refusing to load it"
+        )
+    return algorithm

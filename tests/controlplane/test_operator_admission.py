@@ -102,6 +102,16 @@ BAD = [
     ("backup without S3", make_corpus("a", at("spec.backup", {"schedule": "0 3 * * *"})), "spec.backup.s3"),
     ("restore without S3", make_corpus("a", at("spec.restore", {"version": "latest"})), "spec.restore.s3"),
     (
+        "explicitly empty backup prefix",
+        make_corpus("a", at("spec.backup", {"schedule": "0 3 * * *", "s3": {"bucket": "bkt", "prefix": ""}})),
+        "spec.backup.s3.prefix",
+    ),
+    (
+        "backup prefix of only slashes",
+        make_corpus("a", at("spec.restore", {"s3": {"bucket": "bkt", "prefix": "//"}})),
+        "spec.restore.s3.prefix",
+    ),
+    (
         "secret ref without key",
         make_corpus(
             "a", at("spec.generation", {"provider": "openai", "apiKeySecretRef": {"name": "openai"}})

@@ -87,7 +87,8 @@ def test_backup_without_credentials_uses_the_pod_identity_and_keeps_scheduling()
     names = {e["name"] for e in tpl["containers"][0]["env"]}
     assert "AWS_ACCESS_KEY_ID" not in names and "OOZO_S3_ENDPOINT" not in names
     env = {e["name"]: e.get("value") for e in tpl["containers"][0]["env"]}
-    assert env["OOZO_BACKUP_URI"] == "s3://b-1x"
+    # No prefix given: the corpus's own <namespace>/<name>, never the bucket's root (issue 13).
+    assert env["OOZO_BACKUP_URI"] == "s3://b-1x/ns/docs"
     # RWO index volume: the backup pod joins the node of the corpus's other pods.
     assert tpl["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert tpl["nodeSelector"] and tpl["tolerations"]
@@ -206,3 +207,29 @@ def test_backup_job_with_an_unreadable_result_fails_with_a_reason_naming_the_job
     run = backup_of(_job("j5", "t", succeeded=1, conditions=COMPLETE), [_pod("j5", 0, broken)])
     assert run and not run.ok and run.reason == "ResultUnreadable"
     assert "j5" in run.message and "sizeBytes" in run.message
+
+
+def test_backup_prefix_defaults_to_namespace_and_name_and_the_owner_is_the_corpus_uid() -> None:
+    env = {e["name"]: e.get("value") for e in _backup_env(corpus_of(with_backup({"bucket": "b-1x"})))}
+    assert env["OOZO_BACKUP_URI"] == "s3://b-1x/ns/docs"
+    assert env["OOZO_BACKUP_OWNER"] == "uid-1" and env["OOZO_BACKUP_OWNER_CORPUS"] == "ns/docs"
+    given = {
+        e["name"]: e.get("value")
+        for e in _backup_env(corpus_of(with_backup({"bucket": "b-1x", "prefix": "/t/h/"})))
+    }
+    assert given["OOZO_BACKUP_URI"] == "s3://b-1x/t/h"
+
+
+def _backup_env(c: Corpus) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = backup.render(c)["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+    return env
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "//", "a//b", "a/../b", "./a"])
+def test_an_explicitly_empty_or_dotted_backup_prefix_is_refused(prefix: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must name a folder"):
+        corpus_of(with_backup({"bucket": "b-1x", "prefix": prefix}))

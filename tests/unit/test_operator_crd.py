@@ -82,6 +82,8 @@ def test_cel_rules_sit_where_they_are_needed(schema: dict[str, Any]) -> None:
     assert "minReplicas <= self.maxReplicas" in rule_of(spec["runtime"]["properties"]["autoscaling"])
     assert "matches" in rule_of(spec["refresh"]["properties"]["schedule"])
     assert "has(self.s3)" in rule_of(spec["backup"])
+    for owner in ("backup", "restore"):  # a backup prefix is never the bucket's root
+        assert "matches" in rule_of(spec[owner]["properties"]["s3"]["properties"]["prefix"])
     assert schema["properties"]["status"]["properties"]["observedGeneration"]["default"] == -1
 
 
@@ -102,6 +104,10 @@ def test_operator_parses_what_the_crd_defaults() -> None:
         {
             "source": {"configMap": {"name": "a"}},
             "runtime": {"autoscaling": {"minReplicas": 4, "maxReplicas": 2}},
+        },
+        {
+            "source": {"configMap": {"name": "a"}},
+            "backup": {"schedule": "0 3 * * *", "s3": {"bucket": "bkt", "prefix": ""}},
         },
     ],
 )

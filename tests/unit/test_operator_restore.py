@@ -48,3 +48,19 @@ def test_restore_result_reads_like_an_index_result() -> None:
     assert b.state == "succeeded" and b.result
     assert b.result["version"] == "20260101-aaaa" and b.result["restoredFrom"] == RESULT["uri"]
     assert b.result["job"] == "docs-restore-x"
+
+
+def test_restore_says_whom_it_restores_for_and_from_whom_on_purpose() -> None:
+    from oozo_contract.backup_settings import RestoreSettings
+    from oozo_operator.render import restore
+
+    def settings_of(spec: dict[str, object]) -> RestoreSettings:
+        env = restore.restore_env(corpus_of(on_local_node, at("spec.restore", spec)))
+        return RestoreSettings.model_validate({k.removeprefix("OOZO_").lower(): v for k, v in env.items()})
+
+    own = settings_of({"s3": {"bucket": "oozo-backups"}})
+    assert own.restore_uri == "s3://oozo-backups/ns/docs@latest"  # the corpus's own default prefix
+    assert own.restore_owner == "uid-1" and own.restore_owner_corpus == "ns/docs"
+    assert own.restore_from_owner is None
+    clone = settings_of({"s3": S3, "fromCorpus": "prod/handbook"})
+    assert clone.restore_from_owner == "prod/handbook"

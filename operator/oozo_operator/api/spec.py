@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from oozo_contract import defaults as d
 from oozo_operator.api.base import (
@@ -109,6 +109,45 @@ class S3Location(ApiModel):
         None,
         description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty to use the pod's "
         "identity.",
+    )
+
+
+# A backup prefix names a folder of its own: never the whole bucket, which a backup's retention
+# would then share with everything else in it (docs/backup.md#what-retention-deletes).
+BACKUP_PREFIX_RULE = (
+    "self.matches('^/*[^/]+(/[^/]+)*/*$') && !self.split('/').exists(p, p == '.' || p == '..')"
+)
+BACKUP_PREFIX_MESSAGE = (
+    "must name a folder (e.g. team/handbook), without empty, '.' or '..' parts; leave prefix "
+    "out for the default <namespace>/<name>"
+)
+
+
+def _backup_prefix(value: str) -> str:
+    import re
+
+    parts = value.strip("/").split("/")
+    if not re.fullmatch(r"/*[^/]+(/[^/]+)*/*", value) or any(p in (".", "..") for p in parts):
+        raise ValueError(BACKUP_PREFIX_MESSAGE)
+    return value
+
+
+BackupPrefix = Annotated[
+    str,
+    Field(max_length=1024, json_schema_extra=rules(cel(BACKUP_PREFIX_RULE, BACKUP_PREFIX_MESSAGE))),
+    AfterValidator(_backup_prefix),
+]
+
+
+class BackupLocation(S3Location):
+    """Where backups live: a bucket and a prefix of this corpus's own."""
+
+    prefix: BackupPrefix | None = Field(  # type: ignore[assignment]
+        None,
+        description="Key prefix inside the bucket, e.g. team/handbook; when left out, the corpus's "
+        "<namespace>/<name>. "
+        "Everything under it is this corpus's: a second corpus writing the same prefix is refused "
+        "(PrefixOwnedByAnother).",
     )
 
 
@@ -392,7 +431,7 @@ class Backup(ApiModel):
     )
 
     schedule: Cron = Field(description="Cron schedule of the backup CronJob NAME-backup.")
-    s3: S3Location | None = Field(None, description="Where backups are written.")
+    s3: BackupLocation | None = Field(None, description="Where backups are written.")
     retention: Retention = Field(default_factory=Retention, description="Retention policy.")
     upload_checksum: d.UploadChecksum = Field(
         "crc32",
@@ -410,13 +449,21 @@ class Restore(ApiModel):
         json_schema_extra=rules(cel("has(self.s3)", "restore needs an S3 source", ".s3"))
     )
 
-    s3: S3Location | None = Field(None, description="Where the backups are.")
+    s3: BackupLocation | None = Field(None, description="Where the backups are.")
     version: str = Field(
         "latest",
         min_length=1,
         max_length=128,
         pattern=r"^[A-Za-z0-9._\-]+$",
         description="Index version, or latest.",
+    )
+    from_corpus: str | None = Field(
+        None,
+        max_length=317,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        description="namespace/name of the corpus whose backups these are, when it is not this one "
+        "(a clone of another corpus): without it a restore of another corpus's backups is refused "
+        "(PrefixOwnedByAnother). The same namespace/name counts as this corpus.",
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from oozo_contract.backup_settings import BackupSettings
 from oozo_contract.settings import env_for
-from oozo_operator.api.spec import S3Location
+from oozo_operator.api.spec import BackupLocation, S3Location
 from oozo_operator.render import labels as L
 from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus
@@ -40,9 +40,18 @@ def name(corpus: Corpus) -> str:
     return f"{corpus.name}-backup"
 
 
-def s3_uri(loc: S3Location) -> str:
-    prefix = loc.prefix.strip("/")
-    return f"s3://{loc.bucket}/{prefix}" if prefix else f"s3://{loc.bucket}"
+def prefix(corpus: Corpus, loc: BackupLocation) -> str:
+    """The prefix given, or `<namespace>/<name>`: never the bucket's root, whose other objects a
+    backup's retention would share a listing with."""
+    return (loc.prefix or "").strip("/") or f"{corpus.namespace}/{corpus.name}"
+
+
+def s3_uri(corpus: Corpus, loc: BackupLocation) -> str:
+    return f"s3://{loc.bucket}/{prefix(corpus, loc)}"
+
+
+def owner_corpus(corpus: Corpus) -> str:
+    return f"{corpus.namespace}/{corpus.name}"
 
 
 def s3_env(loc: S3Location) -> list[dict[str, Any]]:
@@ -73,7 +82,10 @@ def backup_env(corpus: Corpus) -> dict[str, str]:
     return env_for(
         BackupSettings,
         index_dir=INDEX_DIR,
-        backup_uri=s3_uri(b.s3),
+        backup_uri=s3_uri(corpus, b.s3),
+        # The uid tells this corpus from a same-named successor; PREFIX/oozo-owner.json records it.
+        backup_owner=corpus.uid,
+        backup_owner_corpus=owner_corpus(corpus),
         backup_keep_last=b.retention.keep_last,
         backup_upload_checksum=b.upload_checksum,
         termination_message_path=TERMINATION_LOG,

@@ -37,7 +37,7 @@ def name(corpus: Corpus) -> str:
 def restore_uri(corpus: Corpus) -> str:
     r = corpus.spec.restore
     assert r is not None and r.s3 is not None
-    return f"{backup.s3_uri(r.s3)}@{r.version}"
+    return f"{backup.s3_uri(corpus, r.s3)}@{r.version}"
 
 
 def restore_env(corpus: Corpus) -> dict[str, str]:
@@ -47,6 +47,10 @@ def restore_env(corpus: Corpus) -> dict[str, str]:
         RestoreSettings,
         index_dir=INDEX_DIR,
         restore_uri=restore_uri(corpus),
+        # Another corpus's backups are refused unless spec.restore.fromCorpus names it.
+        restore_owner=corpus.uid,
+        restore_owner_corpus=backup.owner_corpus(corpus),
+        **({"restore_from_owner": r.from_corpus} if r.from_corpus else {}),
         termination_message_path=TERMINATION_LOG,
         **backup.s3_settings(r.s3),
     )

@@ -7,7 +7,12 @@ Order of writes, so that no crash ever makes a half backup look complete:
     3. PREFIX/<V>/backup.json            {version, sha256, sizeBytes, time, manifestSha256, ...}
     4. PREFIX/<V>/index.tar.zst.sha256   the completion marker
     5. PREFIX/latest                     only now points at <V>
-    6. retention: keep the newest N complete versions (never <V>), delete the rest
+    6. retention: keep the newest N complete versions (never <V>), delete the rest (retention.py:
+       only Oozo's own objects, under version-named folders, are ever deleted)
+Before step 1 the backup checks the prefix's owner (ownership.py: PREFIX/oozo-owner.json) and
+refuses, having written nothing, a prefix another corpus writes; an unowned prefix is claimed
+right after step 1, so a backup that fails earlier leaves nothing behind. Every object it writes carries the
+owner's id as S3 metadata (`oozo-owner`), the proof retention asks of a leftover before deleting it.
 A version whose marker already exists with the same manifest is not uploaded again: versions are
 immutable, so a CronJob retry is a cheap no-op success.
 """
@@ -29,8 +34,12 @@ from oozo_runtime.backup import s3
 from oozo_runtime.backup.archive import pack
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.layout import compare_to_manifest, current_version, file_checksums, load_manifest
+from oozo_runtime.backup.ownership import CLI_OWNER, Owner, check_owner, claim
+from oozo_runtime.backup.retention import apply_retention, plan_retention
 from oozo_runtime.backup.stream import ChunkPipe
-from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, RECORD, S3Location
+from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, OWNER_METADATA, RECORD, S3Location
+
+__all__ = ["plan_retention", "run_backup"]  # plan_retention: the retention plan, kept importable here
 
 MiB = 1024 * 1024
 
@@ -111,7 +120,7 @@ class _PipeReader:
 
 
 def _upload_artifact(
-    client: Any, loc: S3Location, version: str, vdir: Path, level: int, upload_checksum: str
+    client: Any, loc: S3Location, version: str, vdir: Path, level: int, upload_checksum: str, owner_id: str
 ) -> tuple[str, int]:
     """Stream the artifact to S3; returns (sha256, size). Raises if packing failed or the packed
     files differ from the manifest, after deleting whatever was uploaded."""
@@ -126,7 +135,11 @@ def _upload_artifact(
             reader,
             loc.bucket,
             key,
-            ExtraArgs={"ContentType": "application/zstd", **s3.upload_args(upload_checksum)},
+            ExtraArgs={
+                "ContentType": "application/zstd",
+                "Metadata": {OWNER_METADATA: owner_id},
+                **s3.upload_args(upload_checksum),
+            },
             Config=transfer_config(),
         )
     finally:
@@ -162,50 +175,6 @@ def _existing(client: Any, loc: S3Location, version: str, manifest_bytes: bytes)
     return record
 
 
-def plan_retention(
-    objects: list[dict[str, Any]], loc: S3Location, keep_last: int, keep: set[str]
-) -> list[str]:
-    """Pure: which versions to delete. Complete versions (with a marker) are ranked by the time
-    their marker was written; the newest `keep_last` stay, and so does every version in `keep`.
-    Incomplete leftovers (a crash mid-upload) older than a day go too."""
-    base = loc.key() + "/" if loc.prefix else ""
-    marker_time: dict[str, Any] = {}
-    newest_any: dict[str, Any] = {}
-    for obj in objects:
-        rest = obj["Key"][len(base) :]
-        if "/" not in rest:
-            continue  # PREFIX/latest
-        version, _, name = rest.partition("/")
-        newest_any[version] = max(newest_any.get(version, obj["LastModified"]), obj["LastModified"])
-        if name == CHECKSUM:
-            marker_time[version] = obj["LastModified"]
-    ranked = sorted(marker_time, key=lambda v: (marker_time[v], v), reverse=True)
-    doomed = [v for v in ranked[keep_last:] if v not in keep]
-    if newest_any:
-        horizon = max(newest_any.values()).timestamp() - 86400
-        doomed += sorted(
-            v
-            for v, t in newest_any.items()
-            if v not in marker_time and v not in keep and t.timestamp() < horizon
-        )
-    return doomed
-
-
-def _apply_retention(client: Any, loc: S3Location, keep_last: int, keep: set[str]) -> list[str]:
-    if keep_last <= 0:
-        return []
-    base = loc.key() + "/" if loc.prefix else ""
-    objects = list(s3.list_objects(client, loc.bucket, base))
-    doomed = plan_retention(objects, loc, keep_last, keep)
-    keys = [
-        o["Key"]
-        for o in objects
-        if o["Key"][len(base) :].split("/", 1)[0] in doomed and "/" in o["Key"][len(base) :]
-    ]
-    s3.delete_keys(client, loc.bucket, keys)
-    return doomed
-
-
 def run_backup(
     index_dir: Path,
     loc: S3Location,
@@ -215,17 +184,34 @@ def run_backup(
     keep_last: int = 7,
     level: int = -1,
     upload_checksum: str = "crc32",
+    owner: Owner | None = None,
     client: Any = None,
 ) -> BackupResult:
+    if not loc.prefix:
+        raise BackupError(
+            e.INVALID_URI,
+            f"{loc.uri()}: a backup needs a prefix (s3://BUCKET/PREFIX), so that it shares the "
+            "bucket with nothing it could prune; the operator's default is <namespace>/<name>",
+        )
+    owner = owner or Owner(CLI_OWNER)
+    meta = {OWNER_METADATA: owner.id}
     version, vdir = current_version(index_dir)
     manifest_bytes = (vdir / MANIFEST).read_bytes()
     started = time.monotonic()
     with s3.s3_errors(f"backup to s3://{loc.bucket}/{loc.prefix}", loc.bucket, endpoint):
         client = client or s3.make_client(endpoint, region, upload_checksum=upload_checksum)
+        # Before any write: a prefix another corpus writes stays untouched.
+        owned = check_owner(client, loc, owner)
         record = _existing(client, loc, version, manifest_bytes)
         unchanged = record is not None
         if record is None:
-            sha256, size = _upload_artifact(client, loc, version, vdir, level, upload_checksum)
+            sha256, size = _upload_artifact(client, loc, version, vdir, level, upload_checksum, owner.id)
+            if not owned:  # claimed only now, so a backup that failed above left nothing behind
+                try:
+                    claim(client, loc, owner)
+                except BackupError:
+                    client.delete_object(Bucket=loc.bucket, Key=loc.key(version, ARTIFACT))
+                    raise
             record = {
                 "version": version,
                 "sha256": sha256,
@@ -236,13 +222,16 @@ def run_backup(
                 "format": "tar+zstd",
                 "oozoVersion": __version__,
             }
-            s3.put_bytes(client, loc.bucket, loc.key(version, MANIFEST), manifest_bytes, "application/json")
+            s3.put_bytes(
+                client, loc.bucket, loc.key(version, MANIFEST), manifest_bytes, "application/json", meta
+            )
             s3.put_bytes(
                 client,
                 loc.bucket,
                 loc.key(version, RECORD),
                 json.dumps(record, indent=2).encode(),
                 "application/json",
+                meta,
             )
             s3.put_bytes(
                 client,
@@ -250,10 +239,13 @@ def run_backup(
                 loc.key(version, CHECKSUM),
                 f"{sha256}  {ARTIFACT}\n".encode(),
                 "text/plain",
+                meta,
             )
+        elif not owned:  # a prefix from before owner records: the first backup claims it
+            claim(client, loc, owner)
         if (s3.get_text(client, loc.bucket, loc.key(LATEST)) or "").strip() != version:
-            s3.put_bytes(client, loc.bucket, loc.key(LATEST), f"{version}\n".encode(), "text/plain")
-        pruned = _apply_retention(client, loc, keep_last, keep={version})
+            s3.put_bytes(client, loc.bucket, loc.key(LATEST), f"{version}\n".encode(), "text/plain", meta)
+        pruned = apply_retention(client, loc, keep_last, keep={version}, owner_id=owner.id)
     return BackupResult(
         time=record.get("time", now_iso()),
         uri=record.get("uri", loc.uri(version, ARTIFACT)),

@@ -44,6 +44,8 @@ _FLAGS = {
     "restore_uri": "--from (OOZO_RESTORE_URI)",
     "index_dir": "--index (OOZO_INDEX_DIR)",
     "backup_keep_last": "--keep-last (OOZO_BACKUP_KEEP_LAST)",
+    "backup_owner": "--owner (OOZO_BACKUP_OWNER)",
+    "restore_from_owner": "--from-owner (OOZO_RESTORE_FROM_OWNER)",
 }
 
 
@@ -77,6 +79,7 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
     try:
         if kind == "backup":
             from oozo_runtime.backup.backup import run_backup
+            from oozo_runtime.backup.ownership import Owner
             from oozo_runtime.backup.uri import parse_s3_uri
 
             bs = _settings(BackupSettings, overrides)
@@ -89,8 +92,10 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
                 keep_last=bs.backup_keep_last,
                 level=bs.backup_compression_level,
                 upload_checksum=bs.backup_upload_checksum,
+                owner=Owner(bs.backup_owner, bs.backup_owner_corpus),
             )
         else:
+            from oozo_runtime.backup.ownership import Owner
             from oozo_runtime.backup.restore import run_restore
             from oozo_runtime.backup.uri import parse_s3_uri
 
@@ -101,6 +106,8 @@ def _run(kind: str, overrides: dict[str, Any]) -> int:
                 parse_s3_uri(rs.restore_uri, allow_version=True),
                 endpoint=rs.s3_endpoint,
                 region=rs.s3_region,
+                owner=Owner(rs.restore_owner, rs.restore_owner_corpus) if rs.restore_owner else None,
+                from_owner=rs.restore_from_owner,
             )
     except BackupError as exc:
         payload = exc.to_dict()

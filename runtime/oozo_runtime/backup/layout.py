@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from oozo_contract.manifest import Manifest
 from oozo_contract.results import RestoreResult
@@ -57,6 +58,7 @@ def restore_result(
     size_bytes: int | None,
     downloaded: bool,
     seconds: float,
+    owner: Any = None,
 ) -> RestoreResult:
     """A restore's result: the artifact, and what a build reports about its index read back from
     the manifest, so status.index gets documents, chunks and model the way a build fills it."""
@@ -75,6 +77,8 @@ def restore_result(
         embedding_model=manifest.model,
         dimensions=manifest.dimension,
         built_at=manifest.built_at,
+        owner=owner.id if owner else None,
+        owner_corpus=owner.corpus if owner else None,
     )
 
 

@@ -1,5 +1,7 @@
 """`oozo restore`: bring an index version back from S3, verified before anything is published.
 
+    0. read who owns the prefix (PREFIX/oozo-owner.json) and refuse another corpus's backups unless
+       they were asked for by name (ownership.check_restore); the result names the owner
     1. resolve @latest through PREFIX/latest; read the version's .sha256 marker and backup.json
     2. take the index's build lock (a build and a restore never interleave)
     3. stream the artifact: every byte is hashed and counted as it arrives while a second thread
@@ -45,6 +47,7 @@ from oozo_runtime.backup.layout import (
     set_current,
     verify_local,
 )
+from oozo_runtime.backup.ownership import Owner, check_restore, read_owner
 from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, RECORD, S3Location, check_version
 from oozo_runtime.versions import checksum_file
@@ -141,11 +144,17 @@ def run_restore(
     *,
     endpoint: str | None = None,
     region: str | None = None,
+    owner: Owner | None = None,
+    from_owner: str | None = None,
     client: Any = None,
 ) -> RestoreResult:
+    """`owner`: whom the restore is for (None: a plain CLI restore, any owner's backups);
+    `from_owner`: the owner id or <namespace>/<name> whose backups are asked for by name."""
     started = time.monotonic()
     with s3.s3_errors(f"restore from s3://{loc.bucket}/{loc.prefix}", loc.bucket, endpoint):
         client = client or s3.make_client(endpoint, region)
+        found = read_owner(client, loc)
+        check_restore(found, owner, from_owner, loc)
         version = resolve_version(client, loc)
         marker = s3.get_text(client, loc.bucket, loc.key(version, CHECKSUM))
         if marker is None or not marker.split():
@@ -175,6 +184,7 @@ def run_restore(
                     size_bytes=recorded_size,
                     downloaded=False,
                     seconds=round(time.monotonic() - started, 3),
+                    owner=found,
                 )
 
             with scratch_dir(index_dir) as tree:
@@ -209,4 +219,5 @@ def run_restore(
         size_bytes=recorded_size,
         downloaded=True,
         seconds=round(time.monotonic() - started, 3),
+        owner=found,
     )

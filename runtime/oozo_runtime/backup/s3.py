@@ -236,8 +236,10 @@ def get_text(client: Any, bucket: str, key: str) -> str | None:
         return str(body.read().decode("utf-8"))
 
 
-def put_bytes(client: Any, bucket: str, key: str, data: bytes, content_type: str) -> None:
-    client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+def put_bytes(
+    client: Any, bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {})
 
 
 def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:

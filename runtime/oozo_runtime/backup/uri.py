@@ -5,6 +5,10 @@ PREFIX/<VERSION>/manifest.json          the version's manifest, readable without
 PREFIX/<VERSION>/backup.json            {version, sha256, sizeBytes, time, ...}
 PREFIX/<VERSION>/index.tar.zst.sha256   `sha256sum` format; written last: marks it complete
 PREFIX/latest                           the newest complete version's name; written after it
+PREFIX/oozo-owner.json                  who writes this prefix: written before the first upload
+
+These are the only names Oozo ever writes, and so the only names it ever deletes (VERSION_FILES,
+under a first-level folder whose name is a version name).
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ MANIFEST = "manifest.json"
 RECORD = "backup.json"
 CHECKSUM = ARTIFACT + ".sha256"
 LATEST = "latest"
+OWNER = "oozo-owner.json"
+# Everything a backup writes under PREFIX/<VERSION>/: retention deletes these names and no other.
+VERSION_FILES = frozenset({ARTIFACT, MANIFEST, RECORD, CHECKSUM})
+# S3 user metadata on every object Oozo writes: who wrote it (the owner id of oozo-owner.json).
+OWNER_METADATA = "oozo-owner"
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 

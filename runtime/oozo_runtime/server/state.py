@@ -18,7 +18,7 @@ from oozo_runtime.generation import Generator
 from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
-from oozo_runtime.versions import VersionNotFound
+from oozo_runtime.versions import IndexCorrupt, VersionNotFound
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class AppState:
             embedder = Embedder(s.model, str(s.model_cache_dir) if s.model_cache_dir else None)
             embedder.encode_query("warm up")
             self.set_retriever(Retriever(embedder, index))
-        except ModelMismatch as exc:
+        except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
             self.load_error = str(exc)
             log.error("refusing index version", extra={"reason": str(exc)})
         except Exception as exc:
