@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from devcluster.s3server import S3Server
 from oozo_runtime.backup import retention
 from oozo_runtime.backup.backup import run_backup
 from oozo_runtime.backup.ownership import Owner
 from oozo_runtime.backup.uri import parse_s3_uri
-from tests.harness.s3server import S3Server
 from tests.s3.conftest import add_version, sample_files, tree
 from tests.s3.helpers import Run, backup, restore
 
