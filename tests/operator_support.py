@@ -85,8 +85,7 @@ class Operator:
         log = open(self.log_dir / f"operator-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [
-                str(REPO / ".venv" / "bin" / "oozo"),
-                "operator",
+                str(REPO / ".venv" / "bin" / "oozo-operator"),
                 "--liveness-port",
                 str(self.liveness_port),
                 "--metrics-port",

@@ -95,8 +95,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         args = [
-            str(VENV_BIN / "oozo"),
-            "operator",
+            str(VENV_BIN / "oozo-operator"),
             "--liveness-port",
             str(self.liveness_port),
             "--metrics-port",
