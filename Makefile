@@ -53,10 +53,11 @@ test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-a
 	$(PYTEST) -m "controlplane or e2e" tests
 
 .PHONY: lint
-lint: dev ## ruff and mypy
+lint: dev ## ruff, mypy and the import contracts (lint-imports, see [tool.importlinter])
 	$(VENV)/bin/ruff check operator runtime tests
 	$(VENV)/bin/ruff format --check operator runtime tests
 	$(VENV)/bin/mypy operator/oozo_operator runtime/oozo_runtime
+	$(VENV)/bin/lint-imports
 
 .PHONY: bench
 bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/benchmarks.md
