@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from oozo_runtime import __version__
@@ -34,3 +37,17 @@ def test_help_imports_neither_torch_nor_faiss_nor_kopf_nor_the_operator() -> Non
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [(["backup", "--keep-last", "3"], "--to (OOZO_BACKUP_URI)"), (["restore"], "--from (OOZO_RESTORE_URI)")],
+)
+def test_backup_and_restore_name_a_missing_flag_and_exit_2(
+    args: list[str], missing: str, tmp_path: Path
+) -> None:
+    env = {"OOZO_BACKUP_URI": None, "OOZO_RESTORE_URI": None, "OOZO_TERMINATION_MESSAGE_PATH": None}
+    result = CliRunner(env=env).invoke(app, [*args, "--index", str(tmp_path)])
+    assert result.exit_code == 2
+    error = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["reason"] == "InvalidSettings" and missing in error["error"]
