@@ -57,10 +57,11 @@ test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster its
 	$(PYTEST) -m devcluster tests
 
 .PHONY: lint
-lint: dev ## ruff and mypy
+lint: dev ## ruff, mypy and the import contracts (lint-imports, see [tool.importlinter])
 	$(VENV)/bin/ruff check contract operator runtime tests devcluster
 	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster
 	$(VENV)/bin/mypy contract/oozo_contract operator/oozo_operator runtime/oozo_runtime
+	$(VENV)/bin/lint-imports
 
 .PHONY: bench
 bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/benchmarks.md

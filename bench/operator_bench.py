@@ -1,5 +1,5 @@
 """Operator benchmarks on the local control plane (real etcd + kube-apiserver + controllers +
-scheduler + kwok), the operator as a real `oozo operator` subprocess, each number next to a
+scheduler + kwok), the operator as a real `oozo-operator` subprocess, each number next to a
 baseline measured in the same run:
 
 1. apply → children: a RagCorpus created through the API until its PVC, ConfigMap, Service and

@@ -142,7 +142,7 @@ def run(workdir: Path) -> list[int]:
         step("starting the control plane (etcd, kube-apiserver, controller-manager, scheduler)…")
         plane.start()
         console.print(f"  up in {plane.startup_seconds:.1f}s at {plane.server}")
-        step("installing the RagCorpus CRD; starting the PV provisioner, local kubelet, `oozo operator`…")
+        step("installing the RagCorpus CRD; starting the PV provisioner, local kubelet, `oozo-operator`…")
         stack = Stack(plane.kubeconfig, workdir / "stack").start()
         kc = plane.kubeconfig
         step(f"applying {OVERLAY.relative_to(REPO)} (the quickstart, its pods placed on oozo-local-0)…")

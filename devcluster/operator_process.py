@@ -1,4 +1,4 @@
-"""The Oozo operator as a subprocess against the dev cluster: the same `oozo operator` command
+"""The Oozo operator as a subprocess against the dev cluster: the same `oozo-operator` command
 the image runs, started from this checkout's .venv with the cluster's admin kubeconfig."""
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ class OperatorProcess:
         self.liveness_port = free_port()
         self.proc = procs.spawn(
             [
-                str(VENV_BIN / "oozo"),
-                "operator",
+                str(VENV_BIN / "oozo-operator"),
                 "--liveness-port",
                 str(self.liveness_port),
                 "--metrics-port",
@@ -60,12 +59,12 @@ class OperatorProcess:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"oozo operator exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"oozo-operator exited with {self.proc.returncode}:\n{self.log_tail()}")
             ok, _ = procs.http_ok(f"http://127.0.0.1:{self.liveness_port}/healthz")
             if ok:
                 return self
             if time.monotonic() > deadline:
-                raise TimeoutError(f"oozo operator not live after {timeout}s:\n{self.log_tail()}")
+                raise TimeoutError(f"oozo-operator not live after {timeout}s:\n{self.log_tail()}")
             time.sleep(0.3)
 
     def kill(self) -> None:

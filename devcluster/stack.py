@@ -1,5 +1,5 @@
 """Everything around a running control plane that the whole loop needs: the RagCorpus CRD, the
-PV provisioner, the local kubelet and the operator (a real `oozo operator` subprocess).
+PV provisioner, the local kubelet and the operator (a real `oozo-operator` subprocess).
 Shared by the e2e fixtures and `make demo`.
 
     stack = Stack(plane.kubeconfig, workdir).start(); ...; stack.stop()

@@ -22,7 +22,7 @@ TEST_SETTINGS = {"OOZO_LOG_FORMAT": "json", "OOZO_JOB_BACKOFF_LIMIT": "1", "OOZO
 
 
 class Operator(OperatorProcess):
-    """`oozo operator` as a subprocess against the test control plane, with TEST_SETTINGS under
+    """`oozo-operator` as a subprocess against the test control plane, with TEST_SETTINGS under
     the test's own."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, **settings: str) -> None:

@@ -1,4 +1,4 @@
-"""`oozo operator`: settings, metrics, the missing-reference sweep, then kopf.
+"""`oozo-operator`: settings, metrics, the missing-reference sweep, then kopf.
 
 kopf runs standalone (no peering objects: one replica, Deployment strategy Recreate), against
 the in-cluster config or the current kubeconfig, cluster-wide or in the given namespaces.

@@ -1,5 +1,6 @@
-"""The `oozo` command line. Heavy imports (torch, FAISS, kopf) happen inside the commands, so
-`oozo --help` and `oozo version` stay fast and the operator image needs no runtime extras."""
+"""The `oozo` command line of the runtime. Heavy imports (torch, FAISS) happen inside the
+commands, so `oozo --help` and `oozo version` stay fast. The operator has its own entry point,
+`oozo-operator` (oozo_operator.cli): the runtime never imports the operator."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from oozo_runtime import __version__
 app = typer.Typer(
     name="oozo",
     help="Oozo: retrieval-augmented generation on Kubernetes. Index documents, serve queries, "
-    "run the operator.",
+    "back up and restore indexes.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -30,30 +31,20 @@ def version() -> None:
     typer.echo(__version__)
 
 
-@app.command()
-def operator(
-    namespace: list[str] = typer.Option(  # noqa: B008
-        [], "--namespace", "-n", help="Watch only these namespaces (default: all)."
-    ),
-    liveness_port: int = typer.Option(8080, help="Port of the /healthz liveness endpoint."),
-    metrics_port: int = typer.Option(9090, help="Port of the Prometheus /metrics endpoint."),
-) -> None:
-    """Run the RagCorpus operator against the current kubeconfig (or in-cluster config)."""
-    from oozo_operator.main import run
-
-    run(namespaces=namespace, liveness_port=liveness_port, metrics_port=metrics_port)
+Opt = typer.Option  # flags default to None: unset flags fall back to OOZO_* env, then defaults
 
 
 @app.command()
 def backup(
-    index: str = typer.Option(None, "--index", help="Index directory (env OOZO_INDEX_DIR)."),
-    to: str = typer.Option(None, "--to", help="s3://BUCKET/PREFIX (env OOZO_BACKUP_URI)."),
-    endpoint: str = typer.Option(None, help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT)."),
-    region: str = typer.Option(None, help="S3 region (env OOZO_S3_REGION)."),
-    keep_last: int = typer.Option(None, help="Keep the newest N backups, 0 keeps all (default 7)."),
-    owner: str = typer.Option(
-        None, help="Who writes the prefix (default 'cli'; env OOZO_BACKUP_OWNER); another owner is refused."
-    ),
+    index: Annotated[str | None, Opt("--index", help="Index directory (env OOZO_INDEX_DIR).")] = None,
+    to: Annotated[str | None, Opt("--to", help="s3://BUCKET/PREFIX (env OOZO_BACKUP_URI).")] = None,
+    endpoint: Annotated[str | None, Opt(help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT).")] = None,
+    region: Annotated[str | None, Opt(help="S3 region (env OOZO_S3_REGION).")] = None,
+    keep_last: Annotated[int | None, Opt(help="Keep the newest N backups, 0 keeps all (default 7).")] = None,
+    owner: Annotated[
+        str | None,
+        Opt(help="Who writes the prefix (default 'cli'; env OOZO_BACKUP_OWNER); another owner is refused."),
+    ] = None,
 ) -> None:
     """Back up the current index version to S3 (tar + zstd, sha256-checked) and prune old ones."""
     from oozo_runtime.backup.commands import backup_command
@@ -72,16 +63,17 @@ def backup(
 
 @app.command()
 def restore(
-    source: str = typer.Option(
-        None, "--from", help="s3://BUCKET/PREFIX, optionally @VERSION or @latest (env OOZO_RESTORE_URI)."
-    ),
-    index: str = typer.Option(None, "--index", help="Index directory (env OOZO_INDEX_DIR)."),
-    endpoint: str = typer.Option(None, help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT)."),
-    region: str = typer.Option(None, help="S3 region (env OOZO_S3_REGION)."),
-    from_owner: str = typer.Option(
-        None,
-        help="Only restore backups of this owner (id or namespace/name); env OOZO_RESTORE_FROM_OWNER.",
-    ),
+    source: Annotated[
+        str | None,
+        Opt("--from", help="s3://BUCKET/PREFIX, optionally @VERSION or @latest (env OOZO_RESTORE_URI)."),
+    ] = None,
+    index: Annotated[str | None, Opt("--index", help="Index directory (env OOZO_INDEX_DIR).")] = None,
+    endpoint: Annotated[str | None, Opt(help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT).")] = None,
+    region: Annotated[str | None, Opt(help="S3 region (env OOZO_S3_REGION).")] = None,
+    from_owner: Annotated[
+        str | None,
+        Opt(help="Only restore backups of this owner (id or namespace/name); env OOZO_RESTORE_FROM_OWNER."),
+    ] = None,
 ) -> None:
     """Restore an index version from S3, verify every file, then publish it as current."""
     from oozo_runtime.backup.commands import restore_command
@@ -95,9 +87,6 @@ def restore(
             restore_from_owner=from_owner,
         )
     )
-
-
-Opt = typer.Option  # flags default to None: unset flags fall back to OOZO_* env, then defaults
 
 
 @app.command()

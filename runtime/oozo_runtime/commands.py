@@ -9,48 +9,22 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 
 from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings, ServeSettings
-from oozo_runtime import logs
+from oozo_runtime import logs, runner
+from oozo_runtime.errors import BUILD_FAILED, OozoError
 
 log = logging.getLogger("oozo_runtime.cli")
 
 
-def _given(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None and v != []}
-
-
-def _settings_error(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-
-
 def run_index(flags: dict[str, Any]) -> None:
-    from oozo_runtime.indexing.build import BuildError, termination_message
-
     logs.configure()
-    termination: Path | None = None
-    try:
-        settings = IndexSettings(**_given(flags))
-        termination = settings.termination_message_path
-        result = _build_with_progress(settings)
-    except ValidationError as exc:
-        _fail(termination, "InvalidSettings", _settings_error(exc))
-    except BuildError as exc:
-        _fail(termination, exc.reason, str(exc))
-    except Exception as exc:
-        log.exception("index build failed")
-        _fail(termination, "BuildFailed", f"{type(exc).__name__}: {exc}")
-    payload = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-    message = termination_message(payload)
-    if termination:
-        _write_termination(termination, message)
-    typer.echo(json.dumps(payload, separators=(",", ":")))
+    command = runner.Command("index", IndexSettings, _build_with_progress, crash_reason=BUILD_FAILED)
+    raise typer.Exit(runner.run(command, flags))
 
 
 def _build_with_progress(settings: IndexSettings) -> IndexBuildResult:
@@ -80,35 +54,12 @@ def _build_with_progress(settings: IndexSettings) -> IndexBuildResult:
         return build(settings, Progress(on_stage, lambda n: bar.advance(task["id"], n)))
 
 
-def _write_termination(path: Path, message: str) -> None:
-    try:
-        path.write_text(message)
-    except OSError as exc:
-        log.warning("cannot write termination message", extra={"path": str(path), "error": str(exc)})
-
-
-def _fail(termination: Path | None, reason: str, message: str) -> None:
-    from oozo_runtime.indexing.build import termination_message
-
-    payload = termination_message({"error": message, "reason": reason})
-    if termination is None:
-        # settings failed to validate: still honour the path from the environment if there is one
-        import os
-
-        env = os.environ.get("OOZO_TERMINATION_MESSAGE_PATH")
-        termination = Path(env) if env else None
-    if termination:
-        _write_termination(termination, payload)
-    typer.echo(payload, err=True)
-    raise typer.Exit(1 if reason != "InvalidSettings" else 2)
-
-
 def serve_settings(flags: dict[str, Any]) -> ServeSettings:
     try:
-        return ServeSettings(**_given(flags))
-    except ValidationError as exc:
-        typer.echo(f"invalid settings: {_settings_error(exc)}", err=True)
-        raise typer.Exit(2) from exc
+        return runner.load_settings(ServeSettings, flags)
+    except OozoError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(runner.EXIT_INVALID_SETTINGS) from exc
 
 
 def run_serve(flags: dict[str, Any]) -> None:

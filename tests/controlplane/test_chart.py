@@ -93,7 +93,7 @@ def test_operator_deployment_is_one_replica_recreate_and_locked_down(helm: str, 
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["args"][0] == "operator"
+    assert container["command"] == ["oozo-operator"]
 
 
 def test_watch_namespaces_reach_the_operator_args(helm: str) -> None:

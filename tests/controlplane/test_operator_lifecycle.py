@@ -1,6 +1,6 @@
 """The operator on a real control plane, as a user lives it: apply a RagCorpus, watch children
 appear, the index get built, the server roll out, a build fail, a Secret go missing, a
-restart, a deletion. The operator runs as `.venv/bin/oozo operator`; the test plays the
+restart, a deletion. The operator runs as `.venv/bin/oozo-operator`; the test plays the
 kubelet of oozo-local-0, where every pod of these corpora is scheduled (spec.scheduling)."""
 
 from __future__ import annotations

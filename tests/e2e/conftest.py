@@ -28,7 +28,7 @@ READY_TIMEOUT = 480  # seconds: first index build + two servers loading the mode
 
 @pytest.fixture(scope="module")
 def stack(control_plane: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """CRD installed, PV provisioner, local kubelet and `oozo operator` running. Per module: the
+    """CRD installed, PV provisioner, local kubelet and `oozo-operator` running. Per module: the
     control-plane tier runs its own (cluster-wide) operator per module, and two operators must
     never reconcile the same corpus."""
     s = Stack(control_plane.kubeconfig, tmp_path_factory.mktemp("stack")).start()

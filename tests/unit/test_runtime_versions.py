@@ -15,8 +15,8 @@ import xxhash
 
 from oozo_contract.manifest import EmbeddingInfo, Manifest
 from oozo_runtime import versions
-from oozo_runtime.indexing.build import termination_message
 from oozo_runtime.indexing.cache import EmbeddingCache
+from oozo_runtime.termination import termination_message
 
 
 def fake_version(root: Path, name: str, payload: bytes = b"vectors") -> Path:

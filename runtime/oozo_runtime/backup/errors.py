@@ -1,4 +1,4 @@
-"""The one error type of backup and restore: a machine-readable reason plus a one-line message.
+"""The error of backup and restore, and their reasons.
 
 The reason is what the operator puts into the BackupSucceeded condition (CamelCase, stable); the
 message is for people. Messages name buckets, keys and endpoints but never credentials.
@@ -6,23 +6,16 @@ message is for people. Messages name buckets, keys and endpoints but never crede
 
 from __future__ import annotations
 
-from typing import Any
+# InvalidSettings is shared by every command; re-exported so `e.INVALID_SETTINGS` keeps working.
+from oozo_runtime.errors import INVALID_SETTINGS as INVALID_SETTINGS
+from oozo_runtime.errors import OozoError
 
 
-class BackupError(Exception):
-    """A failure that ends the command with a clear one-line error and a non-zero exit."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": self.message, "reason": self.reason}
+class BackupError(OozoError):
+    """A backup or restore that cannot finish; `reason` is one of the constants below."""
 
 
 # Reasons, listed once so docs/backup.md and the operator can rely on them.
-INVALID_SETTINGS = "InvalidSettings"
 INVALID_URI = "InvalidURI"
 INDEX_NOT_FOUND = "IndexNotFound"
 INDEX_CORRUPT = "IndexCorrupt"

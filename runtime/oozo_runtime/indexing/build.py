@@ -20,16 +20,15 @@ from oozo_contract.manifest import ChunkingInfo, Counts, EmbeddingInfo, IndexFil
 from oozo_contract.results import IndexBuildResult, SkippedDocument
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
+from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.chunking import Chunk, ChunkingError, chunk_blocks, validate
 from oozo_runtime.indexing.parsing import SUPPORTED_SUFFIXES, UnusableDocument, parse_file
 
 log = logging.getLogger(__name__)
 
 
-class BuildError(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class BuildError(OozoError):
+    """An index build that cannot finish: NoDocuments, InvalidSettings, ..."""
 
 
 @dataclass
@@ -286,27 +285,3 @@ def _embed_and_publish(
         index_type=settings.index_type,
     )
 
-
-TERMINATION_LIMIT = 4096
-
-
-def termination_message(result: dict[str, Any], limit: int = TERMINATION_LIMIT) -> str:
-    """The result as JSON under `limit` bytes: the `skipped` list is cut (and flagged) if needed."""
-    text = json.dumps(result, separators=(",", ":"))
-    if len(text.encode()) < limit:
-        return text
-    trimmed = dict(result)
-    skipped = [
-        {"document": s["document"][:200], "reason": s["reason"][:200]} for s in result.get("skipped", [])
-    ]
-    trimmed["skippedTruncated"] = True
-    while True:
-        trimmed["skipped"] = skipped
-        text = json.dumps(trimmed, separators=(",", ":"))
-        if len(text.encode()) < limit or not skipped:
-            break
-        skipped = skipped[: len(skipped) * 3 // 4] if len(skipped) > 4 else skipped[:-1]
-    if len(text.encode()) >= limit and "error" in trimmed:
-        trimmed["error"] = str(trimmed["error"])[:1000]
-        text = json.dumps(trimmed, separators=(",", ":"))
-    return text

@@ -1,0 +1,27 @@
+"""The one error type of the runtime's commands: a machine-readable reason plus a message.
+
+The reason is what the operator puts into a condition (CamelCase, stable); the message is for
+people, one line. `oozo index`, `oozo backup` and `oozo restore` end every expected failure with
+one of these; the command runner turns it into the `{"error", "reason"}` JSON they all print.
+"""
+
+from __future__ import annotations
+
+
+class OozoError(Exception):
+    """A failure that ends a command with a clear one-line error and a non-zero exit."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.message, "reason": self.reason}
+
+
+# Reasons the runner itself reports, whatever the command.
+INVALID_SETTINGS = "InvalidSettings"  # a flag or OOZO_* variable failed validation (exit 2)
+INTERRUPTED = "Interrupted"  # SIGTERM or Ctrl-C: the command unwound and published nothing
+INTERNAL_ERROR = "InternalError"  # an unexpected exception in `oozo backup` / `oozo restore`
+BUILD_FAILED = "BuildFailed"  # an unexpected exception in `oozo index`
