@@ -57,10 +57,10 @@ test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster its
 	$(PYTEST) -m devcluster tests
 
 .PHONY: lint
-lint: dev ## ruff and mypy
-	$(VENV)/bin/ruff check contract operator runtime tests devcluster
-	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster
-	$(VENV)/bin/mypy contract/oozo_contract operator/oozo_operator runtime/oozo_runtime
+lint: dev ## ruff, mypy and import-linter
+	$(VENV)/bin/ruff check contract operator runtime tests devcluster bench hack
+	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster bench hack
+	$(VENV)/bin/mypy  # the packages, tests, devcluster, bench and hack: `files` in pyproject
 
 .PHONY: bench
 bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/benchmarks.md
