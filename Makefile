@@ -57,10 +57,10 @@ test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster its
 	$(PYTEST) -m devcluster tests
 
 .PHONY: lint
-lint: dev ## ruff, mypy and the import contracts (lint-imports, see [tool.importlinter])
-	$(VENV)/bin/ruff check contract operator runtime tests devcluster
-	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster
-	$(VENV)/bin/mypy contract/oozo_contract operator/oozo_operator runtime/oozo_runtime
+lint: dev ## ruff, mypy and import-linter (the arrows between packages: [tool.importlinter])
+	$(VENV)/bin/ruff check contract operator runtime tests devcluster bench hack
+	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster bench hack
+	$(VENV)/bin/mypy  # the packages, tests, devcluster, bench and hack: `files` in pyproject
 	$(VENV)/bin/lint-imports
 
 .PHONY: bench

@@ -65,7 +65,7 @@ class Bench:
 
     def namespace(self, tag: str, names: list[str]) -> str:
         ns = f"bench-{tag}-{uuid.uuid4().hex[:5]}"
-        self.core.create_namespace({"metadata": {"name": ns}})
+        self.core.create_namespace(client.V1Namespace.model_validate({"metadata": {"name": ns}}))
         for name in names:
             docs_configmap(self.core, ns, f"{name}-docs")
             volume_for(self.core, ns, name)
@@ -75,11 +75,15 @@ class Bench:
         for ns in namespaces:
             self.core.delete_namespace(ns)
         for ns in namespaces:
-            wait_for(f"namespace {ns} gone", lambda ns=ns: ns not in self._namespaces(), 180, every=1)
+
+            def gone(ns: str = ns) -> bool:
+                return ns not in self._namespaces()
+
+            wait_for(f"namespace {ns} gone", gone, 180, every=1)
             self.core.delete_collection_persistent_volume(label_selector=f"oozo-test={ns}")
 
     def _namespaces(self) -> set[str]:
-        return {n.metadata.name for n in self.core.list_namespace().items}
+        return {n.metadata.name for n in self.core.list_namespace().items if n.metadata and n.metadata.name}
 
     def create_corpus(self, ns: str, name: str) -> float:
         began = time.monotonic()
@@ -134,23 +138,29 @@ class Bench:
         per_child: dict[str, list[float]] = {k: [] for k in CHILDREN}
         for i, name in enumerate(names):
             t0 = time.monotonic()
-            self.core.create_namespaced_config_map(ns, {"metadata": {"name": f"plain-{i:02d}"}})
+            self.core.create_namespaced_config_map(
+                ns, client.V1ConfigMap.model_validate({"metadata": {"name": f"plain-{i:02d}"}})
+            )
             raw_rtt.append(time.monotonic() - t0)
             plain = f"plain-{i:02d}"
-            at = wait_for(plain, lambda p=plain: self.watcher.first(f"ConfigMap/{ns}", p), 10, every=0.005)
+
+            def first_seen(p: str = plain) -> float | None:
+                return self.watcher.first(f"ConfigMap/{ns}", p)
+
+            at = wait_for(plain, first_seen, 10, every=0.005)
             raw_seen.append(at - t0)
             began = self.create_corpus(ns, name)
-            times = wait_for(
-                f"children of {name}",
-                lambda name=name: (t := [seen(k, name) for k in CHILDREN]) and all(t) and t,
-                30,
-                every=0.005,
-            )
+
+            def all_seen(name: str = name) -> list[float] | None:
+                t = [seen(k, name) for k in CHILDREN]
+                return [x for x in t if x] if all(t) else None
+
+            times = wait_for(f"children of {name}", all_seen, 30, every=0.005)
             for kind, t in zip(CHILDREN, times, strict=True):
                 per_child[kind].append(t - began)
             total.append(max(times) - began)
         deployments = client.AppsV1Api(self.api()).list_namespaced_deployment(ns).items
-        out = {
+        out: dict[str, Any] = {
             "corpora": count,
             "allChildren": ms(total),
             "perChild": {k: ms(v) for k, v in per_child.items()},

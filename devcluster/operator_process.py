@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 from devcluster import REPO, procs
 from devcluster.ports import free_port
@@ -32,7 +33,7 @@ class OperatorProcess:
     def log_path(self) -> Path:
         return self.log_dir / f"operator-{self.starts}.log"
 
-    def start(self) -> OperatorProcess:
+    def start(self) -> Self:
         """Start it and return at once (kopf then lists and opens its watches on its own time)."""
         self.starts += 1
         self.metrics_port = free_port()
@@ -52,7 +53,7 @@ class OperatorProcess:
         )
         return self
 
-    def wait_live(self, timeout: float = 60) -> OperatorProcess:
+    def wait_live(self, timeout: float = 60) -> Self:
         """Return once its liveness endpoint answers (kopf is then watching); raise with the log's
         tail when it exits or stays silent."""
         assert self.proc is not None, "start() first"

@@ -36,22 +36,27 @@ def volume_for(core: client.CoreV1Api, namespace: str, corpus: str, size: str = 
     static provisioning, so the scheduler can place the corpus's pods where no provisioner runs.
     Labelled oozo-test=NAMESPACE, so a namespace's volumes go with it."""
     core.create_persistent_volume(
-        {
-            "metadata": {"name": f"{namespace}-{corpus}", "labels": {"oozo-test": namespace}},
-            "spec": {
-                "capacity": {"storage": size},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Delete",
-                "hostPath": {"path": f"/tmp/oozo-test-pv/{namespace}/{corpus}"},
-                "claimRef": {"namespace": namespace, "name": f"{corpus}-index"},
-            },
-        }
+        client.V1PersistentVolume.model_validate(
+            {
+                "metadata": {"name": f"{namespace}-{corpus}", "labels": {"oozo-test": namespace}},
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    "hostPath": {"path": f"/tmp/oozo-test-pv/{namespace}/{corpus}"},
+                    "claimRef": {"namespace": namespace, "name": f"{corpus}-index"},
+                },
+            }
+        )
     )
 
 
 def docs_configmap(core: client.CoreV1Api, namespace: str, name: str) -> None:
     """A one-document source ConfigMap, for corpora whose index nobody really builds."""
-    core.create_namespaced_config_map(namespace, {"metadata": {"name": name}, "data": {"a.md": "# Hello\n"}})
+    core.create_namespaced_config_map(
+        namespace,
+        client.V1ConfigMap.model_validate({"metadata": {"name": name}, "data": {"a.md": "# Hello\n"}}),
+    )
 
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:

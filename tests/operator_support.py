@@ -30,7 +30,9 @@ class Operator(OperatorProcess):
 
 
 def corpus(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    return custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    assert isinstance(body, dict)  # the client types a custom object as `object`; it is JSON
+    return body
 
 
 def until_condition(

@@ -60,6 +60,11 @@ def _untouched(pod: client.V1Pod) -> bool:
     )
 
 
+def _name(pod: client.V1Pod) -> str:
+    assert pod.metadata and pod.metadata.name  # every pod read from the API server has one
+    return pod.metadata.name
+
+
 class KubeletPlayer:
     """Plays the kubelet of oozo-local-0 by writing pod status, as the real one would."""
 
@@ -145,7 +150,7 @@ class KubeletPlayer:
 
     def pending_index_pods(self, namespace: str, corpus: str) -> list[str]:
         sel = f"{INSTANCE}={corpus},{COMPONENT}=index"
-        return [p.metadata.name for p in self.pods(namespace, sel) if _untouched(p)]
+        return [_name(p) for p in self.pods(namespace, sel) if _untouched(p)]
 
     def finish_index(
         self, namespace: str, corpus: str, message: str, exit_code: int = 0, timeout: float = 60
@@ -166,7 +171,7 @@ class KubeletPlayer:
             if p.spec.node_name and p.status.phase == "Pending" and not p.metadata.deletion_timestamp
         ]
         for p in todo:
-            self.run_ready(namespace, p.metadata.name)
+            self.run_ready(namespace, _name(p))
         return len(todo)
 
     # -- on its own ---------------------------------------------------------------------------

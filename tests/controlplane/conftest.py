@@ -50,7 +50,7 @@ def kubelet(core: client.CoreV1Api) -> KubeletPlayer:
 @pytest.fixture()
 def ns(core: client.CoreV1Api) -> Iterator[str]:
     name = f"op-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespace(client.V1Namespace.model_validate({"metadata": {"name": name}}))
     yield name
     core.delete_namespace(name)
     core.delete_collection_persistent_volume(label_selector=f"oozo-test={name}")

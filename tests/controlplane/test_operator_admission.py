@@ -56,7 +56,7 @@ def ns(control_plane: Any) -> Iterator[str]:
     name = f"adm-{uuid.uuid4().hex[:6]}"
     with control_plane.api_client() as api:
         core = client.CoreV1Api(api)
-        core.create_namespace({"metadata": {"name": name}})
+        core.create_namespace(client.V1Namespace.model_validate({"metadata": {"name": name}}))
         yield name
         core.delete_namespace(name)
 
@@ -188,6 +188,7 @@ def test_bad_corpus_is_refused_naming_the_field(
     with pytest.raises(ApiException) as refused:
         custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj, dry_run="All")
     assert refused.value.status == 422, refused.value.body
+    assert refused.value.body is not None
     assert field in refused.value.body, f"{what}: {refused.value.body}"
 
 
@@ -196,6 +197,7 @@ def test_good_corpus_is_defaulted_and_in_progress_before_any_operator(
 ) -> None:
     created = custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, make_corpus("fresh"))
     read = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "fresh")
+    assert isinstance(created, dict) and isinstance(read, dict)  # the client types them `object`
     for obj in (created, read):
         assert obj["status"] == {"observedGeneration": -1}
         assert kstatus(obj)[0] == "InProgress"
@@ -211,6 +213,7 @@ def test_partly_written_objects_default_their_leaves(custom: client.CustomObject
     obj = make_corpus("partial", at("spec.chunking", {"size": 400}), with_autoscaling(1, 3))
     del obj["spec"]["runtime"]["autoscaling"]["targetCPUUtilizationPercentage"]
     created = custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj, dry_run="All")
+    assert isinstance(created, dict)  # the client types it `object`
     assert created["spec"]["chunking"] == {"size": 400, "overlap": 200}
     assert created["spec"]["runtime"]["autoscaling"]["targetCPUUtilizationPercentage"] == 70
 

@@ -15,6 +15,7 @@ from devcluster.kubelet.player import KubeletPlayer
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition
 from devcluster.waiting import wait_for
 from tests.controlplane import test_operator_lifecycle as lifecycle
+from tests.k8s_fields import name_of, owners_of
 from tests.operator_builders import at, make_corpus, on_local_node
 from tests.operator_support import Operator, corpus
 
@@ -47,14 +48,14 @@ def job_from_cronjob(batch: client.BatchV1Api, ns: str, cronjob: str, name: str,
         },
         "spec": {**tpl["spec"], **spec},
     }
-    batch.create_namespaced_job(ns, job)
+    batch.create_namespaced_job(ns, client.V1Job.model_validate(job))
 
 
 def finish_backup(kubelet: KubeletPlayer, ns: str, job: str, exit_code: int, message: str) -> None:
     sel = f"batch.kubernetes.io/job-name={job}"
     pod = wait_for(
         f"a pod of {job}",
-        lambda: [p.metadata.name for p in kubelet.pods(ns, sel) if p.spec.node_name],
+        lambda: [name_of(p) for p in kubelet.pods(ns, sel) if p.spec.node_name],
         30,
     )[0]
     kubelet.terminate(ns, pod, exit_code, message)
@@ -71,7 +72,7 @@ def test_backup_cronjob_follows_the_spec(
     batch = client.BatchV1Api(api)
     cj = wait_for("the backup CronJob", lambda: batch.list_namespaced_cron_job(ns).items, 20)[0]
     assert cj.metadata.name == "bk-backup" and cj.spec.concurrency_policy == "Forbid"
-    assert cj.metadata.owner_references[0].kind == "RagCorpus"
+    assert owners_of(cj)[0].kind == "RagCorpus"
     pod = cj.spec.job_template.spec.template.spec
     c = pod.containers[0]
     assert c.command == ["oozo"] and c.args == ["backup"]
@@ -154,6 +155,7 @@ def test_backup_results_reach_status_and_failures_do_not_unready(
         ],
         10,
     )
+    assert events[0].message is not None
     assert "BackupSucceeded=False" in events[0].message
 
 
@@ -175,7 +177,7 @@ def test_a_backup_pod_that_cannot_start_is_reported_without_unreadying(
     c = pod.spec.containers[0]
     waiting = {"reason": "CreateContainerConfigError", "message": 'secret "s3-creds" not found'}
     core.patch_namespaced_pod_status(
-        pod.metadata.name,
+        name_of(pod),
         ns,
         {
             "status": {

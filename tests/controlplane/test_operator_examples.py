@@ -13,6 +13,7 @@ from devcluster.kstatus import kstatus
 from devcluster.kubelet.player import KubeletPlayer, index_result_message
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, volume_for
 from devcluster.waiting import wait_for
+from tests.k8s_fields import owners_of
 from tests.operator_builders import on_local_node
 from tests.operator_support import REPO, Operator, corpus
 
@@ -33,7 +34,8 @@ def test_quickstart_goes_ready(
     volumes = {v.name: v for v in job.spec.template.spec.volumes}
     cm_name = corpus(custom, ns, "handbook")["spec"]["source"]["configMap"]["name"]
     assert volumes["source"].config_map.name == cm_name and cm_name.startswith("handbook-docs-")
-    assert len(core.read_namespaced_config_map(cm_name, ns).binary_data) == 3
+    binary_data = core.read_namespaced_config_map(cm_name, ns).binary_data
+    assert binary_data is not None and len(binary_data) == 3
     kubelet = KubeletPlayer(core)
     kubelet.finish_index(ns, "handbook", index_result_message("20260101-quick", documents=3, chunks=5))
 
@@ -62,25 +64,32 @@ def test_openai_example_wires_secrets_by_reference(
 ) -> None:
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     core.create_namespaced_secret(
-        ns, {"metadata": {"name": "openai"}, "stringData": {"api-key": "sk-never-read"}}
+        ns,
+        client.V1Secret.model_validate(
+            {"metadata": {"name": "openai"}, "stringData": {"api-key": "sk-never-read"}}
+        ),
     )
     core.create_namespaced_persistent_volume_claim(
         ns,
-        {
-            "metadata": {"name": "support-docs"},
-            "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": "1Gi"}}},
-        },
+        client.V1PersistentVolumeClaim.model_validate(
+            {
+                "metadata": {"name": "support-docs"},
+                "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ),
     )
     core.create_persistent_volume(
-        {
-            "metadata": {"name": f"{ns}-support-docs", "labels": {"oozo-test": ns}},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadOnlyMany"],
-                "hostPath": {"path": f"/tmp/oozo-test-pv/{ns}/docs"},
-                "claimRef": {"namespace": ns, "name": "support-docs"},
-            },
-        }
+        client.V1PersistentVolume.model_validate(
+            {
+                "metadata": {"name": f"{ns}-support-docs", "labels": {"oozo-test": ns}},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadOnlyMany"],
+                    "hostPath": {"path": f"/tmp/oozo-test-pv/{ns}/docs"},
+                    "claimRef": {"namespace": ns, "name": "support-docs"},
+                },
+            }
+        )
     )
     volume_for(core, ns, "support-kb", size="5Gi")
     obj = yaml.safe_load((REPO / "examples/openai/ragcorpus.yaml").read_text())
@@ -100,7 +109,7 @@ def test_openai_example_wires_secrets_by_reference(
         30,
     )
     generated = wait_for("the API key", lambda: core.read_namespaced_secret("support-kb-api-key", ns), 30)
-    assert generated.metadata.owner_references[0].name == "support-kb"
+    assert owners_of(generated)[0].name == "support-kb"
     KubeletPlayer(core).finish_index(ns, "support-kb", index_result_message("v1"))
     dep = wait_for("the Deployment", lambda: client.AppsV1Api(api).list_namespaced_deployment(ns).items, 30)[
         0
@@ -109,6 +118,7 @@ def test_openai_example_wires_secrets_by_reference(
     assert env["OOZO_OPENAI_API_KEY"].value_from.secret_key_ref.name == "openai"
     assert env["OOZO_API_KEYS"].value_from.secret_key_ref.name == "support-kb-api-key"
     cm = core.read_namespaced_config_map("support-kb-config", ns).data
+    assert cm is not None
     assert (
         cm["OOZO_OPENAI_BASE_URL"] == "https://api.openai.com/v1"
         and cm["OOZO_GENERATION_PROVIDER"] == "openai"

@@ -5,6 +5,7 @@ kubelet of oozo-local-0, where every pod of these corpora is scheduled (spec.sch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
@@ -13,6 +14,7 @@ from devcluster.kstatus import kstatus
 from devcluster.kubelet.player import KubeletPlayer, index_result_message
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, docs_configmap, volume_for
 from devcluster.waiting import wait_for
+from tests.k8s_fields import HasMetadata, labels_of, name_of
 from tests.operator_builders import (
     at,
     make_corpus,
@@ -86,7 +88,7 @@ def test_children_carry_owner_labels_and_spec(
     apply_corpus(core, custom, ns, obj)
     uid = corpus(custom, ns, "full")["metadata"]["uid"]
     batch, autoscaling, policy = client.BatchV1Api(api), client.AutoscalingV2Api(api), client.PolicyV1Api(api)
-    children = {
+    children: dict[str, Callable[[], HasMetadata | None]] = {
         "pvc": lambda: core.read_namespaced_persistent_volume_claim("full-index", ns),
         "configmap": lambda: core.read_namespaced_config_map("full-config", ns),
         "secret": lambda: core.read_namespaced_secret("full-api-key", ns),
@@ -94,9 +96,10 @@ def test_children_carry_owner_labels_and_spec(
         "hpa": lambda: autoscaling.read_namespaced_horizontal_pod_autoscaler("full", ns),
         "pdb": lambda: policy.read_namespaced_pod_disruption_budget("full", ns),
         "cronjob": lambda: batch.read_namespaced_cron_job("full-refresh", ns),
-        "job": lambda: (
-            batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items or [None]
-        )[0],
+        "job": lambda: next(
+            iter(batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items),
+            None,
+        ),
     }
     for what, read in children.items():
         child = wait_for(what, read, 30)
@@ -105,18 +108,21 @@ def test_children_carry_owner_labels_and_spec(
             ("RagCorpus", "full", uid, True)
         ], what
         labels = child.metadata.labels
+        assert labels is not None
         assert (
             labels["app.kubernetes.io/instance"] == "full"
             and labels["app.kubernetes.io/managed-by"] == "oozo"
         )
         assert labels["app.kubernetes.io/name"] == "oozo-runtime" and labels["app.kubernetes.io/component"]
     cm = core.read_namespaced_config_map("full-config", ns)
+    assert cm.data is not None
     assert cm.data["OOZO_AUTH_ENABLED"] == "true" and cm.data["OOZO_GENERATION_PROVIDER"] == "extractive"
     job = batch.list_namespaced_job(ns, label_selector="app.kubernetes.io/component=index").items[0]
     pod_spec = job.spec.template.spec
     assert job.spec.backoff_limit == 1 and job.spec.ttl_seconds_after_finished
     assert pod_spec.node_selector == {"oozo.dev/local-kubelet": "true"}
     container = pod_spec.containers[0]
+    assert container.args is not None
     assert container.args[:1] == ["index"] and container.termination_message_policy == "FallbackToLogsOnError"
     assert {e.name: e.value for e in container.env}["OOZO_CHUNK_SIZE"] == "1000"
     assert autoscaling.read_namespaced_horizontal_pod_autoscaler("full", ns).spec.max_replicas == 4
@@ -131,7 +137,7 @@ def test_children_carry_owner_labels_and_spec(
     ours = [
         m.fields_v1 for m in dep.metadata.managed_fields if m.manager == "oozo" and m.operation == "Apply"
     ]
-    assert ours and "f:replicas" not in ours[0]["f:spec"]
+    assert ours and ours[0] is not None and "f:replicas" not in ours[0]["f:spec"]
     server = dep.spec.template.spec.containers[0]
     assert (
         server.security_context.read_only_root_filesystem
@@ -142,6 +148,7 @@ def test_children_carry_owner_labels_and_spec(
     assert dep.spec.strategy.rolling_update.max_unavailable == 0
     assert core.read_namespaced_secret("full-api-key", ns).metadata.uid == secret_uid
     svc = core.read_namespaced_service("full", ns)
+    assert svc.spec.ports is not None
     assert svc.spec.ports[0].port == 80
     assert corpus(custom, ns, "full")["status"]["endpoint"] == f"http://full.{ns}.svc/api/query"
 
@@ -257,7 +264,10 @@ def test_missing_secret_stalls_then_recovers(
     assert "openai-creds" in condition(stalled, "Stalled")["message"]
     assert kstatus(stalled)[0] == "Failed"
     core.create_namespaced_secret(
-        ns, {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}}
+        ns,
+        client.V1Secret.model_validate(
+            {"metadata": {"name": "openai-creds"}, "stringData": {"api-key": "sk-test"}}
+        ),
     )
     recovered = until_condition(custom, ns, "llm", "Stalled", 30, status="False")
     assert condition(recovered, "Reconciling")["status"] == "True"
@@ -280,15 +290,15 @@ def test_restart_mid_reconcile_creates_no_duplicates(
     operator.kill()  # mid-pass for some corpora
     operator.start()
     for name in names:
-        wait_for(
-            f"{name} observed",
-            lambda name=name: corpus(custom, ns, name)["status"].get("observedGeneration") == 1,
-            40,
-        )
+
+        def observed(name: str = name) -> bool:
+            return corpus(custom, ns, name)["status"].get("observedGeneration") == 1
+
+        wait_for(f"{name} observed", observed, 40)
     jobs = client.BatchV1Api(api).list_namespaced_job(ns).items
     secrets = core.list_namespaced_secret(ns, label_selector=MANAGED).items
-    assert sorted(j.metadata.labels["app.kubernetes.io/instance"] for j in jobs) == names
-    assert sorted(s.metadata.name for s in secrets) == sorted(f"{n}-api-key" for n in names)
+    assert sorted(labels_of(j)["app.kubernetes.io/instance"] for j in jobs) == names
+    assert sorted(name_of(s) for s in secrets) == sorted(f"{n}-api-key" for n in names)
 
 
 def test_delete_removes_every_child(

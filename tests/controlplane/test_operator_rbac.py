@@ -117,7 +117,9 @@ def test_operator_with_least_privilege_reaches_ready(
 
     obj = wait_for("Ready", serving, 60)
     assert kstatus(obj)[0] == "Current"
-    assert core.read_namespaced_secret("kb-api-key", ns).metadata.owner_references[0].name == "kb"
+    meta = core.read_namespaced_secret("kb-api-key", ns).metadata
+    assert meta is not None and meta.owner_references is not None
+    assert meta.owner_references[0].name == "kb"
 
 
 def test_missing_secret_is_seen_through_metadata_only(

@@ -13,6 +13,7 @@ from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition
 from devcluster.waiting import wait_for
 from tests.controlplane import test_operator_lifecycle as lifecycle
 from tests.controlplane.test_operator_backup import S3
+from tests.k8s_fields import name_of
 from tests.operator_builders import at, make_corpus, on_local_node
 from tests.operator_support import Operator, corpus
 
@@ -24,7 +25,7 @@ def restore_pod(kubelet: KubeletPlayer, ns: str, name: str) -> str:
     return wait_for(
         f"a restore pod of {name}",
         lambda: [
-            p.metadata.name
+            name_of(p)
             for p in kubelet.pods(ns, sel)
             if p.spec.node_name and not p.status.container_statuses and not p.metadata.deletion_timestamp
         ],
@@ -78,7 +79,7 @@ def test_restore_replaces_the_first_build_and_drives_the_rollout(
     )
     jobs = wait_for(
         "an index Job",
-        lambda: [j for j in batch.list_namespaced_job(ns).items if "-index-" in j.metadata.name],
+        lambda: [j for j in batch.list_namespaced_job(ns).items if "-index-" in name_of(j)],
         20,
     )
     assert len(batch.list_namespaced_job(ns).items) == 2 and jobs
@@ -106,6 +107,4 @@ def test_a_failed_restore_stalls_once_retries_are_spent(
     assert condition(obj, "IndexReady")["status"] == "False"
     assert "holds no backup" in condition(obj, "IndexReady")["message"]
     assert condition(obj, "Ready")["status"] == "False"
-    assert not [
-        j for j in client.BatchV1Api(api).list_namespaced_job(ns).items if "-index-" in j.metadata.name
-    ]
+    assert not [j for j in client.BatchV1Api(api).list_namespaced_job(ns).items if "-index-" in name_of(j)]

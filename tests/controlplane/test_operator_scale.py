@@ -36,14 +36,20 @@ def test_fifty_corpora_converge(
             )
 
         def all_ready() -> bool:
-            items = custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+            listed = custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
+            assert isinstance(listed, dict)  # the client types it `object`
+            items = listed["items"]
             return len(items) == COUNT and all(condition(o, "Ready").get("status") == "True" for o in items)
 
         wait_for(f"{COUNT} corpora Ready", all_ready, 240, every=1)
         seconds = time.monotonic() - began
         print(f"\n{COUNT} corpora Ready in {seconds:.1f}s")
         jobs = client.BatchV1Api(api).list_namespaced_job(ns).items
-        assert sorted(j.metadata.labels["app.kubernetes.io/instance"] for j in jobs) == names
+        instances = []
+        for j in jobs:
+            assert j.metadata is not None and j.metadata.labels is not None
+            instances.append(j.metadata.labels["app.kubernetes.io/instance"])
+        assert sorted(instances) == names
         deployments = client.AppsV1Api(api).list_namespaced_deployment(ns).items
         assert len(deployments) == COUNT
         (tmp_path_factory.getbasetemp() / "scale-seconds.txt").write_text(f"{seconds:.1f}\n")

@@ -51,7 +51,7 @@ def core(api: client.ApiClient) -> client.CoreV1Api:
 @pytest.fixture()
 def namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
-    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespace(client.V1Namespace.model_validate({"metadata": {"name": name}}))
     yield name
     core.delete_namespace(name)
 
@@ -108,7 +108,7 @@ def test_rbac_is_enforced(control_plane: ControlPlane, namespace: str) -> None:
 
 def test_deployment_becomes_available_on_the_kwok_node(api: client.ApiClient, namespace: str) -> None:
     apps = client.AppsV1Api(api)
-    apps.create_namespaced_deployment(namespace, deployment("web"))
+    apps.create_namespaced_deployment(namespace, client.V1Deployment.model_validate(deployment("web")))
 
     def rolled_out() -> client.V1Deployment | None:
         dep = apps.read_namespaced_deployment("web", namespace)
@@ -129,7 +129,7 @@ def test_job_completes(api: client.ApiClient, namespace: str) -> None:
         "metadata": {"name": "once"},
         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container()]}}},
     }
-    batch.create_namespaced_job(namespace, job)
+    batch.create_namespaced_job(namespace, client.V1Job.model_validate(job))
 
     def complete() -> bool:
         conditions = batch.read_namespaced_job_status("once", namespace).status.conditions or []
@@ -140,10 +140,13 @@ def test_job_completes(api: client.ApiClient, namespace: str) -> None:
 
 
 def test_garbage_collector_deletes_what_an_owner_owns(core: client.CoreV1Api, namespace: str) -> None:
-    owner = core.create_namespaced_config_map(namespace, {"metadata": {"name": "owner"}})
+    owner = core.create_namespaced_config_map(
+        namespace, client.V1ConfigMap.model_validate({"metadata": {"name": "owner"}})
+    )
     reference = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
     core.create_namespaced_config_map(
-        namespace, {"metadata": {"name": "owned", "ownerReferences": [reference]}}
+        namespace,
+        client.V1ConfigMap.model_validate({"metadata": {"name": "owned", "ownerReferences": [reference]}}),
     )
 
     core.delete_namespaced_config_map("owner", namespace, propagation_policy="Background")
@@ -181,11 +184,14 @@ def test_cronjob_and_hpa_v2_are_accepted(api: client.ApiClient, namespace: str) 
             ],
         },
     }
-    client.BatchV1Api(api).create_namespaced_cron_job(namespace, cron)
-    client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(namespace, hpa)
+    client.BatchV1Api(api).create_namespaced_cron_job(namespace, client.V1CronJob.model_validate(cron))
+    client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(
+        namespace, client.V2HorizontalPodAutoscaler.model_validate(hpa)
+    )
 
     assert client.BatchV1Api(api).read_namespaced_cron_job("nightly", namespace).spec.schedule == "0 3 * * *"
     stored = client.AutoscalingV2Api(api).read_namespaced_horizontal_pod_autoscaler("web", namespace)
+    assert stored.spec.metrics is not None
     assert stored.spec.metrics[0].resource.target.average_utilization == 70
 
 
@@ -203,7 +209,7 @@ def test_pods_on_the_local_node_are_left_to_whoever_plays_the_kubelet(
             "containers": [container()],
         },
     }
-    core.create_namespaced_pod(namespace, pod)
+    core.create_namespaced_pod(namespace, client.V1Pod.model_validate(pod))
     wait_for(
         "pod bound to the local node", lambda: core.read_namespaced_pod("local", namespace).spec.node_name
     )
@@ -235,6 +241,7 @@ def test_pods_on_the_local_node_are_left_to_whoever_plays_the_kubelet(
     )
     seen = core.read_namespaced_pod("local", namespace).status
     assert seen.phase == "Succeeded"
+    assert seen.container_statuses is not None
     assert seen.container_statuses[0].state.terminated.message == '{"chunks": 42}'
 
     # Deleting it completes, as with a kubelet, instead of hanging in Terminating.
@@ -247,7 +254,7 @@ def test_local_node_outlives_the_node_monitor_grace_period(core: client.CoreV1Ap
     # on it after the grace period, which proves the controller is watching...
     ghost = f"ghost-{uuid.uuid4().hex[:6]}"
     taint = {"key": "oozo.dev/test-ghost", "value": "true", "effect": "NoSchedule"}  # nothing lands there
-    core.create_node({"metadata": {"name": ghost}, "spec": {"taints": [taint]}})
+    core.create_node(client.V1Node.model_validate({"metadata": {"name": ghost}, "spec": {"taints": [taint]}}))
     now = dt.datetime.now(dt.UTC).isoformat()
     ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now}
     core.patch_node_status(ghost, {"status": {"conditions": [ready]}})
@@ -269,5 +276,6 @@ def test_local_node_outlives_the_node_monitor_grace_period(core: client.CoreV1Ap
     assert now_ready.status == "True"
     assert now_ready.last_transition_time == was.last_transition_time, "Ready flapped"
     assert not [t for t in local.spec.taints or [] if t.key.startswith("node.kubernetes.io/")]
+    assert local.metadata.creation_timestamp is not None
     age = dt.datetime.now(dt.UTC) - local.metadata.creation_timestamp
     assert age.total_seconds() > NODE_MONITOR_GRACE_SECONDS

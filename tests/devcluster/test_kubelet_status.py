@@ -3,6 +3,8 @@ and the pure halves of the PV provisioner and Service resolution."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from devcluster.kubelet.pod_status import (
@@ -19,15 +21,15 @@ from devcluster.provisioner import pv_for_claim, wants_volume
 NOW = "2026-01-01T00:00:10Z"
 
 
-def state(name: str = "c", **fields: object) -> ContainerState:
-    return ContainerState(name=name, image="oozo-runtime:dev", **fields)  # type: ignore[arg-type]
+def state(name: str = "c", **fields: Any) -> ContainerState:
+    return ContainerState(name=name, image="oozo-runtime:dev", **fields)
 
 
-def running(ready: bool = True, **fields: object) -> ContainerState:
+def running(ready: bool = True, **fields: Any) -> ContainerState:
     return state(state="running", reason="", started_at=NOW, ready=ready, started=True, pid=42, **fields)
 
 
-def exited(code: int, **fields: object) -> ContainerState:
+def exited(code: int, **fields: Any) -> ContainerState:
     return state(
         state="terminated",
         reason="Completed" if code == 0 else "Error",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pytest
 
+from devcluster.kube_rest import Kube
 from devcluster.kubelet.launch import ConfigError
 from devcluster.kubelet.volumes import Volumes
 
@@ -37,11 +38,13 @@ def pod(*volumes: dict) -> dict:
     }
 
 
-def materialise(tmp_path: Path, *volumes: dict, kube: Any = None) -> dict[str, str]:
+def materialise(tmp_path: Path, *volumes: dict, kube: FakeKube | None = None) -> dict[str, str]:
     def read(kind: str, _ns: str, name: str) -> dict | None:
         return OBJECTS.get((kind, name))
 
-    return Volumes(kube or FakeKube({}), read, pod(*volumes), tmp_path / "pod").materialise()
+    # FakeKube stands in for the REST client: it answers only the reads these volumes make
+    fake = cast(Kube, kube or FakeKube({}))
+    return Volumes(fake, read, pod(*volumes), tmp_path / "pod").materialise()
 
 
 def test_configmap_secret_emptydir_and_downward_api_become_folders(tmp_path: Path) -> None:

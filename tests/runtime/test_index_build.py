@@ -16,6 +16,7 @@ from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.cli import app
 from oozo_runtime.indexing.build import BuildError, build
+from oozo_runtime.indexing.parsing import Block
 from tests.runtime.conftest import Built
 from tests.runtime.corpus import department_doc, heading, make_corpus, make_docx, para
 
@@ -71,7 +72,12 @@ def test_incremental_rebuild_embeds_only_the_changed_document(
 
     parsed: list[str] = []
     real_parse = build_module.parse_file
-    monkeypatch.setattr(build_module, "parse_file", lambda p: parsed.append(p.name) or real_parse(p))
+
+    def recording_parse(p: Path) -> list[Block]:
+        parsed.append(p.name)
+        return real_parse(p)
+
+    monkeypatch.setattr(build_module, "parse_file", recording_parse)
     source = tmp_path / "docs"
     shutil.copytree(built.corpus.root, source)
     index_dir = tmp_path / "index"

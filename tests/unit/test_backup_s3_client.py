@@ -48,7 +48,7 @@ def test_an_unknown_upload_checksum_is_refused() -> None:
     with pytest.raises(BackupError, match="upload checksum"):
         s3.make_client(upload_checksum="md5")
     with pytest.raises(ValidationError, match="backup_upload_checksum"):
-        BackupSettings(backup_uri="s3://b/p", backup_upload_checksum="md5")  # type: ignore[arg-type]
+        BackupSettings(backup_uri="s3://b/p", backup_upload_checksum="md5")
 
 
 def test_the_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from oozo_contract.manifest import Manifest
 
 TODAYS_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Exactly what build.py wrote before the model (formatVersion 1), through versions.write_manifest.
-TODAYS = {
+TODAYS: dict[str, Any] = {
     "formatVersion": 1,
     "version": "20260101t000000z-1a2b3c4d",
     "builtAt": "2026-01-01T00:00:00Z",
@@ -45,7 +46,7 @@ def test_todays_manifest_loads_and_writes_back_byte_for_byte(tmp_path: Path) -> 
         TODAYS["version"],
         TODAYS["embedding"]["model"],
         384,
-    )  # type: ignore[index]
+    )
     assert m.chunking is not None and (m.chunking.size, m.chunking.overlap) == (1000, 200)
     assert m.index.type == "hnsw" and m.counts is not None and m.counts.chunks == 7
     assert m.skipped[0].document == "broken.docx" and m.documents["a.md"] == "a" * 64

@@ -188,7 +188,9 @@ def test_autoscaling_leaves_replicas_to_the_hpa() -> None:
 
 
 def test_rwo_volume_co_locates_every_pod_and_keeps_user_affinity() -> None:
-    user = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    user: dict[str, Any] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}
+    }
     c = corpus_of(at("spec.scheduling", {"affinity": user, "priorityClassName": "high"}))
     for tpl in (job.render(c)["spec"]["template"], deployment.render(c, "v1")["spec"]["template"]):
         aff = tpl["spec"]["affinity"]

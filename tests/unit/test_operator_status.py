@@ -221,7 +221,7 @@ def test_valid_result_becomes_the_status_fields_unchanged() -> None:
 
 
 def test_rollout_reader() -> None:
-    dep = {
+    dep: dict[str, Any] = {
         "metadata": {"generation": 3},
         "spec": {
             "replicas": 2,

@@ -83,8 +83,8 @@ def render_all(body: dict[str, Any]) -> list[dict[str, Any]]:
     if restore.wanted(corpus, None):
         children.append(restore.render(corpus))
     for module in (hpa, pdb, cronjob, backup):
-        if module.wanted(corpus):  # type: ignore[attr-defined]
-            children.append(module.render(corpus))  # type: ignore[attr-defined]
+        if module.wanted(corpus):
+            children.append(module.render(corpus))
     return children
 
 

@@ -6,10 +6,12 @@ import io
 import json
 import logging
 
+import pytest
+
 from oozo_runtime import logs
 
 
-def test_json_lines_with_extra_fields_and_masked_secrets(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_json_lines_with_extra_fields_and_masked_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)

@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load_generator():  # type: ignore[no-untyped-def]
+def load_generator():
     spec = importlib.util.spec_from_file_location("gen_openapi", REPO / "hack" / "gen_openapi.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -3,6 +3,7 @@ for documents that cannot be read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,9 @@ def test_merged_table_cells_appear_once(tmp_path: Path) -> None:
     ],
     ids=["corrupt", "empty", "plain-text", "zip-without-word", "no-text", "encrypted-ole"],
 )
-def test_unusable_docx_raises_with_a_reason(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_unusable_docx_raises_with_a_reason(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
     path = tmp_path / "bad.docx"
     make(path)
     with pytest.raises(UnusableDocument, match=reason):
