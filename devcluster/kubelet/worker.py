@@ -10,10 +10,10 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from devcluster.kube_rest import ApiError
 from devcluster.kubelet.container import Container, ContainerProcess
+from devcluster.kubelet.host import PodHost
 from devcluster.kubelet.launch import (
     ConfigError,
     container_env,
@@ -27,9 +27,6 @@ from devcluster.kubelet.pod_object import hold, pod_path, release
 from devcluster.kubelet.pod_status import pod_status, restarts, termination_message
 from devcluster.kubelet.probes import Probe, probe_target, run_pre_stop
 from devcluster.kubelet.volumes import Volumes
-
-if TYPE_CHECKING:
-    from devcluster.kubelet.local import LocalKubelet
 
 log = logging.getLogger("oozo.local-kubelet")
 
@@ -47,7 +44,7 @@ class PodWorker(threading.Thread):
     """Runs one pod from its binding to its deletion. All processes of the pod are started and
     reaped on this thread (PR_SET_PDEATHSIG is per thread)."""
 
-    def __init__(self, kubelet: LocalKubelet, pod: dict, addresses: tuple[str, str]) -> None:
+    def __init__(self, kubelet: PodHost, pod: dict, addresses: tuple[str, str]) -> None:
         m = pod["metadata"]
         super().__init__(name=f"pod-{m['namespace']}/{m['name']}", daemon=True)
         self.kubelet = kubelet
