@@ -50,7 +50,9 @@ def _restore(settings: RestoreSettings) -> RestoreResult:
         parse_s3_uri(settings.restore_uri, allow_version=True),
         endpoint=settings.s3_endpoint,
         region=settings.s3_region,
-        owner=Owner(settings.restore_owner, settings.restore_owner_corpus) if settings.restore_owner else None,
+        owner=Owner(settings.restore_owner, settings.restore_owner_corpus)
+        if settings.restore_owner
+        else None,
         from_owner=settings.restore_from_owner,
     )
 

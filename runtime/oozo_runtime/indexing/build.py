@@ -284,4 +284,3 @@ def _embed_and_publish(
         reused_embeddings=int(found.sum()),
         index_type=settings.index_type,
     )
-
