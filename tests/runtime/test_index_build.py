@@ -67,11 +67,11 @@ def test_chunks_keep_document_ordinal_heading_and_table_rows(built: Built) -> No
 def test_incremental_rebuild_embeds_only_the_changed_document(
     built: Built, embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import oozo_runtime.indexing.build as build_module
+    from oozo_runtime.indexing.isolation import IsolatedParser
 
     parsed: list[str] = []
-    real_parse = build_module.parse_file
-    monkeypatch.setattr(build_module, "parse_file", lambda p: parsed.append(p.name) or real_parse(p))
+    real_parse = IsolatedParser.parse
+    monkeypatch.setattr(IsolatedParser, "parse", lambda self, p: parsed.append(p.name) or real_parse(self, p))
     source = tmp_path / "docs"
     shutil.copytree(built.corpus.root, source)
     index_dir = tmp_path / "index"
