@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from oozo_contract import defaults as d
+from oozo_contract.defaults import MAX_DOCUMENT_CHARS, MAX_DOCUMENT_PAGES
 
 SUPPORTED_SUFFIXES = (".docx", ".md", ".markdown", ".txt", ".pdf")
 
@@ -36,8 +36,8 @@ class Block:
 class DocumentLimits:
     """What one document may yield before it is skipped (docs/runtime.md, "Document limits")."""
 
-    max_chars: int = d.MAX_DOCUMENT_CHARS
-    max_pages: int = d.MAX_DOCUMENT_PAGES
+    max_chars: int = MAX_DOCUMENT_CHARS
+    max_pages: int = MAX_DOCUMENT_PAGES
 
     def check_chars(self, count: int) -> None:
         if count > self.max_chars:
