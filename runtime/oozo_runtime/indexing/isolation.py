@@ -33,9 +33,23 @@ log = logging.getLogger(__name__)
 _MB = 1024 * 1024
 
 
+def _peak_address_space() -> int:
+    """VmPeak of this process in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _worker(requests: Connection, replies: Connection, memory_bytes: int) -> None:
     """Parse the (path, limits) the parent sends, one at a time; send back the blocks or the
-    reason."""
+    reason. A parser that runs out of memory inside C code (libxml2) does not raise MemoryError
+    but an error of its own ("XMLSyntaxError: unknown error"): a failure after the address space
+    came within 10% of the limit is reported as what it is, a document too big to parse."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     while True:
         try:
@@ -44,13 +58,17 @@ def _worker(requests: Connection, replies: Connection, memory_bytes: int) -> Non
             return
         try:
             replies.send(("blocks", parse_file(Path(path), limits)))
-        except UnusableDocument as exc:
-            replies.send(("unusable", str(exc)))
+            continue
         except MemoryError:
+            reason = None
+        except UnusableDocument as exc:
+            reason = str(exc)
+        except Exception as exc:  # a parser bug must cost this document only
+            reason = f"cannot parse ({type(exc).__name__}: {exc})"
+        if reason is None or _peak_address_space() >= 0.9 * memory_bytes:
             replies.send(("memory", ""))
             return  # the heap may be left in pieces: the next document gets a fresh worker
-        except Exception as exc:  # a parser bug must cost this document only
-            replies.send(("unusable", f"cannot parse ({type(exc).__name__}: {exc})"))
+        replies.send(("unusable", reason))
 
 
 class IsolatedParser:
