@@ -232,9 +232,12 @@ def run(
         # machine the load changes by tens of percent within minutes, and bracketing keeps both
         # sides of the ratio under the same conditions. The texts are the chunks the build makes.
         from oozo_contract.settings import IndexSettings
-        from oozo_runtime.indexing.build import Progress, read_documents
+        from oozo_runtime.indexing.build import Progress
+        from oozo_runtime.indexing.documents import read_documents
 
-        texts = [c.text for c in read_documents(source, IndexSettings(), Progress()).chunks]
+        progress = Progress()
+        chunks = read_documents(source, IndexSettings(), progress.on_stage, progress.on_advance).chunks
+        texts = [c.text for c in chunks]
         raw_before = _raw_encode_seconds(texts, batch_size)
         full = _index(source, index_dir, batch_size)
         raw_after = _raw_encode_seconds(texts, batch_size)

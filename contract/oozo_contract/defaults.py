@@ -26,6 +26,19 @@ MAX_TOKENS = 1024
 MAX_TOKENS_MAX = 131_072
 
 BACKUP_KEEP_LAST = 7
+
+# Index versions kept on the volume besides the serving one (see docs/runtime.md, "Retention").
+KEEP_VERSIONS = 3
+KEEP_VERSIONS_MAX = 100
+
+# Per-document caps (docs/runtime.md, "Document limits"). A 1,000-page handbook holds about 3M
+# characters; the caps leave room for that and stop the files that only an attacker or a broken
+# exporter makes (a zip bomb expands 186 KiB to 100M characters).
+MAX_DOCUMENT_CHARS = 5_000_000
+MAX_DOCUMENT_PAGES = 5_000
+MAX_DOCUMENT_CHUNKS = 20_000
+DOCUMENT_TIMEOUT_SECONDS = 300.0
+PARSER_MEMORY_MB = 2048
 UploadChecksum = Literal["crc32", "sha256"]
 
 
@@ -35,3 +48,15 @@ def check_overlap_below_size(size: int, overlap: int, size_name: str, overlap_na
     them (`chunk_size` in settings, `size` in the spec)."""
     if overlap >= size:
         raise ValueError(f"{overlap_name} ({overlap}) must be smaller than {size_name} ({size})")
+
+
+def check_include_pattern(pattern: str) -> None:
+    """An include glob must stay inside the source root and stay cheap to walk: no absolute path,
+    no `..` segment, at most one `**` (each extra one multiplies the directory walk). The CRD's
+    CEL rule on spec.source.include says the same."""
+    if pattern.startswith("/"):
+        raise ValueError(f"include pattern {pattern!r} must be relative to the source root, not absolute")
+    if ".." in pattern.split("/"):
+        raise ValueError(f"include pattern {pattern!r} must not contain '..'")
+    if pattern.count("**") > 1:
+        raise ValueError(f"include pattern {pattern!r} may use '**' at most once")

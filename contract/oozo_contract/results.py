@@ -51,7 +51,10 @@ class SkippedDocument(ResultModel):
 
 
 class IndexBuildResult(ResultModel):
-    """`oozo index`: the version it published."""
+    """`oozo index`: the version it published, or the current one when the inputs (documents,
+    chunking, model, index type) were those of the current version and nothing was published
+    (`unchanged`). `pruned_versions` counts the versions retention deleted (their names are in
+    the log: after an upgrade from an Oozo without retention they can be hundreds)."""
 
     version: VersionName
     documents: Count
@@ -65,6 +68,8 @@ class IndexBuildResult(ResultModel):
     build_seconds: Seconds
     reused_embeddings: Count
     index_type: str | None = None
+    unchanged: bool = False
+    pruned_versions: Count = 0
 
 
 class BackupResult(ResultModel):

@@ -67,14 +67,45 @@ class IndexSettings(EmbeddingSettings):
         default_factory=lambda: list(d.DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
     )
     index_type: d.IndexType = Field(default="flat", description="FAISS index kind")
+    keep_versions: int = Field(
+        default=d.KEEP_VERSIONS,
+        ge=1,
+        le=d.KEEP_VERSIONS_MAX,
+        description="newest versions kept after a build; the current and pinned ones are kept too",
+    )
+    pinned_versions: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="versions a build never deletes (JSON list or comma-separated)"
+    )
+    max_document_chars: int = Field(
+        default=d.MAX_DOCUMENT_CHARS, ge=1, description="characters one document may yield; more skips it"
+    )
+    max_document_pages: int = Field(
+        default=d.MAX_DOCUMENT_PAGES, ge=1, description="pages one PDF may have; more skips it"
+    )
+    max_document_chunks: int = Field(
+        default=d.MAX_DOCUMENT_CHUNKS, ge=1, description="chunks one document may yield; more skips it"
+    )
+    document_timeout_seconds: float = Field(
+        default=d.DOCUMENT_TIMEOUT_SECONDS, gt=0, le=3600, description="time to parse one document"
+    )
+    parser_memory_mb: int = Field(
+        default=d.PARSER_MEMORY_MB, ge=256, description="address space of the process that parses documents"
+    )
     termination_message_path: Path | None = Field(
         default=None, description="where the JSON result is also written (Kubernetes termination message)"
     )
 
-    @field_validator("include", mode="before")
+    @field_validator("include", "pinned_versions", mode="before")
     @classmethod
-    def _split_include(cls, value: Any) -> Any:
+    def _split_lists(cls, value: Any) -> Any:
         return split_list(value)
+
+    @field_validator("include")
+    @classmethod
+    def _include_inside_source(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            d.check_include_pattern(pattern)
+        return patterns
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:

@@ -3,7 +3,7 @@
     INDEX_DIR/versions/<VERSION>/   immutable: index.faiss, chunks.jsonl, manifest.json
     INDEX_DIR/current               relative symlink to versions/<VERSION>, replaced atomically
     INDEX_DIR/cache/                embedding cache
-    INDEX_DIR/.tmp-<random>/        a build in progress (never visible under versions/)
+    INDEX_DIR/.tmp-<random>/        a build in progress, or a pruned version being deleted
     INDEX_DIR/.lock                 flock held by the running build
 
 A build fills a .tmp- directory and publishes it with one rename; `current` moves with
@@ -139,6 +139,30 @@ def current_version(root: Path) -> str | None:
 def list_versions(root: Path) -> list[str]:
     versions = root / VERSIONS
     return sorted(p.name for p in versions.iterdir() if p.is_dir()) if versions.is_dir() else []
+
+
+def prune(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
+    """Delete every version that is neither among the `keep_newest` newest nor in `keep`; return
+    their names. Only what Oozo wrote is a candidate: a directory (not a symlink) with a version
+    name and a manifest; anything else under versions/ stays. Version names begin with their UTC
+    build time, so the newest sort last. Each goes by a rename to a .tmp- name first: a kill
+    mid-delete leaves no half version under versions/, and the next build's clean_stale_tmp
+    finishes the job. Call with the build lock held."""
+    base = root / VERSIONS
+    ours = [
+        name
+        for name in list_versions(root)
+        if VERSION_RE.match(name) and not (base / name).is_symlink() and (base / name / MANIFEST).is_file()
+    ]
+    newest = set(ours[-keep_newest:]) if keep_newest > 0 else set()
+    doomed = [name for name in ours if name not in newest and name not in keep]
+    for name in doomed:
+        trash = root / f"{TMP_PREFIX}pruned-{secrets.token_hex(6)}"
+        os.rename(base / name, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    if doomed:
+        _fsync_dir(base)
+    return doomed
 
 
 def resolve(root: Path, version: str | None = None) -> Path:

@@ -176,6 +176,22 @@ BAD = [
         make_corpus("a", at("spec.source.include", [f"*.{i}" for i in range(40)])),
         "spec.source.include",
     ),
+    (
+        "include glob absolute",
+        make_corpus("a", at("spec.source.include", ["/etc/*.conf"])),
+        "spec.source.include[0]",
+    ),
+    (
+        "include glob climbs out",
+        make_corpus("a", at("spec.source.include", ["*.md", "../other/*.md"])),
+        "spec.source.include[1]",
+    ),
+    (
+        "include glob with two **",
+        make_corpus("a", at("spec.source.include", ["**/docs/**/*.md"])),
+        "spec.source.include[0]",
+    ),
+    ("keepVersions zero", make_corpus("a", at("spec.index.keepVersions", 0)), "spec.index.keepVersions"),
     ("name too long", make_corpus("a" * 45), "metadata.name"),
     ("S3 bucket name invalid", make_corpus("a", with_source(s3={"bucket": "A"})), "spec.source.s3.bucket"),
 ]

@@ -182,3 +182,60 @@ def make_corpus(root: Path, documents: int = 30, *modifiers: Modifier, filler: i
     for modify in modifiers:
         modify(corpus)
     return corpus
+
+
+def make_docx_bomb(path: Path, characters: int = 104_600_000, paragraph: int = 10_000) -> Path:
+    """A real .docx whose word/document.xml inflates to `characters` letters in paragraphs of
+    `paragraph` letters: a few hundred KiB on disk. Written one paragraph at a time, so making
+    it costs no memory."""
+    template = path.with_suffix(".template.docx")
+    make_docx(template, para("placeholder"))
+    with zipfile.ZipFile(template) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename != "word/document.xml":
+                dst.writestr(item, src.read(item))
+        with dst.open("word/document.xml", "w", force_zip64=True) as out:
+            out.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+                b"<w:body>"
+            )
+            for start in range(0, characters, paragraph):
+                text = b"A" * min(paragraph, characters - start)
+                out.write(b"<w:p><w:r><w:t>" + text + b"</w:t></w:r></w:p>")
+            out.write(b"</w:body></w:document>")
+    template.unlink()
+    return path
+
+
+def make_shared_stream_pdf(path: Path, pages: int = 1000, lines_per_page: int = 120) -> Path:
+    """A small PDF whose `pages` pages all draw one compressed content stream of
+    `lines_per_page` lines of text: every page extracts the full text again."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+    )
+    resources = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    lines = b" ".join(
+        b"(Line %d of the shared stream repeats on every page of this file.) Tj T*" % i
+        for i in range(lines_per_page)
+    )
+    stream = DecodedStreamObject()
+    stream.set_data(b"BT /F1 8 Tf 10 TL 20 780 Td " + lines + b" ET")
+    content = writer._add_object(stream.flate_encode())
+    for _ in range(pages):
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Resources")] = resources
+        page[NameObject("/Contents")] = content
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path

@@ -68,16 +68,16 @@ def test_chunks_keep_document_ordinal_heading_and_table_rows(built: Built) -> No
 def test_incremental_rebuild_embeds_only_the_changed_document(
     built: Built, embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import oozo_runtime.indexing.build as build_module
+    from oozo_runtime.indexing.isolation import IsolatedParser
 
     parsed: list[str] = []
-    real_parse = build_module.parse_file
+    real_parse = IsolatedParser.parse
 
-    def recording_parse(p: Path) -> list[Block]:
+    def recording_parse(self: IsolatedParser, p: Path) -> list[Block]:
         parsed.append(p.name)
-        return real_parse(p)
+        return real_parse(self, p)
 
-    monkeypatch.setattr(build_module, "parse_file", recording_parse)
+    monkeypatch.setattr(IsolatedParser, "parse", recording_parse)
     source = tmp_path / "docs"
     shutil.copytree(built.corpus.root, source)
     index_dir = tmp_path / "index"

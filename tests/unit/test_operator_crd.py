@@ -84,6 +84,9 @@ def test_cel_rules_sit_where_they_are_needed(schema: dict[str, Any]) -> None:
     assert "has(self.s3)" in rule_of(spec["backup"])
     for owner in ("backup", "restore"):  # a backup prefix is never the bucket's root
         assert "matches" in rule_of(spec[owner]["properties"]["s3"]["properties"]["prefix"])
+    include = rule_of(spec["source"]["properties"]["include"]["items"])
+    assert "startsWith('/')" in include and "'..'" in include and "split('**')" in include
+    assert spec["index"]["properties"]["keepVersions"]["minimum"] == 1
     assert schema["properties"]["status"]["properties"]["observedGeneration"]["default"] == -1
 
 
@@ -109,6 +112,10 @@ def test_operator_parses_what_the_crd_defaults() -> None:
             "source": {"configMap": {"name": "a"}},
             "backup": {"schedule": "0 3 * * *", "s3": {"bucket": "bkt", "prefix": ""}},
         },
+        {"source": {"configMap": {"name": "a"}, "include": ["/etc/*.conf"]}},
+        {"source": {"configMap": {"name": "a"}, "include": ["docs/../../*.md"]}},
+        {"source": {"configMap": {"name": "a"}, "include": ["**/a/**/*.md"]}},
+        {"source": {"configMap": {"name": "a"}}, "index": {"keepVersions": 0}},
     ],
 )
 def test_operator_refuses_what_the_crd_refuses(spec: dict[str, Any]) -> None:

@@ -54,6 +54,20 @@ RelativePath = Annotated[
     ),
 ]
 
+# The runtime refuses the same patterns (oozo_contract.defaults.check_include_pattern).
+IncludePattern = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        json_schema_extra=rules(
+            cel("!self.startsWith('/')", "must be relative to the source root, not an absolute path"),
+            cel("!self.split('/').exists(p, p == '..')", "must not contain '..'"),
+            cel("self.split('**').size() <= 2", "may use '**' at most once"),
+        ),
+    ),
+]
+
 
 class SecretKeyRef(ApiModel):
     """A key in a Secret of the corpus's namespace. The operator wires it into pods by reference
@@ -198,11 +212,17 @@ class Source(ApiModel):
     git: GitSource | None = Field(
         None, description="Documents in a Git repository (not yet fetched by this release)."
     )
-    include: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+    include: list[IncludePattern] = Field(
         default_factory=lambda: list(d.DEFAULT_INCLUDE),
         max_length=32,
         description="Glob patterns of the files to index, relative to the source root.",
     )
+
+    @model_validator(mode="after")
+    def _include_inside_source(self) -> Source:
+        for pattern in self.include:
+            d.check_include_pattern(pattern)
+        return self
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
@@ -273,6 +293,15 @@ class Index(ApiModel):
     """The vector index built from the chunks."""
 
     type: d.IndexType = Field("flat", description="FAISS index kind: exact (flat) or approximate (hnsw).")
+    keep_versions: int = Field(
+        d.KEEP_VERSIONS,
+        ge=1,
+        le=d.KEEP_VERSIONS_MAX,
+        description=(
+            "Index versions a build keeps on the volume: the newest ones, plus always the serving one. "
+            "A build of unchanged documents publishes no new version."
+        ),
+    )
     storage: Storage = Field(default_factory=Storage, description="Volume for index versions.")
     resources: Resources | None = Field(
         None,

@@ -44,6 +44,7 @@ def index_env(corpus: Corpus) -> dict[str, str]:
         chunk_overlap=spec.chunking.overlap,
         include=list(spec.source.include),
         index_type=spec.index.type,
+        keep_versions=spec.index.keep_versions,
         termination_message_path=TERMINATION_LOG,
     )
 

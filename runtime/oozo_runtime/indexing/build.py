@@ -1,4 +1,12 @@
-"""`oozo index`: parse → chunk → embed (reusing cached vectors) → FAISS → publish a version.
+"""`oozo index`: parse → chunk → embed (reusing cached vectors) → FAISS → publish a version →
+prune old versions.
+
+A build whose inputs (the documents' sha256, chunking, model, index type) are those of the
+current version publishes nothing and reports the current version (`unchanged`), so an hourly
+refresh of a quiet source does not fill the volume. After every successful build, retention keeps
+the newest `keep_versions` versions plus the current one, the one that was current when the build
+started (the one the server is pinned to until the operator rolls it forward) and any pinned one;
+the embedding cache keeps only what the current version uses (docs/runtime.md, "Retention").
 
 The result is an `IndexBuildResult`, which the operator reads back into `status.index`; failures
 raise BuildError with a machine-readable reason ("NoDocuments", "InvalidSettings", ...).
@@ -11,18 +19,24 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from oozo_contract.manifest import ChunkingInfo, Counts, EmbeddingInfo, IndexFileInfo, Manifest
-from oozo_contract.results import IndexBuildResult, SkippedDocument
+from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.errors import OozoError
-from oozo_runtime.indexing.chunking import Chunk, ChunkingError, chunk_blocks, validate
-from oozo_runtime.indexing.parsing import SUPPORTED_SUFFIXES, UnusableDocument, parse_file
+from oozo_runtime.indexing.chunking import ChunkingError, validate
+from oozo_runtime.indexing.documents import (
+    CurrentVersion,
+    DocumentSet,
+    current_version,
+    previous_chunks,
+    read_documents,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,86 +51,6 @@ class Progress:
 
     on_stage: Callable[[str, int], None] = lambda stage, total: None
     on_advance: Callable[[int], None] = lambda n: None
-
-
-@dataclass
-class DocumentSet:
-    """The documents read from the source: their chunks, the sha256 of each one read, and the
-    ones skipped with the reason."""
-
-    chunks: list[Chunk] = field(default_factory=list)
-    documents: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 of bytes
-    skipped: list[SkippedDocument] = field(default_factory=list)
-
-
-def discover(source: Path, include: list[str]) -> list[Path]:
-    """Files under `source` matching any include glob, in a stable order; Word lock files and
-    hidden files are ignored."""
-    found: set[Path] = set()
-    for pattern in include:
-        for path in source.glob(pattern):
-            rel = path.relative_to(source)
-            if path.is_file() and not any(p.startswith((".", "~$")) for p in rel.parts):
-                found.add(path)
-    return sorted(found, key=lambda p: p.relative_to(source).as_posix())
-
-
-def previous_chunks(
-    root: Path, settings: IndexSettings
-) -> tuple[dict[str, tuple[str, list[Chunk]]], int | None]:
-    """Chunks of the current version by document, with the document's sha256, when it was
-    chunked with the same parameters; and its embedding dimension when built with the same model.
-    An unchanged document (same bytes) then needs no parsing at all."""
-    try:
-        path = versions.resolve(root)
-        manifest = versions.read_manifest(path)
-    except (versions.VersionNotFound, OSError, ValueError):
-        return {}, None
-    dimension = manifest.dimension if manifest.model == settings.model else None
-    if manifest.chunking != ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap):
-        return {}, dimension
-    by_doc: dict[str, list[Chunk]] = {}
-    with open(path / versions.CHUNKS_FILE, encoding="utf-8") as fh:
-        for line in fh:
-            c = json.loads(line)
-            by_doc.setdefault(c["document"], []).append(
-                Chunk(c["document"], c["chunk"], c["text"], c["heading"])
-            )
-    docs = manifest.documents
-    return {name: (docs[name], chunks) for name, chunks in by_doc.items() if name in docs}, dimension
-
-
-def read_documents(
-    source: Path,
-    settings: IndexSettings,
-    progress: Progress,
-    previous: dict[str, tuple[str, list[Chunk]]] | None = None,
-) -> DocumentSet:
-    docs = DocumentSet()
-    previous = previous or {}
-    files = discover(source, settings.include)
-    progress.on_stage("parsing", len(files))
-    for path in files:
-        name = path.relative_to(source).as_posix()
-        try:
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise UnusableDocument(f"unsupported file type {path.suffix or '(none)'}")
-            digest = versions.sha256_file(path)
-            if name in previous and previous[name][0] == digest:
-                chunks = previous[name][1]
-            else:
-                blocks = parse_file(path)
-                chunks = chunk_blocks(name, blocks, settings.chunk_size, settings.chunk_overlap)
-            if not chunks:
-                raise UnusableDocument("no text")
-        except UnusableDocument as exc:
-            docs.skipped.append(SkippedDocument(document=name, reason=str(exc)))
-            log.warning("skipped document", extra={"document": name, "reason": str(exc)})
-        else:
-            docs.documents[name] = digest
-            docs.chunks.extend(chunks)
-        progress.on_advance(1)
-    return docs
 
 
 def build_faiss(vectors: Any, index_type: str) -> Any:
@@ -157,19 +91,84 @@ def build(
         # Everything of this build lives in tmp until the final rename; a failed build removes
         # it, a killed one leaves it for the next build to clean.
         with versions.scratch_dir(root) as tmp:
-            previous, dimension = previous_chunks(root, settings)
+            current = current_version(root)
+            previous, dimension = previous_chunks(current, settings)
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
                 # while the documents are parsed, instead of after.
                 embedder = _Prefetched(settings)
-            docs = read_documents(source, settings, progress, previous)
+            docs = read_documents(source, settings, progress.on_stage, progress.on_advance, previous)
             if not docs.chunks:
                 detail = f"; {len(docs.skipped)} skipped" if docs.skipped else ""
                 raise BuildError(
                     "NoDocuments",
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
-            return _embed_and_publish(settings, root, tmp, docs, progress, embedder, dimension, started)
+            if current is not None and _same_inputs(current.manifest, settings, docs, embedder):
+                result = _unchanged(current, docs, started)
+            else:
+                result = _embed_and_publish(settings, root, tmp, docs, progress, embedder, dimension, started)
+        keep = set(settings.pinned_versions)
+        if current is not None:  # what the server is pinned to until the operator rolls forward
+            keep.add(current.manifest.version)
+        pruned = retain(root, settings.keep_versions, keep)
+        return result.model_copy(update={"pruned_versions": len(pruned)})
+
+
+def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet, embedder: Any) -> bool:
+    """Whether the current version was built from exactly these inputs: then a new version would
+    hold the same index under another name."""
+    model_id = embedder.model_id if embedder is not None and not isinstance(embedder, _Prefetched) else None
+    return (
+        manifest.model == (model_id or settings.model)
+        and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
+        and manifest.index.type == settings.index_type
+        and manifest.documents == docs.documents
+    )
+
+
+def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> IndexBuildResult:
+    """The current version, reported as this build's result. The skipped list is this run's: a
+    file that became unusable since is named even though the index did not change."""
+    manifest = current.manifest
+    log.info("inputs unchanged: nothing published", extra={"version": manifest.version})
+    chunks = len(docs.chunks)
+    return IndexBuildResult(
+        version=manifest.version,
+        documents=len(docs.documents),
+        chunks=chunks,
+        skipped_documents=len(docs.skipped),
+        skipped=docs.skipped,
+        embedding_model=manifest.model or "",
+        dimensions=manifest.dimension or 0,
+        size_bytes=sum(p.stat().st_size for p in current.path.iterdir() if p.is_file()),
+        built_at=manifest.built_at or "",
+        build_seconds=round(time.monotonic() - started, 3),
+        reused_embeddings=chunks,
+        index_type=manifest.index.type,
+        unchanged=True,
+    )
+
+
+def retain(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
+    """Delete the versions beyond the newest `keep_newest` that are neither current nor in
+    `keep`, then the embedding cache of every model no kept version uses."""
+    from oozo_runtime.indexing.cache import prune_models
+
+    current = versions.current_version(root)
+    pruned = versions.prune(root, keep_newest, keep | ({current} if current else set()))
+    if pruned:
+        log.info("pruned old index versions", extra={"pruned": pruned})
+    kept_models: set[tuple[str, str]] = set()
+    for name in versions.list_versions(root):
+        try:
+            embedding = versions.read_manifest(root / versions.VERSIONS / name).embedding
+        except (OSError, ValueError):
+            continue
+        if embedding:
+            kept_models.add((embedding.model, embedding.passage_prefix))
+    prune_models(root / versions.CACHE, kept_models)
+    return pruned
 
 
 class _Prefetched:

@@ -3,7 +3,9 @@
 One file per model holds two arrays, the chunk content hashes (sorted) and their vectors. A build
 loads it once, looks hashes up with a binary search, and replaces it atomically (temp file +
 os.replace) with exactly the vectors of the chunks it indexed, so the cache stays the size of one
-index and a killed build leaves the previous cache intact.
+index and a killed build leaves the previous cache intact. After retention, `prune_models` removes
+the cache of every model no kept version was built with (a model switch would otherwise leave the
+old model's vectors on the volume for good).
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 FILE_NAME = "embeddings.npz"
+_MODEL_KEY_RE = re.compile(r"^[a-z0-9-]*-[0-9a-f]{12}$")
 
 
 def model_key(model_id: str, passage_prefix: str) -> str:
@@ -76,3 +80,19 @@ class EmbeddingCache:
             Path(tmp).unlink(missing_ok=True)
             raise
         self._keys, self._vecs = keys, vecs
+
+
+def prune_models(root: Path, kept: set[tuple[str, str]]) -> list[str]:
+    """Remove the cache directories of models not in `kept` ((model id, passage prefix) of every
+    kept version); only directories named like a `model_key` are ours to remove."""
+    if not root.is_dir():
+        return []
+    wanted = {model_key(model, prefix) for model, prefix in kept}
+    removed = []
+    for entry in root.iterdir():
+        if entry.name in wanted or not _MODEL_KEY_RE.match(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
