@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from oozo_contract import defaults as d
+from oozo_operator.api.backup_spec import Backup, Restore
 from oozo_operator.api.base import (
-    DATA_KEY,
     HTTP_URL,
     QUANTITY,
     ApiModel,
@@ -22,37 +22,9 @@ from oozo_operator.api.base import (
     cel,
     rules,
 )
+from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, RelativePath, S3Location, SecretKeyRef
 
 SOURCE_KINDS = ("configMap", "pvc", "s3", "http", "git")
-
-# Five cron fields (minute hour day month weekday), each made of digits, names, * / , - ?,
-# or one of the @ shortcuts the CronJob controller understands.
-CRON_RULE = (
-    r"self.matches('^(@(yearly|annually|monthly|weekly|daily|hourly)|"
-    r"[0-9A-Za-z*?/,-]+(\\s+[0-9A-Za-z*?/,-]+){4})$')"
-)
-Cron = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=128,
-        json_schema_extra=rules(
-            cel(CRON_RULE, "must be a cron schedule of 5 fields (e.g. '0 3 * * *') or @daily/@hourly/…")
-        ),
-    ),
-]
-RelativePath = Annotated[
-    str,
-    Field(
-        max_length=1024,
-        json_schema_extra=rules(
-            cel(
-                "!self.startsWith('/') && !self.split('/').exists(p, p == '..')",
-                "must be a relative path without '..'",
-            )
-        ),
-    ),
-]
 
 # The runtime refuses the same patterns (oozo_contract.defaults.check_include_pattern).
 IncludePattern = Annotated[
@@ -69,29 +41,6 @@ IncludePattern = Annotated[
 ]
 
 
-class SecretKeyRef(ApiModel):
-    """A key in a Secret of the corpus's namespace. The operator wires it into pods by reference
-    and never reads its value."""
-
-    name: ObjectName = Field(description="Name of the Secret, in the RagCorpus's namespace.")
-    key: str = Field(min_length=1, max_length=253, pattern=DATA_KEY, description="Key inside the Secret.")
-
-
-class OptionalSecretKeyRef(ApiModel):
-    """Like SecretKeyRef, but may be left empty to let Oozo generate the Secret."""
-
-    model_config = ConfigDict(
-        json_schema_extra=rules(
-            cel("has(self.name) == has(self.key)", "name and key must be given together, or neither")
-        )
-    )
-
-    name: ObjectName | None = Field(None, description="Name of the Secret; empty to let Oozo generate one.")
-    key: str | None = Field(
-        None, min_length=1, max_length=253, pattern=DATA_KEY, description="Key inside the Secret."
-    )
-
-
 class ConfigMapSource(ApiModel):
     """Documents stored as binaryData (or data) files of a ConfigMap: small, GitOps-native corpora."""
 
@@ -103,66 +52,6 @@ class PVCSource(ApiModel):
 
     claim_name: ObjectName = Field(description="Name of the PersistentVolumeClaim holding the documents.")
     path: RelativePath = Field("", description="Folder inside the volume; empty for its root.")
-
-
-class S3Location(ApiModel):
-    """A bucket and prefix on S3 or an S3-compatible server."""
-
-    bucket: str = Field(
-        min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$", description="Bucket name."
-    )
-    prefix: str = Field("", max_length=1024, description="Key prefix inside the bucket, e.g. handbook/.")
-    endpoint: str = Field(
-        "",
-        max_length=2048,
-        pattern=r"^(https?://[^\s]+)?$",
-        description="Endpoint URL of an S3-compatible server; empty for AWS.",
-    )
-    region: str = Field("", max_length=64, description="Region; empty for the server's default.")
-    credentials_secret: ObjectName | None = Field(
-        None,
-        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty to use the pod's "
-        "identity.",
-    )
-
-
-# A backup prefix names a folder of its own: never the whole bucket, which a backup's retention
-# would then share with everything else in it (docs/backup.md#what-retention-deletes).
-BACKUP_PREFIX_RULE = (
-    "self.matches('^/*[^/]+(/[^/]+)*/*$') && !self.split('/').exists(p, p == '.' || p == '..')"
-)
-BACKUP_PREFIX_MESSAGE = (
-    "must name a folder (e.g. team/handbook), without empty, '.' or '..' parts; leave prefix "
-    "out for the default <namespace>/<name>"
-)
-
-
-def _backup_prefix(value: str) -> str:
-    import re
-
-    parts = value.strip("/").split("/")
-    if not re.fullmatch(r"/*[^/]+(/[^/]+)*/*", value) or any(p in (".", "..") for p in parts):
-        raise ValueError(BACKUP_PREFIX_MESSAGE)
-    return value
-
-
-BackupPrefix = Annotated[
-    str,
-    Field(max_length=1024, json_schema_extra=rules(cel(BACKUP_PREFIX_RULE, BACKUP_PREFIX_MESSAGE))),
-    AfterValidator(_backup_prefix),
-]
-
-
-class BackupLocation(S3Location):
-    """Where backups live: a bucket and a prefix of this corpus's own."""
-
-    prefix: BackupPrefix | None = Field(  # type: ignore[assignment]
-        None,
-        description="Key prefix inside the bucket, e.g. team/handbook; when left out, the corpus's "
-        "<namespace>/<name>. "
-        "Everything under it is this corpus's: a second corpus writing the same prefix is refused "
-        "(PrefixOwnedByAnother).",
-    )
 
 
 class HTTPSource(ApiModel):
@@ -442,58 +331,6 @@ class Refresh(ApiModel):
     """Periodic re-indexing, for sources that change outside Kubernetes (s3, http, git)."""
 
     schedule: Cron = Field(description="Cron schedule of the refresh CronJob NAME-refresh.")
-
-
-class Retention(ApiModel):
-    """Which backups are kept."""
-
-    keep_last: int = Field(
-        d.BACKUP_KEEP_LAST, ge=1, le=1000, description="Newest backups kept; older ones are pruned."
-    )
-
-
-class Backup(ApiModel):
-    """Scheduled backups of the published index to S3 by the CronJob NAME-backup."""
-
-    model_config = ConfigDict(
-        json_schema_extra=rules(cel("has(self.s3)", "backup needs an S3 target", ".s3"))
-    )
-
-    schedule: Cron = Field(description="Cron schedule of the backup CronJob NAME-backup.")
-    s3: BackupLocation | None = Field(None, description="Where backups are written.")
-    retention: Retention = Field(default_factory=Retention, description="Retention policy.")
-    upload_checksum: d.UploadChecksum = Field(
-        "crc32",
-        description="How S3 checks each uploaded part: crc32 sends an x-amz-checksum-crc32 header "
-        "that the server verifies; sha256 signs every body with SigV4 instead (more CPU on both "
-        "ends), for S3-compatible servers that refuse x-amz-checksum headers.",
-    )
-
-
-class Restore(ApiModel):
-    """Start from a backup instead of embedding the documents again: used only while the corpus has
-    published no index yet (a restore Job NAME-restore-<hash> replaces the first index Job)."""
-
-    model_config = ConfigDict(
-        json_schema_extra=rules(cel("has(self.s3)", "restore needs an S3 source", ".s3"))
-    )
-
-    s3: BackupLocation | None = Field(None, description="Where the backups are.")
-    version: str = Field(
-        "latest",
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9._\-]+$",
-        description="Index version, or latest.",
-    )
-    from_corpus: str | None = Field(
-        None,
-        max_length=317,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
-        description="namespace/name of the corpus whose backups these are, when it is not this one "
-        "(a clone of another corpus): without it a restore of another corpus's backups is refused "
-        "(PrefixOwnedByAnother). The same namespace/name counts as this corpus.",
-    )
 
 
 class RagCorpusSpec(ApiModel):

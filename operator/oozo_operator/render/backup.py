@@ -14,7 +14,8 @@ from typing import Any
 
 from oozo_contract.backup_settings import BackupSettings
 from oozo_contract.settings import env_for
-from oozo_operator.api.spec import BackupLocation, S3Location
+from oozo_operator.api.backup_spec import BackupLocation
+from oozo_operator.api.fields import S3Location
 from oozo_operator.render import labels as L
 from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus
