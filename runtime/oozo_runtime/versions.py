@@ -145,15 +145,17 @@ def prune(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
     """Delete every version that is neither among the `keep_newest` newest nor in `keep`; return
     their names. Only what Oozo wrote is a candidate: a directory (not a symlink) with a version
     name and a manifest; anything else under versions/ stays. Version names begin with their UTC
-    build time, so the newest sort last. Each goes by a rename to a .tmp- name first: a kill
-    mid-delete leaves no half version under versions/, and the next build's clean_stale_tmp
-    finishes the job. Call with the build lock held."""
+    build time to the second; builds within one second (an incremental rebuild can take less) are
+    ordered by when their manifest was written, not by the digest that ends the name. Each goes
+    by a rename to a .tmp- name first: a kill mid-delete leaves no half version under versions/,
+    and the next build's clean_stale_tmp finishes the job. Call with the build lock held."""
     base = root / VERSIONS
     ours = [
         name
         for name in list_versions(root)
         if VERSION_RE.match(name) and not (base / name).is_symlink() and (base / name / MANIFEST).is_file()
     ]
+    ours.sort(key=lambda name: (name.split("-", 1)[0], (base / name / MANIFEST).stat().st_mtime_ns, name))
     newest = set(ours[-keep_newest:]) if keep_newest > 0 else set()
     doomed = [name for name in ours if name not in newest and name not in keep]
     for name in doomed:
