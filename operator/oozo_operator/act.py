@@ -24,27 +24,77 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def apply_writes(kube: Kube, writes: tuple[Write, ...]) -> tuple[C.Problem, ...]:
-    """Carry out the writes in order; returns the applies the API server refused.
+def apply_writes(kube: Kube, writes: tuple[Write, ...], owner_uid: str) -> tuple[C.Problem, ...]:
+    """Carry out the writes in order; returns the problems they met: applies the API server
+    refused, and children whose name an object of someone else's holds.
 
     A 4xx refusal of an apply (e.g. shrinking a PVC) is a problem for a human, not something to
     retry forever: the remaining writes still go ahead. 5xx and connection errors propagate,
-    and kopf retries the whole pass."""
-    refused = []
+    and kopf retries the whole pass.
+
+    Ownership is checked here, just before each write, with one metadata-only read of the very
+    object about to be written (a light pass reads nothing for the children it does not
+    write), rather than by gathering every child's ownerReferences for plan: that would cost a
+    light pass nine reads it does not need. Server-side apply without force would not protect
+    a foreign object either: its fields have other managers only where they were set, and
+    ownerReferences would still be added. The check leaves one race, a foreign object created
+    between the read and the apply; deletes close theirs with a uid precondition."""
+    problems = []
     for write in writes:
         if isinstance(write, Apply):
+            meta = write.obj["metadata"]
+            kind = write.obj["kind"]
+            found = kube.metadata(write.obj["apiVersion"], kind, meta["namespace"], meta["name"])
+            if found is not None and not owned_by(found, owner_uid):
+                problems.append(name_conflict(kind, meta["name"]))
+                continue
             try:
                 kube.apply(write.obj)
             except ApiException as err:
                 if err.status not in (400, 403, 409, 422):
                     raise
-                name = f"{write.obj['kind']} {write.obj['metadata']['name']}"
-                refused.append(C.Problem("ApplyRefused", f"{name} refused by the API server: {_reason(err)}"))
+                name = f"{kind} {meta['name']}"
+                problems.append(
+                    C.Problem("ApplyRefused", f"{name} refused by the API server: {_reason(err)}")
+                )
         elif isinstance(write, Create):
-            kube.create(write.obj)
+            # Create-once objects (Jobs with deterministic names, the generated key Secret):
+            # an existing one (409) is kept only if it is ours, never adopted.
+            if not kube.create(write.obj):
+                meta = write.obj["metadata"]
+                found = kube.metadata(
+                    write.obj["apiVersion"], write.obj["kind"], meta["namespace"], meta["name"]
+                )
+                if found is not None and not owned_by(found, owner_uid):
+                    problems.append(name_conflict(write.obj["kind"], meta["name"]))
         elif isinstance(write, Delete):
-            kube.delete(write.api_version, write.kind, write.namespace, write.name)
-    return tuple(refused)
+            found = kube.metadata(write.api_version, write.kind, write.namespace, write.name)
+            if found is None:
+                continue
+            if not owned_by(found, owner_uid):
+                # The spec no longer wants this child, so a foreign object of that name is no
+                # conflict: it is left alone, and the corpus is not stalled by it.
+                log.info("%s %s/%s is not ours: not deleted", write.kind, write.namespace, write.name)
+                continue
+            kube.delete(write.api_version, write.kind, write.namespace, write.name, uid=found["uid"])
+    return tuple(problems)
+
+
+def owned_by(metadata: dict[str, Any], owner_uid: str) -> bool:
+    """Does this object's controller ownerReference point at the corpus with `owner_uid`?
+    Another owner, a non-controller reference or none at all: not ours."""
+    return any(
+        ref.get("uid") == owner_uid and ref.get("controller") is True
+        for ref in metadata.get("ownerReferences") or []
+    )
+
+
+def name_conflict(kind: str, name: str) -> C.Problem:
+    return C.Problem(
+        "NameConflict",
+        f"{kind} {name} exists and is not owned by this RagCorpus: Oozo does not adopt or "
+        "change it; delete or rename it, or rename the corpus",
+    )
 
 
 def write_status(kube: Kube, body: dict[str, Any], outcome: Outcome) -> None:

@@ -117,13 +117,14 @@ class Kube:
             raise
         return True
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+    def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str) -> bool:
+        """Delete exactly the object with `uid` (a precondition): a same-named replacement
+        created since it was read is left alone (409), as is one already gone (404)."""
+        options = {"propagationPolicy": "Background", "preconditions": {"uid": uid}}
         try:
-            self.request(
-                "DELETE", path(api_version, kind, namespace, name), {"propagationPolicy": "Background"}
-            )
+            self.request("DELETE", path(api_version, kind, namespace, name), options)
         except ApiException as err:
-            if err.status == 404:
+            if err.status in (404, 409):
                 return False
             raise
         return True
@@ -144,6 +145,17 @@ class Kube:
             if err.status == 404:
                 return None
             raise
+
+    def metadata(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """An object's metadata from a metadata-only GET (never a Secret's data); None when
+        it does not exist."""
+        try:
+            found = self.request("GET", path(api_version, kind, namespace, name), accept=PARTIAL_METADATA)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return dict(found.get("metadata") or {})
 
     def revision(self, api_version: str, kind: str, namespace: str, name: str) -> str | None:
         """resourceVersion from a metadata-only GET: "" when the object does not exist, None

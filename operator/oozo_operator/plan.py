@@ -87,7 +87,8 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
     light = (
         not full
         and before.get("observedGeneration") == observed.generation
-        and stalled.get("reason") != "ApplyRefused"
+        # Problems met while writing are only seen by writing again: a full pass retries them.
+        and stalled.get("reason") not in ("ApplyRefused", "NameConflict")
         and (before.get("sourceRevision") or "") == corpus.source_revision
     )
     writes: list[Write] = []

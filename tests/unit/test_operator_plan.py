@@ -368,6 +368,10 @@ class RefusingKube:
         self.kind, self.status = kind, status
         self.calls: list[str] = []
 
+    def metadata(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """Every child exists already, owned by the corpus (uid-1)."""
+        return {"uid": f"{kind}-uid", "ownerReferences": [{"uid": "uid-1", "controller": True}]}
+
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(f"apply {obj['kind']}")
         if obj["kind"] == self.kind:
@@ -382,7 +386,7 @@ class RefusingKube:
         self.calls.append(f"create {obj['kind']}")
         return True
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+    def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str) -> bool:
         self.calls.append(f"delete {kind}")
         return True
 
@@ -390,7 +394,7 @@ class RefusingKube:
 def test_an_apply_refused_is_a_problem_and_the_other_writes_go_ahead() -> None:
     planned = plan(observed(status=stored(index=published("v1", HASH))), corpus(), full=True, new_api_key="k")
     kube = RefusingKube("PersistentVolumeClaim", 422)
-    refused = act.apply_writes(cast(Kube, kube), planned.writes)
+    refused = act.apply_writes(cast(Kube, kube), planned.writes, "uid-1")
     assert kube.calls == [" ".join(w.split()[:2]) for w in writes(planned)]
     assert [p.reason for p in refused] == ["ApplyRefused"]
     assert refused[0].message.startswith("PersistentVolumeClaim docs-index refused by the API server: ")
@@ -405,5 +409,5 @@ def test_a_server_error_on_apply_propagates_for_kopf_to_retry() -> None:
     planned = plan(observed(), corpus(), full=True, new_api_key="k")
     kube = RefusingKube("Service", 500)
     with pytest.raises(ApiException):
-        act.apply_writes(cast(Kube, kube), planned.writes)
+        act.apply_writes(cast(Kube, kube), planned.writes, "uid-1")
     assert kube.calls == ["apply PersistentVolumeClaim", "apply Service"]  # nothing after it
