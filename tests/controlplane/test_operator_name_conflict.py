@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from devcluster.kubelet.player import KubeletPlayer, index_result_message
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, docs_configmap
 from devcluster.waiting import wait_for
+from tests.controlplane.test_operator_lifecycle import apply_corpus
 from tests.operator_builders import (
     Modifier,
+    at,
     make_corpus,
     on_local_node,
     with_auth,
@@ -25,6 +28,15 @@ from tests.operator_builders import (
 from tests.operator_support import Operator, corpus
 
 NAME = "clash"
+BACKUP = {
+    "schedule": "0 2 * * *",
+    "s3": {
+        "bucket": "oozo-backups",
+        "prefix": "clash/",
+        "endpoint": "http://minio.storage:9000",
+        "credentialsSecret": "s3-creds",
+    },
+}
 THEIRS = {"team": "someone-else"}
 
 
@@ -38,6 +50,19 @@ class Foreign:
     wanted: tuple[Modifier, ...] = ()  # what makes the corpus want that child
     drop: dict[str, Any] | None = None  # the merge patch that makes it unwanted again
 
+
+CRONJOB_BODY = {
+    "spec": {
+        "schedule": "0 3 * * *",
+        "jobTemplate": {
+            "spec": {
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "theirs", "image": "busybox"}]}
+                }
+            }
+        },
+    }
+}
 
 CASES = [
     Foreign(
@@ -92,23 +117,18 @@ CASES = [
         f"{NAME}-refresh",
         client.BatchV1Api,
         "cron_job",
-        {
-            "spec": {
-                "schedule": "0 3 * * *",
-                "jobTemplate": {
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "containers": [{"name": "theirs", "image": "busybox"}],
-                            }
-                        }
-                    }
-                },
-            }
-        },
+        CRONJOB_BODY,
         wanted=(with_refresh("0 * * * *"),),
         drop={"spec": {"refresh": None}},
+    ),
+    Foreign(
+        "CronJob",
+        f"{NAME}-backup",
+        client.BatchV1Api,
+        "cron_job",
+        CRONJOB_BODY,
+        wanted=(at("spec.backup", BACKUP),),
+        drop={"spec": {"backup": None}},
     ),
 ]
 
@@ -143,7 +163,7 @@ def until_conflict(custom: client.CustomObjectsApi, ns: str, generation: int, me
     return wait_for(f"NameConflict at generation {generation}", probe, 30)
 
 
-@pytest.mark.parametrize("foreign", CASES, ids=[c.kind for c in CASES])
+@pytest.mark.parametrize("foreign", CASES, ids=[f"{c.kind}-{c.name}" for c in CASES])
 def test_a_foreign_object_with_a_childs_name_is_never_adopted_changed_or_deleted(
     operator: Operator,
     api: client.ApiClient,
@@ -201,6 +221,53 @@ def test_a_foreign_object_with_a_childs_name_is_never_adopted_changed_or_deleted
     wait_for(
         "garbage collection",
         lambda: not batch.list_namespaced_job(ns, label_selector=f"app.kubernetes.io/instance={NAME}").items,
+        60,
+    )
+    assert theirs() == before
+
+
+def test_a_foreign_deployment_with_the_servers_name_is_never_adopted_changed_or_deleted(
+    operator: Operator,
+    api: client.ApiClient,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    kubelet: KubeletPlayer,
+    ns: str,
+) -> None:
+    """The server's Deployment is applied only once an index version is published."""
+    apps = client.AppsV1Api(api)
+    labels = {"app": "theirs"}
+    pod = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "theirs", "image": "busybox"}]}}
+    theirs_deployment = {
+        "metadata": {"name": NAME, "labels": THEIRS},
+        "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": pod},
+    }
+    apps.create_namespaced_deployment(ns, client.V1Deployment.model_validate(theirs_deployment))
+
+    def theirs() -> dict[str, Any]:
+        return untouched_view(api, apps.read_namespaced_deployment(NAME, ns))
+
+    # The Deployment controller annotates its revision first: that write is Kubernetes', not ours.
+    before = wait_for("the revision annotation", lambda: (v := theirs())["annotations"] and v, 20)
+    apply_corpus(core, custom, ns, make_corpus(NAME, on_local_node))
+    kubelet.finish_index(ns, NAME, index_result_message("20260101-aaaa"))
+    message = f"Deployment {NAME} exists and is not owned by this RagCorpus"
+    obj = until_conflict(custom, ns, 1, message)
+    assert obj["status"]["index"]["version"] == "20260101-aaaa"
+    assert theirs() == before
+
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, NAME, {"spec": {"runtime": {"replicas": 2}}}
+    )
+    until_conflict(custom, ns, 2, message)
+    assert theirs() == before
+
+    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, NAME)
+    wait_for(
+        "garbage collection",
+        lambda: (
+            not core.list_namespaced_config_map(ns, label_selector=f"app.kubernetes.io/instance={NAME}").items
+        ),
         60,
     )
     assert theirs() == before
