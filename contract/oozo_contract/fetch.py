@@ -1,0 +1,47 @@
+"""What `oozo fetch URI --into DIR` reports: the source's revision and what the fetch did.
+
+The runtime prints one `FetchResult` as the JSON result line of `oozo fetch` (and writes it as
+the fetch container's termination message); the operator validates that message into this
+model and copies `revision` into `status.sourceRevision`. The refresh CronJob compares a fresh
+revision with the published one and builds only when they differ.
+
+Revisions, by source kind (stable for identical content, different when anything changed):
+- git: the 40-hex commit SHA the ref resolved to.
+- s3: "sha256:" + hex digest of the sorted (key, ETag) pairs under the prefix.
+- http: "sha256:" + hex digest of the sorted (URL, ETag or Last-Modified or content sha256).
+- folder: "sha256:" + hex digest of the sorted (relative path, size, mtime_ns).
+
+`DIR` after a fetch holds exactly the source's files (what disappeared at the source is
+removed), under their relative paths, and nothing else; fetch state lives outside it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from oozo_contract.results import Count, Detail, ResultModel
+
+REVISION_MAX = 80
+SKIPPED_LISTED = 20
+
+SourceKind = Literal["folder", "s3", "git", "http"]
+
+
+class SkippedObject(ResultModel):
+    """A source object the fetch did not bring (over the size cap, refused address, 404 of one
+    URL among many), named without credentials, and why."""
+
+    name: Detail
+    reason: Detail
+
+
+class FetchResult(ResultModel):
+    kind: SourceKind
+    revision: str = Field(min_length=1, max_length=REVISION_MAX)
+    fetched: Count
+    unchanged: Count
+    removed: Count
+    skipped_objects: Count = 0
+    skipped: list[SkippedObject] = Field(default_factory=list, max_length=SKIPPED_LISTED)
