@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from oozo_contract import defaults as d
 from oozo_contract.settings import OozoSettings
@@ -19,6 +19,21 @@ from oozo_contract.settings import OozoSettings
 # which must be ASCII.
 OWNER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,252}$"
 CORPUS_NAME = r"^[a-z0-9][a-z0-9.-]{0,252}/[a-z0-9][a-z0-9.-]{0,252}$"
+# The HMAC key of backup signatures: the same variable for `oozo backup` and `oozo restore`, set
+# from a Secret by secretKeyRef (never a flag, which `ps` would show). SecretStr keeps it out of
+# reprs; the runner reports invalid settings without their values.
+SIGNING_KEY_MIN_CHARS = 16
+
+
+def _signing_key_field() -> SecretStr | None:
+    return Field(
+        None,
+        min_length=SIGNING_KEY_MIN_CHARS,
+        description="HMAC-SHA256 key of backup signatures (at least 16 characters, e.g. "
+        "`openssl rand -hex 32`): a backup signs its artifact with it, a restore refuses a backup "
+        "that is unsigned (SignatureMissing) or signed otherwise (SignatureInvalid); unset, "
+        "backups are neither signed nor checked",
+    )
 
 
 class S3Settings(OozoSettings):
@@ -61,6 +76,7 @@ class BackupSettings(S3Settings):
         "server verifies (the body is not hashed into the signature); sha256 = a SigV4-signed body, "
         "for S3-compatible servers that refuse x-amz-checksum headers",
     )
+    backup_signing_key: SecretStr | None = _signing_key_field()
 
 
 class RestoreSettings(S3Settings):
@@ -85,3 +101,4 @@ class RestoreSettings(S3Settings):
         description="restore another owner's backups on purpose: its id or <namespace>/<name>, "
         "which must match the prefix's oozo-owner.json",
     )
+    backup_signing_key: SecretStr | None = _signing_key_field()

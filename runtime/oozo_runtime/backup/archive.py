@@ -3,7 +3,10 @@
 Packing is deterministic (sorted names, zeroed owners and times, normalised modes) and hashes
 every file as it goes, so the artifact is proven to hold exactly what the manifest promises.
 Unpacking accepts only plain files and directories with relative, dot-dot-free names; a link,
-a device, an absolute path or a name escaping the target aborts with UnsafeArchive.
+a device, an absolute path or a name escaping the target aborts with UnsafeArchive. It also
+stops at the size the backup recorded for the tar stream (backup.json's uncompressedSizeBytes):
+a member declaring more than is left, or a stream going on past it, aborts with
+ExceedsRecordedSize before the bytes are written, so a small artifact cannot fill the volume.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import stat
 import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
@@ -64,6 +68,27 @@ class _HashingReader:
         return data
 
 
+class _CountingWriter:
+    """Counts the bytes of the tar stream on their way into the compressor."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+@dataclass
+class Packed:
+    hashes: dict[str, str]  # {relpath: checksum} of the bytes actually packed
+    tar_bytes: int  # the uncompressed tar stream's exact size: what a restore may unpack
+
+
 def pack(
     version_dir: Path,
     out: ByteSink,
@@ -71,22 +96,36 @@ def pack(
     level: int = -1,
     expected: dict[str, str] | None = None,
     algorithm: str = "sha256",
-) -> dict[str, str]:
-    """Write `version_dir` as tar + zstd to `out` (not closed). Returns {relpath: checksum} of
-    the bytes actually written (with `algorithm`), so the caller can compare them to the
-    manifest. With `expected`, a file whose checksum differs stops the packing right after that
-    file, not at the end."""
+) -> Packed:
+    """Write `version_dir` as tar + zstd to `out` (not closed). Returns the checksums of the
+    bytes actually written (with `algorithm`), so the caller can compare them to the manifest,
+    and the tar stream's size, which the backup records as the most a restore may unpack. With
+    `expected`, a file whose checksum differs stops the packing right after that file, not at
+    the end."""
     import zstandard
 
     hashes: dict[str, str] = {}
     files = version_files(version_dir)
     cctx = zstandard.ZstdCompressor(level=level)
-    with (
-        cctx.stream_writer(cast(BinaryIO, out), closefd=False, write_size=CHUNK) as zout,
-        # Stream mode with 1 MiB records: with the 10 KiB default, tarfile re-slices its whole
-        # buffer once per record, which is quadratic in the size of each write.
-        tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tar,
-    ):
+    with cctx.stream_writer(cast(BinaryIO, out), closefd=False, write_size=CHUNK) as zout:
+        counted = _CountingWriter(cast(BinaryIO, zout))
+        _pack_files(version_dir, files, counted, hashes, expected, algorithm)
+    return Packed(hashes, counted.size)
+
+
+def _pack_files(
+    version_dir: Path,
+    files: list[str],
+    out: _CountingWriter,
+    hashes: dict[str, str],
+    expected: dict[str, str] | None,
+    algorithm: str,
+) -> None:
+    # Stream mode with 1 MiB records: with the 10 KiB default, tarfile re-slices its whole
+    # buffer once per record, which is quadratic in the size of each write.
+    with tarfile.open(
+        fileobj=cast(BinaryIO, out), mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK
+    ) as tar:
         tar.copybufsize = CHUNK  # type: ignore[attr-defined]  # read files in 1 MiB pieces, not 16 KiB
         dirs_done: set[str] = set()
         for rel in files:
@@ -107,7 +146,6 @@ def pack(
                         e.VERIFICATION_FAILED,
                         f"{version_dir} does not match its manifest ({algorithm} differs: {rel})",
                     )
-    return hashes
 
 
 def _safe_name(name: str) -> str:
@@ -120,9 +158,35 @@ def _safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def unpack(src: ByteSource, dest: Path, algorithm: str = "sha256") -> dict[str, str]:
-    """Unpack a tar + zstd stream into the empty directory `dest`. Returns {relpath: checksum}
-    of what was written, with `algorithm`."""
+class _BoundedReader:
+    """The decompressed tar stream, which may not go past `limit` bytes: the first byte beyond
+    it aborts the unpack, whatever asked for it (a member's data, a PAX header, padding)."""
+
+    def __init__(self, raw: BinaryIO, limit: int, what: str) -> None:
+        self.raw, self.limit, self.what = raw, limit, what
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.limit - self.size
+        # One byte more than is left: enough to tell "exactly at the limit" from "past it".
+        data = self.raw.read(left + 1 if n < 0 else min(n, left + 1))
+        self.size += len(data)
+        if self.size > self.limit:
+            raise BackupError(
+                e.EXCEEDS_RECORDED_SIZE,
+                f"the artifact unpacks to more than the {self.limit} bytes {self.what}; "
+                "stopped there, nothing beyond it was written",
+            )
+        return data
+
+
+def unpack(
+    src: ByteSource, dest: Path, algorithm: str = "sha256", *, max_tar_bytes: int, limit_source: str
+) -> dict[str, str]:
+    """Unpack a tar + zstd stream into the empty directory `dest`, writing no more than the
+    `max_tar_bytes` of tar stream the backup recorded (`limit_source` says where that number
+    comes from, for the error). Returns {relpath: checksum} of what was written, with
+    `algorithm`."""
     import zstandard
 
     hashes: dict[str, str] = {}
@@ -130,38 +194,9 @@ def unpack(src: ByteSource, dest: Path, algorithm: str = "sha256") -> dict[str, 
     dctx = zstandard.ZstdDecompressor()
     writer = BackgroundWriter()
     try:
-        with (
-            dctx.stream_reader(cast(BinaryIO, src), read_size=CHUNK, closefd=False) as zin,
-            tarfile.open(fileobj=zin, mode="r|", bufsize=CHUNK) as tar,
-        ):
-            for member in tar:
-                name = _safe_name(member.name)
-                target = dest / name
-                if not target.resolve().is_relative_to(dest_real):
-                    raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {member.name!r} escapes the target")
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                if not member.isreg():
-                    raise BackupError(
-                        e.UNSAFE_ARCHIVE,
-                        f"archive member {member.name!r} is not a regular file (links and devices refused)",
-                    )
-                if name in hashes:
-                    raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {member.name!r} appears twice")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fileobj = tar.extractfile(member)
-                assert fileobj is not None  # a regular member always has data
-                digest = versions.new_checksum(algorithm)
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-                out = os.fdopen(fd, "wb")
-                try:
-                    while chunk := fileobj.read(CHUNK):
-                        digest.update(chunk)
-                        writer.write(out, chunk)
-                finally:
-                    writer.close_file(out)
-                hashes[name] = digest.hexdigest()
+        with dctx.stream_reader(cast(BinaryIO, src), read_size=CHUNK, closefd=False) as zin:
+            bounded = _BoundedReader(cast(BinaryIO, zin), max_tar_bytes, limit_source)
+            _unpack_members(bounded, dest, dest_real, algorithm, hashes, writer)
     except BackupError:
         raise
     except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
@@ -173,3 +208,50 @@ def unpack(src: ByteSource, dest: Path, algorithm: str = "sha256") -> dict[str, 
         # is already on its way out (that one says more about what went wrong first).
         writer.finish(raise_error=sys.exc_info()[1] is None)
     return hashes
+
+
+def _unpack_members(
+    bounded: _BoundedReader,
+    dest: Path,
+    dest_real: Path,
+    algorithm: str,
+    hashes: dict[str, str],
+    writer: BackgroundWriter,
+) -> None:
+    with tarfile.open(fileobj=cast(BinaryIO, bounded), mode="r|", bufsize=CHUNK) as tar:
+        for member in tar:
+            name = _safe_name(member.name)
+            if member.offset_data + member.size > bounded.limit:
+                # Refused on its header, before a byte of it is written (the reader's own count
+                # runs up to a buffer ahead of the member being read).
+                raise BackupError(
+                    e.EXCEEDS_RECORDED_SIZE,
+                    f"archive member {member.name!r} declares {member.size} bytes, more than "
+                    f"is left of the {bounded.limit} bytes {bounded.what}",
+                )
+            target = dest / name
+            if not target.resolve().is_relative_to(dest_real):
+                raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {member.name!r} escapes the target")
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if not member.isreg():
+                raise BackupError(
+                    e.UNSAFE_ARCHIVE,
+                    f"archive member {member.name!r} is not a regular file (links and devices refused)",
+                )
+            if name in hashes:
+                raise BackupError(e.UNSAFE_ARCHIVE, f"archive member {member.name!r} appears twice")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fileobj = tar.extractfile(member)
+            assert fileobj is not None  # a regular member always has data
+            digest = versions.new_checksum(algorithm)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            out = os.fdopen(fd, "wb")
+            try:
+                while chunk := fileobj.read(CHUNK):
+                    digest.update(chunk)
+                    writer.write(out, chunk)
+            finally:
+                writer.close_file(out)
+            hashes[name] = digest.hexdigest()

@@ -4,17 +4,22 @@ Order of writes, so that no crash ever makes a half backup look complete:
     1. PREFIX/<V>/index.tar.zst          streamed: pack → zstd → multipart upload, hashed on the way;
                                          every file checked against the manifest as it is packed
     2. PREFIX/<V>/manifest.json
-    3. PREFIX/<V>/backup.json            {version, sha256, sizeBytes, time, manifestSha256, ...}
-    4. PREFIX/<V>/index.tar.zst.sha256   the completion marker
-    5. PREFIX/latest                     only now points at <V>
-    6. retention: keep the newest N complete versions (never <V>), delete the rest (retention.py:
+    3. PREFIX/<V>/backup.json            {version, sha256, sizeBytes, uncompressedSizeBytes, time,
+                                         manifestSha256, ...}: the sizes bound what a restore unpacks
+    4. PREFIX/<V>/index.tar.zst.sig      with a signing key only: HMAC-SHA256 of the version,
+                                         sha256 and sizes (signing.py)
+    5. PREFIX/<V>/index.tar.zst.sha256   the completion marker
+    6. PREFIX/latest                     only now points at <V>
+    7. retention: keep the newest N complete versions (never <V>), delete the rest (retention.py:
        only Oozo's own objects, under version-named folders, are ever deleted)
 Before step 1 the backup checks the prefix's owner (ownership.py: PREFIX/oozo-owner.json) and
 refuses, having written nothing, a prefix another corpus writes; an unowned prefix is claimed
 right after step 1, so a backup that fails earlier leaves nothing behind. Every object it writes carries the
 owner's id as S3 metadata (`oozo-owner`), the proof retention asks of a leftover before deleting it.
 A version whose marker already exists with the same manifest is not uploaded again: versions are
-immutable, so a CronJob retry is a cheap no-op success.
+immutable, so a CronJob retry is a cheap no-op success. With a signing key, a stored version
+without a valid signature (made before the key was set, or with another key) is uploaded and
+signed again: a backup never signs bytes it did not pack itself.
 """
 
 from __future__ import annotations
@@ -30,14 +35,23 @@ from typing import Any
 from oozo_contract.results import BackupResult
 from oozo_runtime import __version__
 from oozo_runtime.backup import errors as e
-from oozo_runtime.backup import s3
+from oozo_runtime.backup import s3, signing
 from oozo_runtime.backup.archive import pack
 from oozo_runtime.backup.errors import BackupError
 from oozo_runtime.backup.layout import compare_to_manifest, current_version, file_checksums, load_manifest
 from oozo_runtime.backup.ownership import CLI_OWNER, Owner, check_owner, claim
 from oozo_runtime.backup.retention import apply_retention, plan_retention
 from oozo_runtime.backup.stream import ChunkPipe
-from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, MANIFEST, OWNER_METADATA, RECORD, S3Location
+from oozo_runtime.backup.uri import (
+    ARTIFACT,
+    CHECKSUM,
+    LATEST,
+    MANIFEST,
+    OWNER_METADATA,
+    RECORD,
+    SIGNATURE,
+    S3Location,
+)
 
 __all__ = ["plan_retention", "run_backup"]  # plan_retention: the retention plan, kept importable here
 
@@ -71,17 +85,19 @@ class _Packer(threading.Thread):
         self.version_dir, self.pipe, self.level = version_dir, pipe, level
         self.algorithm, self.expected = checksums
         self.hashes: dict[str, str] = {}
+        self.tar_bytes = 0
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.hashes = pack(
+            packed = pack(
                 self.version_dir,
                 self.pipe,
                 level=self.level,
                 expected=self.expected,
                 algorithm=self.algorithm,
             )
+            self.hashes, self.tar_bytes = packed.hashes, packed.tar_bytes
         except BaseException as exc:  # reported by the caller after the upload returns
             self.error = exc
         finally:
@@ -121,9 +137,10 @@ class _PipeReader:
 
 def _upload_artifact(
     client: Any, loc: S3Location, version: str, vdir: Path, level: int, upload_checksum: str, owner_id: str
-) -> tuple[str, int]:
-    """Stream the artifact to S3; returns (sha256, size). Raises if packing failed or the packed
-    files differ from the manifest, after deleting whatever was uploaded."""
+) -> tuple[str, int, int]:
+    """Stream the artifact to S3; returns (sha256, size, size of the tar stream). Raises if
+    packing failed or the packed files differ from the manifest, after deleting whatever was
+    uploaded."""
     key = loc.key(version, ARTIFACT)
     algorithm, expected = file_checksums(load_manifest(vdir / MANIFEST))
     pipe = ChunkPipe(limit=32 * MiB)  # above the 16 MiB parts the uploader reads; two ready
@@ -154,11 +171,14 @@ def _upload_artifact(
     except BackupError:
         client.delete_object(Bucket=loc.bucket, Key=key)
         raise
-    return reader.hash.hexdigest(), reader.size
+    return reader.hash.hexdigest(), reader.size, packer.tar_bytes
 
 
-def _existing(client: Any, loc: S3Location, version: str, manifest_bytes: bytes) -> dict[str, Any] | None:
-    """The record of a complete backup of `version` already in S3, or None."""
+def _existing(
+    client: Any, loc: S3Location, version: str, manifest_bytes: bytes, signing_key: bytes | None
+) -> dict[str, Any] | None:
+    """The record of a complete backup of `version` already in S3 (validly signed, with a
+    signing key), or None."""
     marker = s3.get_text(client, loc.bucket, loc.key(version, CHECKSUM))
     if marker is None:
         return None
@@ -172,6 +192,10 @@ def _existing(client: Any, loc: S3Location, version: str, manifest_bytes: bytes)
     record_text = s3.get_text(client, loc.bucket, loc.key(version, RECORD))
     record: dict[str, Any] = json.loads(record_text) if record_text else {}
     record.setdefault("sha256", marker.split()[0])
+    if signing_key is not None:
+        document = s3.get_text(client, loc.bucket, loc.key(version, SIGNATURE))
+        if not signing.is_valid(signing_key, document, version, marker.split()[0].lower(), record):
+            return None  # uploaded again and signed: only bytes this backup packed get signed
     return record
 
 
@@ -185,8 +209,11 @@ def run_backup(
     level: int = -1,
     upload_checksum: str = "crc32",
     owner: Owner | None = None,
+    signing_key: bytes | None = None,
     client: Any = None,
 ) -> BackupResult:
+    """`signing_key`: sign the artifact (PREFIX/<V>/index.tar.zst.sig), so that a restore with
+    the same key can tell it from a planted one."""
     if not loc.prefix:
         raise BackupError(
             e.INVALID_URI,
@@ -202,10 +229,12 @@ def run_backup(
         client = client or s3.make_client(endpoint, region, upload_checksum=upload_checksum)
         # Before any write: a prefix another corpus writes stays untouched.
         owned = check_owner(client, loc, owner)
-        record = _existing(client, loc, version, manifest_bytes)
+        record = _existing(client, loc, version, manifest_bytes, signing_key)
         unchanged = record is not None
         if record is None:
-            sha256, size = _upload_artifact(client, loc, version, vdir, level, upload_checksum, owner.id)
+            sha256, size, tar_bytes = _upload_artifact(
+                client, loc, version, vdir, level, upload_checksum, owner.id
+            )
             if not owned:  # claimed only now, so a backup that failed above left nothing behind
                 try:
                     claim(client, loc, owner)
@@ -216,6 +245,7 @@ def run_backup(
                 "version": version,
                 "sha256": sha256,
                 "sizeBytes": size,
+                "uncompressedSizeBytes": tar_bytes,
                 "time": now_iso(),
                 "uri": loc.uri(version, ARTIFACT),
                 "manifestSha256": hashlib.sha256(manifest_bytes).hexdigest(),
@@ -233,6 +263,11 @@ def run_backup(
                 "application/json",
                 meta,
             )
+            if signing_key is not None:  # before the marker: a complete backup is a signed one
+                document = signing.signature_document(signing_key, version, sha256, size, tar_bytes)
+                s3.put_bytes(
+                    client, loc.bucket, loc.key(version, SIGNATURE), document, "application/json", meta
+                )
             s3.put_bytes(
                 client,
                 loc.bucket,

@@ -20,7 +20,13 @@ _FLAGS = {
     "backup_keep_last": "--keep-last (OOZO_BACKUP_KEEP_LAST)",
     "backup_owner": "--owner (OOZO_BACKUP_OWNER)",
     "restore_from_owner": "--from-owner (OOZO_RESTORE_FROM_OWNER)",
+    "backup_signing_key": "OOZO_BACKUP_SIGNING_KEY",
 }
+
+
+def _signing_key(settings: BackupSettings | RestoreSettings) -> bytes | None:
+    key = settings.backup_signing_key
+    return key.get_secret_value().encode() if key is not None else None
 
 
 def _backup(settings: BackupSettings) -> BackupResult:
@@ -37,6 +43,7 @@ def _backup(settings: BackupSettings) -> BackupResult:
         level=settings.backup_compression_level,
         upload_checksum=settings.backup_upload_checksum,
         owner=Owner(settings.backup_owner, settings.backup_owner_corpus),
+        signing_key=_signing_key(settings),
     )
 
 
@@ -54,6 +61,7 @@ def _restore(settings: RestoreSettings) -> RestoreResult:
         if settings.restore_owner
         else None,
         from_owner=settings.restore_from_owner,
+        signing_key=_signing_key(settings),
     )
 
 

@@ -2,7 +2,8 @@
 
 PREFIX/<VERSION>/index.tar.zst          the artifact: tar of the version directory, zstd
 PREFIX/<VERSION>/manifest.json          the version's manifest, readable without unpacking
-PREFIX/<VERSION>/backup.json            {version, sha256, sizeBytes, time, ...}
+PREFIX/<VERSION>/backup.json            {version, sha256, sizeBytes, uncompressedSizeBytes, time, ...}
+PREFIX/<VERSION>/index.tar.zst.sig      with a signing key: HMAC-SHA256 of the above (signing.py)
 PREFIX/<VERSION>/index.tar.zst.sha256   `sha256sum` format; written last: marks it complete
 PREFIX/latest                           the newest complete version's name; written after it
 PREFIX/oozo-owner.json                  who writes this prefix: written before the first upload
@@ -23,10 +24,11 @@ ARTIFACT = "index.tar.zst"
 MANIFEST = "manifest.json"
 RECORD = "backup.json"
 CHECKSUM = ARTIFACT + ".sha256"
+SIGNATURE = ARTIFACT + ".sig"
 LATEST = "latest"
 OWNER = "oozo-owner.json"
 # Everything a backup writes under PREFIX/<VERSION>/: retention deletes these names and no other.
-VERSION_FILES = frozenset({ARTIFACT, MANIFEST, RECORD, CHECKSUM})
+VERSION_FILES = frozenset({ARTIFACT, MANIFEST, RECORD, CHECKSUM, SIGNATURE})
 # S3 user metadata on every object Oozo writes: who wrote it (the owner id of oozo-owner.json).
 OWNER_METADATA = "oozo-owner"
 
