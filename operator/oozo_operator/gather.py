@@ -148,6 +148,9 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
     auth_ref = spec.runtime.auth.api_key_secret_ref
     if spec.runtime.auth.enabled and auth_ref and auth_ref.name:
         refs.append(("Secret", auth_ref.name, "spec.runtime.auth.apiKeySecretRef"))
+    for part, signing in (("backup", spec.backup), ("restore", spec.restore)):
+        if signing is not None and signing.signing_key_secret_ref:
+            refs.append(("Secret", signing.signing_key_secret_ref.name, f"spec.{part}.signingKeySecretRef"))
     if spec.source.config_map:
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:

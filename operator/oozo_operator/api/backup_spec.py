@@ -11,7 +11,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 
 from oozo_contract import defaults as d
 from oozo_operator.api.base import ApiModel, cel, rules
-from oozo_operator.api.fields import Cron, S3Location
+from oozo_operator.api.fields import Cron, S3Location, SecretKeyRef
 
 # A backup prefix names a folder of its own: never the whole bucket, which a backup's retention
 # would then share with everything else in it (docs/backup.md#what-retention-deletes).
@@ -76,6 +76,14 @@ class Backup(ApiModel):
         "that the server verifies; sha256 signs every body with SigV4 instead (more CPU on both "
         "ends), for S3-compatible servers that refuse x-amz-checksum headers.",
     )
+    signing_key_secret_ref: SecretKeyRef | None = Field(
+        None,
+        description="Secret key holding an HMAC key (at least 16 characters, e.g. `openssl rand "
+        "-hex 32`): every backup is signed with it, and a restore with the same key refuses a "
+        "backup that is unsigned (SignatureMissing) or signed otherwise (SignatureInvalid), so "
+        "whoever may write the bucket cannot plant an index. Also the key spec.restore checks "
+        "with, unless spec.restore names its own.",
+    )
 
 
 class Restore(ApiModel):
@@ -101,4 +109,10 @@ class Restore(ApiModel):
         description="namespace/name of the corpus whose backups these are, when it is not this one "
         "(a clone of another corpus): without it a restore of another corpus's backups is refused "
         "(PrefixOwnedByAnother). The same namespace/name counts as this corpus.",
+    )
+    signing_key_secret_ref: SecretKeyRef | None = Field(
+        None,
+        description="Secret key holding the HMAC key the backups were signed with: an unsigned or "
+        "wrongly signed backup is refused before anything is unpacked. Defaults to "
+        "spec.backup.signingKeySecretRef; with neither, backups are restored unsigned.",
     )

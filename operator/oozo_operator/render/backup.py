@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract.backup_settings import BackupSettings
-from oozo_contract.settings import env_for
+from oozo_contract.settings import env_for, env_name
 from oozo_operator.api.backup_spec import BackupLocation
-from oozo_operator.api.fields import S3Location
+from oozo_operator.api.fields import S3Location, SecretKeyRef
 from oozo_operator.render import labels as L
 from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus
@@ -68,6 +68,20 @@ def s3_env(loc: S3Location) -> list[dict[str, Any]]:
     return out
 
 
+def signing_env(ref: SecretKeyRef | None) -> list[dict[str, Any]]:
+    """The backup signing key (OOZO_BACKUP_SIGNING_KEY, the same for backup and restore) from
+    its Secret by secretKeyRef: the operator never reads it, and a pod cannot start without it,
+    so a missing key never means an unsigned backup."""
+    if ref is None:
+        return []
+    return [
+        {
+            "name": env_name(BackupSettings, "backup_signing_key"),
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+        }
+    ]
+
+
 def s3_settings(loc: S3Location) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if loc.endpoint:
@@ -105,7 +119,7 @@ def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
         container=CONTAINER,
         args=["backup"],  # everything else is OOZO_* env (BackupSettings)
         env=backup_env(corpus),
-        secret_env=s3_env(b.s3),
+        secret_env=[*s3_env(b.s3), *signing_env(b.signing_key_secret_ref)],
         resources=RESOURCES,
         index_read_only=True,  # a backup only reads the published version
     )

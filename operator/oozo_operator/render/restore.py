@@ -11,6 +11,7 @@ from typing import Any
 
 from oozo_contract.backup_settings import RestoreSettings
 from oozo_contract.settings import env_for
+from oozo_operator.api.fields import SecretKeyRef
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus, short_hash
@@ -56,6 +57,13 @@ def restore_env(corpus: Corpus) -> dict[str, str]:
     )
 
 
+def signing_key_ref(corpus: Corpus) -> SecretKeyRef | None:
+    """spec.restore's own key, else the one spec.backup signs with."""
+    r, b = corpus.spec.restore, corpus.spec.backup
+    assert r is not None
+    return r.signing_key_secret_ref or (b.signing_key_secret_ref if b is not None else None)
+
+
 def job_labels(corpus: Corpus) -> dict[str, str]:
     return {**L.labels(corpus, L.RESTORE), RESTORE_HASH: restore_hash(corpus)}
 
@@ -79,7 +87,7 @@ def render(corpus: Corpus) -> dict[str, Any]:
                 container=CONTAINER,
                 args=["restore"],  # everything else is OOZO_* env (RestoreSettings)
                 env=restore_env(corpus),
-                secret_env=backup.s3_env(r.s3),
+                secret_env=[*backup.s3_env(r.s3), *backup.signing_env(signing_key_ref(corpus))],
                 resources=backup.RESOURCES,
                 index_read_only=False,
             ),
