@@ -113,7 +113,8 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
             writes.append(Create(restore.render(corpus)))
             newest = _restoring(Build("running", restore.name(corpus)), corpus)
         else:
-            writes.append(Create(job.render(corpus)))
+            # Retention in the build keeps the version being served, whatever `current` says.
+            writes.append(Create(job.render(corpus, (published or {}).get("version"))))
             newest = Build(
                 "running",
                 corpus.job_name,

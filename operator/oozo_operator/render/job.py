@@ -32,8 +32,13 @@ def unsupported_source(corpus: Corpus) -> str | None:
     )
 
 
-def index_env(corpus: Corpus) -> dict[str, str]:
+def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, str]:
+    """`serving_version`: the version the Deployment serves when the Job is created, which the
+    build's retention must keep even when it is not the index's `current` (a build whose result
+    the operator did not adopt). Not part of the index hash: the Job's name, and so whether a
+    build runs, never depends on it."""
     spec = corpus.spec
+    pinned = {"pinned_versions": [serving_version]} if serving_version else {}
     return env_for(
         IndexSettings,
         source=SOURCE_DIR,
@@ -46,6 +51,7 @@ def index_env(corpus: Corpus) -> dict[str, str]:
         index_type=spec.index.type,
         keep_versions=spec.index.keep_versions,
         termination_message_path=TERMINATION_LOG,
+        **pinned,
     )
 
 
@@ -63,7 +69,9 @@ def _source_volume(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any]]:
     }, mount
 
 
-def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
+def pod_template(
+    corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None
+) -> dict[str, Any]:
     """The index pod, shared by the Job and the refresh CronJob; its result (version, counts)
     goes into status.index."""
     source_volume, source_mount = _source_volume(corpus)
@@ -72,7 +80,7 @@ def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
         job_labels,
         container=CONTAINER,
         args=["index", SOURCE_DIR, "--out", INDEX_DIR],
-        env=index_env(corpus),
+        env=index_env(corpus, serving_version),
         resources=corpus.spec.index.resources.wire() if corpus.spec.index.resources else DEFAULT_RESOURCES,
         index_read_only=False,
         mounts=[source_mount],
@@ -80,23 +88,27 @@ def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
     )
 
 
-def job_spec(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
+def job_spec(
+    corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None
+) -> dict[str, Any]:
     s = corpus.settings
     return {
         "backoffLimit": s.job_backoff_limit,
         "activeDeadlineSeconds": s.job_deadline_seconds,
         # Long enough for the operator to read the result after a restart; status.index keeps it after.
         "ttlSecondsAfterFinished": s.job_ttl_seconds,
-        "template": pod_template(corpus, job_labels),
+        "template": pod_template(corpus, job_labels, serving_version),
     }
 
 
-def render(corpus: Corpus) -> dict[str, Any]:
+def render(corpus: Corpus, serving_version: str | None = None) -> dict[str, Any]:
+    """The Job is created once under its hashed name (never re-applied), so the serving version
+    it pins is the one at its creation: the version a running build must not delete."""
     extra = {L.INDEX_HASH: corpus.index_hash}
     meta = L.metadata(corpus, corpus.job_name, L.INDEX, **extra)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": meta,
-        "spec": job_spec(corpus, {**L.labels(corpus, L.INDEX), **extra}),
+        "spec": job_spec(corpus, {**L.labels(corpus, L.INDEX), **extra}, serving_version),
     }
