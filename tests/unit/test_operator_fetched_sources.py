@@ -74,10 +74,10 @@ def test_an_s3_source_is_fetched_into_the_source_cache_and_indexed_from_there(
     spec = pod_spec(c)
     fetcher, index = fetch_container(c), spec["containers"][0]
     assert fetcher["image"] == index["image"] and fetcher["command"] == ["oozo"]
-    files = "/var/lib/oozo/index/sources/s3/files"
+    files = "/var/lib/oozo/index/source-cache/files"
     assert fetcher["args"] == [
         "fetch", "s3://team-docs/handbook/", "--into", files,
-        "--state-dir", "/var/lib/oozo/index/sources/s3/state",
+        "--state-dir", "/var/lib/oozo/index/source-cache/state",
     ]  # fmt: skip
     # The environment is FetchSettings' own: the runtime reads back exactly what was rendered.
     for name, value in plain_env(fetcher).items():

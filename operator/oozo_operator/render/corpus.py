@@ -16,9 +16,10 @@ SOURCE_DIR = "/src"
 # Fetched sources (s3, http, git) live in a source cache on the corpus's volume, beside the index
 # versions and outside every folder the runtime lists or prunes (versions/, cache/, .tmp-*): the
 # files the `fetch` init container brings and the `index` container reads, and the state a
-# fetcher keeps between runs (ETags, a Git object store). One folder per kind, so a fetcher
-# never reads another kind's state after spec.source switches kinds.
-SOURCE_CACHE = f"{INDEX_DIR}/sources"
+# fetcher keeps between runs (ETags, a Git object store). The same folder `oozo index URI
+# --out INDEX_DIR` fetches into (oozo_runtime.commands.SOURCE_CACHE), so a build run by hand on
+# the volume reuses it.
+SOURCE_CACHE = f"{INDEX_DIR}/source-cache"
 # Setting (or changing) this annotation to any value, e.g. a timestamp, builds the index again.
 REINDEX_ANNOTATION = "rag.oozo.dev/reindex-requested-at"
 SERVER_PORT = 8000

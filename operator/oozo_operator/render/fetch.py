@@ -1,8 +1,8 @@
 """The `fetch` init container of the index Job, for sources the runtime fetches (s3, http, git).
 
 It runs `oozo fetch` (settings rendered from `oozo_contract.settings.FetchSettings`) into the
-source cache on the corpus's volume, SOURCE_CACHE/<kind>/files, keeping its state (ETags, a Git
-object store) in SOURCE_CACHE/<kind>/state, so a refresh downloads only what changed; the `index`
+source cache on the corpus's volume, SOURCE_CACHE/files, keeping its state (ETags, a Git object
+store) in SOURCE_CACHE/state, so a refresh downloads only what changed; the `index`
 container then reads that folder. Its result, an `oozo_contract.fetch.FetchResult`, is its own
 termination message (a path apart from the index container's), which the operator reads into
 status.sourceRevision; a failed fetch ({"error", "reason"}) becomes the corpus's condition
@@ -37,12 +37,13 @@ GIT_USERNAME_KEY, GIT_PASSWORD_KEY = "username", "password"
 
 
 def files_dir(corpus: Corpus) -> str:
-    """Where the fetched documents are: what the index container indexes."""
-    return f"{SOURCE_CACHE}/{corpus.spec.source.kind}/files"
+    """Where the fetched documents are: what the index container indexes. When spec.source
+    changes, the next fetch leaves only the new source's files in it."""
+    return f"{SOURCE_CACHE}/files"
 
 
 def state_dir(corpus: Corpus) -> str:
-    return f"{SOURCE_CACHE}/{corpus.spec.source.kind}/state"
+    return f"{SOURCE_CACHE}/state"
 
 
 def source_uris(corpus: Corpus) -> list[str]:
