@@ -60,3 +60,11 @@ def check_include_pattern(pattern: str) -> None:
         raise ValueError(f"include pattern {pattern!r} must not contain '..'")
     if pattern.count("**") > 1:
         raise ValueError(f"include pattern {pattern!r} may use '**' at most once")
+
+
+# Fetching documents (`oozo fetch`, docs/sources.md). One object or URL over the cap is skipped
+# with a reason: a 1,000-page PDF handbook is ~50 MiB, and every document must fit the parser's
+# 2 GiB address space anyway. HTTP bounds are per URL, redirects included.
+FETCH_MAX_OBJECT_BYTES = 256 * 1024 * 1024
+HTTP_TIMEOUT_SECONDS = 60.0
+HTTP_MAX_REDIRECTS = 5

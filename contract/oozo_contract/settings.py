@@ -153,6 +153,45 @@ class ServeSettings(EmbeddingSettings):
         return split_list(value)
 
 
+class FetchSettings(OozoSettings):
+    """`oozo fetch URI [URI...] --into DIR`: bring a source's documents into a local folder.
+
+    Credentials are not settings: S3 uses the standard AWS environment (or a workload identity),
+    HTTP the `Name: value` lines of OOZO_HTTP_HEADERS_FILE, Git its OOZO_GIT_* variables.
+    """
+
+    source: str = Field(
+        min_length=1,
+        description="a folder, s3://BUCKET/PREFIX, git+https://HOST/PATH.git@REF#SUBDIR, or one or "
+        "more http(s):// URLs separated by whitespace",
+    )
+    into: Path = Field(description="folder that holds exactly the source's files after the fetch")
+    state_dir: Path | None = Field(
+        default=None, description="what the fetch keeps between runs; default <into>.fetch-state"
+    )
+    s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint URL; default AWS_ENDPOINT_URL_S3 or AWS S3"
+    )
+    s3_region: str | None = Field(default=None, description="S3 region; default the AWS environment")
+    s3_path_style: bool = Field(default=False, description="path-style bucket addressing (MinIO, Ceph)")
+    http_refuse_private: bool = Field(
+        default=False, description="refuse private and loopback addresses too (link-local always is)"
+    )
+    max_object_bytes: int = Field(
+        default=d.FETCH_MAX_OBJECT_BYTES, ge=1, description="bigger objects and URLs are skipped"
+    )
+    http_timeout_seconds: float = Field(
+        default=d.HTTP_TIMEOUT_SECONDS, gt=0, le=3600, description="time to fetch one URL"
+    )
+    http_max_redirects: int = Field(default=d.HTTP_MAX_REDIRECTS, ge=0, le=20)
+    termination_message_path: Path | None = Field(
+        default=None, description="where the JSON result is also written (Kubernetes termination message)"
+    )
+
+    def resolved_state_dir(self) -> Path:
+        return self.state_dir or self.into.with_name(self.into.name + ".fetch-state")
+
+
 def env_name(settings_cls: type[BaseSettings], field: str) -> str:
     """The environment variable that sets `field`; raises KeyError for a field that does not exist."""
     if field not in settings_cls.model_fields:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from oozo_operator.observe import Build, Rollout
+from oozo_operator.observe import SOURCE_FAILURES, Build, Rollout
 
 READY, RECONCILING, STALLED, INDEX_READY = "Ready", "Reconciling", "Stalled", "IndexReady"
 # Reported beside the four, never folded into Ready: a failed backup does not stop serving.
@@ -66,7 +66,9 @@ def _index_condition(i: Inputs) -> tuple[str, str, str]:
             ),
         )
     if b and b.state == "failed":
-        return "False", "IndexBuildFailed", b.message + serving
+        # A fetch that failed says where to look: SourceAuthFailed, SourceNotFound, ...
+        reason = b.reason if b.reason in SOURCE_FAILURES else "IndexBuildFailed"
+        return "False", reason, b.message + serving
     if b and b.state == "failing":
         return "False", "IndexBuildRetrying", b.message + serving
     if b and b.state == "running":
@@ -79,7 +81,7 @@ def desired(i: Inputs) -> dict[str, tuple[str, str, str]]:
     idx_status, idx_reason, idx_message = _index_condition(i)
     problems = list(i.problems)
     if i.build and i.build.state == "failed" and idx_status == "False":
-        problems.append(Problem("IndexBuildFailed", idx_message))
+        problems.append(Problem(idx_reason, idx_message))
     if i.rollout.stuck:
         problems.append(Problem("RolloutStuck", i.rollout.stuck))
     pub = i.published or {}

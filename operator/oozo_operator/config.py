@@ -32,3 +32,8 @@ class OperatorSettings(BaseSettings):
     workers: int = Field(default=16, ge=1, description="Threads kopf runs the handlers on (OOZO_WORKERS).")
     log_level: str = Field(default="INFO", description="Log level of the operator.")
     log_format: str = Field(default="json", description="json or text.")
+    http_source_refuse_private: bool = Field(
+        default=False,
+        description="http sources may not reach private or loopback addresses either (link-local "
+        "ones, the cloud metadata service, are always refused).",
+    )

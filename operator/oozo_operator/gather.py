@@ -155,6 +155,13 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:
         refs.append(("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc"))
+    source_secrets = (
+        (spec.source.s3 and spec.source.s3.credentials_secret, "spec.source.s3.credentialsSecret"),
+        (spec.source.git and spec.source.git.credentials_secret, "spec.source.git.credentialsSecret"),
+        (spec.source.http and spec.source.http.headers_secret and spec.source.http.headers_secret.name,
+         "spec.source.http.headersSecret"),
+    )  # fmt: skip
+    refs.extend(("Secret", secret, where) for secret, where in source_secrets if secret)
     problems, source_revision = [], ""
     for kind, ref_name, where in refs:
         found = kube.revision("v1", kind, corpus.namespace, ref_name)

@@ -3,6 +3,8 @@
 - RagCorpus create/update/resume → reconcile (one function for all three).
 - Jobs, Pods, Deployments labelled managed-by=oozo → reconcile their corpus (by the instance
   label), so a finished build or a finished rollout reaches the parent's status.
+- RagCorpus events whose rag.oozo.dev/reindex-requested-at annotation changed → reconcile (kopf's
+  update handler does not see annotations under the operator's own prefix).
 - No delete handler and no timers/daemons: kopf adds a finalizer only for those, and children
   go by ownerReferences, so a RagCorpus deletes without waiting for the operator.
 """
@@ -25,6 +27,7 @@ from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import shared
 from oozo_operator.outcome import Outcome
 from oozo_operator.render import labels as L
+from oozo_operator.render.corpus import REINDEX_ANNOTATION
 
 log = logging.getLogger("oozo.handlers")
 SETTINGS = OperatorSettings()
@@ -147,3 +150,31 @@ def deployment_event(
 @kopf.on.event("v1", "pods", labels=CHILD_LABELS)
 def pod_event(event: kopf.RawEvent, labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
     _child_event(event, labels, namespace, "pod")
+
+
+# The reindex annotation is under the operator's own prefix, which kopf's diff base leaves out of
+# an object's essence (it holds kopf's own state there): setting it fires no update handler. The
+# raw RagCorpus events do see it; a value that changed since the last event starts a full pass,
+# whose index hash includes it (render/corpus.py). The first event after a start only records the
+# value: the resume handler reconciles every corpus then anyway.
+_reindex_seen: dict[str, str | None] = {}
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def reindex_requested(
+    event: kopf.RawEvent, name: str | None, namespace: str | None, uid: str | None, **_: Any
+) -> None:
+    meta = (event.get("object") or {}).get("metadata") or {}
+    if not (name and namespace and uid) or event.get("type") == "DELETED":
+        _reindex_seen.pop(uid or "", None)
+        return
+    value = (meta.get("annotations") or {}).get(REINDEX_ANNOTATION)
+    first, before = uid not in _reindex_seen, _reindex_seen.get(uid)
+    _reindex_seen[uid] = value
+    if first or before == value:
+        return
+    try:
+        reconcile_named(namespace, name, "reindex-requested")
+    except ApiException as err:
+        _reindex_seen[uid] = before  # the next event of the corpus tries again
+        log.warning("reconcile of %s/%s for a reindex request failed: %s", namespace, name, err.status)

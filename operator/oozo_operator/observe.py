@@ -11,12 +11,18 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
+from oozo_contract.fetch import FetchResult
 from oozo_contract.results import BackupResult, IndexBuildResult, RestoreResult, ResultModel
+from oozo_operator.render import fetch, restore
 from oozo_operator.render import labels as L
-from oozo_operator.render import restore
 
 BuildState = Literal["absent", "running", "failing", "succeeded", "failed"]
 STATUS_SKIPPED = 20  # status.index lists the first few skipped documents; the count has them all
+# Why a fetch failed (oozo_runtime.sources.errors): each one is the corpus's condition reason when
+# it fails the build, since the fix is at the source (an endpoint, a Secret, a bucket or ref).
+SOURCE_FAILURES = frozenset(
+    {"SourceUnreachable", "SourceAuthFailed", "SourceNotFound", "SourceRefused", "SourceInvalid"}
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,9 @@ class PodProblem:
     message: str
 
 
-def _terminated(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+def _terminated(pod: dict[str, Any], container: str, init: bool = False) -> dict[str, Any] | None:
+    statuses = "initContainerStatuses" if init else "containerStatuses"
+    for status in (pod.get("status") or {}).get(statuses) or []:
         if status.get("name") == container:
             return (status.get("state") or {}).get("terminated") or (status.get("lastState") or {}).get(
                 "terminated"
@@ -108,6 +115,44 @@ def index_status(result: IndexBuildResult | RestoreResult) -> dict[str, Any]:
     return fields
 
 
+def with_fetch_result(fields: dict[str, Any], pod: dict[str, Any]) -> dict[str, Any]:
+    """status.index fields plus what the pod's `fetch` init container reported: the source
+    revision, and the objects it skipped (named without credentials) among the skipped
+    documents. A fetch message that cannot be read adds nothing: the index itself was built."""
+    done = _terminated(pod, fetch.CONTAINER, init=True)
+    try:
+        found = read_result(done.get("message"), FetchResult) if done and done.get("exitCode") == 0 else None
+    except UnreadableResult:
+        found = None
+    if found is None:
+        return fields
+    out = {**fields, "sourceRevision": found.revision}
+    if found.skipped_objects:
+        fetched_skips = [{"document": s.name, "reason": s.reason} for s in found.skipped]
+        out["skipped"] = (fetched_skips + list(fields.get("skipped") or []))[:STATUS_SKIPPED]
+        out["skippedDocuments"] = int(fields.get("skippedDocuments") or 0) + found.skipped_objects
+    return out
+
+
+def _failures(pods: list[dict[str, Any]], container: str) -> list[tuple[dict[str, Any], bool]]:
+    """Failed attempts, oldest first: (terminated state, whether it was the fetch that failed)."""
+    failed = [
+        (t, init)
+        for p in pods
+        for init, name in ((True, fetch.CONTAINER), (False, container))
+        if (t := _terminated(p, name, init)) and t.get("exitCode")
+    ]
+    return sorted(failed, key=lambda ti: ti[0].get("finishedAt") or "")
+
+
+def _fetching(pods: list[dict[str, Any]]) -> bool:
+    for p in pods:
+        for status in (p.get("status") or {}).get("initContainerStatuses") or []:
+            if status.get("name") == fetch.CONTAINER and "running" in (status.get("state") or {}):
+                return True
+    return False
+
+
 def parse_error(message: str | None) -> str:
     if not message:
         return ""
@@ -138,8 +183,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     )
     failures = int(status.get("failed") or 0)
     if _job_condition(job, "Complete") or status.get("succeeded"):
-        good = [t for t, _ in finished if t.get("exitCode") == 0]
-        message = good[-1].get("message") if good else None
+        good = [(t, p) for t, p in finished if t.get("exitCode") == 0]
+        message = good[-1][0].get("message") if good else None
         try:
             result: IndexBuildResult | RestoreResult | None = (
                 read_result(message, RestoreResult)
@@ -164,8 +209,13 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
             )
-        return Build("succeeded", name, {**index_status(result), "job": name})
-    last_error = next((parse_error(t.get("message")) for t, _ in reversed(finished) if t.get("exitCode")), "")
+        return Build("succeeded", name, {**with_fetch_result(index_status(result), good[-1][1]), "job": name})
+    attempts = _failures(pods, container)
+    last_error = parse_error(attempts[-1][0].get("message")) if attempts else ""
+    # A failed fetch names its reason (SourceAuthFailed, ...); the Job's own is BackoffLimitExceeded.
+    source_reason = ""
+    if attempts and attempts[-1][1]:
+        source_reason = _error_reason(attempts[-1][0].get("message"), "")
     failed = _job_condition(job, "Failed")
     if failed:
         detail = last_error or failed.get("message") or failed.get("reason", "")
@@ -173,7 +223,7 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             "failed",
             name,
             None,
-            failed.get("reason") or "JobFailed",
+            source_reason or failed.get("reason") or "JobFailed",
             f"Job {name} failed: {detail}",
         )
     if failures:
@@ -184,6 +234,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             "Retrying",
             f"Job {name} attempt {failures} failed: {last_error}",
         )
+    if _fetching(pods):
+        return Build("running", name, None, "Indexing", f"Job {name} is fetching the documents")
     return Build("running", name, None, "Indexing", f"Job {name} is building the index")
 
 

@@ -59,7 +59,7 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
         )
     fields: dict[str, Any] = {
         "observedGeneration": generation,  # every child of this generation was applied
-        "sourceRevision": corpus.source_revision or None,
+        "sourceRevision": corpus.source_revision or (published or {}).get("sourceRevision"),
         "endpoint": corpus.endpoint,
         "index": published,
         "replicas": rollout.ready if rollout.exists else 0,

@@ -66,7 +66,7 @@ class Plan:
     writes: tuple[Write, ...]
     published: dict[str, Any] | None  # status.index after this pass
     build: Build | None  # the newest build, or the one this pass creates
-    problems: tuple[C.Problem, ...]  # missing references and an unsupported source
+    problems: tuple[C.Problem, ...]  # missing references
 
 
 def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) -> Plan:
@@ -77,9 +77,6 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
     corpus = dataclasses.replace(corpus, source_revision=observed.source_revision)
     before = observed.status
     problems = list(observed.missing)
-    unsupported = job.unsupported_source(corpus)
-    if unsupported:
-        problems.append(C.Problem("SourceNotSupported", unsupported))
     published = before.get("index")
     stalled: dict[str, Any] = next(
         (c for c in before.get("conditions") or [] if c.get("type") == C.STALLED), {}
@@ -89,7 +86,8 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
         and before.get("observedGeneration") == observed.generation
         # Problems met while writing are only seen by writing again: a full pass retries them.
         and stalled.get("reason") not in ("ApplyRefused", "NameConflict")
-        and (before.get("sourceRevision") or "") == corpus.source_revision
+        # A fetched source's status.sourceRevision is what its last build fetched, not an input.
+        and (corpus.spec.source.fetched or (before.get("sourceRevision") or "") == corpus.source_revision)
     )
     writes: list[Write] = []
     if not light:

@@ -89,9 +89,73 @@ def restore(
     )
 
 
+S3Endpoint = Annotated[
+    str | None,
+    Opt("--s3-endpoint", help="S3-compatible endpoint URL [env OOZO_S3_ENDPOINT, AWS_ENDPOINT_URL_S3]"),
+]
+S3Region = Annotated[str | None, Opt("--s3-region", help="S3 region [env OOZO_S3_REGION, AWS_REGION]")]
+S3PathStyle = Annotated[
+    bool | None,
+    Opt("--s3-path-style/--no-s3-path-style", help="Path-style S3 addressing [env OOZO_S3_PATH_STYLE]"),
+]
+HttpRefusePrivate = Annotated[
+    bool | None,
+    Opt(
+        "--http-refuse-private/--no-http-refuse-private",
+        help="Refuse private and loopback addresses too; link-local always is [env OOZO_HTTP_REFUSE_PRIVATE]",
+    ),
+]
+
+
+@app.command()
+def fetch(
+    source: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="A folder, s3://BUCKET/PREFIX, git+https://HOST/PATH.git@REF#SUBDIR, or http(s):// URLs "
+            "[env OOZO_SOURCE, URLs separated by spaces]",
+            metavar="URI...",
+            show_default=False,
+        ),
+    ] = None,
+    into: Annotated[
+        Path | None, Opt("--into", help="Folder that receives the documents [env OOZO_INTO]")
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        Opt("--state-dir", help="What the fetch keeps between runs (INTO.fetch-state) [env OOZO_STATE_DIR]"),
+    ] = None,
+    s3_endpoint: S3Endpoint = None,
+    s3_region: S3Region = None,
+    s3_path_style: S3PathStyle = None,
+    http_refuse_private: HttpRefusePrivate = None,
+    termination_message_path: Annotated[
+        Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
+    ] = None,
+) -> None:
+    """Bring the documents of URI into --into (only what changed) and print the source revision."""
+    from oozo_runtime.commands import run_fetch
+
+    run_fetch(
+        {
+            "source": " ".join(source) if source else None,
+            "into": into,
+            "state_dir": state_dir,
+            "s3_endpoint": s3_endpoint,
+            "s3_region": s3_region,
+            "s3_path_style": s3_path_style,
+            "http_refuse_private": http_refuse_private,
+            "termination_message_path": termination_message_path,
+        }
+    )
+
+
 @app.command()
 def index(
-    source: Annotated[str | None, typer.Argument(help="Folder with the documents [env OOZO_SOURCE]")] = None,
+    source: Annotated[
+        str | None,
+        typer.Argument(help="Folder with the documents, or a URI as for `oozo fetch` [env OOZO_SOURCE]"),
+    ] = None,
     out: Annotated[Path | None, Opt("--out", "-o", help="Index directory [env OOZO_INDEX_DIR]")] = None,
     model: Annotated[str | None, Opt(help="Embedding model id or path [env OOZO_MODEL]")] = None,
     chunk_size: Annotated[int | None, Opt(help="Characters per chunk (1000) [env OOZO_CHUNK_SIZE]")] = None,
@@ -106,8 +170,13 @@ def index(
     termination_message_path: Annotated[
         Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
     ] = None,
+    s3_endpoint: S3Endpoint = None,
+    s3_region: S3Region = None,
+    s3_path_style: S3PathStyle = None,
+    http_refuse_private: HttpRefusePrivate = None,
 ) -> None:
-    """Index SOURCE into a new immutable version under --out and make it current."""
+    """Index SOURCE into a new immutable version under --out and make it current. A source
+    that is not a folder is fetched first into INDEX_DIR/source-cache/files."""
     from oozo_runtime.commands import run_index
 
     run_index(
@@ -121,7 +190,13 @@ def index(
             "include": include,
             "index_type": index_type,
             "termination_message_path": termination_message_path,
-        }
+        },
+        {
+            "s3_endpoint": s3_endpoint,
+            "s3_region": s3_region,
+            "s3_path_style": s3_path_style,
+            "http_refuse_private": http_refuse_private,
+        },
     )
 
 

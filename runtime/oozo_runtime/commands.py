@@ -1,4 +1,5 @@
-"""Bodies of `oozo index`, `oozo serve` and `oozo query`; cli.py only declares the flags.
+"""Bodies of `oozo index`, `oozo fetch`, `oozo serve` and `oozo query`; cli.py only declares the
+flags.
 
 Flags given on the command line override the `OOZO_*` environment, which overrides defaults:
 the CLI passes only the flags the user set into the settings model.
@@ -9,21 +10,64 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from oozo_contract.fetch import FetchResult
 from oozo_contract.results import IndexBuildResult
-from oozo_contract.settings import IndexSettings, ServeSettings
+from oozo_contract.settings import FetchSettings, IndexSettings, ServeSettings
 from oozo_runtime import logs, runner
 from oozo_runtime.errors import BUILD_FAILED, OozoError
 
 log = logging.getLogger("oozo_runtime.cli")
 
 
-def run_index(flags: dict[str, Any]) -> None:
+# How a user spells each fetch setting, for "invalid settings: --into (...)" messages.
+FETCH_FLAGS = {
+    "source": "URI",
+    "into": "--into",
+    "state_dir": "--state-dir",
+    "s3_endpoint": "--s3-endpoint",
+    "s3_region": "--s3-region",
+    "max_object_bytes": "OOZO_MAX_OBJECT_BYTES",
+    "http_timeout_seconds": "OOZO_HTTP_TIMEOUT_SECONDS",
+    "http_max_redirects": "OOZO_HTTP_MAX_REDIRECTS",
+}
+# Where `oozo index URI --out INDEX_DIR` keeps a fetched source: next to the versions, outside them.
+SOURCE_CACHE = "source-cache"
+
+
+def run_fetch(flags: dict[str, Any]) -> None:
     logs.configure()
-    command = runner.Command("index", IndexSettings, _build_with_progress, crash_reason=BUILD_FAILED)
+    command = runner.Command("fetch", FetchSettings, _fetch, flags=FETCH_FLAGS)
+    raise typer.Exit(runner.run(command, flags))
+
+
+def _fetch(settings: FetchSettings) -> FetchResult:
+    from oozo_runtime.sources.fetch import fetch
+
+    return fetch(settings)
+
+
+def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
+    """`oozo index SOURCE`: a folder is indexed in place; any other source is fetched first into
+    INDEX_DIR/source-cache/files (its state in INDEX_DIR/source-cache/state), then indexed."""
+    logs.configure()
+
+    def fetch_then_build(settings: IndexSettings) -> IndexBuildResult:
+        from oozo_runtime.sources.fetch import fetch, source_kind
+
+        if settings.source and source_kind(settings.source)[0] != "folder":
+            cache = Path(settings.index_dir) / SOURCE_CACHE
+            given = {**fetch_flags, "source": settings.source, "into": cache / "files"}
+            fetched = fetch(runner.load_settings(FetchSettings, {**given, "state_dir": cache / "state"}))
+            log.info("fetched the source", extra=runner.result_payload(fetched))
+            settings = settings.model_copy(update={"source": str(cache / "files")})
+        return _build_with_progress(settings)
+
+    command = runner.Command("index", IndexSettings, fetch_then_build, crash_reason=BUILD_FAILED)
     raise typer.Exit(runner.run(command, flags))
 
 

@@ -39,7 +39,17 @@ def dry_run(env: dict[str, str], *source: str) -> subprocess.CompletedProcess[st
 
 def test_every_example_folder_is_covered() -> None:
     folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()}
-    assert folders >= {"quickstart", "openai", "backup", "restore", "autoscaling", "gitops"}
+    assert folders >= {
+        "quickstart",
+        "openai",
+        "backup",
+        "restore",
+        "autoscaling",
+        "gitops",
+        "s3",
+        "git",
+        "http",
+    }
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(EXAMPLES)))

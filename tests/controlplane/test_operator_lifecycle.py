@@ -356,21 +356,36 @@ def test_dropping_optional_children_from_the_spec_deletes_them(
     )
 
 
-def test_unsupported_source_stalls_without_a_job(
+def test_a_fetched_source_gets_an_index_job_that_fetches_first(
     operator: Operator,
     api: client.ApiClient,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
     ns: str,
 ) -> None:
-    obj = make_corpus("remote", on_local_node, at("spec.source", {"s3": {"bucket": "corp-docs"}}))
+    """s3, git and http sources are built (no SourceNotSupported): the API server accepts the
+    index Job with its `fetch` init container, and refuses credentials written into a URL."""
+    s3 = {"bucket": "corp-docs", "endpoint": "http://minio.storage:9000", "pathStyle": True}
+    obj = make_corpus("remote", on_local_node, at("spec.source", {"s3": s3}))
     volume_for(core, ns, "remote")
     custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, obj)
-    stalled = until_condition(custom, ns, "remote", "Stalled", 20, status="True")
-    assert condition(stalled, "Stalled")["reason"] == "SourceNotSupported"
-    assert "spec.source.s3" in condition(stalled, "Stalled")["message"]
-    assert kstatus(stalled)[0] == "Failed"
-    assert not client.BatchV1Api(api).list_namespaced_job(ns).items
+    batch = client.BatchV1Api(api)
+    made = wait_for("the index Job", lambda: batch.list_namespaced_job(ns).items, 20)[0]
+    pod = api.sanitize_for_serialization(made)["spec"]["template"]["spec"]
+    fetcher, index = pod["initContainers"], pod["containers"]
+    assert [c["name"] for c in fetcher] == ["fetch"] and index[0]["name"] == "index"
+    assert fetcher[0]["args"][:2] == ["fetch", "s3://corp-docs/"]
+    assert fetcher[0]["terminationMessagePath"] != index[0]["terminationMessagePath"]
+    indexing = until_condition(custom, ns, "remote", "Ready", 20, status="False")
+    assert condition(indexing, "Stalled").get("status") != "True", indexing["status"]
+
+    leaky = make_corpus("leaky", at("spec.source", {"git": {"url": "https://me:tok@git.example.com/r.git"}}))
+    try:
+        custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, leaky)
+    except client.ApiException as err:
+        assert err.status == 422 and "spec.source.git.url" in str(err.body), err.body
+    else:
+        raise AssertionError("a git URL with credentials in it was accepted")
 
 
 def test_refused_child_change_stalls_naming_the_child(

@@ -91,8 +91,8 @@ def failing(job: str, attempt: int = 1) -> Build:
     return Build("failing", job, None, "Retrying", f"Job {job} attempt {attempt} failed: boom")
 
 
-def failed(job: str) -> Build:
-    return Build("failed", job, None, "BackoffLimitExceeded", f"Job {job} failed: boom")
+def failed(job: str, reason: str = "BackoffLimitExceeded") -> Build:
+    return Build("failed", job, None, reason, f"Job {job} failed: boom")
 
 
 def succeeded(job: str, version: str, **result: Any) -> Build:

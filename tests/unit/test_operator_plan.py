@@ -44,6 +44,8 @@ JOB = f"docs-index-{HASH}"
 OLD_HASH = "0ld0ld0ld0"
 WITH_RESTORE = at("spec.restore", {"s3": S3, "version": "20260101-aaaa"})
 RESTORE_JOB = restore.name(corpus(WITH_RESTORE))
+S3_SOURCE = with_source(s3={"bucket": "documents"})
+S3_JOB = f"docs-index-{dataclasses.replace(corpus(S3_SOURCE), source_revision=SOURCE_REVISION).index_hash}"
 SECRET_MISSING = C.Problem("SecretNotFound", "Secret openai (spec.generation.apiKeySecretRef) not found")
 CONFIGMAP_MISSING = C.Problem("ConfigMapNotFound", "ConfigMap docs-docs (spec.source.configMap) not found")
 SPEC_ONLY = ["apply PersistentVolumeClaim docs-index", "apply Service docs"]
@@ -275,13 +277,27 @@ ROWS = [
         stalled="ConfigMapNotFound",
     ),
     Row(
-        "unsupported source: a problem, no Job created",
+        "an s3 source: its index Job is created like any other (it fetches first)",
         observed(),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
-        index_ready=("False", "IndexPending"),
-        ready=("False", "SourceNotSupported"),
-        stalled="SourceNotSupported",
-        mods=(with_source(s3={"bucket": "documents"}),),
+        [*SPEC_ONLY, f"create Job {S3_JOB}", "apply ConfigMap docs-config"],
+        index_ready=("False", "Indexing"),
+        ready=("False", "Indexing"),
+        building=S3_JOB,
+        mods=(S3_SOURCE,),
+    ),
+    Row(
+        "a build whose fetch failed: Stalled with the fetch's reason, the old version serving",
+        observed(
+            status=stored(index=published("v1", OLD_HASH)),
+            builds=(failed(JOB, reason="SourceAuthFailed"),),
+        ),
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        index_ready=("False", "SourceAuthFailed"),
+        ready=("False", "SourceAuthFailed"),
+        stalled="SourceAuthFailed",
+        version="v1",
+        says="keeps serving",
+        workloads=workloads(rolled_out("v1")),
     ),
     Row(
         "a server pod that cannot start: Stalled, with the pod named",

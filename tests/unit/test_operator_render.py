@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pod, pvc, secret, service
@@ -121,16 +119,6 @@ def test_pvc_source_is_mounted_read_only_at_its_path() -> None:
     mount = next(m for m in tpl["containers"][0]["volumeMounts"] if m["name"] == "source")
     assert mount == {"name": "source", "mountPath": "/src", "readOnly": True, "subPath": "handbook"}
     assert tpl["volumes"][0]["persistentVolumeClaim"] == {"claimName": "library", "readOnly": True}
-
-
-@pytest.mark.parametrize(
-    "source",
-    [{"s3": {"bucket": "docs"}}, {"http": {"urls": ["https://x/a.md"]}}, {"git": {"url": "https://x/r.git"}}],
-)
-def test_fetching_sources_are_reported_not_rendered(source: dict[str, Any]) -> None:
-    c = corpus_of(at("spec.source", source))
-    assert "not fetched by this release" in (job.unsupported_source(c) or "")
-    assert not cronjob.wanted(corpus_of(at("spec.source", source), with_refresh("@daily")))
 
 
 def test_deployment_is_pinned_hardened_and_wired_by_reference() -> None:

@@ -40,6 +40,7 @@ from tests.operator_builders import (
     with_openai,
     with_refresh,
     with_replicas,
+    with_source,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,6 +64,44 @@ def _builders() -> dict[str, dict[str, Any]]:
             "docs", with_auth(), with_autoscaling(2, 4), with_refresh("@hourly"), with_openai()
         ),
         "builder-replicas": make_corpus("docs", with_replicas(3)),
+        # Fetched sources: the index Job's `fetch` init container, its credentials by reference.
+        "builder-s3": make_corpus(
+            "docs",
+            with_source(
+                s3={
+                    "bucket": "team-docs",
+                    "prefix": "handbook/",
+                    "endpoint": "http://minio.storage:9000",
+                    "region": "eu-west-1",
+                    "pathStyle": True,
+                    "credentialsSecret": "s3-credentials",
+                }
+            ),
+            with_refresh("@hourly"),
+        ),
+        "builder-s3-identity": make_corpus(
+            "docs", with_source(s3={"bucket": "team-docs", "serviceAccountName": "docs-reader"})
+        ),
+        "builder-git": make_corpus(
+            "docs",
+            with_source(
+                git={
+                    "url": "https://git.example.com/team/handbook.git",
+                    "ref": "v2",
+                    "path": "docs",
+                    "credentialsSecret": "git-token",
+                }
+            ),
+        ),
+        "builder-http": make_corpus(
+            "docs",
+            with_source(
+                http={
+                    "urls": ["https://docs.example.com/a.pdf", "https://docs.example.com/b.md"],
+                    "headersSecret": {"name": "docs-headers", "key": "headers"},
+                }
+            ),
+        ),
     }
 
 
@@ -78,8 +117,7 @@ def render_all(body: dict[str, Any]) -> list[dict[str, Any]]:
     if secret.wanted(corpus):
         children.append(secret.render(corpus, "golden-key"))
     children.append(deployment.render(corpus, "v-golden", model))
-    if job.unsupported_source(corpus) is None:
-        children.append(job.render(corpus))
+    children.append(job.render(corpus))
     if restore.wanted(corpus, None):
         children.append(restore.render(corpus))
     for module in (hpa, pdb, cronjob, backup):

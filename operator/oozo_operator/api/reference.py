@@ -107,9 +107,11 @@ def render() -> str:
         "| `Reconciling` | the operator is working towards the spec (kstatus: InProgress) | as Ready's False "
         "reasons; `Reconciled` or `Stalled` when False |\n"
         "| `Stalled` | a human must act (kstatus: Failed) | `SecretNotFound`, `ConfigMapNotFound`, "
-        "`PersistentVolumeClaimNotFound`, `SourceNotSupported`, `IndexBuildFailed`, `PodCannotStart`, "
+        "`PersistentVolumeClaimNotFound`, `IndexBuildFailed`, a failed fetch's `SourceUnreachable`, "
+        "`SourceAuthFailed`, `SourceNotFound`, `SourceRefused` or `SourceInvalid`, `PodCannotStart`, "
         "`ApplyRefused`, `NameConflict`, `RolloutStuck`, `InvalidSpec` |\n"
         "| `IndexReady` | the index of the current (source, chunking, embedding, index type) is published | "
-        "`IndexPublished`; `Indexing`, `IndexPending`, `IndexBuildRetrying`, `IndexBuildFailed` |\n"
+        "`IndexPublished`; `Indexing`, `IndexPending`, `IndexBuildRetrying`, `IndexBuildFailed`, or a "
+        "failed fetch's reason |\n"
     )
     return "\n".join(parts) + "\n"

@@ -14,117 +14,9 @@ from pydantic import ConfigDict, Field, model_validator
 
 from oozo_contract import defaults as d
 from oozo_operator.api.backup_spec import Backup, Restore
-from oozo_operator.api.base import (
-    HTTP_URL,
-    QUANTITY,
-    ApiModel,
-    ObjectName,
-    cel,
-    rules,
-)
-from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, RelativePath, S3Location, SecretKeyRef
-
-SOURCE_KINDS = ("configMap", "pvc", "s3", "http", "git")
-
-# The runtime refuses the same patterns (oozo_contract.defaults.check_include_pattern).
-IncludePattern = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=256,
-        json_schema_extra=rules(
-            cel("!self.startsWith('/')", "must be relative to the source root, not an absolute path"),
-            cel("!self.split('/').exists(p, p == '..')", "must not contain '..'"),
-            cel("self.split('**').size() <= 2", "may use '**' at most once"),
-        ),
-    ),
-]
-
-
-class ConfigMapSource(ApiModel):
-    """Documents stored as binaryData (or data) files of a ConfigMap: small, GitOps-native corpora."""
-
-    name: ObjectName = Field(description="Name of the ConfigMap, in the RagCorpus's namespace.")
-
-
-class PVCSource(ApiModel):
-    """Documents on an existing PersistentVolumeClaim, mounted read-only into the index Job."""
-
-    claim_name: ObjectName = Field(description="Name of the PersistentVolumeClaim holding the documents.")
-    path: RelativePath = Field("", description="Folder inside the volume; empty for its root.")
-
-
-class HTTPSource(ApiModel):
-    """Documents downloaded from plain HTTP(S) URLs."""
-
-    urls: list[Annotated[str, Field(max_length=2048, pattern=HTTP_URL)]] = Field(
-        min_length=1, max_length=100, description="URLs of the documents, http:// or https://."
-    )
-
-
-class GitSource(ApiModel):
-    """Documents in a Git repository."""
-
-    url: str = Field(
-        max_length=2048,
-        pattern=r"^(https://|http://|ssh://|git@)[^\s]+$",
-        description="Clone URL (https://, ssh:// or git@host:path).",
-    )
-    ref: str = Field("main", min_length=1, max_length=255, description="Branch, tag or commit to check out.")
-    path: RelativePath = Field("", description="Folder inside the repository; empty for its root.")
-    credentials_secret: ObjectName | None = Field(
-        None, description="Secret with username/password or ssh-privatekey; empty for public repositories."
-    )
-
-
-class Source(ApiModel):
-    """Where the documents come from: exactly one of configMap, pvc, s3, http, git."""
-
-    model_config = ConfigDict(
-        json_schema_extra=rules(
-            cel(
-                "[has(self.configMap), has(self.pvc), has(self.s3), has(self.http), has(self.git)]"
-                ".filter(x, x).size() == 1",
-                "exactly one of configMap, pvc, s3, http, git must be set",
-            )
-        )
-    )
-
-    config_map: ConfigMapSource | None = Field(None, description="Documents in a ConfigMap.")
-    pvc: PVCSource | None = Field(None, description="Documents on a PersistentVolumeClaim.")
-    s3: S3Location | None = Field(
-        None, description="Documents in an S3 bucket (not yet fetched by this release)."
-    )
-    http: HTTPSource | None = Field(
-        None, description="Documents at HTTP(S) URLs (not yet fetched by this release)."
-    )
-    git: GitSource | None = Field(
-        None, description="Documents in a Git repository (not yet fetched by this release)."
-    )
-    include: list[IncludePattern] = Field(
-        default_factory=lambda: list(d.DEFAULT_INCLUDE),
-        max_length=32,
-        description="Glob patterns of the files to index, relative to the source root.",
-    )
-
-    @model_validator(mode="after")
-    def _include_inside_source(self) -> Source:
-        for pattern in self.include:
-            d.check_include_pattern(pattern)
-        return self
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Source:
-        if len(self.kinds()) != 1:
-            raise ValueError("exactly one of configMap, pvc, s3, http, git must be set")
-        return self
-
-    def kinds(self) -> list[str]:
-        return [k for k in SOURCE_KINDS if getattr(self, _snake(k)) is not None]
-
-    @property
-    def kind(self) -> str:
-        return self.kinds()[0]
+from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
+from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
+from oozo_operator.api.source_spec import Source
 
 
 class Chunking(ApiModel):
@@ -346,10 +238,6 @@ class RagCorpusSpec(ApiModel):
     refresh: Refresh | None = Field(None, description="Periodic re-indexing.")
     backup: Backup | None = Field(None, description="Scheduled backups to S3.")
     restore: Restore | None = Field(None, description="Start from a backup.")
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
 Index.model_rebuild()  # `resources` refers to Resources, defined below Index

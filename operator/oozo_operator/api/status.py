@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from oozo_contract import fetch as F
 from oozo_contract import results as R
 from oozo_operator.api.base import ApiModel
 
@@ -66,6 +67,12 @@ class IndexStatus(ApiModel):
         None, ge=0, description="Chunks whose embeddings came from the cache."
     )
     job: str | None = Field(None, max_length=253, description="The Job that built (or restored) it.")
+    source_revision: str | None = Field(
+        None,
+        max_length=F.REVISION_MAX,
+        description="Revision of a fetched source (s3, http, git) the build fetched: the commit SHA, "
+        "or a sha256: digest of the S3 listing's keys and ETags or of the HTTP validators.",
+    )
     restored_from: str | None = Field(
         None, max_length=R.URI_MAX, description="The backup artifact it was restored from (spec.restore)."
     )
@@ -103,9 +110,11 @@ class RagCorpusStatus(ApiModel):
     endpoint: str | None = Field(None, max_length=512, description="Query URL inside the cluster.")
     source_revision: str | None = Field(
         None,
-        max_length=64,
-        description="resourceVersion of the source ConfigMap the current index hash was computed with; "
-        "editing the ConfigMap in place builds a new index version.",
+        max_length=F.REVISION_MAX,
+        description="The source's revision. configMap: the resourceVersion the current index hash was "
+        "computed with (editing the ConfigMap in place builds a new index version). s3, http, git: "
+        "what the build of the served index fetched (status.index.sourceRevision), a commit SHA or a "
+        "sha256: digest.",
     )
     replicas: int | None = Field(None, ge=0, description="Ready replicas of the server.")
     last_backup: BackupStatus | None = Field(None, description="The newest backup.")

@@ -13,6 +13,15 @@ from oozo_operator.config import OperatorSettings
 
 INDEX_DIR = "/var/lib/oozo/index"
 SOURCE_DIR = "/src"
+# Fetched sources (s3, http, git) live in a source cache on the corpus's volume, beside the index
+# versions and outside every folder the runtime lists or prunes (versions/, cache/, .tmp-*): the
+# files the `fetch` init container brings and the `index` container reads, and the state a
+# fetcher keeps between runs (ETags, a Git object store). The same folder `oozo index URI
+# --out INDEX_DIR` fetches into (oozo_runtime.commands.SOURCE_CACHE), so a build run by hand on
+# the volume reuses it.
+SOURCE_CACHE = f"{INDEX_DIR}/source-cache"
+# Setting (or changing) this annotation to any value, e.g. a timestamp, builds the index again.
+REINDEX_ANNOTATION = "rag.oozo.dev/reindex-requested-at"
 SERVER_PORT = 8000
 TERMINATION_LOG = "/dev/termination-log"
 
@@ -27,12 +36,16 @@ class Corpus:
     # resourceVersion of the source ConfigMap (observed): editing documents in place changes
     # it, and with it the index hash, so a new version is built. "" for other sources.
     source_revision: str = ""
+    # The value of the rag.oozo.dev/reindex-requested-at annotation: part of the index hash, so
+    # setting it to a new value starts a new build (docs/operator.md#refreshing-a-source).
+    reindex_requested_at: str = ""
 
     @classmethod
     def from_body(
         cls, body: dict[str, Any], settings: OperatorSettings | None = None, source_revision: str = ""
     ) -> Corpus:
         meta = body["metadata"]
+        annotations = meta.get("annotations") or {}
         return cls(
             name=meta["name"],
             namespace=meta["namespace"],
@@ -40,6 +53,7 @@ class Corpus:
             spec=RagCorpusSpec.model_validate(body.get("spec") or {}),
             settings=settings or OperatorSettings(),
             source_revision=source_revision,
+            reindex_requested_at=str(annotations.get(REINDEX_ANNOTATION) or ""),
         )
 
     @property
@@ -64,7 +78,7 @@ class Corpus:
 
     @property
     def index_hash(self) -> str:
-        return index_hash(self.spec, self.source_revision)
+        return index_hash(self.spec, self.source_revision, self.reindex_requested_at)
 
     @property
     def job_name(self) -> str:
@@ -81,11 +95,16 @@ class Corpus:
         }
 
 
-def index_hash(spec: RagCorpusSpec, source_revision: str = "") -> str:
+def index_hash(spec: RagCorpusSpec, source_revision: str = "", reindex_requested_at: str = "") -> str:
     """What an index version depends on: the source (and the revision of a source ConfigMap),
-    chunking, embedding and index type. Any
-    other change (replicas, generation, auth...) must not rebuild. The hash names the Job, so
-    a retry finds the Job it already created instead of starting a second one."""
+    chunking, embedding and index type, and a requested re-index. Any other change (replicas,
+    generation, auth...) must not rebuild. The hash names the Job, so a retry finds the Job it
+    already created instead of starting a second one.
+
+    The revision of a fetched source (s3, http, git) is not in it: the operator learns it only
+    from the build's own fetch. Such a source changes without the spec changing; the refresh
+    CronJob (which fetches and builds, publishing nothing when nothing changed) or the reindex
+    annotation pick the change up."""
     inputs: dict[str, Any] = {
         "source": spec.source.wire(),
         "chunking": spec.chunking.wire(),
@@ -94,6 +113,8 @@ def index_hash(spec: RagCorpusSpec, source_revision: str = "") -> str:
     }
     if source_revision:
         inputs["sourceRevision"] = source_revision
+    if reindex_requested_at:
+        inputs["reindexRequestedAt"] = reindex_requested_at
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:10]
 
 

@@ -1,7 +1,10 @@
 """CronJob NAME-refresh: re-runs the index build on a schedule, for sources that change outside
 Kubernetes. Its Jobs carry the same labels and index hash as the index Job, so the operator
-reads their results the same way; unchanged documents reuse cached embeddings, so a refresh
-that finds nothing new is cheap. concurrencyPolicy Forbid: two builds never race."""
+reads their results the same way. A refresh that finds nothing new is cheap: a fetched source's
+`fetch` step asks the source what changed and downloads only that (ETags, a Git fetch), and an
+index build whose documents are those of the published version publishes nothing and loads no
+model (docs/operator.md#refreshing-a-source). concurrencyPolicy Forbid: two refreshes never
+race."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from oozo_operator.render.corpus import Corpus
 
 
 def wanted(corpus: Corpus) -> bool:
-    return corpus.spec.refresh is not None and job.unsupported_source(corpus) is None
+    return corpus.spec.refresh is not None
 
 
 def name(corpus: Corpus) -> str:

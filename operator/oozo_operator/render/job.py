@@ -3,33 +3,26 @@ type). The hash in the name makes the build idempotent: a retried reconcile, or 
 operator, finds the Job it created instead of starting a second build.
 
 Sources: configMap (a volume of its files; binaryData keys become files) and pvc (mounted
-read-only at the given path) are supported. s3, http and git need a fetch step the runtime does
-not ship yet; the operator reports them as Stalled/SourceNotSupported instead of rendering a
-Job that cannot work (see `unsupported_source`)."""
+read-only at the given path) are mounted into the `index` container; s3, http and git are
+fetched first by the `fetch` init container into the source cache on the index volume
+(render/fetch.py), which the `index` container then indexes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from oozo_contract.settings import IndexSettings, env_for
+from oozo_operator.render import fetch, pod
 from oozo_operator.render import labels as L
-from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
 
 CONTAINER = "index"
-SUPPORTED_SOURCES = ("configMap", "pvc")
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "4Gi"}}
 
 
-def unsupported_source(corpus: Corpus) -> str | None:
-    """A message when the corpus's source kind cannot be built by this release, else None."""
-    kind = corpus.spec.source.kind
-    if kind in SUPPORTED_SOURCES:
-        return None
-    return (
-        f"spec.source.{kind} is accepted by the API but not fetched by this release of Oozo; "
-        f"use {' or '.join(SUPPORTED_SOURCES)} (or copy the documents to a PVC) for now"
-    )
+def source_dir(corpus: Corpus) -> str:
+    """The folder the index container indexes: the mounted source, or the fetched one."""
+    return fetch.files_dir(corpus) if corpus.spec.source.fetched else SOURCE_DIR
 
 
 def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, str]:
@@ -41,7 +34,7 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
     pinned = {"pinned_versions": [serving_version]} if serving_version else {}
     return env_for(
         IndexSettings,
-        source=SOURCE_DIR,
+        source=source_dir(corpus),
         index_dir=INDEX_DIR,
         model=spec.embedding.model,
         batch_size=spec.embedding.batch_size,
@@ -55,36 +48,46 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
     )
 
 
-def _source_volume(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any]]:
+def _source_volume(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, index container mounts) of a mounted source; none for a fetched one, which is
+    on the index volume already."""
     source = corpus.spec.source
     mount: dict[str, Any] = {"name": "source", "mountPath": SOURCE_DIR, "readOnly": True}
     if source.config_map:
-        return {"name": "source", "configMap": {"name": source.config_map.name}}, mount
-    assert source.pvc, "unsupported sources never reach the renderer"
-    if source.pvc.path.strip("/"):
-        mount["subPath"] = source.pvc.path.strip("/")
-    return {
-        "name": "source",
-        "persistentVolumeClaim": {"claimName": source.pvc.claim_name, "readOnly": True},
-    }, mount
+        return [{"name": "source", "configMap": {"name": source.config_map.name}}], [mount]
+    if source.pvc:
+        if source.pvc.path.strip("/"):
+            mount["subPath"] = source.pvc.path.strip("/")
+        claim = {"claimName": source.pvc.claim_name, "readOnly": True}
+        return [{"name": "source", "persistentVolumeClaim": claim}], [mount]
+    return [], []
 
 
 def pod_template(
     corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None
 ) -> dict[str, Any]:
     """The index pod, shared by the Job and the refresh CronJob; its result (version, counts)
-    goes into status.index."""
-    source_volume, source_mount = _source_volume(corpus)
+    goes into status.index, and a fetch's (the source revision) into status.sourceRevision."""
+    source_volumes, source_mounts = _source_volume(corpus)
+    resources = corpus.spec.index.resources.wire() if corpus.spec.index.resources else DEFAULT_RESOURCES
+    inits, identity = [], None
+    if corpus.spec.source.fetched:
+        fetch_volumes, _ = fetch.volumes(corpus)
+        source_volumes = [*source_volumes, *fetch_volumes]
+        inits = [fetch.init_container(corpus, resources)]
+        identity = corpus.spec.source.s3.service_account_name if corpus.spec.source.s3 else None
     return pod.job_pod(
         corpus,
         job_labels,
         container=CONTAINER,
-        args=["index", SOURCE_DIR, "--out", INDEX_DIR],
+        args=["index", source_dir(corpus), "--out", INDEX_DIR],
         env=index_env(corpus, serving_version),
-        resources=corpus.spec.index.resources.wire() if corpus.spec.index.resources else DEFAULT_RESOURCES,
+        resources=resources,
         index_read_only=False,
-        mounts=[source_mount],
-        volumes=[source_volume],
+        mounts=source_mounts,
+        volumes=source_volumes,
+        init_containers=inits,
+        service_account_name=identity,
     )
 
 

@@ -95,18 +95,26 @@ def job_pod(
     secret_env: list[dict[str, Any]] | None = None,
     mounts: list[dict[str, Any]] | None = None,
     volumes: list[dict[str, Any]] | None = None,
+    init_containers: list[dict[str, Any]] | None = None,
+    service_account_name: str | None = None,
 ) -> dict[str, Any]:
     """The pod template of every Job a corpus runs (index, refresh, restore, backup): `oozo
     ARGS` as a non-root user on a read-only root filesystem, with the corpus's placement, the
     index volume and a writable /tmp, and the command's JSON result in the termination message,
-    where the operator reads it into status. `mounts`/`volumes` come before the index's."""
+    where the operator reads it into status. `mounts`/`volumes` come before the index's.
+    `service_account_name` gives the pod a workload identity (an S3 source's); its API token is
+    still not mounted: identity webhooks project their own token."""
+    identity = {"serviceAccountName": service_account_name} if service_account_name else {}
+    inits = {"initContainers": init_containers} if init_containers else {}
     return {
         "metadata": {"labels": labels},
         "spec": {
             "restartPolicy": "Never",
+            **identity,
             "automountServiceAccountToken": False,  # these pods never talk to the API server
             "securityContext": dict(POD_SECURITY),
             **placement(corpus),
+            **inits,
             "containers": [
                 {
                     "name": container,

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from oozo_runtime import s3client
 from oozo_runtime.backup import errors as e
 from oozo_runtime.backup.errors import BackupError
 
-_CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "InvalidClientTokenId",
-    "AuthorizationHeaderMalformed",
-}
-_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+_CREDENTIAL_CODES = s3client.CREDENTIAL_CODES
+_NOT_FOUND_CODES = s3client.NOT_FOUND_CODES
 # The server computed another checksum of the bytes it received than the one sent with them.
 _DIGEST_CODES = {"BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch", "InvalidDigest"}
 
@@ -34,15 +26,7 @@ _DIGEST_CODES = {"BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256M
 UPLOAD_CHECKSUMS = ("crc32", "sha256")
 
 
-def redact_endpoint(endpoint: str | None) -> str | None:
-    """An endpoint URL without any user:password@ part, safe to print."""
-    if not endpoint:
-        return endpoint
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+redact_endpoint = s3client.redact_endpoint
 
 
 def make_client(
@@ -60,34 +44,12 @@ def make_client(
       server. Backup uses it: the artifact's own sha256, in the .sha256 marker, still proves
       the whole artifact end to end on restore.
     """
-    import boto3
-    from botocore.config import Config
-
     if upload_checksum not in UPLOAD_CHECKSUMS:
         raise BackupError(e.INVALID_SETTINGS, f"upload checksum must be one of {UPLOAD_CHECKSUMS}")
-    s3_options: dict[str, Any] = {}
-    options: dict[str, Any] = {
-        "retries": {"max_attempts": 3, "mode": "standard"},
-        "connect_timeout": 5,
-        "read_timeout": 60,
-        "max_pool_connections": 16,
-        "s3": s3_options,
-    }
-    if endpoint:
-        s3_options["addressing_style"] = "path"
-        # Newer SDKs add CRC checksums to every request by default, over HTTPS as aws-chunked
-        # trailers, which several S3-compatible servers reject.
-        options["request_checksum_calculation"] = "when_required"
-        options["response_checksum_validation"] = "when_required"
+    options = s3client.client_options(endpoint, path_style=bool(endpoint))
     if upload_checksum == "crc32":
-        s3_options["payload_signing_enabled"] = False
-    session = boto3.session.Session()
-    client = session.client(
-        "s3",
-        endpoint_url=endpoint or None,
-        region_name=region or session.region_name or ("us-east-1" if endpoint else None),
-        config=Config(**options),
-    )
+        options["s3"]["payload_signing_enabled"] = False
+    client = s3client.new_client(endpoint, region, options)
     if upload_checksum == "crc32":
         for operation in ("PutObject", "UploadPart"):
             client.meta.events.register(f"before-parameter-build.s3.{operation}", _add_crc32)
@@ -121,40 +83,8 @@ def crc32_base64(body: Any) -> str:
     return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
-def _error_code(exc: BaseException) -> str | None:
-    from botocore.exceptions import ClientError
-
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, ClientError):
-            return str(cur.response.get("Error", {}).get("Code", "")) or None
-        # boto3's S3UploadFailedError only keeps the message: "... An error occurred (Code) ..."
-        match = re.search(r"An error occurred \((\w+)\)", str(cur))
-        if match:
-            return match.group(1)
-        cur = cur.__cause__ or cur.__context__
-    return None
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    from botocore.exceptions import (
-        ConnectionClosedError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ReadTimeoutError,
-    )
-
-    kinds = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
-    cur: BaseException | None = exc
-    seen: set[int] = set()
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, kinds):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
+_error_code = s3client.error_code
+_is_connection_error = s3client.is_connection_error
 
 
 def translate(exc: BaseException, what: str, bucket: str, endpoint: str | None) -> BackupError:
@@ -177,7 +107,7 @@ def translate(exc: BaseException, what: str, bucket: str, endpoint: str | None) 
         return BackupError(e.LOCAL_IO, f"{what}: {exc}")
     if code in _CREDENTIAL_CODES:
         return BackupError(e.INVALID_CREDENTIALS, f"{what}: S3 at {where} rejected the credentials ({code})")
-    if code in ("AccessDenied", "403", "Forbidden"):
+    if code in s3client.ACCESS_DENIED_CODES:
         return BackupError(e.ACCESS_DENIED, f"{what}: access denied to bucket {bucket!r} at {where}")
     if code in _DIGEST_CODES:
         return BackupError(

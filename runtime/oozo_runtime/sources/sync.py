@@ -1,0 +1,157 @@
+"""What every fetcher does the same way: safe relative paths, the revision digest, the state file
+kept between runs, and staging, so `into` changes only after everything was fetched.
+
+A fetch downloads new and changed files into a staging folder next to `into` (same filesystem),
+and only when all of them arrived moves them into place (one rename each) and removes the files
+that disappeared at the source. A failure before that leaves `into` as it was; the staging
+folder is always removed. Only files a fetch wrote (listed in its state) are ever removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from oozo_contract.fetch import SKIPPED_LISTED, FetchResult, SkippedObject, SourceKind
+from oozo_runtime.sources.errors import SOURCE_INVALID, SourceError
+
+STATE_FORMAT = 1
+
+
+def digest(pairs: Iterable[tuple[str, str]]) -> str:
+    """ "sha256:" + hex of the sorted pairs, one `name\\0value\\n` each: stable, order-free."""
+    h = hashlib.sha256()
+    for name, value in sorted(pairs):
+        h.update(f"{name}\0{value}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def safe_relative(name: str) -> str | None:
+    """`name` as a relative POSIX path that stays inside a folder, or None when it would not:
+    absolute, `..` or `.` or empty segments, NUL bytes."""
+    if not name or name.startswith("/") or "\0" in name:
+        return None
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    return "/".join(parts)
+
+
+def folder_conflicts(paths: Iterable[str]) -> set[str]:
+    """Paths that are also a folder of another path (`a` next to `a/b`): a folder cannot be a
+    file too, so such files are skipped."""
+    paths = set(paths)
+    folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+    return paths & folders
+
+
+def load_state(state_dir: Path, kind: SourceKind) -> dict[str, Any]:
+    """The previous fetch's record, `{}` when there is none (first fetch, an unreadable or
+    older-format file: all mean "fetch everything again", never a failure)."""
+    path = state_dir / f"{kind}-state.json"
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        return {}
+    return state
+
+
+def save_state(state_dir: Path, kind: SourceKind, state: dict[str, Any]) -> None:
+    """Write the state atomically (temp file + rename): a kill leaves the old or the new one."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / f"{kind}-state.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({**state, "format": STATE_FORMAT}, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Staging:
+    """A folder next to `into` where new files wait until the whole fetch succeeded."""
+
+    def __init__(self, into: Path) -> None:
+        self.into = into
+        into.parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix=f".{into.name}.staging-", dir=into.parent))
+        self.staged: list[str] = []
+
+    def path(self, rel: str) -> Path:
+        """Where the new copy of `rel` is written; commit() moves it into `into`."""
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def add(self, rel: str) -> None:
+        self.staged.append(rel)
+
+    def commit(self, removed: Iterable[str]) -> None:
+        """Move every staged file into place, then delete `removed` (files a fetch wrote)."""
+        self.into.mkdir(parents=True, exist_ok=True)
+        for rel in self.staged:
+            target = self.into / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.root / rel, target)
+        for rel in removed:
+            (self.into / rel).unlink(missing_ok=True)
+            _prune_empty_parents(self.into, self.into / rel)
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staging(into: Path) -> Iterator[Staging]:
+    stage = Staging(into)
+    try:
+        yield stage
+    finally:
+        stage.close()
+
+
+def _prune_empty_parents(root: Path, path: Path) -> None:
+    """Remove folders left empty by a deletion, up to (not including) `root`."""
+    folder = path.parent
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or gone): what is left belongs there
+            return
+        folder = folder.parent
+
+
+def check_into(into: Path, state_dir: Path) -> None:
+    """`into` and the state folder must be apart: state files inside `into` would be indexed,
+    and `into` inside the state folder could be overwritten by it."""
+    a, b = into.resolve(), state_dir.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise SourceError(
+            SOURCE_INVALID, f"--into {into} and --state-dir {state_dir} must not contain each other"
+        )
+
+
+def result(
+    kind: SourceKind,
+    revision: str,
+    *,
+    fetched: int,
+    unchanged: int,
+    removed: int,
+    skipped: list[SkippedObject],
+) -> FetchResult:
+    return FetchResult(
+        kind=kind,
+        revision=revision,
+        fetched=fetched,
+        unchanged=unchanged,
+        removed=removed,
+        skipped_objects=len(skipped),
+        skipped=skipped[:SKIPPED_LISTED],
+    )
