@@ -108,7 +108,7 @@ def render() -> str:
         "reasons; `Reconciled` or `Stalled` when False |\n"
         "| `Stalled` | a human must act (kstatus: Failed) | `SecretNotFound`, `ConfigMapNotFound`, "
         "`PersistentVolumeClaimNotFound`, `SourceNotSupported`, `IndexBuildFailed`, `PodCannotStart`, "
-        "`ApplyRefused`, `NameConflict`, `RolloutStuck`, `InvalidSpec` |\n"
+        "`ApplyRefused`, `NameConflict`, `PolicyViolation`, `RolloutStuck`, `InvalidSpec` |\n"
         "| `IndexReady` | the index of the current (source, chunking, embedding, index type) is published | "
         "`IndexPublished`; `Indexing`, `IndexPending`, `IndexBuildRetrying`, `IndexBuildFailed` |\n"
     )
