@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/oozo-dev/oozo-runtime:0.1.0"
@@ -37,3 +37,42 @@ class OperatorSettings(BaseSettings):
         description="http sources may not reach private or loopback addresses either (link-local "
         "ones, the cloud metadata service, are always refused).",
     )
+    # The corpus policy (docs/security.md): the same parameters as the ValidatingAdmissionPolicy,
+    # checked again by the operator for clusters without it. Comma-separated, as the policy's
+    # ConfigMap holds them (deploy/ and the chart feed that ConfigMap to the operator as env).
+    # Empty defaults allow anything, so an operator started without them behaves as before.
+    allowed_image_repositories: str = Field(
+        default="",
+        description="Repositories spec.runtime.image may name (an entry ending in / allows what is "
+        "below it); empty allows any.",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Hosts of generation.baseURL, S3 endpoints and http/git source URLs "
+        "(*.example.com allows subdomains); empty allows any.",
+    )
+    reference_opt_in_label: str = Field(
+        default="",
+        description="key=value label every Secret and PVC a corpus names must carry; empty asks for none.",
+    )
+
+    @field_validator("reference_opt_in_label")
+    @classmethod
+    def _label_is_key_value(cls, value: str) -> str:
+        parse_label(value)
+        return value
+
+
+def parse_list(value: str) -> tuple[str, ...]:
+    """A comma-separated setting (as a ConfigMap value or an environment variable holds it)."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def parse_label(value: str) -> tuple[str, str] | None:
+    """`key=value` → (key, value); "" → None (no label asked for)."""
+    if not value.strip():
+        return None
+    key, sep, label_value = value.strip().partition("=")
+    if not sep or not key:
+        raise ValueError(f"must be key=value, e.g. rag.oozo.dev/usable-by-corpora=true, not {value!r}")
+    return key, label_value

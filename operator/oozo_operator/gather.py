@@ -14,7 +14,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from oozo_operator import observe
+from kubernetes.client.rest import ApiException
+
+from oozo_operator import observe, policy
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.conditions import Problem
 from oozo_operator.kube import Kube
@@ -170,3 +172,23 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
         elif found and kind == "ConfigMap":
             source_revision = found
     return problems, source_revision
+
+
+def unusable_references(kube: Kube, corpus: Corpus, rules: policy.CorpusPolicy) -> list[Problem]:
+    """The referenced Secrets and PVCs that do not carry the policy's opt-in label, from one
+    metadata-only read each (never a Secret's data). An object the operator may not read (403)
+    counts as not opted in: what cannot be checked is not used."""
+    if rules.opt_in_label is None:
+        return []
+    problems = []
+    for ref in policy.references(corpus.spec):
+        try:
+            found = kube.metadata("v1", ref.kind, corpus.namespace, ref.name)
+        except ApiException as err:
+            if err.status != 403:
+                raise
+            found = None
+        problem = policy.unusable(ref, found, rules.opt_in_label)
+        if problem:
+            problems.append(problem)
+    return problems

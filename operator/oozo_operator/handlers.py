@@ -32,6 +32,9 @@ from oozo_operator.render.corpus import REINDEX_ANNOTATION
 log = logging.getLogger("oozo.handlers")
 SETTINGS = OperatorSettings()
 CHILD_LABELS: dict[str, Any] = {L.MANAGED_BY: L.MANAGER, L.INSTANCE: kopf.PRESENT}
+# The same filter as a server-side label selector (main.configure puts it on the watches).
+CHILD_SELECTOR = f"{L.MANAGED_BY}={L.MANAGER},{L.INSTANCE}"
+CHILD_RESOURCES = (("batch", "v1", "jobs"), ("apps", "v1", "deployments"), ("v1", "pods"))
 
 
 def reconcile_named(namespace: str, name: str, trigger: str, full: bool = True) -> Outcome | None:

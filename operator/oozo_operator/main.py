@@ -23,7 +23,14 @@ log = logging.getLogger("oozo.main")
 # be watched (no list/watch RBAC on Secrets), and watching every ConfigMap of the cluster to see
 # a source change would stream all their data through the operator: both are looked at again,
 # metadata-only, on a timer of our own (a kopf timer would force a finalizer onto every corpus).
-RECHECK = {"SecretNotFound", "ConfigMapNotFound", "PersistentVolumeClaimNotFound", "PodCannotStart"}
+# PolicyViolation is among them: a referenced Secret may get its opt-in label later.
+RECHECK = {
+    "SecretNotFound",
+    "ConfigMapNotFound",
+    "PersistentVolumeClaimNotFound",
+    "PodCannotStart",
+    "PolicyViolation",
+}
 
 
 @kopf.on.startup()
@@ -41,6 +48,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"  # only ever used if a handler needs one
     settings.posting.level = logging.WARNING  # our own Events describe condition flips
     settings.execution.max_workers = handlers.SETTINGS.workers
+    # The handlers' `labels=` filter is applied by kopf to events it already received; only
+    # these selectors go into the list and watch requests (labelSelector=…), so the API server
+    # streams Oozo's own Jobs, Deployments and Pods, not every one of the cluster.
+    for resource in handlers.CHILD_RESOURCES:
+        settings.watching.label_selectors[resource] = handlers.CHILD_SELECTOR
 
 
 def _sweep(namespaces: list[str], every: float, stop: threading.Event) -> None:

@@ -79,6 +79,15 @@ def invalid_spec(body: dict[str, Any], err: ValidationError, now: str) -> Outcom
     return _finish(before, inputs, {"observedGeneration": generation}, now)
 
 
+def refused_by_policy(body: dict[str, Any], problems: tuple[C.Problem, ...], now: str) -> Outcome:
+    """The spec breaks the corpus policy: Stalled, and nothing was written (see policy.py).
+    Children of an earlier, allowed generation are left as they are, still serving."""
+    generation = int(body["metadata"].get("generation") or 1)
+    before = body.get("status") or {}
+    inputs = C.Inputs(generation, "", "", published=before.get("index"), problems=problems)
+    return _finish(before, inputs, {"observedGeneration": generation}, now)
+
+
 def backup_status(
     new_backup: observe.BackupRun | None, last: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, tuple[str, str, str] | None]:

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from oozo_operator import act, gather, passes
+from oozo_operator import act, gather, passes, policy
 from oozo_operator.config import OperatorSettings
 from oozo_operator.kube import Kube
-from oozo_operator.outcome import Outcome, invalid_spec, settle
+from oozo_operator.outcome import Outcome, invalid_spec, refused_by_policy, settle
 from oozo_operator.plan import plan
 from oozo_operator.render import secret
 from oozo_operator.render.corpus import Corpus
@@ -44,6 +44,12 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
         corpus = Corpus.from_body(body, settings)
     except ValidationError as err:
         return invalid_spec(body, err, act.now())
+    # The corpus policy comes before every write: a refused spec gets no child at all (its
+    # image would otherwise run in a backup CronJob, its Secrets be mounted by a Job).
+    rules = policy.from_settings(settings)
+    violations = policy.spec_violations(corpus.spec, rules) or gather.unusable_references(kube, corpus, rules)
+    if violations:
+        return refused_by_policy(body, tuple(violations), act.now())
     observed = gather.before_writes(kube, body, corpus)
     planned = plan(observed, corpus, full=full, new_api_key=secret.new_key())
     refused = act.apply_writes(kube, planned.writes, planned.corpus.uid)

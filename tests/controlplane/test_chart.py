@@ -30,6 +30,12 @@ VALUE_SETS: dict[str, list[str]] = {
         "--set", "grafanaDashboard.enabled=true",
     ],
     "existing-service-account": ["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=ops"],
+    "open-corpus-policy": [
+        "--set", "corpusPolicy.allowedImageRepositories=null",
+        "--set", "corpusPolicy.allowedHosts={llm.example.com,*.example.org}",
+        "--set", "corpusPolicy.referenceOptInLabel=",
+        "--set", "corpusPolicy.validationActions={Warn,Audit}",
+    ],
 }  # fmt: skip
 
 
@@ -162,3 +168,30 @@ def test_chart_rbac_grants_exactly_what_deploy_rbac_grants(helm: str) -> None:
     assert {r["metadata"]["namespace"] for r in roles} == {"team-a", "team-b"}
     for role in roles:
         assert role["rules"] + cluster_role["rules"] == expected
+
+
+def test_chart_corpus_policy_equals_deploy_policy_and_feeds_the_operator(helm: str) -> None:
+    deploy = [d for d in yaml.safe_load_all((ROOT / "deploy/policy.yaml").read_text()) if d]
+    (expected,) = [d["spec"] for d in deploy if d["kind"] == "ValidatingAdmissionPolicy"]
+    docs = render(helm)
+    (policy,) = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
+    assert policy["spec"] == expected
+    (binding,) = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    (params,) = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "oozo-corpus-policy"
+    ]
+    assert params["data"] == {
+        "OOZO_ALLOWED_IMAGE_REPOSITORIES": "ghcr.io/oozo-dev/oozo-runtime",
+        "OOZO_ALLOWED_HOSTS": "",
+        "OOZO_REFERENCE_OPT_IN_LABEL": "rag.oozo.dev/usable-by-corpora=true",
+    }
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"] == [
+        {"configMapRef": {"name": "oozo-corpus-policy"}}
+    ]
+    warn_only = render(helm, "--set", "corpusPolicy.validationActions={Warn,Audit}")
+    (binding,) = [d for d in warn_only if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert binding["spec"]["validationActions"] == ["Warn", "Audit"]
+    without = render(helm, "--set", "corpusPolicy.admission=false")
+    assert not [d for d in without if d["kind"].startswith("ValidatingAdmissionPolicy")]

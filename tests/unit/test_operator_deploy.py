@@ -43,7 +43,45 @@ def test_deploy_kustomization_builds() -> None:
     )
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(out.stdout) if d)
     assert kinds == sorted(
-        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service",
+            "ConfigMap",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        ]
     )
     [dep] = [d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "Deployment"]
     assert dep["spec"]["strategy"]["type"] == "Recreate" and dep["spec"]["replicas"] == 1
+
+
+def test_the_operator_reads_the_corpus_policy_parameters_admission_reads() -> None:
+    """One source of truth: the ConfigMap that is the policy's paramRef is the operator's envFrom."""
+    [params] = [
+        d
+        for d in yaml.safe_load_all((REPO / "deploy" / "policy.yaml").read_text())
+        if d["kind"] == "ConfigMap"
+    ]
+    [binding] = [
+        d
+        for d in yaml.safe_load_all((REPO / "deploy" / "policy.yaml").read_text())
+        if d["kind"] == "ValidatingAdmissionPolicyBinding"
+    ]
+    [dep] = [
+        d
+        for d in yaml.safe_load_all((REPO / "deploy" / "operator.yaml").read_text())
+        if d["kind"] == "Deployment"
+    ]
+    [container] = dep["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"configMapRef": {"name": params["metadata"]["name"]}}]
+    assert binding["spec"]["paramRef"]["name"] == params["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert set(params["data"]) == {
+        "OOZO_ALLOWED_IMAGE_REPOSITORIES",
+        "OOZO_ALLOWED_HOSTS",
+        "OOZO_REFERENCE_OPT_IN_LABEL",
+    }

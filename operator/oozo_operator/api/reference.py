@@ -109,7 +109,7 @@ def render() -> str:
         "| `Stalled` | a human must act (kstatus: Failed) | `SecretNotFound`, `ConfigMapNotFound`, "
         "`PersistentVolumeClaimNotFound`, `IndexBuildFailed`, a failed fetch's `SourceUnreachable`, "
         "`SourceAuthFailed`, `SourceNotFound`, `SourceRefused` or `SourceInvalid`, `PodCannotStart`, "
-        "`ApplyRefused`, `NameConflict`, `RolloutStuck`, `InvalidSpec` |\n"
+        "`ApplyRefused`, `NameConflict`, `PolicyViolation`, `RolloutStuck`, `InvalidSpec` |\n"
         "| `IndexReady` | the index of the current (source, chunking, embedding, index type) is published | "
         "`IndexPublished`; `Indexing`, `IndexPending`, `IndexBuildRetrying`, `IndexBuildFailed`, or a "
         "failed fetch's reason |\n"
