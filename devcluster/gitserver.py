@@ -7,7 +7,9 @@ v0 and v2) run as a CGI program behind a small standard-library HTTP server.
     server.stop()
 
 `GitServer(root, username="u", password="p")` answers 401 (with a Basic challenge) to every
-request without those credentials, the way a hosted Git server guards a private repository.
+request without those credentials, the way a hosted Git server guards a private repository;
+`forbidden=("x.git",)` answers 403 for those repositories even to valid credentials (a token
+without access to them).
 
 Why a CGI runner of our own instead of `http.server.CGIHTTPRequestHandler`: that handler is
 deprecated (removed in Python 3.15), maps URLs to scripts in folders rather than one program,
@@ -98,6 +100,11 @@ class _GitHttpHandler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         url = urlsplit(self.path)
+        if url.path.strip("/").split("/")[0] in self.server.forbidden:
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.server.root),
@@ -149,6 +156,7 @@ class _GitHttpServer(ThreadingHTTPServer):
     root: Path
     backend: Path
     basic_auth: bytes | None
+    forbidden: frozenset[str]
     requests: int
     pack_requests: int
 
@@ -162,9 +170,11 @@ class GitServer:
         *,
         username: str | None = None,
         password: str | None = None,
+        forbidden: tuple[str, ...] = (),
         port: int | None = None,
     ) -> None:
         self.root = Path(root)
+        self.forbidden = frozenset(forbidden)
         self.username = username
         self.password = password
         self.port = port
@@ -198,6 +208,7 @@ class GitServer:
         server = _GitHttpServer(("127.0.0.1", self.port), _GitHttpHandler)
         server.root = self.root
         server.backend = http_backend()
+        server.forbidden = self.forbidden
         server.requests = 0
         server.pack_requests = 0
         server.basic_auth = (

@@ -21,6 +21,7 @@ from devcluster.gitserver import GitServer
 
 GIT_USERNAME = "oozo-reader"
 GIT_PASSWORD = "s3cr3t-t0ken-" + "f" * 20  # long and distinctive: easy to spot if it ever leaks
+FORBIDDEN_REPOSITORY = "not-yours.git"  # the private server answers 403 for it, credentials or not
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,12 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
 
 @pytest.fixture(scope="session")
 def private_git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
-    server = GitServer(tmp_path_factory.mktemp("git-private"), username=GIT_USERNAME, password=GIT_PASSWORD)
+    server = GitServer(
+        tmp_path_factory.mktemp("git-private"),
+        username=GIT_USERNAME,
+        password=GIT_PASSWORD,
+        forbidden=(FORBIDDEN_REPOSITORY,),
+    )
     server.start()
     try:
         yield server

@@ -12,7 +12,14 @@ from devcluster.gitserver import GitServer
 from devcluster.ports import free_port
 from oozo_runtime.sources.errors import SourceError
 from oozo_runtime.sources.git import fetch_git
-from tests.git.conftest import GIT_PASSWORD, GIT_USERNAME, SourceRepo, SourceRepoFactory, tree
+from tests.git.conftest import (
+    FORBIDDEN_REPOSITORY,
+    GIT_PASSWORD,
+    GIT_USERNAME,
+    SourceRepo,
+    SourceRepoFactory,
+    tree,
+)
 
 
 @pytest.fixture
@@ -105,6 +112,17 @@ def test_no_credentials_for_a_private_repository_is_auth_failed(
     with pytest.raises(SourceError) as failure:
         fetch_git(repo.uri("main"), into, state)
     assert failure.value.reason == "SourceAuthFailed"
+
+
+def test_a_repository_the_credentials_may_not_read_is_auth_failed(
+    private_git_server: GitServer, into: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OOZO_GIT_USERNAME", GIT_USERNAME)
+    monkeypatch.setenv("OOZO_GIT_PASSWORD", GIT_PASSWORD)
+    with pytest.raises(SourceError) as failure:
+        fetch_git("git+" + private_git_server.url(FORBIDDEN_REPOSITORY), into, state)
+    assert failure.value.reason == "SourceAuthFailed"
+    assert "403" in failure.value.message and GIT_PASSWORD not in failure.value.message
 
 
 def test_a_port_nobody_listens_on_is_source_unreachable(into: Path, state: Path) -> None:
