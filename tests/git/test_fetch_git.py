@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dulwich.objects import ObjectID
+from dulwich.repo import Repo
 
-from oozo_runtime.sources.git import fetch_git
+from oozo_runtime.sources.git import STORE_FOLDER, fetch_git
 from tests.git.conftest import GIT_PASSWORD, GIT_USERNAME, SourceRepoFactory, tree
 
 
@@ -183,3 +185,23 @@ def test_credentials_from_the_environment_open_a_private_repository(
 
     assert result.revision == sha
     assert tree(into) == {"secret-plans.md": b"# Plans\n"}
+
+
+def test_the_fetch_is_shallow_only_the_named_commit_travels(
+    source_repo: SourceRepoFactory, into: Path, state: Path
+) -> None:
+    repo = source_repo()
+    repo.write("guide.md", "one\n")
+    older = repo.commit("one")
+    repo.write("guide.md", "two\n")
+    tip = repo.commit("two")
+
+    fetch_git(repo.uri("main"), into, state)
+
+    store = Repo(str(state / STORE_FOLDER))
+    try:
+        assert ObjectID(tip.encode()) in store.object_store
+        assert ObjectID(older.encode()) not in store.object_store
+        assert store.get_shallow() == {tip.encode()}
+    finally:
+        store.close()
