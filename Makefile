@@ -33,7 +33,7 @@ demo: dev controlplane ## Run the whole loop on the embedded quickstart corpus a
 ##@ Testing
 
 .PHONY: test
-test: dev controlplane tools ## The full suite: unit, runtime, control-plane, e2e, s3 and dev-cluster tiers
+test: dev controlplane tools ## The full suite: unit, runtime, control-plane, e2e, s3, git and dev-cluster tiers
 	$(PYTEST) tests
 
 .PHONY: test-unit
@@ -47,6 +47,10 @@ test-runtime: dev ## Runtime tier: real model, real FAISS, real .docx
 .PHONY: test-s3
 test-s3: dev tools ## S3 tier: backup and restore against a real MinIO on loopback
 	$(PYTEST) -m s3 tests
+
+.PHONY: test-git
+test-git: dev tools ## Git tier: fetching Git sources from a real git http-backend on loopback
+	$(PYTEST) -m git tests
 
 .PHONY: test-controlplane
 test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-apiserver
@@ -74,8 +78,9 @@ controlplane: ## Build the control-plane binaries from the Go module proxy (cach
 	@bash hack/controlplane/build.sh >/dev/null
 
 .PHONY: tools
-tools: ## helm and MinIO (Go module proxy), promtool (Debian) for the chart and S3 tests
+tools: ## helm and MinIO (Go module proxy), promtool and git (Debian) for the chart, S3 and Git tests
 	@bash hack/tools/helm.sh >/dev/null
+	@bash hack/tools/git.sh >/dev/null
 	@bash hack/tools/promtool.sh >/dev/null
 	@bash hack/s3/build-minio.sh >/dev/null
 

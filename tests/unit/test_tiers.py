@@ -15,7 +15,7 @@ def test_a_checkout_under_a_folder_named_like_a_tier_is_not_that_tier() -> None:
     assert tier_of(ROOT / "runtime" / "test_a.py", ROOT) == "runtime"
 
 
-@pytest.mark.parametrize("tier", ["unit", "runtime", "controlplane", "e2e", "s3", "devcluster"])
+@pytest.mark.parametrize("tier", ["unit", "runtime", "controlplane", "e2e", "s3", "git", "devcluster"])
 def test_each_tier_folder_marks_its_tests(tier: str) -> None:
     assert tier_of(ROOT / tier / "test_a.py", ROOT) == tier
 
