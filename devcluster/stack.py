@@ -32,6 +32,17 @@ def kubectl(
     return run
 
 
+def generated_api_key(kubeconfig: Path, namespace: str, corpus: str) -> str:
+    """The key Oozo generated for a corpus, read as the docs tell a user to:
+    `kubectl get secret NAME-api-key -o jsonpath='{.data.api-key}' | base64 -d`."""
+    import base64
+
+    run = kubectl(
+        kubeconfig, "get", "secret", f"{corpus}-api-key", "-n", namespace, "-o", "jsonpath={.data.api-key}"
+    )
+    return base64.b64decode(run.stdout).decode()
+
+
 class Stack:
     def __init__(self, kubeconfig: Path, workdir: Path) -> None:
         self.kubeconfig = Path(kubeconfig)

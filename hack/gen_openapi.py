@@ -10,9 +10,12 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 
 
 def render() -> str:
+    from oozo_contract.settings import ServeSettings
     from oozo_runtime.server.app import create_app
 
-    return json.dumps(create_app(load=False).openapi(), indent=2, sort_keys=True) + "\n"
+    # As the operator deploys it: auth on (spec.runtime.auth.enabled defaults to true).
+    app = create_app(ServeSettings(auth_enabled=True), load=False)
+    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":

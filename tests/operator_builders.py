@@ -62,6 +62,23 @@ def with_auth(secret: dict[str, str] | None = None) -> Modifier:
     return at("spec.runtime.auth", {"enabled": True, **({"apiKeySecretRef": secret} if secret else {})})
 
 
+def without_auth() -> Modifier:
+    """The explicit opt-out of the default API key."""
+    return at("spec.runtime.auth", {"enabled": False})
+
+
+def with_network_policy(
+    enabled: bool = True, peers: list[dict[str, Any]] | None = None, monitoring: str | None = None
+) -> Modifier:
+    """spec.runtime.networkPolicy: `peers` is its `from`, `monitoring` its monitoringNamespace."""
+    policy: dict[str, Any] = {"enabled": enabled}
+    if peers is not None:
+        policy["from"] = peers
+    if monitoring is not None:
+        policy["monitoringNamespace"] = monitoring
+    return at("spec.runtime.networkPolicy", policy)
+
+
 def with_openai(secret: str = "openai", key: str = "api-key", base_url: str | None = None) -> Modifier:
     gen: dict[str, Any] = {
         "provider": "openai",

@@ -146,6 +146,25 @@ class ServeSettings(EmbeddingSettings):
         default=None, ge=1, le=256, description="queries encoded at once (default: CPU count)"
     )
     log_level: str = Field(default="INFO", description="root log level")
+    # HTTP hardening: every connection is bounded in time, number and header size.
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="idle keep-alive connections are closed after this"
+    )
+    request_head_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a request's headers must arrive within this (slowloris)"
+    )
+    max_connections: int = Field(
+        default=256, ge=1, le=65536, description="connections at once; more get 503 at once"
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="largest request head (request line + headers)",
+    )
+    openapi_enabled: bool = Field(
+        default=False, description="serve /openapi.json (behind the API key when auth is on)"
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from oozo_operator.render import (
     deployment,
     hpa,
     job,
+    networkpolicy,
     pdb,
     pvc,
     restore,
@@ -163,4 +164,7 @@ OPTIONAL_CHILDREN = (
     OptionalChild(pdb.wanted, pdb.render, "policy/v1", "PodDisruptionBudget", lambda c: c.name),
     OptionalChild(cronjob.wanted, cronjob.render, "batch/v1", "CronJob", cronjob.name),
     OptionalChild(backup.wanted, backup.render, "batch/v1", "CronJob", backup.name),
+    OptionalChild(
+        networkpolicy.wanted, networkpolicy.render, "networking.k8s.io/v1", "NetworkPolicy", lambda c: c.name
+    ),
 )

@@ -107,10 +107,9 @@ def serve_settings(flags: dict[str, Any]) -> ServeSettings:
 
 
 def run_serve(flags: dict[str, Any]) -> None:
-    import uvicorn
-
     from oozo_runtime import versions
     from oozo_runtime.retrieval import ModelMismatch
+    from oozo_runtime.server import http
     from oozo_runtime.server.app import create_app
 
     settings = serve_settings(flags)
@@ -133,7 +132,7 @@ def run_serve(flags: dict[str, Any]) -> None:
     except versions.VersionNotFound as exc:
         log.warning("no index yet; serving /health and waiting", extra={"reason": str(exc)})
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    http.run(app, settings)
 
 
 def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -> None:

@@ -130,6 +130,14 @@ CASES = [
         wanted=(at("spec.backup", BACKUP),),
         drop={"spec": {"backup": None}},
     ),
+    Foreign(  # wanted by default (spec.runtime.networkPolicy.enabled)
+        "NetworkPolicy",
+        NAME,
+        client.NetworkingV1Api,
+        "network_policy",
+        {"spec": {"podSelector": {"matchLabels": {"app": "theirs"}}, "policyTypes": ["Ingress"]}},
+        drop={"spec": {"runtime": {"networkPolicy": {"enabled": False}}}},
+    ),
 ]
 
 

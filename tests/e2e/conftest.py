@@ -20,7 +20,7 @@ import pytest
 
 from devcluster.controlplane.plane import LOCAL_SCHEDULING
 from devcluster.kubelet.services import resolve_service
-from devcluster.stack import Stack, kubectl
+from devcluster.stack import Stack, generated_api_key, kubectl
 from tests.e2e import documents
 
 READY_TIMEOUT = 480  # seconds: first index build + two servers loading the model on 2 shared cores
@@ -76,6 +76,7 @@ class DeployedCorpus:
     namespace: str
     stack: Stack
     ready_seconds: float = 0.0
+    key: str = ""
 
     @property
     def kubeconfig(self) -> Path:
@@ -92,13 +93,27 @@ class DeployedCorpus:
         """One ready endpoint of the generated Service (re-resolved on every call)."""
         return resolve_service(self.kubeconfig, self.namespace, self.name, 80)
 
-    def query(self, question: str, top_k: int = 3, timeout: float = 30) -> dict:
-        resp = httpx.post(
+    def api_key(self) -> str:
+        """The key the operator generated (auth is on by default), read as the docs say; it is
+        created once and never changes, so it is read once."""
+        if not self.key:
+            self.key = generated_api_key(self.kubeconfig, self.namespace, self.name)
+        return self.key
+
+    def post_query(self, question: str, top_k: int = 3, timeout: float = 30, key: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key}"
+        return httpx.post(
             f"{self.endpoint()}/api/query",
             json={"question": question, "return_sources": True, "top_k": top_k},
+            headers=headers,
             timeout=timeout,
             trust_env=False,
         )
+
+    def query(self, question: str, top_k: int = 3, timeout: float = 30) -> dict:
+        resp = self.post_query(question, top_k, timeout, key=self.api_key())
         resp.raise_for_status()
         return resp.json()
 

@@ -30,6 +30,11 @@ def test_ready_corpus_answers_from_the_right_document(handbook: DeployedCorpus) 
     assert "PERIWINKLE" in json.dumps(reply), reply
     assert reply["index_version"] == status["index"]["version"]
 
+    # Auth is on by default: without the generated key the same question is refused.
+    refused = handbook.post_query(CODE_WORD_QUESTION)
+    assert refused.status_code == 401 and "Bearer" in refused.headers["www-authenticate"], refused.text
+    assert handbook.post_query(CODE_WORD_QUESTION, key="not-the-key").status_code == 401
+
     table_reply = handbook.query("What is the hotel night cap for travel?")
     assert sources_of(table_reply)[0].endswith("travel-expenses.docx"), table_reply
     assert "180 euros" in json.dumps(table_reply), table_reply

@@ -18,7 +18,16 @@ from oozo_operator.kube import Kube
 from oozo_operator.outcome import settle
 from oozo_operator.plan import Apply, Create, plan
 from oozo_operator.render import restore
-from tests.operator_builders import Modifier, at, with_auth, with_autoscaling, with_openai, with_source
+from tests.operator_builders import (
+    Modifier,
+    at,
+    with_auth,
+    with_autoscaling,
+    with_network_policy,
+    with_openai,
+    with_source,
+    without_auth,
+)
 from tests.unit.plan_builders import (
     API_KEY,
     NOW,
@@ -48,7 +57,9 @@ S3_SOURCE = with_source(s3={"bucket": "documents"})
 S3_JOB = f"docs-index-{dataclasses.replace(corpus(S3_SOURCE), source_revision=SOURCE_REVISION).index_hash}"
 SECRET_MISSING = C.Problem("SecretNotFound", "Secret openai (spec.generation.apiKeySecretRef) not found")
 CONFIGMAP_MISSING = C.Problem("ConfigMapNotFound", "ConfigMap docs-docs (spec.source.configMap) not found")
-SPEC_ONLY = ["apply PersistentVolumeClaim docs-index", "apply Service docs"]
+# The generated API key (auth is on by default) is created once, beside the other spec-only children.
+SPEC_ONLY = ["apply PersistentVolumeClaim docs-index", "create Secret docs-api-key", "apply Service docs"]
+DEFAULT_ON = ["apply NetworkPolicy docs"]  # the optional child a default spec asks for
 UNWANTED = [  # the optional children a default spec does not ask for
     "delete HorizontalPodAutoscaler docs",
     "delete PodDisruptionBudget docs",
@@ -77,7 +88,7 @@ ROWS = [
     Row(
         "first build: the index Job is created and reported running in the same pass",
         observed(),
-        [*SPEC_ONLY, f"create Job {JOB}", "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, f"create Job {JOB}", "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "Indexing"),
         ready=("False", "Indexing"),
         building=JOB,
@@ -86,7 +97,14 @@ ROWS = [
     Row(
         "spec change: a new index hash gets a new Job while the old version keeps serving",
         observed(generation=2, status=stored(generation=1, index=published("v1", OLD_HASH))),
-        [*SPEC_ONLY, f"create Job {JOB}", "apply ConfigMap docs-config", "apply Deployment docs", *UNWANTED],
+        [
+            *SPEC_ONLY,
+            f"create Job {JOB}",
+            "apply ConfigMap docs-config",
+            "apply Deployment docs",
+            *UNWANTED,
+            *DEFAULT_ON,
+        ],
         index_ready=("False", "Indexing"),
         ready=("False", "Indexing"),
         version="v1",
@@ -99,7 +117,7 @@ ROWS = [
         observed(
             generation=2, status=stored(generation=2, index=published("v1", OLD_HASH)), builds=(running(JOB),)
         ),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("False", "Indexing"),
         ready=("False", "Indexing"),
         version="v1",
@@ -134,7 +152,7 @@ ROWS = [
         observed(
             status=stored(index=published("v1", HASH), stalled="ApplyRefused"), builds=(succeeded(JOB, "v1"),)
         ),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("True", "Serving"),
         version="v1",
@@ -144,7 +162,7 @@ ROWS = [
     Row(
         "new version adopted: the build's result is published and the server rolls it out",
         observed(status=stored(), builds=(succeeded(JOB, "v1"),)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("False", "RollingOut"),
         version="v1",
@@ -153,7 +171,7 @@ ROWS = [
     Row(
         "restore instead of build: nothing published, spec.restore set",
         observed(),
-        [*SPEC_ONLY, f"create Job {RESTORE_JOB}", "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, f"create Job {RESTORE_JOB}", "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "Indexing"),
         ready=("False", "Indexing"),
         building=RESTORE_JOB,
@@ -163,7 +181,7 @@ ROWS = [
     Row(
         "restore running: said as such, not created again",
         observed(status=stored(), builds=(running(RESTORE_JOB),)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "Indexing"),
         ready=("False", "Indexing"),
         building=RESTORE_JOB,
@@ -173,7 +191,7 @@ ROWS = [
     Row(
         "restore done: its version is published like a build's",
         observed(status=stored(), builds=(succeeded(RESTORE_JOB, "20260101-aaaa", restoredFrom="s3://b/x"),)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("True", "Serving"),
         version="20260101-aaaa",
@@ -184,7 +202,7 @@ ROWS = [
     Row(
         "optional child dropped by a spec change: deleted",
         observed(generation=3, status=stored(generation=2, index=published("v1", HASH))),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *UNWANTED],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *UNWANTED, *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("True", "Serving"),
         version="v1",
@@ -193,7 +211,7 @@ ROWS = [
     Row(
         "optional children on a resumed generation: none can have become unwanted, none deleted",
         observed(generation=3, status=stored(generation=3, index=published("v1", HASH))),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("True", "Serving"),
         version="v1",
@@ -210,6 +228,7 @@ ROWS = [
             "apply PodDisruptionBudget docs",
             "delete CronJob docs-refresh",
             "delete CronJob docs-backup",
+            *DEFAULT_ON,
         ],
         index_ready=("True", "IndexPublished"),
         ready=("True", "Serving"),
@@ -220,7 +239,7 @@ ROWS = [
     Row(
         "build failing with retries left: no new Job, still in progress",
         observed(status=stored(), builds=(failing(JOB),)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "IndexBuildRetrying"),
         ready=("False", "IndexBuildRetrying"),
         building=JOB,
@@ -229,7 +248,7 @@ ROWS = [
     Row(
         "build failed with retries spent: Stalled, no new Job",
         observed(status=stored(), builds=(failed(JOB),)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "IndexBuildFailed"),
         ready=("False", "IndexBuildFailed"),
         stalled="IndexBuildFailed",
@@ -240,7 +259,7 @@ ROWS = [
         observed(
             generation=2, status=stored(generation=2, index=published("v1", OLD_HASH)), builds=(failed(JOB),)
         ),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("False", "IndexBuildFailed"),
         ready=("False", "IndexBuildFailed"),
         stalled="IndexBuildFailed",
@@ -251,7 +270,7 @@ ROWS = [
     Row(
         "missing Secret: a problem, no Job created",
         observed(missing=(SECRET_MISSING,)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "IndexPending"),
         ready=("False", "SecretNotFound"),
         stalled="SecretNotFound",
@@ -260,7 +279,7 @@ ROWS = [
     Row(
         "missing Secret after publishing: the server is not re-applied",
         observed(status=stored(index=published("v1", HASH)), missing=(SECRET_MISSING,)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("False", "SecretNotFound"),
         stalled="SecretNotFound",
@@ -271,7 +290,7 @@ ROWS = [
     Row(
         "missing source ConfigMap: a problem, no Job created",
         observed(missing=(CONFIGMAP_MISSING,)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "IndexPending"),
         ready=("False", "ConfigMapNotFound"),
         stalled="ConfigMapNotFound",
@@ -279,7 +298,7 @@ ROWS = [
     Row(
         "an s3 source: its index Job is created like any other (it fetches first)",
         observed(),
-        [*SPEC_ONLY, f"create Job {S3_JOB}", "apply ConfigMap docs-config"],
+        [*SPEC_ONLY, f"create Job {S3_JOB}", "apply ConfigMap docs-config", *DEFAULT_ON],
         index_ready=("False", "Indexing"),
         ready=("False", "Indexing"),
         building=S3_JOB,
@@ -291,7 +310,7 @@ ROWS = [
             status=stored(index=published("v1", OLD_HASH)),
             builds=(failed(JOB, reason="SourceAuthFailed"),),
         ),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("False", "SourceAuthFailed"),
         ready=("False", "SourceAuthFailed"),
         stalled="SourceAuthFailed",
@@ -302,7 +321,7 @@ ROWS = [
     Row(
         "a server pod that cannot start: Stalled, with the pod named",
         observed(status=stored(index=published("v1", HASH)), builds=(succeeded(JOB, "v1"),)),
-        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs"],
+        [*SPEC_ONLY, "apply ConfigMap docs-config", "apply Deployment docs", *DEFAULT_ON],
         index_ready=("True", "IndexPublished"),
         ready=("False", "PodCannotStart"),
         stalled="PodCannotStart",
@@ -332,7 +351,7 @@ def test_plan(row: Row) -> None:
 
 def test_a_created_build_is_pinned_to_the_current_spec() -> None:
     planned = plan(observed(), corpus(), full=True, new_api_key=API_KEY)
-    created = [w.obj for w in planned.writes if isinstance(w, Create)]
+    created = [w.obj for w in planned.writes if isinstance(w, Create) and w.obj["kind"] == "Job"]
     assert [j["metadata"]["labels"]["rag.oozo.dev/index-hash"] for j in created] == [HASH]
     assert planned.corpus.source_revision == SOURCE_REVISION
 
@@ -347,7 +366,11 @@ def test_an_adopted_version_records_the_spec_it_was_built_for() -> None:
 
 def test_a_generated_api_key_secret_is_created_with_the_key_given() -> None:
     planned = plan(observed(), corpus(with_auth()), full=True, new_api_key=API_KEY)
-    assert writes(planned)[:3] == [SPEC_ONLY[0], "create Secret docs-api-key", SPEC_ONLY[1]]
+    assert writes(planned)[:3] == [
+        "apply PersistentVolumeClaim docs-index",
+        "create Secret docs-api-key",
+        "apply Service docs",
+    ]
     secret = next(w.obj for w in planned.writes if isinstance(w, Create) and w.obj["kind"] == "Secret")
     assert secret["stringData"] == {"api-key": API_KEY}
     light = plan(observed(status=stored()), corpus(with_auth()), full=False, new_api_key=API_KEY)
@@ -426,4 +449,20 @@ def test_a_server_error_on_apply_propagates_for_kopf_to_retry() -> None:
     kube = RefusingKube("Service", 500)
     with pytest.raises(ApiException):
         act.apply_writes(cast(Kube, kube), planned.writes, "uid-1")
-    assert kube.calls == ["apply PersistentVolumeClaim", "apply Service"]  # nothing after it
+    assert kube.calls == ["apply PersistentVolumeClaim", "create Secret", "apply Service"]  # nothing after
+
+
+def test_auth_is_on_by_default_with_a_generated_key_and_off_only_when_asked() -> None:
+    default = plan(observed(), corpus(), full=True, new_api_key=API_KEY)
+    assert "create Secret docs-api-key" in writes(default)
+    opted_out = plan(observed(), corpus(without_auth()), full=True, new_api_key=API_KEY)
+    assert not any("Secret" in w for w in writes(opted_out))
+
+
+def test_network_policy_is_applied_by_default_and_deleted_once_disabled() -> None:
+    assert "apply NetworkPolicy docs" in writes(plan(observed(), corpus(), full=True, new_api_key="k"))
+    disabled = corpus(with_network_policy(False))
+    first = plan(observed(), disabled, full=True, new_api_key="k")
+    assert not any("NetworkPolicy" in w for w in writes(first))  # a new corpus never had one
+    changed = observed(generation=2, status=stored(generation=1, index=published("v1", HASH)))
+    assert "delete NetworkPolicy docs" in writes(plan(changed, disabled, full=True, new_api_key="k"))

@@ -18,6 +18,7 @@ from tests.operator_builders import (
     with_refresh,
     with_replicas,
     with_source,
+    without_auth,
 )
 
 
@@ -238,7 +239,9 @@ def test_configmap_is_valid_serve_settings() -> None:
 def test_generated_secret_only_without_a_named_one() -> None:
     assert secret.wanted(corpus_of(with_auth()))
     assert not secret.wanted(corpus_of(with_auth({"name": "mine", "key": "keys"})))
-    assert not secret.wanted(corpus_of())
+    assert secret.wanted(corpus_of())  # auth is on by default, with a generated key
+    assert not secret.wanted(corpus_of(without_auth()))
+    assert secret.api_key_ref(corpus_of(without_auth())) is None
     assert secret.api_key_ref(corpus_of(with_auth({"name": "mine", "key": "keys"}))) == ("mine", "keys")
     a, b = secret.new_key(), secret.new_key()
     assert a != b and len(a) >= 40

@@ -26,6 +26,7 @@ from oozo_operator.render import (
     deployment,
     hpa,
     job,
+    networkpolicy,
     pdb,
     pvc,
     restore,
@@ -37,10 +38,12 @@ from tests.operator_builders import (
     make_corpus,
     with_auth,
     with_autoscaling,
+    with_network_policy,
     with_openai,
     with_refresh,
     with_replicas,
     with_source,
+    without_auth,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,6 +105,17 @@ def _builders() -> dict[str, dict[str, Any]]:
                 }
             ),
         ),
+        "builder-network-peers": make_corpus(
+            "docs",
+            with_network_policy(
+                peers=[
+                    {"podSelector": {"matchLabels": {"app": "chat-frontend"}}},
+                    {"namespaceSelector": {"matchLabels": {"team": "support"}}},
+                ],
+                monitoring="observability",
+            ),
+        ),
+        "builder-open": make_corpus("docs", without_auth(), with_network_policy(False)),
     }
 
 
@@ -120,7 +134,7 @@ def render_all(body: dict[str, Any]) -> list[dict[str, Any]]:
     children.append(job.render(corpus))
     if restore.wanted(corpus, None):
         children.append(restore.render(corpus))
-    for module in (hpa, pdb, cronjob, backup):
+    for module in (hpa, pdb, cronjob, backup, networkpolicy):
         if module.wanted(corpus):
             children.append(module.render(corpus))
     return children

@@ -17,6 +17,7 @@ from oozo_operator.api.backup_spec import Backup, Restore
 from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
 from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
 from oozo_operator.api.source_spec import Source
+from oozo_operator.api.network import NetworkPolicy
 
 
 class Chunking(ApiModel):
@@ -166,9 +167,12 @@ class Autoscaling(ApiModel):
 
 
 class Auth(ApiModel):
-    """Bearer API keys on /api/query."""
+    """Bearer API keys on /api/query and /api/info: on by default, with a generated key."""
 
-    enabled: bool = Field(False, description="Require an API key on /api/query.")
+    enabled: bool = Field(
+        True,
+        description="Require an API key on /api/*; false serves the query API to anyone who can reach it.",
+    )
     api_key_secret_ref: OptionalSecretKeyRef | None = Field(
         None,
         description="Secret key holding the accepted keys (comma-separated); empty to generate NAME-api-key.",
@@ -184,6 +188,9 @@ class Runtime(ApiModel):
         None, description="Scale on CPU instead of a fixed replica count."
     )
     auth: Auth = Field(default_factory=Auth, description="API key authentication.")
+    network_policy: NetworkPolicy = Field(
+        default_factory=NetworkPolicy, description="Who may reach the server (a NetworkPolicy NAME)."
+    )
     image: str | None = Field(
         None,
         max_length=512,

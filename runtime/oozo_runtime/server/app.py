@@ -14,7 +14,7 @@ from oozo_contract.settings import ServeSettings
 from oozo_runtime import __version__
 from oozo_runtime.generation import make_generator
 from oozo_runtime.retrieval import Retriever
-from oozo_runtime.server import errors
+from oozo_runtime.server import errors, openapi
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
@@ -45,10 +45,24 @@ def create_app(
         state.stopping.set()
         await state.generator.aclose()
 
-    app = FastAPI(title="Oozo query API", version=__version__, lifespan=lifespan)
+    # No /docs, /redoc or default /openapi.json: the document is ours to serve (openapi.py).
+    app = FastAPI(
+        title="Oozo query API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.oozo = state
     errors.install(app)
     for router in (health.router, query.router_for(settings), info.router, ui.router):
         app.include_router(router)
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    openapi.install(app, settings.openapi_enabled, settings.auth_enabled)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server.auth import bearer_token
@@ -19,7 +20,15 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def require_api_key(request: Request, state: StateDep) -> None:
+# Declares the bearer scheme in the OpenAPI document; the check itself is ours (auto_error off),
+# so a refusal has our body and challenge, and auth can be switched off.
+bearer_scheme = HTTPBearer(auto_error=False, description="The API key: `Authorization: Bearer <key>`.")
+
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
+
+
+def require_api_key(request: Request, state: StateDep, _: BearerDep) -> None:
     """401 with a WWW-Authenticate challenge unless auth is off or the bearer key is accepted."""
     if not state.settings.auth_enabled:
         return

@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware for every HTTP request: body size limit, metrics and an access log.
+"""One pure-ASGI middleware for every HTTP request: body size limit, security headers, metrics
+and an access log.
 
 The body limit is enforced before the route parses anything: a Content-Length above the limit is
 refused at once with 413, and a body streamed without Content-Length (chunked) is counted as it
@@ -15,6 +16,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oozo_runtime.server.headers import with_security_headers
 from oozo_runtime.server.metrics import Metrics, endpoint_label
 
 log = logging.getLogger("oozo_runtime.access")
@@ -44,10 +46,11 @@ async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, max_header_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
+        self.max_header = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,6 +64,7 @@ class RequestMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"], status["sent"] = message["status"], True
+                message = {**message, "headers": with_security_headers(list(message.get("headers", [])))}
             await send(message)
 
         received = 0
@@ -102,6 +106,11 @@ class RequestMiddleware:
         return f"request body larger than {self.max_body} bytes"
 
     def _declared_too_big(self, scope: Scope) -> tuple[int, str] | None:
+        # uvicorn's h11_max_incomplete_event_size bounds what it buffers of a head still
+        # arriving; a head that arrives whole in one read is measured here.
+        head = len(scope.get("raw_path") or b"") + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+        if head > self.max_header:
+            return 431, f"request headers larger than {self.max_header} bytes"
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit():

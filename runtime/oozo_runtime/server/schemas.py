@@ -1,8 +1,34 @@
-"""Request and response bodies of the query API (the seed's contract, kept)."""
+"""Request and response bodies of the query API (the seed's contract, kept), and the bodies of
+its errors as the server really sends them (errors.py, middleware.py, routes/health.py), so
+the OpenAPI document describes every status a client can meet."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model, field_validator
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    create_model,
+    field_validator,
+)
+from pydantic.json_schema import JsonDict
+
+NOT_BLANK: JsonDict = {"pattern": r"\S"}
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's `integer` includes 24.0; so does ours. Strings and booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+TopK = Annotated[StrictInt, BeforeValidator(_whole_number)]
 
 
 class QueryRequest(BaseModel):
@@ -12,7 +38,7 @@ class QueryRequest(BaseModel):
 
     question: str = Field(..., min_length=1)
     return_sources: StrictBool = True
-    top_k: StrictInt = Field(5, ge=1)
+    top_k: TopK = Field(5, ge=1)
 
     @field_validator("question")
     @classmethod
@@ -31,11 +57,62 @@ class Source(BaseModel):
 
 
 class QueryResponse(BaseModel):
+    """200, and 502/504 when the generation backend failed or timed out: the retrieval still
+    answers (an extractive answer and the sources), with `error` saying what went wrong."""
+
     answer: str | None
     sources: list[Source]
     index_version: str
     timings: dict[str, float]
     error: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error but a validation error: 400, 401, 413, 503."""
+
+    error: str
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ValidationErrorBody(BaseModel):
+    """422: a well-formed body with wrong fields; `detail` names each field and why."""
+
+    error: str
+    detail: list[FieldError]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    index_version: str
+
+
+class NotReady(BaseModel):
+    """503 from /ready: `error` says why (e.g. `IndexCorrupt: …` naming the file), never a path."""
+
+    status: Literal["loading"]
+    error: str
+
+
+class Info(BaseModel):
+    index_version: str
+    model: str
+    dimensions: int
+    documents: int
+    chunks: int
+    skipped_documents: int
+    built_at: str | None
+    index_type: str
+    chunking: dict[str, object] | None
+    generation_provider: str
+    runtime_version: str
 
 
 def limited_to(max_question_chars: int, max_top_k: int) -> type[QueryRequest]:
@@ -45,6 +122,7 @@ def limited_to(max_question_chars: int, max_top_k: int) -> type[QueryRequest]:
     return create_model(
         "QueryRequest",
         __base__=QueryRequest,
-        question=(str, Field(..., min_length=1, max_length=max_question_chars)),
-        top_k=(StrictInt, Field(5, ge=1, le=max_top_k)),
+        # The document says what the validator enforces: at least one non-blank character.
+        question=(str, Field(..., min_length=1, max_length=max_question_chars, json_schema_extra=NOT_BLANK)),
+        top_k=(TopK, Field(5, ge=1, le=max_top_k)),
     )

@@ -69,10 +69,13 @@ class AppState:
             embedder.encode_query("warm up")
             self.set_retriever(Retriever(embedder, index))
         except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
-            self.load_error = str(exc)
-            log.error("refusing index version", extra={"reason": str(exc)})
-        except Exception as exc:
+            # Both messages name the version, the models or the files, never a path.
             self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("refusing index version", extra={"reason": str(exc)})
+        except Exception:
+            # /ready is open to anyone who reaches the port: it says what kind of failure this
+            # is; the exception's text and traceback (paths, library internals) go to the log.
+            self.load_error = LOAD_FAILED
             log.exception("index load failed")
 
     def _wait_for_index(self, retry_seconds: float = 2.0) -> LoadedIndex | None:
@@ -83,11 +86,22 @@ class AppState:
             try:
                 return LoadedIndex.load(s.index_dir, s.index_version, s.model)
             except VersionNotFound as exc:
-                if self.load_error != str(exc):
-                    log.warning("waiting for index", extra={"reason": str(exc)})
-                self.load_error = str(exc)
+                reason = waiting_reason(s.index_version)
+                if self.load_error != reason:
+                    log.warning("waiting for index", extra={"reason": str(exc)})  # the log may name paths
+                self.load_error = reason
                 time.sleep(retry_seconds)
         return None
+
+
+LOAD_FAILED = "IndexLoadFailed: the index version or the model could not be loaded (see the server log)"
+
+
+def waiting_reason(version: str | None) -> str:
+    """Why /ready is 503 while no version can be loaded, without the index directory's path."""
+    if version:
+        return f"IndexNotFound: index version {version} is not published (yet)"
+    return "IndexNotFound: no index version is published yet (run `oozo index` first)"
 
 
 def default_concurrency(settings: ServeSettings) -> int:

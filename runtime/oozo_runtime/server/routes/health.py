@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from oozo_runtime.server import responses
 from oozo_runtime.server.deps import StateDep
+from oozo_runtime.server.schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health)
 async def health() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=Ready, responses=responses.READY)
 async def ready(state: StateDep) -> JSONResponse:
     """Readiness: 200 once an index version is loaded, 503 (with the reason) before."""
     if state.retriever is None:
@@ -29,6 +31,7 @@ async def ready(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "index_version": state.retriever.index.version})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(state: StateDep) -> Response:
+    """Prometheus text exposition."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from oozo_runtime import __version__
+from oozo_runtime.server import responses
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
+from oozo_runtime.server.schemas import Info
 
 router = APIRouter(prefix="/api", tags=["info"])
 
 
-@router.get("/info")
+@router.get("/info", response_model=Info, responses=responses.INFO)
 async def info(_: AuthDep, state: StateDep, retriever: RetrieverDep) -> dict[str, Any]:
     index = retriever.index
     manifest = index.manifest

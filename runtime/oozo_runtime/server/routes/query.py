@@ -12,6 +12,7 @@ from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
 from oozo_runtime.generation import GenerationError
 from oozo_runtime.retrieval import Retriever
+from oozo_runtime.server import responses
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
 from oozo_runtime.server.schemas import QueryRequest, QueryResponse, limited_to
 from oozo_runtime.server.state import AppState
@@ -26,7 +27,7 @@ def router_for(settings: ServeSettings) -> APIRouter:
 
     # FastAPI reads the body model from the signature: this route's is the bounded one.
     query.__annotations__["body"] = limited_to(settings.max_question_chars, settings.max_top_k)
-    router.post("/query", response_model=QueryResponse)(query)
+    router.post("/query", response_model=QueryResponse, responses=responses.QUERY)(query)
     return router
 
 
