@@ -173,7 +173,7 @@ def test_oozo_fetch_prints_the_result_and_writes_the_termination_message(
         "unchanged": 0,
         "removed": 0,
     }
-    assert (tmp_path / "files.fetch-state" / "s3-state.json").is_file()  # the default state folder
+    assert (tmp_path / "files.fetch-state" / "fetch-state.json").is_file()  # the default state folder
 
     wrong = {**s3_server.env(), "AWS_SECRET_ACCESS_KEY": "wrong-secret-key-000"}
     env_run = oozo(

@@ -177,3 +177,15 @@ def test_fetch_settings_render_for_the_operator_and_default_the_state_dir_next_t
     }
     settings = FetchSettings(source="./docs", into=Path("/x/files"))
     assert settings.resolved_state_dir() == Path("/x/files.fetch-state")
+
+
+def test_another_source_fetched_into_the_same_dir_replaces_the_files_of_the_first(tmp_path: Path) -> None:
+    first, second, into, state = tmp_path / "a", tmp_path / "b", tmp_path / "files", tmp_path / "state"
+    first.mkdir()
+    second.mkdir()
+    (first / "old.md").write_text("# Old source\n")
+    (second / "new.md").write_text("# New source\n")
+    fetch_folder(str(first), into, state)
+    switched = fetch_folder(str(second), into, state)
+    assert (switched.fetched, switched.removed) == (1, 1)
+    assert [p.name for p in into.iterdir()] == ["new.md"]
