@@ -51,6 +51,13 @@ def backup_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     return result, backup_rows(result)
 
 
+def fetch_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
+    from bench import fetch_bench
+
+    result = fetch_bench.run()
+    return result, fetch_bench.markdown_rows(result)
+
+
 def operator_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     module = importlib.import_module("bench.operator_bench")
     result = module.run()
@@ -60,6 +67,7 @@ def operator_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
 SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "runtime": runtime_suite,
     "backup": backup_suite,
+    "fetch": fetch_suite,
     "operator": operator_suite,
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,7 +120,7 @@ def _handler(server: DocServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve_docs() -> Iterator[DocServer]:
+def serve_docs() -> Generator[DocServer, None, None]:
     """Start a DocServer on a free loopback port; stop it when the generator is closed."""
     state = DocServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))

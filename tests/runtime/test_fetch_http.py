@@ -174,3 +174,18 @@ def test_messages_name_the_url_without_its_credentials_or_query(site: DocServer,
     with pytest.raises(SourceError) as failed:
         fetch([secret_url], into)
     assert "hunter" not in failed.value.message
+
+
+def test_a_source_switched_from_a_folder_to_urls_leaves_none_of_the_folder_s_files(
+    site: DocServer, into: Path, tmp_path: Path
+) -> None:
+    from oozo_runtime.sources.folder import fetch_folder
+
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    (folder / "old.md").write_text("# From the folder\n")
+    fetch_folder(str(folder), into, into.with_name("state"))
+    site.put("/a.md", b"# A\n")
+    result = fetch([site.url("/a.md")], into)
+    assert (result.fetched, result.removed) == (1, 1)
+    assert files(into) == {"a.md": b"# A\n"}

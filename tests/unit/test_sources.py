@@ -177,3 +177,40 @@ def test_fetch_settings_render_for_the_operator_and_default_the_state_dir_next_t
     }
     settings = FetchSettings(source="./docs", into=Path("/x/files"))
     assert settings.resolved_state_dir() == Path("/x/files.fetch-state")
+
+
+def test_another_source_fetched_into_the_same_dir_replaces_the_files_of_the_first(tmp_path: Path) -> None:
+    first, second, into, state = tmp_path / "a", tmp_path / "b", tmp_path / "files", tmp_path / "state"
+    first.mkdir()
+    second.mkdir()
+    (first / "old.md").write_text("# Old source\n")
+    (second / "new.md").write_text("# New source\n")
+    fetch_folder(str(first), into, state)
+    switched = fetch_folder(str(second), into, state)
+    assert (switched.fetched, switched.removed) == (1, 1)
+    assert [p.name for p in into.iterdir()] == ["new.md"]
+
+
+def test_oozo_fetch_without_a_uri_or_into_names_what_is_missing(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    oozo = Path(sys.executable).with_name("oozo")
+    env = {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(oozo), "fetch"], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 2
+    assert json.loads(done.stderr.splitlines()[-1]) == {
+        "error": "invalid settings: URI: Field required; --into: Field required",
+        "reason": "InvalidSettings",
+    }
+    missing = tmp_path / "nowhere"
+    done = subprocess.run(
+        [str(oozo), "fetch", str(missing), "--into", str(tmp_path / "files")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1 and json.loads(done.stderr.splitlines()[-1])["reason"] == "SourceNotFound"
+    assert not (tmp_path / "files").exists()

@@ -59,10 +59,10 @@ def fetch_folder(uri: str, into: Path, state_dir: Path) -> FetchResult:
     sync.check_into(into, state_dir)
     files, skipped = scan_folder(source)
     seen = {rel: f"{st.st_size}:{st.st_mtime_ns}" for rel, st in files.items()}
-    state = sync.load_state(state_dir, "folder")
+    state, written = sync.load_state(state_dir, "folder")
     previous: dict[str, str] = state.get("files", {}) if state.get("source") == str(source.resolve()) else {}
     changed = [rel for rel, stamp in seen.items() if previous.get(rel) != stamp or not (into / rel).is_file()]
-    removed = [rel for rel in previous if rel not in seen]
+    removed = sorted(written - seen.keys())
     with sync.staging(into) as stage:
         for rel in changed:
             try:
@@ -71,7 +71,7 @@ def fetch_folder(uri: str, into: Path, state_dir: Path) -> FetchResult:
                 raise SourceError(SOURCE_NOT_FOUND, f"copying {rel} from {source}: {exc.strerror}") from exc
             stage.add(rel)
         stage.commit(removed)
-    sync.save_state(state_dir, "folder", {"source": str(source.resolve()), "files": seen})
+    sync.save_state(state_dir, "folder", {"source": str(source.resolve()), "files": seen}, seen)
     return sync.result(
         "folder",
         folder_revision(files),

@@ -133,7 +133,8 @@ def fetch_http(
     sync.check_into(into, state_dir)
     limits = _Limits(max_bytes, timeout, max_redirects, read_headers_file(os.environ.get(HEADERS_FILE_ENV)))
     names = file_names(urls)
-    previous: dict[str, dict[str, str]] = sync.load_state(state_dir, "http").get("urls", {})
+    state, written = sync.load_state(state_dir, "http")
+    previous: dict[str, dict[str, str]] = state.get("urls", {})
 
     records: dict[str, dict[str, str]] = {}
     skipped: list[SkippedObject] = []
@@ -168,9 +169,9 @@ def fetch_http(
             first = failures[0]
             raise SourceError(first.reason, f"every URL failed; {redact_url(urls[0])}: {first.message}")
         kept = {rec["file"] for rec in records.values()}
-        removed = sorted({rec["file"] for rec in previous.values() if rec.get("file")} - kept)
+        removed = sorted(written - kept)
         stage.commit(removed)
-    sync.save_state(state_dir, "http", {"urls": records})
+    sync.save_state(state_dir, "http", {"urls": records}, kept)
     pairs = [
         (url, rec.get("etag") or rec.get("last_modified") or rec["sha256"]) for url, rec in records.items()
     ]

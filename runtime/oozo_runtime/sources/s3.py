@@ -76,13 +76,13 @@ def fetch_s3(
     wanted, skipped = _select(listing, source, max_object_bytes)
 
     previous: dict[str, str] = {}
-    state = sync.load_state(state_dir, "s3")
+    state, written = sync.load_state(state_dir, "s3")
     if state.get("source") == str(source):
         previous = dict(state.get("etags", {}))
     changed = [
         rel for rel, obj in wanted.items() if previous.get(rel) != obj.etag or not (into / rel).is_file()
     ]
-    removed = [rel for rel in previous if rel not in wanted]
+    removed = sorted(written - wanted.keys())
 
     etags = {rel: obj.etag for rel, obj in wanted.items()}
     with sync.staging(into) as stage:
@@ -95,7 +95,7 @@ def fetch_s3(
                 etags[rel] = etag  # the ETag of the bytes we got, in case it changed since listing
                 stage.add(rel)
         stage.commit(removed)
-    sync.save_state(state_dir, "s3", {"source": str(source), "etags": etags})
+    sync.save_state(state_dir, "s3", {"source": str(source), "etags": etags}, etags)
 
     # The revision covers every listed document object, skipped ones included: an oversized
     # object that changes is still a change of the source.

@@ -52,26 +52,30 @@ def folder_conflicts(paths: Iterable[str]) -> set[str]:
     return paths & folders
 
 
-def load_state(state_dir: Path, kind: SourceKind) -> dict[str, Any]:
-    """The previous fetch's record, `{}` when there is none (first fetch, an unreadable or
-    older-format file: all mean "fetch everything again", never a failure)."""
-    path = state_dir / f"{kind}-state.json"
+STATE_FILE = "fetch-state.json"
+
+
+def load_state(state_dir: Path, kind: SourceKind) -> tuple[dict[str, Any], set[str]]:
+    """The previous fetch's record if it was of the same kind (`{}` otherwise), and the files in
+    DIR it wrote, whatever its kind: a source switched from S3 to HTTP must not leave the S3
+    files behind. No record, or an unreadable one, means "fetch everything", never a failure."""
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
+        state = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return {}, set()
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        return {}
-    return state
+        return {}, set()
+    written = {str(rel) for rel in state.get("written", [])}
+    return (state if state.get("kind") == kind else {}), written
 
 
-def save_state(state_dir: Path, kind: SourceKind, state: dict[str, Any]) -> None:
+def save_state(state_dir: Path, kind: SourceKind, state: dict[str, Any], written: Iterable[str]) -> None:
     """Write the state atomically (temp file + rename): a kill leaves the old or the new one."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / f"{kind}-state.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({**state, "format": STATE_FORMAT}, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    record = {**state, "kind": kind, "written": sorted(written), "format": STATE_FORMAT}
+    tmp = state_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, state_dir / STATE_FILE)
 
 
 class Staging:
