@@ -69,7 +69,6 @@ def guarded(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
             "prefix": "handbook/",
             "endpoint": s3.endpoint,
             "region": s3.region,
-            "pathStyle": True,
             "credentialsSecret": "s3-credentials",
         },
     }
