@@ -62,8 +62,8 @@ test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster its
 
 .PHONY: lint
 lint: dev ## ruff, mypy and import-linter (the arrows between packages: [tool.importlinter])
-	$(VENV)/bin/ruff check contract operator runtime tests devcluster bench hack
-	$(VENV)/bin/ruff format --check contract operator runtime tests devcluster bench hack
+	$(VENV)/bin/ruff check contract operator runtime plugin tests devcluster bench hack
+	$(VENV)/bin/ruff format --check contract operator runtime plugin tests devcluster bench hack
 	$(VENV)/bin/mypy  # the packages, tests, devcluster, bench and hack: `files` in pyproject
 	$(VENV)/bin/lint-imports
 

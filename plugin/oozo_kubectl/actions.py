@@ -1,0 +1,91 @@
+"""The commands that change something: `reindex` (an annotation the operator watches) and
+`backup` (a Job from the backup CronJob's template, as `kubectl create job --from=cronjob/X`)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+from kubernetes.client import V1Job
+from kubernetes.client.rest import ApiException
+
+from oozo_kubectl import names as N
+from oozo_kubectl.kube import Cluster, PluginError, describe_api_error
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reindex(cluster: Cluster, name: str, requested_at: str | None = None) -> str:
+    """Set the reindex annotation; the operator folds it into the index hash, so a new value
+    means a new index Job. Returns the value written."""
+    cluster.corpus(name)  # a clear "not found" before the patch
+    value = requested_at or now_rfc3339()
+    patch = {"metadata": {"annotations": {N.REINDEX_ANNOTATION: value}}}
+    try:
+        cluster.custom.patch_namespaced_custom_object(
+            N.GROUP, N.VERSION, cluster.namespace, N.PLURAL, name, patch
+        )
+    except ApiException as err:
+        raise PluginError(describe_api_error(err, f"patch ragcorpus {cluster.namespace}/{name}")) from None
+    return value
+
+
+def manual_job(cronjob: dict[str, Any], job_name: str) -> dict[str, Any]:
+    """The Job `kubectl create job --from=cronjob/X` creates: the jobTemplate's metadata and spec,
+    the instantiate=manual annotation, and a controller ownerReference to the CronJob, so the
+    Job goes when the CronJob goes and the operator reads its result like a scheduled one."""
+    template = copy.deepcopy(cronjob["spec"]["jobTemplate"])
+    meta = template.get("metadata") or {}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name,
+            "namespace": cronjob["metadata"]["namespace"],
+            "labels": meta.get("labels") or {},
+            "annotations": {**(meta.get("annotations") or {}), N.MANUAL_ANNOTATION: "manual"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": cronjob["metadata"]["name"],
+                    "uid": cronjob["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": template["spec"],
+    }
+
+
+def manual_job_name(corpus: str, at: dt.datetime | None = None) -> str:
+    stamp = (at or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
+    return f"{N.backup_cronjob_name(corpus)}-manual-{stamp}"[:63]
+
+
+def backup(cluster: Cluster, name: str, job_name: str | None = None) -> str:
+    """Create an on-demand backup Job; returns its name."""
+    corpus = cluster.corpus(name)
+    if not (corpus.get("spec") or {}).get("backup"):
+        raise PluginError(f"ragcorpus {cluster.namespace}/{name} has no spec.backup: nothing to back up to")
+    cron_name = N.backup_cronjob_name(name)
+    try:
+        cronjob = cluster.plain(cluster.batch.read_namespaced_cron_job(cron_name, cluster.namespace))
+    except ApiException as err:
+        if err.status == 404:
+            raise PluginError(
+                f"CronJob {cluster.namespace}/{cron_name} does not exist yet: the operator creates it "
+                f"once the corpus has an index (see `kubectl oozo status {name}`)"
+            ) from None
+        raise PluginError(describe_api_error(err, f"get cronjob {cluster.namespace}/{cron_name}")) from None
+    job = manual_job(cronjob, job_name or manual_job_name(name))
+    try:
+        cluster.batch.create_namespaced_job(cluster.namespace, V1Job.model_validate(job))
+    except ApiException as err:
+        raise PluginError(
+            describe_api_error(err, f"create job {cluster.namespace}/{job['metadata']['name']}")
+        ) from None
+    return str(job["metadata"]["name"])

@@ -1,0 +1,162 @@
+"""The kubectl plugin's pure parts: the status summary and its screen (table-tested from status
+dicts), the manual backup Job, the report's ownership closure and Secret listing, and the names
+it shares with the operator as data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from oozo_kubectl import actions, report, screen, summary
+from oozo_kubectl import names as N
+from oozo_kubectl.query import api_key_ref
+from oozo_operator.render import labels as L
+from oozo_operator.render import secret as S
+from oozo_operator.render import service
+from oozo_operator.render.corpus import REINDEX_ANNOTATION
+
+READY = {"type": "Ready", "status": "True", "reason": "Serving", "message": "version v1 serves"}
+STALLED = {"type": "Stalled", "status": "True", "reason": "SecretMissing", "message": "Secret s3 is missing"}
+
+
+def corpus(status: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    meta = {"name": "docs", "namespace": "team", "generation": 2, "uid": "u-corpus"}
+    return {"metadata": meta, "spec": spec, "status": status or {}}
+
+
+def text_of(renderable: Any) -> str:
+    console = Console(record=True, width=160, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+INDEX = {
+    "version": "v20240101-abc",
+    "documents": 3,
+    "chunks": 12,
+    "job": "docs-index-1",
+    "builtAt": "2024-01-01T00:00:00Z",
+}
+SKIPPED = {**INDEX, "skippedDocuments": 1, "skipped": [{"document": "a.pdf", "reason": "encrypted"}]}
+BACKED_UP = {"lastBackup": {"time": "2024-01-02T03:00:00Z", "uri": "s3://b/p/v1.tar.zst"}}
+WARNING = {
+    "metadata": {},
+    "lastTimestamp": "t1",
+    "type": "Warning",
+    "reason": "BuildFailed",
+    "message": "boom",
+}
+CASES: list[tuple[str, summary.Observed, list[str], list[str]]] = [
+    ("a new corpus has no status yet", summary.Observed(corpus()),
+     ["Not ready", "none yet", "no backup configured", "no events"], ["Serving version  v"]),
+    ("a ready corpus shows its version and counts",
+     summary.Observed(corpus({"conditions": [READY], "index": INDEX, "observedGeneration": 2})),
+     ["Ready", "Serving", "version v1 serves", "v20240101-abc", "3 / 12", "observed 2"], ["Not ready"]),
+    ("a stalled corpus shows the reason and message",
+     summary.Observed(corpus({"conditions": [STALLED]})), ["SecretMissing", "Secret s3 is missing"], []),
+    ("skipped documents are listed with reasons",
+     summary.Observed(
+         corpus({"index": SKIPPED}),
+         index_jobs=[{"metadata": {"name": "docs-index-1", "creationTimestamp": "t"},
+                      "status": {"conditions": [{"type": "Complete", "status": "True"}]}}]),
+     ["Succeeded", "a.pdf: encrypted"], []),
+    ("backup, autoscaling and events",
+     summary.Observed(
+         corpus(BACKED_UP, backup={"schedule": "x"}),
+         backup_cronjob={"spec": {"schedule": "0 3 * * *"}},
+         hpa={"spec": {"minReplicas": 2, "maxReplicas": 5, "metrics": [
+             {"type": "Resource", "resource": {"name": "cpu", "target": {"averageUtilization": 70}}}]},
+              "status": {"currentReplicas": 2, "desiredReplicas": 3}},
+         events=[WARNING]),
+     ["0 3 * * *", "s3://b/p/v1.tar.zst", "2..5 replicas", "target CPU 70%", "BuildFailed", "boom"], []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("observed", "shown", "not_shown"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_status_screen_shows_what_the_status_says(
+    observed: summary.Observed, shown: list[str], not_shown: list[str]
+) -> None:
+    text = text_of(screen.status_screen(summary.status_summary(observed)))
+    for expected in shown:
+        assert expected in text, text
+    for unexpected in not_shown:
+        assert unexpected not in text, text
+
+
+@pytest.mark.parametrize(
+    ("ctype", "status", "style"),
+    [("Ready", "True", "green"), ("Ready", "False", "red"), ("Stalled", "True", "red"),
+     ("Stalled", "False", "green"), ("Reconciling", "True", "yellow"), ("IndexReady", "Unknown", "yellow")],
+)  # fmt: skip
+def test_conditions_are_coloured_by_whether_they_are_good(ctype: str, status: str, style: str) -> None:
+    assert screen.condition_style(ctype, status) == style
+
+
+def test_versions_say_what_status_does_not_list() -> None:
+    data = summary.versions_summary(corpus({"index": INDEX, "building": {"job": "docs-index-2"}}))
+    assert [r["role"] for r in data["versions"]] == ["serving", "building"]
+    assert "are not listed in status" in " ".join(text_of(screen.versions_screen(data)).split())
+
+
+def test_a_manual_backup_job_is_the_cronjob_template_owned_by_the_cronjob() -> None:
+    cron = {
+        "metadata": {"name": "docs-backup", "namespace": "team", "uid": "u-cron"},
+        "spec": {"jobTemplate": {"metadata": {"labels": {N.COMPONENT: N.BACKUP}}, "spec": {"template": {}}}},
+    }
+    job = actions.manual_job(cron, "docs-backup-manual-1")
+    assert job["metadata"]["labels"] == {N.COMPONENT: N.BACKUP}
+    assert job["metadata"]["annotations"] == {N.MANUAL_ANNOTATION: "manual"}
+    assert (
+        job["metadata"]["ownerReferences"][0] | {"uid": "u-cron", "kind": "CronJob", "controller": True}
+        == (job["metadata"]["ownerReferences"][0])
+    )
+    assert job["spec"] == {"template": {}}
+
+
+def test_report_takes_what_the_corpus_owns_through_jobs_and_replicasets() -> None:
+    def obj(kind: str, uid: str, owner: str | None) -> dict[str, Any]:
+        refs = [{"uid": owner}] if owner else []
+        return {"kind": kind, "metadata": {"name": uid, "uid": uid, "ownerReferences": refs}}
+
+    objects = [
+        *(obj("Deployment", "d", "u-corpus"), obj("ReplicaSet", "rs", "d"), obj("Pod", "p", "rs")),
+        *(obj("Job", "j", "u-corpus"), obj("Pod", "jp", "j"), obj("ConfigMap", "other", "someone")),
+    ]
+    names = [o["metadata"]["name"] for o in report.owned_closure("u-corpus", objects)]
+    assert sorted(names) == ["d", "j", "jp", "p", "rs"]
+
+
+def test_secrets_are_listed_by_name_and_type_only() -> None:
+    listed = report.secret_listing(
+        [{"metadata": {"name": "k"}, "type": "Opaque", "data": {"api-key": "c2VjcmV0"}}]
+    )
+    assert listed == [{"name": "k", "type": "Opaque"}]
+
+
+@pytest.mark.parametrize(
+    ("auth", "ref"),
+    [({}, None), ({"enabled": False}, None), ({"enabled": True}, ("docs-api-key", "api-key")),
+     ({"enabled": True, "apiKeySecretRef": {"name": "mine", "key": "k"}}, ("mine", "k"))],
+)  # fmt: skip
+def test_the_api_key_secret_is_the_one_the_server_reads(auth: dict[str, Any], ref: Any) -> None:
+    assert api_key_ref(corpus(runtime={"auth": auth})) == ref
+
+
+def test_the_plugin_names_are_the_operators() -> None:
+    assert (N.INSTANCE, N.COMPONENT, N.MANAGED_BY, N.MANAGER) == (
+        L.INSTANCE,
+        L.COMPONENT,
+        L.MANAGED_BY,
+        L.MANAGER,
+    )
+    assert (N.SERVER, N.INDEX, N.BACKUP) == (L.SERVER, L.INDEX, L.BACKUP)
+    assert N.REINDEX_ANNOTATION == REINDEX_ANNOTATION
+    assert N.GENERATED_KEY == S.GENERATED_KEY
+    assert N.generated_secret_name("x") == "x-api-key"
+    from tests.unit.plan_builders import corpus as operator_corpus
+
+    assert service.render(operator_corpus())["spec"]["ports"][0]["name"] == N.SERVICE_PORT_NAME
