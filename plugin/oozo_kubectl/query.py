@@ -25,7 +25,7 @@ TIMEOUT_SECONDS = 60.0
 def api_key_ref(corpus: dict[str, Any]) -> tuple[str, str] | None:
     """(Secret name, key) holding the corpus's API key, or None when auth is off."""
     auth = ((corpus.get("spec") or {}).get("runtime") or {}).get("auth") or {}
-    if not auth.get("enabled"):
+    if not auth.get("enabled", True):  # auth is on unless the spec turns it off
         return None
     ref = auth.get("apiKeySecretRef") or {}
     if ref.get("name"):
