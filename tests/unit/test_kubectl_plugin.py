@@ -139,7 +139,8 @@ def test_secrets_are_listed_by_name_and_type_only() -> None:
 
 @pytest.mark.parametrize(
     ("auth", "ref"),
-    [({}, ("docs-api-key", "api-key")), ({"enabled": False}, None), ({"enabled": True}, ("docs-api-key", "api-key")),
+    [({}, ("docs-api-key", "api-key")),
+     ({"enabled": False}, None), ({"enabled": True}, ("docs-api-key", "api-key")),
      ({"enabled": True, "apiKeySecretRef": {"name": "mine", "key": "k"}}, ("mine", "k"))],
 )  # fmt: skip
 def test_the_api_key_secret_is_the_one_the_server_reads(auth: dict[str, Any], ref: Any) -> None:
