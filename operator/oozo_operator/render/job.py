@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract.settings import IndexSettings, env_for
+from oozo_operator.render import embedding, pod
 from oozo_operator.render import labels as L
-from oozo_operator.render import pod
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
 
 CONTAINER = "index"
@@ -46,6 +46,7 @@ def index_env(corpus: Corpus) -> dict[str, str]:
         index_type=spec.index.type,
         keep_versions=spec.index.keep_versions,
         termination_message_path=TERMINATION_LOG,
+        **embedding.settings_values(spec.embedding),
     )
 
 
@@ -77,6 +78,7 @@ def pod_template(corpus: Corpus, job_labels: dict[str, str]) -> dict[str, Any]:
         index_read_only=False,
         mounts=[source_mount],
         volumes=[source_volume],
+        secret_env=embedding.api_key_env(corpus.spec.embedding),
     )
 
 
