@@ -33,7 +33,7 @@ demo: dev controlplane ## Run the whole loop on the embedded quickstart corpus a
 ##@ Testing
 
 .PHONY: test
-test: dev controlplane tools ## The full suite: unit, runtime, control-plane, e2e, s3, git and dev-cluster tiers
+test: dev controlplane tools corpora ## The full suite: unit, runtime, control-plane, e2e, s3, git and dev-cluster tiers
 	$(PYTEST) tests
 
 .PHONY: test-unit
@@ -41,7 +41,7 @@ test-unit: dev ## Unit tier only (seconds)
 	$(PYTEST) -m unit tests
 
 .PHONY: test-runtime
-test-runtime: dev ## Runtime tier: real model, real FAISS, real .docx
+test-runtime: dev corpora ## Runtime tier: real model, real FAISS, real .docx, real Russian man pages
 	$(PYTEST) -m runtime tests
 
 .PHONY: test-s3
@@ -68,7 +68,7 @@ lint: dev ## ruff, mypy and import-linter (the arrows between packages: [tool.im
 	$(VENV)/bin/lint-imports
 
 .PHONY: bench
-bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/benchmarks.md
+bench: dev controlplane corpora ## Benchmarks; results go to bench-results/ and docs/benchmarks.md
 	$(PY) -m bench.run
 
 ##@ Local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
@@ -76,6 +76,10 @@ bench: dev controlplane ## Benchmarks; results go to bench-results/ and docs/ben
 .PHONY: controlplane
 controlplane: ## Build the control-plane binaries from the Go module proxy (cached in ~/.cache/oozo)
 	@bash hack/controlplane/build.sh >/dev/null
+
+.PHONY: corpora
+corpora: dev ## Real non-English text for the multilingual tests: Debian's manpages-ru as text (~/.cache/oozo/corpora)
+	@$(PY) -m devcluster.corpora
 
 .PHONY: tools
 tools: ## helm and MinIO (Go module proxy), promtool and git (Debian) for the chart, S3 and Git tests

@@ -64,8 +64,16 @@ def operator_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     return result, module.markdown_rows(result)
 
 
+def multilingual_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
+    from bench import multilingual_bench
+
+    result = multilingual_bench.run(out)
+    return result, multilingual_bench.markdown_rows(result)
+
+
 SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "runtime": runtime_suite,
+    "multilingual": multilingual_suite,
     "backup": backup_suite,
     "fetch": fetch_suite,
     "operator": operator_suite,

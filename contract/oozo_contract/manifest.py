@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from oozo_contract.results import SkippedDocument
@@ -26,12 +34,67 @@ class _Part(BaseModel):
 
 
 class EmbeddingInfo(_Part):
+    """The model fingerprint: what the server checks before serving a version. Provider and host
+    are absent from manifests written before remote embeddings (they read as local)."""
+
     model: str
     dimension: int | None = None
     normalized: bool = True
     metric: str = "inner_product"
     query_prefix: str = ""
     passage_prefix: str = ""
+    # None for the local provider, so a local build writes the same bytes as before remote
+    # embeddings existed (a backup compares manifest bytes with its copy in S3).
+    provider: str | None = Field(default=None, description="openai for a remote server; absent: local")
+    host: str | None = Field(default=None, description="host[:port] of a remote embeddings server")
+    server_prefixes: bool | None = Field(
+        default=None, description="the remote server added the instruction prefixes (input_type)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _local_has_no_remote_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A local version's embedding reads exactly as before remote embeddings existed."""
+        data: dict[str, Any] = handler(self)
+        for name in ("provider", "host", "server_prefixes", "serverPrefixes"):
+            if name in data and data[name] is None:
+                del data[name]
+        return data
+
+    def fingerprint(self) -> EmbeddingFingerprint:
+        return EmbeddingFingerprint(
+            provider=self.provider or "local",
+            host=self.host,
+            model=self.model,
+            server_prefixes=bool(self.server_prefixes),
+        )
+
+    def cache_identity(self) -> str:
+        """Whose vectors the embedding cache holds: the model id alone for the local provider (as
+        every cache so far was keyed), provider, host and model for a remote one."""
+        return self.fingerprint().cache_identity()
+
+
+class EmbeddingFingerprint(_Part):
+    """Which embedder a version's vectors come from, without the dimension (known only once the
+    model answers). Two embedders with equal fingerprints give comparable vectors."""
+
+    provider: str = "local"
+    host: str | None = None
+    model: str
+    server_prefixes: bool = False
+
+    def cache_identity(self) -> str:
+        if self.provider == "local":
+            return self.model
+        marker = "+server-prefixes" if self.server_prefixes else ""
+        return f"{self.provider}://{self.host}/{self.model}{marker}"
+
+    def describe(self) -> str:
+        if self.provider == "local":
+            return f"local model {self.model!r}"
+        return f"{self.provider} model {self.model!r} at {self.host}" + (
+            " (server-side prefixes)" if self.server_prefixes else ""
+        )
 
 
 class ChunkingInfo(_Part):

@@ -50,6 +50,42 @@ class EmbeddingSettings(OozoSettings):
         default=d.BATCH_SIZE, ge=1, le=d.BATCH_SIZE_MAX, description="chunks per encode call"
     )
     model_cache_dir: Path | None = Field(default=None, description="where downloaded models are cached")
+    embedding_provider: d.EmbeddingProvider = Field(
+        default="local", description="local (sentence-transformers) or openai (a /v1/embeddings server)"
+    )
+    embedding_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="base URL of the OpenAI-compatible embeddings server (default: OpenAI's)",
+    )
+    embedding_api_key: SecretStr | None = Field(
+        default=None, description="key of the embeddings server (OOZO_EMBEDDING_API_KEY); never logged"
+    )
+    embedding_dimensions: int | None = Field(
+        default=None,
+        ge=1,
+        le=d.EMBEDDING_DIMENSIONS_MAX,
+        description="ask the server for vectors of this size (models that support it); default: its own",
+    )
+    embedding_prefixes: d.EmbeddingPrefixes = Field(
+        default="client",
+        description="who adds e5-style 'query: '/'passage: ' prefixes: client (Oozo) or server (input_type)",
+    )
+    embedding_timeout_seconds: float = Field(
+        default=d.EMBEDDING_TIMEOUT_SECONDS, gt=0, le=600, description="time for one embeddings request"
+    )
+    embedding_max_retries: int = Field(
+        default=d.EMBEDDING_MAX_RETRIES, ge=0, le=20, description="retries of a 429/5xx/connection error"
+    )
+    embedding_concurrency: int = Field(
+        default=d.EMBEDDING_CONCURRENCY,
+        ge=1,
+        le=d.EMBEDDING_CONCURRENCY_MAX,
+        description="embeddings requests in flight at once while indexing",
+    )
+    embedding_requests_per_second: float | None = Field(
+        default=None, gt=0, le=10_000, description="most embeddings requests started per second"
+    )
 
 
 class IndexSettings(EmbeddingSettings):

@@ -13,7 +13,19 @@ from oozo_runtime.retrieval import Hit
 from oozo_runtime.text import terms
 
 NO_MATCH = "No indexed passage matches the question."
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Sentence ends in any script: . ! ? … (optionally closed by a quote or bracket) before a space;
+# the Devanagari danda, Arabic and Greek question marks (";" after a Greek letter); and the CJK
+# full stops, which need no space after them. A single letter before a dot is an abbreviation
+# ("z. B.", "e. g.", Russian "t. e."), not an end. Line breaks always end a sentence.
+_CLOSER = "\"'\u201d\u2019\u00bb)\\]"  # closing quotes and brackets
+_SENTENCE = re.compile(
+    r"(?<![\s(]\w\.)(?<!^\w\.)(?<=[.!?…])\s+"
+    rf"|(?<=[.!?…][{_CLOSER}])\s+"
+    r"|(?<=[।॥؟])\s*"
+    r"|(?<=[\u0370-\u03ff\u1f00-\u1fff][;;])\s+"
+    r"|(?<=[\u3002\uff01\uff1f])\s*"  # CJK full stop, exclamation and question marks
+    r"|\n+"
+)
 
 
 def split_sentences(text: str) -> list[str]:

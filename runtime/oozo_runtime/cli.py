@@ -33,6 +33,33 @@ def version() -> None:
 
 Opt = typer.Option  # flags default to None: unset flags fall back to OOZO_* env, then defaults
 
+# The embedder flags of `index`, `serve` and `query`; the key comes only from the environment
+# (OOZO_EMBEDDING_API_KEY), never from a flag that `ps` would show.
+ProviderOpt = Annotated[
+    str | None, Opt(help="local or openai (an OpenAI-compatible server) [env OOZO_EMBEDDING_PROVIDER]")
+]
+BaseUrlOpt = Annotated[
+    str | None, Opt(help="Embeddings server base URL, e.g. http://tei:8080/v1 [env OOZO_EMBEDDING_BASE_URL]")
+]
+DimensionsOpt = Annotated[
+    int | None, Opt(help="Vector size to ask the server for [env OOZO_EMBEDDING_DIMENSIONS]")
+]
+PrefixesOpt = Annotated[
+    str | None,
+    Opt(help="Who adds e5 'query: '/'passage: ' prefixes: client or server [env OOZO_EMBEDDING_PREFIXES]"),
+]
+
+
+def _embedding_flags(
+    provider: str | None, base_url: str | None, dimensions: int | None, prefixes: str | None
+) -> dict[str, object]:
+    return {
+        "embedding_provider": provider,
+        "embedding_base_url": base_url,
+        "embedding_dimensions": dimensions,
+        "embedding_prefixes": prefixes,
+    }
+
 
 @app.command()
 def backup(
@@ -174,6 +201,10 @@ def index(
     s3_region: S3Region = None,
     s3_path_style: S3PathStyle = None,
     http_refuse_private: HttpRefusePrivate = None,
+    embedding_provider: ProviderOpt = None,
+    embedding_base_url: BaseUrlOpt = None,
+    embedding_dimensions: DimensionsOpt = None,
+    embedding_prefixes: PrefixesOpt = None,
 ) -> None:
     """Index SOURCE into a new immutable version under --out and make it current. A source
     that is not a folder is fetched first into INDEX_DIR/source-cache/files."""
@@ -190,6 +221,9 @@ def index(
             "include": include,
             "index_type": index_type,
             "termination_message_path": termination_message_path,
+            **_embedding_flags(
+                embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
+            ),
         },
         {
             "s3_endpoint": s3_endpoint,
@@ -209,11 +243,26 @@ def serve(
         str | None, Opt("--version", help="Serve this version, not current [env OOZO_INDEX_VERSION]")
     ] = None,
     model: Annotated[str | None, Opt(help="Embedding model id or path [env OOZO_MODEL]")] = None,
+    embedding_provider: ProviderOpt = None,
+    embedding_base_url: BaseUrlOpt = None,
+    embedding_dimensions: DimensionsOpt = None,
+    embedding_prefixes: PrefixesOpt = None,
 ) -> None:
     """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /)."""
     from oozo_runtime.commands import run_serve
 
-    run_serve({"index_dir": index_dir, "host": host, "port": port, "index_version": version, "model": model})
+    run_serve(
+        {
+            "index_dir": index_dir,
+            "host": host,
+            "port": port,
+            "index_version": version,
+            "model": model,
+            **_embedding_flags(
+                embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
+            ),
+        }
+    )
 
 
 @app.command()
@@ -226,11 +275,21 @@ def query(
     ] = None,
     model: Annotated[str | None, Opt(help="Embedding model id or path [env OOZO_MODEL]")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the answer and sources as JSON")] = False,
+    embedding_provider: ProviderOpt = None,
+    embedding_base_url: BaseUrlOpt = None,
+    embedding_dimensions: DimensionsOpt = None,
+    embedding_prefixes: PrefixesOpt = None,
 ) -> None:
     """Answer QUESTION locally from the index (extractive) and print the sources."""
     from oozo_runtime.commands import run_query
 
-    run_query(question, top_k, {"index_dir": index_dir, "index_version": version, "model": model}, as_json)
+    flags = {
+        "index_dir": index_dir,
+        "index_version": version,
+        "model": model,
+        **_embedding_flags(embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes),
+    }
+    run_query(question, top_k, flags, as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,6 +74,8 @@ def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
 def _build_with_progress(settings: IndexSettings) -> IndexBuildResult:
     from oozo_runtime.indexing.build import Progress, build
 
+    if settings.embedding_api_key:  # a second line of defence: the key is never logged anyway
+        logs.configure(secrets=[settings.embedding_api_key.get_secret_value()])
     if not sys.stderr.isatty():
         return build(settings)
     from rich.console import Console
@@ -108,23 +110,20 @@ def serve_settings(flags: dict[str, Any]) -> ServeSettings:
 
 def run_serve(flags: dict[str, Any]) -> None:
     from oozo_runtime import versions
-    from oozo_runtime.retrieval import ModelMismatch
+    from oozo_runtime.embedding import expected_fingerprint
+    from oozo_runtime.retrieval import ModelMismatch, check_fingerprint
     from oozo_runtime.server import http
     from oozo_runtime.server.app import create_app
 
     settings = serve_settings(flags)
     secrets = [k.get_secret_value() for k in settings.api_keys]
-    if settings.openai_api_key:
-        secrets.append(settings.openai_api_key.get_secret_value())
+    for key in (settings.openai_api_key, settings.embedding_api_key):
+        if key:
+            secrets.append(key.get_secret_value())
     logs.configure(settings.log_level, secrets=secrets)
     try:  # refuse a mismatched model up front: a clear exit beats a pod that never turns ready
         manifest = versions.read_manifest(versions.resolve(settings.index_dir, settings.index_version))
-        built_with = manifest.model
-        if built_with != settings.model:
-            raise ModelMismatch(
-                f"index version {manifest.version} was built with embedding model {built_with!r}, "
-                f"but this server is configured for {settings.model!r}"
-            )
+        check_fingerprint(manifest, expected_fingerprint(settings))
     except ModelMismatch as exc:
         log.error("refusing to serve", extra={"reason": str(exc)})
         typer.echo(str(exc), err=True)
@@ -137,18 +136,21 @@ def run_serve(flags: dict[str, Any]) -> None:
 
 def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -> None:
     from oozo_runtime.answers import extractive_answer
-    from oozo_runtime.embedding import Embedder
-    from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
+    from oozo_runtime.embedding import expected_fingerprint, make_embedder
+    from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_dimension
     from oozo_runtime.versions import IndexCorrupt, VersionNotFound
 
-    logs.configure("WARNING")
     settings = serve_settings(flags)
+    key = settings.embedding_api_key
+    logs.configure("WARNING", secrets=[key.get_secret_value()] if key else [])
     try:
-        index = LoadedIndex.load(settings.index_dir, settings.index_version, settings.model)
-    except (ModelMismatch, VersionNotFound, IndexCorrupt) as exc:
+        index = LoadedIndex.load(settings.index_dir, settings.index_version, expected_fingerprint(settings))
+        embedder = make_embedder(settings)
+        check_dimension(index.manifest, embedder.dimension)
+    except (ModelMismatch, VersionNotFound, IndexCorrupt, OozoError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    hits, _ = Retriever(Embedder(settings.model), index).retrieve(question, top_k)
+    hits, _ = Retriever(embedder, index).retrieve(question, top_k)
     answer = extractive_answer(question, hits)
     if as_json:
         out = {"answer": answer, "sources": [h.as_dict() for h in hits], "index_version": index.version}

@@ -7,12 +7,15 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oozo_contract.defaults import DEFAULT_MODEL
+from oozo_contract.manifest import EmbeddingFingerprint
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from oozo_contract.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,31 @@ def resolve_model_path(model_id: str) -> str:
     return model_id
 
 
+def expected_fingerprint(settings: EmbeddingSettings) -> EmbeddingFingerprint:
+    """The fingerprint an embedder made from these settings will have, known without loading a
+    model or calling a server: what a version's manifest is checked against before serving."""
+    if settings.embedding_provider == "local":
+        return EmbeddingFingerprint(provider="local", model=settings.model)
+    from oozo_runtime.remote_embedding import OPENAI_BASE_URL, host_of
+
+    return EmbeddingFingerprint(
+        provider=settings.embedding_provider,
+        host=host_of(settings.embedding_base_url or OPENAI_BASE_URL),
+        model=settings.model,
+        server_prefixes=settings.embedding_prefixes == "server",
+    )
+
+
+def make_embedder(settings: EmbeddingSettings) -> Any:
+    """The embedder the settings name: the local sentence-transformers model (imports torch) or
+    a remote OpenAI-compatible server (never imports torch)."""
+    if settings.embedding_provider == "openai":
+        from oozo_runtime.remote_embedding import RemoteEmbedder
+
+        return RemoteEmbedder(settings)
+    return Embedder(settings.model, str(settings.model_cache_dir) if settings.model_cache_dir else None)
+
+
 class Embedder:
     """A loaded sentence-transformers model with the prefixes of its family."""
 
@@ -59,6 +87,7 @@ class Embedder:
 
         self.model_id = model_id
         self.prefixes = prefixes_for(model_id)
+        self.fingerprint = EmbeddingFingerprint(provider="local", model=model_id)
         path = resolve_model_path(model_id)
         log.info("loading embedding model", extra={"model": model_id, "path": path})
         self.model = SentenceTransformer(path, device="cpu", cache_folder=cache_dir)

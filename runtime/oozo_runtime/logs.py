@@ -52,5 +52,13 @@ def configure(level: str = "INFO", secrets: Iterable[str] = (), stream: Any = No
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
-    for noisy in ("httpx", "httpcore", "openai", "sentence_transformers", "urllib3", "faiss.loader"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "sentence_transformers",
+        "urllib3",
+        "faiss.loader",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

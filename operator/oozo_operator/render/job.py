@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract.settings import IndexSettings, env_for
-from oozo_operator.render import fetch, pod
+from oozo_operator.render import embedding, fetch, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
 
@@ -45,6 +45,7 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
         keep_versions=spec.index.keep_versions,
         termination_message_path=TERMINATION_LOG,
         **pinned,
+        **embedding.settings_values(spec.embedding),
     )
 
 
@@ -88,6 +89,7 @@ def pod_template(
         volumes=source_volumes,
         init_containers=inits,
         service_account_name=identity,
+        secret_env=embedding.api_key_env(corpus.spec.embedding),
     )
 
 

