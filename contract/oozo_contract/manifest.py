@@ -25,6 +25,18 @@ class _Part(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
+class OnnxGraphInfo(_Part):
+    """The ONNX export of the embedding model the server encodes questions with (no torch). It
+    lives once per model revision in INDEX_DIR/<folder>, shared by the versions built with that
+    revision; the server refuses a folder whose files differ from these checksums."""
+
+    folder: str = Field(description="relative to the index directory, e.g. onnx/<model>-<revision>")
+    files: dict[str, str] = Field(description="file name → xxh3_128 of its bytes")
+    opset: int
+    model_revision: str = Field(description="fingerprint of the model's weights, config and tokenizer")
+    exporter: str = Field(default="", description="what exported it, e.g. torch.onnx 2.5.1")
+
+
 class EmbeddingInfo(_Part):
     model: str
     dimension: int | None = None
@@ -32,6 +44,10 @@ class EmbeddingInfo(_Part):
     metric: str = "inner_product"
     query_prefix: str = ""
     passage_prefix: str = ""
+    # Absent in manifests written before the ONNX query encoder (they load as None): the server
+    # then encodes with torch. `onnx_error` says why a build could not export one.
+    onnx: OnnxGraphInfo | None = None
+    onnx_error: str | None = None
 
 
 class ChunkingInfo(_Part):

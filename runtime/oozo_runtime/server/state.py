@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import anyio
 
@@ -32,6 +33,8 @@ class AppState:
     limiter: anyio.CapacityLimiter
     retriever: Retriever | None = None
     load_error: str | None = None
+    encoder_backend: str | None = None  # "onnx" or "torch" once loaded
+    encoder_fallback_reason: str = ""  # why torch, when it is torch
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def set_retriever(self, retriever: Retriever) -> None:
@@ -54,20 +57,28 @@ class AppState:
         """Load the model and the index version; waits for a missing version to appear, gives
         up on a model mismatch (a configuration error no wait will fix)."""
         import faiss
-        import torch
 
-        from oozo_runtime.embedding import Embedder
+        from oozo_runtime.onnx_encoder import choose_query_encoder
 
         s = self.settings
-        torch.set_num_threads(s.torch_threads)
         faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
         try:
             index = self._wait_for_index()
             if index is None:
                 return
-            embedder = Embedder(s.model, str(s.model_cache_dir) if s.model_cache_dir else None)
-            embedder.encode_query("warm up")
-            self.set_retriever(Retriever(embedder, index))
+            # ONNX Runtime when the version has a checked graph (torch is then never imported),
+            # torch otherwise; torch_threads is the threads of one encode either way
+            chosen = choose_query_encoder(
+                Path(s.index_dir),
+                index.manifest,
+                s.model,
+                str(s.model_cache_dir) if s.model_cache_dir else None,
+                s.torch_threads,
+            )
+            chosen.encoder.encode_query("warm up")
+            self.encoder_backend, self.encoder_fallback_reason = chosen.backend, chosen.reason
+            self.metrics.query_encoder.labels(chosen.backend).set(1)
+            self.set_retriever(Retriever(chosen.encoder, index))
         except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
             self.load_error = str(exc)
             log.error("refusing index version", extra={"reason": str(exc)})
