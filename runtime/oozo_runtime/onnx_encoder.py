@@ -210,7 +210,13 @@ def choose_query_encoder(
             reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, OnnxUnavailable) else str(exc)
     log.warning("query encoder falls back to torch", extra={"reason": reason})
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch
+    try:
+        import torch
+    except ImportError as exc:  # the torch-free server image (the `serve` extra)
+        raise OnnxUnavailable(
+            f"{reason}, and torch is not installed to encode without one; rebuild the index with "
+            "`oozo index` (it exports the graph)"
+        ) from exc
 
     from oozo_runtime.embedding import Embedder
 
