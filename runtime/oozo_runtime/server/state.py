@@ -5,6 +5,7 @@ retriever. Loading happens in a background thread so /health answers at once and
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -102,4 +103,19 @@ class AppState:
 
 
 def default_concurrency(settings: ServeSettings) -> int:
-    return settings.query_concurrency or max(1, os.cpu_count() or 1)
+    """Queries encoded and searched at once: the setting, else the CPUs this process may use."""
+    return settings.query_concurrency or cpu_limit()
+
+
+def cpu_limit(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The pod's CPU limit (cgroup v2 `cpu.max`, quota/period rounded up) when it is set and lower
+    than the CPUs the process may run on; os.cpu_count() would count the node's cores, and a pool
+    wider than the limit only makes the threads queue for the CFS quota."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity count stands
+    return max(1, cpus)
