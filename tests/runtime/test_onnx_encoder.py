@@ -143,3 +143,18 @@ def test_a_version_without_a_graph_is_served_by_torch_and_says_so(
     r = httpx.post(server.url + "/api/query", json={"question": fact.question}, timeout=30)
     assert r.status_code == 200 and r.json()["sources"][0]["document"] == fact.document
     assert 'rag_query_encoder_info{backend="torch"} 1.0' in httpx.get(server.url + "/metrics").text
+
+
+def test_the_model_revision_does_not_depend_on_what_the_model_encoded_before(embedder: Any) -> None:
+    """transformers leaves truncation and padding state on the tokenizer after each call: a
+    model fresh from disk and one that has embedded passages are the same revision (one export)."""
+    from oozo_runtime.indexing.onnx_export import encoder_spec, model_revision
+
+    spec = encoder_spec(embedder)
+    backend = embedder.model[0].tokenizer.backend_tokenizer
+    backend.no_truncation()
+    backend.no_padding()  # as loaded from disk
+    fresh = model_revision(embedder, spec)
+    embedder.encode_passages(["a long passage about travel expenses " * 60, "short"])
+    assert backend.truncation is not None  # the state the revision must ignore is there
+    assert model_revision(embedder, spec) == fresh

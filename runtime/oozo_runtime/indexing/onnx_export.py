@@ -15,6 +15,7 @@ the server encodes with torch and says so.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -110,9 +111,19 @@ def model_revision(embedder: Any, spec: EncoderSpec) -> str:
     for name, tensor in sorted(embedder.model[0].auto_model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    digest.update(embedder.model[0].tokenizer.backend_tokenizer.to_str().encode())
+    digest.update(tokenizer_identity(embedder.model[0].tokenizer.backend_tokenizer.to_str()).encode())
     digest.update(repr(spec).encode())
     return str(digest.hexdigest())
+
+
+def tokenizer_identity(tokenizer_json: str) -> str:
+    """The tokenizer without its truncation and padding state: transformers sets both on the
+    backend tokenizer at each call, so a model that has encoded passages would otherwise get
+    another revision than the same model fresh from disk (the encoder sets both itself)."""
+    data = json.loads(tokenizer_json)
+    data.pop("truncation", None)
+    data.pop("padding", None)
+    return json.dumps(data, sort_keys=True)
 
 
 def folder_name(model_id: str, revision: str) -> str:
