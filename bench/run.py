@@ -44,6 +44,13 @@ def runtime_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     return result, runtime_bench.markdown_rows(result)
 
 
+def serving_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
+    from bench import serving_bench
+
+    result = serving_bench.run(out)
+    return result, serving_bench.markdown_rows(result)
+
+
 def backup_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     from bench import backup_bench
 
@@ -74,6 +81,7 @@ def multilingual_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
 SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "runtime": runtime_suite,
     "multilingual": multilingual_suite,
+    "serving": serving_suite,
     "backup": backup_suite,
     "fetch": fetch_suite,
     "operator": operator_suite,

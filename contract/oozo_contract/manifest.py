@@ -33,6 +33,18 @@ class _Part(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
+class OnnxGraphInfo(_Part):
+    """The ONNX export of the embedding model the server encodes questions with (no torch). It
+    lives once per model revision in INDEX_DIR/<folder>, shared by the versions built with that
+    revision; the server refuses a folder whose files differ from these checksums."""
+
+    folder: str = Field(description="relative to the index directory, e.g. onnx/<model>-<revision>")
+    files: dict[str, str] = Field(description="file name → xxh3_128 of its bytes")
+    opset: int
+    model_revision: str = Field(description="fingerprint of the model's weights, config and tokenizer")
+    exporter: str = Field(default="", description="what exported it, e.g. torch.onnx 2.5.1")
+
+
 class EmbeddingInfo(_Part):
     """The model fingerprint: what the server checks before serving a version. Provider and host
     are absent from manifests written before remote embeddings (they read as local)."""
@@ -50,6 +62,10 @@ class EmbeddingInfo(_Part):
     server_prefixes: bool | None = Field(
         default=None, description="the remote server added the instruction prefixes (input_type)"
     )
+    # Absent in manifests written before the ONNX query encoder (they load as None): the server
+    # then encodes with torch. `onnx_error` says why a build could not export one.
+    onnx: OnnxGraphInfo | None = None
+    onnx_error: str | None = None
 
     @model_serializer(mode="wrap")
     def _local_has_no_remote_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

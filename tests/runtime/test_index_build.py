@@ -39,6 +39,9 @@ def test_manifest_describes_the_version(built: Built) -> None:
     path = versions.resolve(built.index_dir)
     assert path.name == built.result.version
     m = versions.read_manifest(path).model_dump(mode="json", by_alias=True)
+    # the ONNX query graph (tests/runtime/test_onnx_encoder.py): recorded, no export error
+    onnx, onnx_error = m["embedding"].pop("onnx"), m["embedding"].pop("onnxError")
+    assert onnx_error is None and onnx["opset"] >= 14 and onnx["folder"].startswith("onnx/")
     assert m["embedding"] == {
         "model": DEFAULT_MODEL,
         "dimension": 384,

@@ -71,3 +71,22 @@ def test_what_is_not_a_manifest_is_refused(text: str) -> None:
 def test_a_manifest_from_a_newer_format_is_refused() -> None:
     with pytest.raises(ValidationError, match="newer"):
         Manifest.parse(json.dumps({**TODAYS, "formatVersion": 2}))
+
+
+def test_the_onnx_query_graph_is_an_optional_field_that_round_trips(tmp_path: Path) -> None:
+    """Manifests from before the ONNX encoder have none (the server then uses torch); a build's
+    record of its graph (folder, per-file xxh3_128, opset, model revision) is written back as read."""
+    assert Manifest.parse(json.dumps(TODAYS)).embedding.onnx is None  # type: ignore[union-attr]
+    graph = {
+        "folder": "onnx/sentence-transformers-all-minilm-l6-v2-0123456789abcdef",
+        "files": {"model.onnx": "1" * 32, "tokenizer.json": "2" * 32, "encoder.json": "3" * 32},
+        "opset": 17,
+        "modelRevision": "0123456789abcdef" * 2,
+        "exporter": "torch.onnx 2.5.1",
+    }
+    data = {**TODAYS, "embedding": {**TODAYS["embedding"], "onnx": graph}}
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    m = Manifest.parse(text)
+    assert m.embedding is not None and m.embedding.onnx is not None and m.embedding.onnx.opset == 17
+    m.write(tmp_path)
+    assert (tmp_path / "manifest.json").read_text() == text

@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from oozo_contract.manifest import ChunkingInfo, Counts, EmbeddingInfo, IndexFileInfo, Manifest
+from oozo_contract.manifest import (
+    ChunkingInfo,
+    Counts,
+    EmbeddingInfo,
+    IndexFileInfo,
+    Manifest,
+    OnnxGraphInfo,
+)
 from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
@@ -126,7 +133,19 @@ def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet,
         and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
         and manifest.index.type == settings.index_type
         and manifest.documents == docs.documents
+        and _has_query_graph(settings, manifest)
     )
+
+
+def _has_query_graph(settings: IndexSettings, manifest: Manifest) -> bool:
+    """Whether the version has its ONNX graph (or a recorded reason it cannot have one): a
+    version from before ONNX graphs, or whose graph folder went missing, is rebuilt once."""
+    from oozo_runtime.indexing.onnx_export import reusable_graph
+
+    embedding = manifest.embedding
+    if embedding is None or embedding.onnx_error or embedding.provider:
+        return embedding is not None  # a remote provider encodes questions itself: no graph
+    return reusable_graph(Path(settings.index_dir), manifest, embedding.model) is not None
 
 
 def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> IndexBuildResult:
@@ -154,14 +173,16 @@ def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> In
 
 def retain(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
     """Delete the versions beyond the newest `keep_newest` that are neither current nor in
-    `keep`, then the embedding cache of every model no kept version uses."""
+    `keep`, then the embedding cache and the ONNX graph of every model no kept version uses."""
     from oozo_runtime.indexing.cache import prune_models
+    from oozo_runtime.indexing.onnx_export import prune_graphs
 
     current = versions.current_version(root)
     pruned = versions.prune(root, keep_newest, keep | ({current} if current else set()))
     if pruned:
         log.info("pruned old index versions", extra={"pruned": pruned})
     kept_models: set[tuple[str, str]] = set()
+    kept_graphs: set[str] = set()
     for name in versions.list_versions(root):
         try:
             embedding = versions.read_manifest(root / versions.VERSIONS / name).embedding
@@ -169,7 +190,10 @@ def retain(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
             continue
         if embedding:
             kept_models.add((embedding.cache_identity(), embedding.passage_prefix))
+            if embedding.onnx:
+                kept_graphs.add(embedding.onnx.folder)
     prune_models(root / versions.CACHE, kept_models)
+    prune_graphs(root, kept_graphs)
     return pruned
 
 
@@ -187,6 +211,30 @@ class _Prefetched:
 
     def get(self) -> Any:
         return self._future.result()
+
+
+# Why a version built with a remote embeddings server has no ONNX graph (manifest onnxError).
+REMOTE_ENCODER = "questions are encoded by the remote embeddings server"
+
+
+def _query_graph(
+    root: Path, embedder: Any, model_id: str, load_model: Callable[[], Any]
+) -> tuple[OnnxGraphInfo | None, str | None]:
+    """The ONNX graph the server will encode questions with: the current version's when this
+    build loaded no model and that graph still checks out, else this model revision's (cached
+    or exported now)."""
+    from oozo_runtime.indexing.onnx_export import graph_for_build, reusable_graph
+
+    if embedder is not None and embedder.fingerprint.provider != "local":
+        return None, REMOTE_ENCODER
+    if embedder is None:
+        name = versions.current_version(root)
+        current = versions.read_manifest(root / versions.VERSIONS / name) if name else None
+        reused = reusable_graph(root, current, model_id)
+        if reused is not None:
+            return reused, None
+        embedder = load_model()
+    return graph_for_build(root, embedder)
 
 
 def _embed_and_publish(
@@ -234,6 +282,7 @@ def _embed_and_publish(
             [docs.chunks[i].text for i in missing], settings.batch_size, progress.on_advance
         )
     progress.on_stage("publishing", 1)
+    onnx, onnx_error = _query_graph(root, embedder, model_id, load_model)
     versions_index = build_faiss(vectors, settings.index_type)
     import faiss
 
@@ -266,6 +315,8 @@ def _embed_and_publish(
             provider=None if fingerprint.provider == "local" else fingerprint.provider,
             host=fingerprint.host,
             server_prefixes=fingerprint.server_prefixes or None,
+            onnx=onnx,
+            onnx_error=onnx_error,
         ),
         chunking=ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap),
         index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),

@@ -51,6 +51,12 @@ class Metrics:
         self.index_info = Gauge(
             "rag_index_info", "the served index version (value 1)", ["version", "model"], registry=r
         )
+        self.query_encoder = Gauge(
+            "rag_query_encoder_info",
+            "question encoder in use (value 1): onnx, or torch when the version has no ONNX graph",
+            ["backend"],
+            registry=r,
+        )
         self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)
         self.index_built = Gauge(
             "rag_index_built_timestamp_seconds",

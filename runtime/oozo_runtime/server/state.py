@@ -5,11 +5,13 @@ retriever. Loading happens in a background thread so /health answers at once and
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -35,6 +37,8 @@ class AppState:
     limiter: anyio.CapacityLimiter
     retriever: Retriever | None = None
     load_error: str | None = None
+    encoder_backend: str | None = None  # "onnx" or "torch" once loaded
+    encoder_fallback_reason: str = ""  # why torch, when it is torch
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def set_retriever(self, retriever: Retriever) -> None:
@@ -58,22 +62,35 @@ class AppState:
         up on a model mismatch (a configuration error no wait will fix)."""
         import faiss
 
-        s = self.settings
-        if s.embedding_provider == "local":  # a remote provider never imports torch
-            import torch
+        from oozo_runtime.onnx_encoder import choose_query_encoder
 
-            torch.set_num_threads(s.torch_threads)
+        s = self.settings
         faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
         try:
             index = self._wait_for_index()
             if index is None:
                 return
-            embedder = self._connect_embedder()
-            if embedder is None:
-                return
-            check_dimension(index.manifest, embedder.dimension)
-            embedder.encode_query("warm up")
-            self.set_retriever(Retriever(embedder, index))
+            if s.embedding_provider == "local":
+                # ONNX Runtime when the version has a checked graph (torch is then never
+                # imported), torch otherwise; torch_threads is the threads of one encode either way
+                chosen = choose_query_encoder(
+                    Path(s.index_dir),
+                    index.manifest,
+                    s.model,
+                    str(s.model_cache_dir) if s.model_cache_dir else None,
+                    s.torch_threads,
+                )
+                encoder, backend, reason = chosen.encoder, chosen.backend, chosen.reason
+            else:  # a remote embeddings server encodes the questions too
+                encoder = self._connect_embedder()
+                if encoder is None:
+                    return
+                backend, reason = "remote", ""
+            check_dimension(index.manifest, encoder.dimension)
+            encoder.encode_query("warm up")
+            self.encoder_backend, self.encoder_fallback_reason = backend, reason
+            self.metrics.query_encoder.labels(backend).set(1)
+            self.set_retriever(Retriever(encoder, index))
         except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
             # Both messages name the version, the models or the files, never a path.
             self.load_error = f"{type(exc).__name__}: {exc}"
@@ -132,4 +149,19 @@ def waiting_reason(version: str | None) -> str:
 
 
 def default_concurrency(settings: ServeSettings) -> int:
-    return settings.query_concurrency or max(1, os.cpu_count() or 1)
+    """Queries encoded and searched at once: the setting, else the CPUs this process may use."""
+    return settings.query_concurrency or cpu_limit()
+
+
+def cpu_limit(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The pod's CPU limit (cgroup v2 `cpu.max`, quota/period rounded up) when it is set and lower
+    than the CPUs the process may run on; os.cpu_count() would count the node's cores, and a pool
+    wider than the limit only makes the threads queue for the CFS quota."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity count stands
+    return max(1, cpus)

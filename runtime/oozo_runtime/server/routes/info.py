@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from fastapi import APIRouter
@@ -29,5 +30,10 @@ async def info(_: AuthDep, state: StateDep, retriever: RetrieverDep) -> dict[str
         "index_type": manifest.index.type,
         "chunking": manifest.chunking.model_dump() if manifest.chunking else None,
         "generation_provider": state.generator.provider,
+        # which engine encodes questions, and why torch when it is torch (no or a broken graph)
+        "encoder": state.encoder_backend or getattr(retriever.embedder, "backend", "torch"),
+        "encoder_fallback_reason": state.encoder_fallback_reason or None,
+        # a promise /api/info can show from the live process: the ONNX path never loads torch
+        "torch_loaded": "torch" in sys.modules,
         "runtime_version": __version__,
     }

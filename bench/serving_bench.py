@@ -1,0 +1,191 @@
+"""The query server, ONNX Runtime against torch, in one run on one index of >= 10,000 chunks:
+
+- in-process floors: encode one question + FAISS search, one thread, with the ONNX encoder and
+  with the torch `Embedder`;
+- `oozo serve` (a real process) on the version as `oozo index` publishes it (ONNX graph
+  recorded: the server never imports torch) and on a copy whose manifest records no graph (the
+  torch fallback, which is what every server ran before): process start to /ready, p50 at
+  concurrency 1 (client and server-side), req/s at concurrency 32, and the server's RSS after
+  the load (VmRSS; VmHWM is the peak).
+
+    python -m bench.serving_bench [--documents 80] [--out bench-results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.runtime_bench import WORDS, _index, _load, _oozo, _percentiles, _sequential, make_corpus
+from devcluster.ports import free_port
+
+
+def _floor(encoder: Any, index: Any, questions: list[str]) -> dict[str, float]:
+    for q in questions[:10]:
+        index.index.search(encoder.encode_query(q), 5)
+    samples = []
+    started = time.perf_counter()
+    for q in questions:
+        t0 = time.perf_counter()
+        index.index.search(encoder.encode_query(q), 5)
+        samples.append(time.perf_counter() - t0)
+    return {**_percentiles(samples), "rps": round(len(questions) / (time.perf_counter() - started), 1)}
+
+
+def floors(index_dir: Path, questions: list[str]) -> dict[str, dict[str, float]]:
+    import faiss
+    import torch
+
+    from oozo_contract.defaults import DEFAULT_MODEL
+    from oozo_runtime.embedding import Embedder
+    from oozo_runtime.onnx_encoder import OnnxEncoder, check_graph
+    from oozo_runtime.retrieval import LoadedIndex
+
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+    index = LoadedIndex.load(index_dir, None, DEFAULT_MODEL)
+    embedding = index.manifest.embedding
+    assert embedding is not None and embedding.onnx is not None, "the build exported no ONNX graph"
+    onnx = OnnxEncoder(check_graph(index_dir, embedding.onnx))
+    return {"onnx": _floor(onnx, index, questions), "torch": _floor(Embedder(), index, questions)}
+
+
+def without_graph(index_dir: Path, dest: Path) -> Path:
+    """A copy of the index whose current version records no ONNX graph (as before ONNX graphs)."""
+    from oozo_runtime import versions
+
+    shutil.copytree(index_dir, dest, symlinks=True)
+    current = dest / versions.CURRENT
+    manifest = versions.read_manifest(current)
+    assert manifest.embedding is not None
+    embedding = manifest.embedding.model_copy(update={"onnx": None})
+    (current / "manifest.json").unlink()
+    manifest.model_copy(update={"embedding": embedding}).write(current)
+    return dest
+
+
+def _memory(pid: int) -> dict[str, float]:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = {
+        line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))
+    }
+    return {"rss_mib": round(fields["VmRSS"] / 1024, 1), "peak_rss_mib": round(fields["VmHWM"] / 1024, 1)}
+
+
+def serve(index_dir: Path, questions: list[str]) -> dict[str, Any]:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OOZO_LOG_LEVEL": "WARNING"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        _oozo("serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - started > 300 or proc.poll() is not None:
+                raise RuntimeError("oozo serve did not become ready")
+            time.sleep(0.05)
+        ready_s = time.perf_counter() - started
+        info = httpx.get(url + "/api/info").json()
+        _sequential(url, questions[:20])  # warm-up
+        c1 = _sequential(url, questions)
+        c32 = asyncio.run(_load(url, questions * 3, 32))
+        return {
+            "encoder": info["encoder"],
+            "torchLoaded": info["torch_loaded"],
+            "readySeconds": round(ready_s, 2),
+            "c1": c1,
+            "c32": c32,
+            **_memory(proc.pid),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def run(out: Path = Path("bench-results"), documents: int = 80, chunk_size: int = 200) -> dict[str, Any]:
+    """`documents` .docx files (as the runtime suite's query index) at `chunk_size` characters
+    per chunk: 80 files make about 10,800 chunks."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    work = Path(tempfile.mkdtemp(prefix="oozo-serving-bench-"))
+    try:
+        source, index_dir = work / "docs", work / "index"
+        make_corpus(source, documents, seed=13)
+        overlap = str(chunk_size // 5)
+        built = _index(source, index_dir, 64, "--chunk-size", str(chunk_size), "--chunk-overlap", overlap)
+        rng = random.Random(11)
+        questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(200)]
+        floor = floors(index_dir, questions)
+        onnx = serve(index_dir, questions)
+        torch = serve(without_graph(index_dir, work / "index-torch"), questions)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
+        "indexChunks": built["chunks"],
+        "floor": floor,
+        "onnx": onnx,
+        "torch": torch,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def markdown_rows(r: dict[str, Any]) -> list[str]:
+    """`| measure | onnx | torch | ratio | target |` rows."""
+    o, t, fl = r["onnx"], r["torch"], r["floor"]
+    floor_ratio = o["c1"]["server_p50_ms"] / fl["onnx"]["p50_ms"]
+    speedup_c1 = t["c1"]["server_p50_ms"] / o["c1"]["server_p50_ms"]
+    speedup_c32 = o["c32"]["rps"] / t["c32"]["rps"]
+    return [
+        f"| serving benchmark ({r['indexChunks']} chunks, top_k 5, extractive) | ONNX Runtime "
+        "| torch (version without a graph) | ratio | target |",
+        "|---|---|---|---|---|",
+        f"| in-process floor (encode + FAISS search, 1 thread) | p50 {fl['onnx']['p50_ms']} ms, "
+        f"{fl['onnx']['rps']} req/s | p50 {fl['torch']['p50_ms']} ms, {fl['torch']['rps']} req/s | | |",
+        f"| concurrency 1: server-side p50 (client p50) | {o['c1']['server_p50_ms']} ms "
+        f"({o['c1']['p50_ms']} ms) | {t['c1']['server_p50_ms']} ms ({t['c1']['p50_ms']} ms) "
+        f"| **{floor_ratio:.2f}x** the ONNX floor; torch/ONNX **{speedup_c1:.2f}x** "
+        "| <= 1.3x the floor; >= 3x lower than torch |",
+        f"| concurrency 32: req/s (client p50) | {o['c32']['rps']} ({o['c32']['p50_ms']} ms) "
+        f"| {t['c32']['rps']} ({t['c32']['p50_ms']} ms) | **{speedup_c32:.2f}x** | >= 3x torch |",
+        f"| server RSS after the load (peak) | {o['rss_mib']} MiB ({o['peak_rss_mib']} MiB) "
+        f"| {t['rss_mib']} MiB ({t['peak_rss_mib']} MiB) | | <= 300 MiB |",
+        f"| process start to /ready | {o['readySeconds']} s | {t['readySeconds']} s | | <= 3 s |",
+        f"| torch imported by the server | {o['torchLoaded']} | {t['torchLoaded']} | | ONNX: no |",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--documents", type=int, default=80)
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    args = parser.parse_args()
+    result = run(args.out, args.documents)
+    print(json.dumps(result, indent=2))
+    print("\n".join(markdown_rows(result)))
+
+
+if __name__ == "__main__":
+    main()
