@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST  := $(VENV)/bin/pytest
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | sha256sum | cut -c1-12)
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
@@ -20,11 +20,19 @@ help: ## Show this help
 .PHONY: dev
 dev: $(STAMP) ## Create .venv with everything, test tools included (fast when already done)
 
-$(STAMP): pyproject.toml
+# uv.lock pins every package (`make lock` after changing pyproject.toml): --locked refuses a lock
+# that no longer matches pyproject.toml instead of resolving anew; --inexact keeps uv itself.
+$(STAMP): pyproject.toml uv.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q uv
-	$(VENV)/bin/uv pip install --python $(PY) -e '.[operator,runtime,dev]'
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --locked --inexact --python $(PY) \
+	  --extra operator --extra runtime --extra dev
 	@rm -f $(VENV)/.installed-* && touch $@
+
+.PHONY: lock
+lock: ## Pin the dependencies again into uv.lock after a change to pyproject.toml
+	@test -x $(VENV)/bin/uv || $(MAKE) dev
+	$(VENV)/bin/uv lock
 
 .PHONY: demo
 demo: dev controlplane ## Run the whole loop on the embedded quickstart corpus and ask it a question
