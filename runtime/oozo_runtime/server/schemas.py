@@ -112,6 +112,12 @@ class Info(BaseModel):
     index_type: str
     chunking: dict[str, object] | None
     generation_provider: str
+    encoder: Literal["onnx", "torch", "remote"] = Field(
+        description="what encodes questions: ONNX Runtime, torch (no or a broken graph) or the remote "
+        "embeddings server"
+    )
+    encoder_fallback_reason: str | None = Field(description="why torch, when it is torch")
+    torch_loaded: bool = Field(description="whether the server process has imported torch")
     runtime_version: str
 
 
