@@ -43,6 +43,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from oozo_contract.fetch import SKIPPED_LISTED, FetchResult
+from oozo_runtime.sources import sync
 from oozo_runtime.sources.errors import (
     SOURCE_AUTH_FAILED,
     SOURCE_INVALID,
@@ -240,6 +241,7 @@ def fetch_git(
     SourceRefused (more files than `max_files`). On failure `into` is as it was.
     """
     source = parse_git_uri(uri)
+    sync.check_into(into, state_dir)
     username, password = _credentials()
     client = Urllib3HttpGitClient(source.url, username=username, password=password, timeout=timeout)
     with _remote_errors(source):

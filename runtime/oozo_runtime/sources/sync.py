@@ -97,15 +97,18 @@ class Staging:
         self.staged.append(rel)
 
     def commit(self, removed: Iterable[str]) -> None:
-        """Move every staged file into place, then delete `removed` (files a fetch wrote)."""
+        """Delete `removed` (files a fetch wrote), then move every staged file into place.
+        Deleting first lets a file give way to a folder of the same name (`a` → `a/b`); every
+        path is checked to stay inside `into` (no symlinked folder leads out of it)."""
         self.into.mkdir(parents=True, exist_ok=True)
-        for rel in self.staged:
-            target = self.into / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.root / rel, target)
+        into_real = self.into.resolve()
         for rel in removed:
-            (self.into / rel).unlink(missing_ok=True)
-            _prune_empty_parents(self.into, self.into / rel)
+            inside(into_real, rel).unlink(missing_ok=True)
+            _prune_empty_parents(into_real, into_real / rel)
+        for rel in self.staged:
+            target = inside(into_real, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.root / rel, inside(into_real, rel))  # re-checked now its folders exist
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -118,6 +121,14 @@ def staging(into: Path) -> Iterator[Staging]:
         yield stage
     finally:
         stage.close()
+
+
+def inside(into_real: Path, rel: str) -> Path:
+    """`into/rel`, checked to resolve inside `into` (no symlinked folder on the way out)."""
+    target = into_real / rel
+    if not target.parent.resolve().is_relative_to(into_real):
+        raise SourceError(SOURCE_INVALID, f"refusing to write {rel}: its folder leads outside the target")
+    return target
 
 
 def _prune_empty_parents(root: Path, path: Path) -> None:
