@@ -203,6 +203,12 @@ class FetchSettings(OozoSettings):
         default=d.HTTP_TIMEOUT_SECONDS, gt=0, le=3600, description="time to fetch one URL"
     )
     http_max_redirects: int = Field(default=d.HTTP_MAX_REDIRECTS, ge=0, le=20)
+    lock_wait_seconds: float = Field(
+        default=d.FETCH_LOCK_WAIT_SECONDS,
+        ge=0,
+        le=86400,
+        description="how long to wait while another fetch holds the state folder, then fail (SourceBusy)",
+    )
     termination_message_path: Path | None = Field(
         default=None, description="where the JSON result is also written (Kubernetes termination message)"
     )

@@ -21,7 +21,14 @@ STATUS_SKIPPED = 20  # status.index lists the first few skipped documents; the c
 # Why a fetch failed (oozo_runtime.sources.errors): each one is the corpus's condition reason when
 # it fails the build, since the fix is at the source (an endpoint, a Secret, a bucket or ref).
 SOURCE_FAILURES = frozenset(
-    {"SourceUnreachable", "SourceAuthFailed", "SourceNotFound", "SourceRefused", "SourceInvalid"}
+    {
+        "SourceUnreachable",
+        "SourceAuthFailed",
+        "SourceNotFound",
+        "SourceRefused",
+        "SourceInvalid",
+        "SourceBusy",
+    }
 )
 
 

@@ -13,6 +13,7 @@ SOURCE_AUTH_FAILED = "SourceAuthFailed"  # 401/403, bad credentials, refused SSH
 SOURCE_NOT_FOUND = "SourceNotFound"  # missing bucket, repository, ref, or every URL 404
 SOURCE_REFUSED = "SourceRefused"  # a URL the fetch policy forbids (link-local, private range)
 SOURCE_INVALID = "SourceInvalid"  # a URI that names no source Oozo can fetch
+SOURCE_BUSY = "SourceBusy"  # another fetch held the state folder for longer than the wait
 
 
 class SourceError(OozoError):

@@ -6,7 +6,8 @@
     https://host/a.pdf http://h/b.md  http (one or more URLs, separated by whitespace)
 
 Every fetcher is `fetch_<kind>(uri, into, state_dir, **options) -> FetchResult`, imported only
-when its kind is asked for, so a folder fetch never loads boto3 or httpx.
+when its kind is asked for, so a folder fetch never loads boto3 or httpx. Every fetch runs
+under the state folder's lock (`sync.fetch_lock`): a second fetch of the same folder waits.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from oozo_contract.fetch import FetchResult, SourceKind
 from oozo_contract.settings import FetchSettings
+from oozo_runtime.sources import sync
 from oozo_runtime.sources.errors import SOURCE_INVALID, SourceError
 
 GIT_SCHEMES = ("git+https://", "git+http://", "git+ssh://")
@@ -91,4 +93,6 @@ def fetch(settings: FetchSettings) -> FetchResult:
             "max_redirects": settings.http_max_redirects,
         }
     target: Any = uris if kind == "http" else uris[0]
-    return fetcher(kind)(target, Path(settings.into), state_dir, **options)
+    fetch_kind = fetcher(kind)
+    with sync.fetch_lock(state_dir, settings.lock_wait_seconds):
+        return fetch_kind(target, Path(settings.into), state_dir, **options)

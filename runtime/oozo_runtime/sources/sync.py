@@ -10,17 +10,19 @@ folder is always removed. Only files a fetch wrote (listed in its state) are eve
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from oozo_contract.fetch import SKIPPED_LISTED, FetchResult, SkippedObject, SourceKind
-from oozo_runtime.sources.errors import SOURCE_INVALID, SourceError
+from oozo_runtime.sources.errors import SOURCE_BUSY, SOURCE_INVALID, SourceError
 
 STATE_FORMAT = 1
 
@@ -53,6 +55,36 @@ def folder_conflicts(paths: Iterable[str]) -> set[str]:
 
 
 STATE_FILE = "fetch-state.json"
+LOCK_FILE = "fetch.lock"
+LOCK_POLL_SECONDS = 0.2
+
+
+@contextlib.contextmanager
+def fetch_lock(state_dir: Path, wait_seconds: float) -> Iterator[None]:
+    """One fetch at a time per state folder: the index Job and the refresh CronJob may overlap,
+    and two fetches interleaving their staging, deletions and state writes would leave DIR and
+    the state disagreeing. An exclusive flock (like the build lock of versions.py): the kernel
+    drops it when the holder dies, so a killed fetch never leaves a stale lock. The second fetch
+    polls until `wait_seconds` passed, then fails with SourceBusy."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    with open(state_dir / LOCK_FILE, "a+") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise SourceError(
+                        SOURCE_BUSY,
+                        f"another fetch has held {state_dir / LOCK_FILE} for more than {wait_seconds:g} s; "
+                        "it is still running (or stuck): try again when it ended",
+                    ) from None
+                time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def load_state(state_dir: Path, kind: SourceKind) -> tuple[dict[str, Any], set[str]]:
