@@ -2,8 +2,9 @@
 
 The runtime prints one `FetchResult` as the JSON result line of `oozo fetch` (and writes it as
 the fetch container's termination message); the operator validates that message into this
-model and copies `revision` into `status.sourceRevision`. The refresh CronJob compares a fresh
-revision with the published one and builds only when they differ.
+model and copies `revision` into `status.sourceRevision`. The refresh CronJob passes the
+published revision as `--unless-revision`: a source still at it is not downloaded
+(`skippedBecauseUnchanged`), and the index step then publishes nothing and loads no model.
 
 Revisions, by source kind (stable for identical content, different when anything changed):
 - git: the 40-hex commit SHA the ref resolved to.
@@ -45,3 +46,6 @@ class FetchResult(ResultModel):
     removed: Count
     skipped_objects: Count = 0
     skipped: list[SkippedObject] = Field(default_factory=list, max_length=SKIPPED_LISTED)
+    # `oozo fetch --unless-revision REV` found the source at REV: DIR and the state were left
+    # alone (the counts are 0) and the index step may publish nothing without reading DIR.
+    skipped_because_unchanged: bool = False

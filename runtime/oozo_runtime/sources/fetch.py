@@ -94,5 +94,21 @@ def fetch(settings: FetchSettings) -> FetchResult:
         }
     target: Any = uris if kind == "http" else uris[0]
     fetch_kind = fetcher(kind)
+    if settings.result_file is not None:
+        # A failed fetch must not leave the previous run's result for the index step to trust.
+        settings.result_file.unlink(missing_ok=True)
     with sync.fetch_lock(state_dir, settings.lock_wait_seconds):
-        return fetch_kind(target, Path(settings.into), state_dir, **options)
+        fetched = fetch_kind(
+            target, Path(settings.into), state_dir, unless_revision=settings.unless_revision, **options
+        )
+    if settings.result_file is not None:
+        write_result(settings.result_file, fetched)
+    return fetched
+
+
+def write_result(path: Path, fetched: FetchResult) -> None:
+    """Atomically (temp file + rename): the index step reads a whole result or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(fetched.model_dump_json(by_alias=True), encoding="utf-8")
+    tmp.replace(path)

@@ -184,6 +184,13 @@ def check_into(into: Path, state_dir: Path) -> None:
         )
 
 
+def unchanged_result(kind: SourceKind, revision: str) -> FetchResult:
+    """`--unless-revision` matched: nothing was downloaded, DIR and the state were not touched."""
+    return FetchResult(
+        kind=kind, revision=revision, fetched=0, unchanged=0, removed=0, skipped_because_unchanged=True
+    )
+
+
 def result(
     kind: SourceKind,
     revision: str,
