@@ -238,3 +238,13 @@ def test_unless_revision_and_the_result_file_are_settings_of_oozo_fetch(tmp_path
         result_file=tmp_path / "r",
     )
     assert env["OOZO_UNLESS_REVISION"] == "abc" and env["OOZO_RESULT_FILE"] == str(tmp_path / "r")
+
+
+def test_the_runtime_raises_and_the_operator_recognises_the_same_fetch_reasons() -> None:
+    from oozo_contract import fetch as contract
+    from oozo_operator.conditions import SOURCE_FAILURES as operator_side
+    from oozo_runtime.sources import errors as runtime_side
+
+    raised = {v for k, v in vars(runtime_side).items() if k.startswith("SOURCE_") and isinstance(v, str)}
+    assert raised == set(contract.SOURCE_FAILURES) == set(operator_side)
+    assert "SourceBusy" in raised

@@ -6,7 +6,7 @@ store) in SOURCE_CACHE/state, so a refresh downloads only what changed; the `ind
 container then reads that folder. Its result, an `oozo_contract.fetch.FetchResult`, is its own
 termination message (a path apart from the index container's), which the operator reads into
 status.sourceRevision; a failed fetch ({"error", "reason"}) becomes the corpus's condition
-reason (SourceUnreachable, SourceAuthFailed, SourceNotFound, SourceRefused, SourceInvalid).
+reason (oozo_contract.fetch.SOURCE_FAILURES: SourceUnreachable, SourceAuthFailed, ...).
 
 Credentials reach the container by reference only, never as values the operator read:
 - s3: the standard AWS variables from spec.source.s3.credentialsSecret (the keys
