@@ -493,3 +493,14 @@ def test_a_light_pass_adopting_a_new_source_revision_updates_the_refresh_cronjob
         new_api_key=API_KEY,
     )
     assert "apply CronJob docs-refresh" not in writes(unchanged)
+
+
+def test_a_refresh_never_skips_for_a_version_built_for_another_spec() -> None:
+    from tests.operator_builders import with_refresh
+
+    fetched = corpus(with_source(s3=S3), with_refresh("@hourly"))
+    stale = {**published("v1", "0ld5pech45"), "sourceRevision": "sha256:old"}
+    planned = plan(observed(status=stored(index=stale)), fetched, full=True, new_api_key=API_KEY)
+    refresh = next(w.obj for w in planned.writes if isinstance(w, Apply) and w.obj["kind"] == "CronJob")
+    fetch_env = refresh["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"][0]["env"]
+    assert all(e["name"] != "OOZO_UNLESS_REVISION" for e in fetch_env)
