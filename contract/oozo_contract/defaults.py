@@ -79,3 +79,6 @@ def check_include_pattern(pattern: str) -> None:
 FETCH_MAX_OBJECT_BYTES = 256 * 1024 * 1024
 HTTP_TIMEOUT_SECONDS = 60.0
 HTTP_MAX_REDIRECTS = 5
+# How long a fetch waits for another fetch of the same state folder (the index Job and the
+# refresh CronJob can overlap) before it fails with SourceBusy.
+FETCH_LOCK_WAIT_SECONDS = 900.0

@@ -2,8 +2,9 @@
 
 The runtime prints one `FetchResult` as the JSON result line of `oozo fetch` (and writes it as
 the fetch container's termination message); the operator validates that message into this
-model and copies `revision` into `status.sourceRevision`. The refresh CronJob compares a fresh
-revision with the published one and builds only when they differ.
+model and copies `revision` into `status.sourceRevision`. The refresh CronJob passes the
+published revision as `--unless-revision`: a source still at it is not downloaded
+(`skippedBecauseUnchanged`), and the index step then publishes nothing and loads no model.
 
 Revisions, by source kind (stable for identical content, different when anything changed):
 - git: the 40-hex commit SHA the ref resolved to.
@@ -28,6 +29,19 @@ SKIPPED_LISTED = 20
 
 SourceKind = Literal["folder", "s3", "git", "http"]
 
+# Why a fetch failed: the `reason` of `oozo fetch`'s error (raised by oozo_runtime.sources), and
+# the corpus's condition reason when it fails a build (oozo_operator.conditions), since the fix
+# is at the source (an endpoint, a Secret, a bucket or ref). One list for both sides.
+SOURCE_UNREACHABLE = "SourceUnreachable"  # DNS, connect, TLS or timeout: the server never answered
+SOURCE_AUTH_FAILED = "SourceAuthFailed"  # 401/403, bad credentials, refused SSH key
+SOURCE_NOT_FOUND = "SourceNotFound"  # missing bucket, repository, ref, or every URL 404
+SOURCE_REFUSED = "SourceRefused"  # a URL the fetch policy forbids (link-local, private range)
+SOURCE_INVALID = "SourceInvalid"  # a URI that names no source Oozo can fetch
+SOURCE_BUSY = "SourceBusy"  # another fetch held the state folder for longer than the wait
+SOURCE_FAILURES = frozenset(
+    {SOURCE_UNREACHABLE, SOURCE_AUTH_FAILED, SOURCE_NOT_FOUND, SOURCE_REFUSED, SOURCE_INVALID, SOURCE_BUSY}
+)
+
 
 class SkippedObject(ResultModel):
     """A source object the fetch did not bring (over the size cap, refused address, 404 of one
@@ -45,3 +59,6 @@ class FetchResult(ResultModel):
     removed: Count
     skipped_objects: Count = 0
     skipped: list[SkippedObject] = Field(default_factory=list, max_length=SKIPPED_LISTED)
+    # `oozo fetch --unless-revision REV` found the source at REV: DIR and the state were left
+    # alone (the counts are 0) and the index step may publish nothing without reading DIR.
+    skipped_because_unchanged: bool = False

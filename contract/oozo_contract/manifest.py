@@ -142,6 +142,9 @@ class Manifest(_Part):
     documents: dict[str, str] = Field(default_factory=dict, description="relative path → sha256 of its bytes")
     skipped: list[SkippedDocument] = Field(default_factory=list)
     counts: Counts | None = None
+    source_revision: str | None = Field(
+        default=None, description="the fetched source's revision the documents came from (commit SHA, digest)"
+    )
     files: dict[str, str] = Field(
         default_factory=dict, description="file name → sha256: what a restore proves it brought back"
     )

@@ -130,6 +130,11 @@ class IndexSettings(EmbeddingSettings):
     termination_message_path: Path | None = Field(
         default=None, description="where the JSON result is also written (Kubernetes termination message)"
     )
+    fetch_result_file: Path | None = Field(
+        default=None,
+        description="the result `oozo fetch` wrote for SOURCE (its result_file): its revision is "
+        "recorded in the manifest, and a fetch skipped as unchanged publishes nothing",
+    )
 
     @field_validator("include", "pinned_versions", mode="before")
     @classmethod
@@ -239,6 +244,21 @@ class FetchSettings(OozoSettings):
         default=d.HTTP_TIMEOUT_SECONDS, gt=0, le=3600, description="time to fetch one URL"
     )
     http_max_redirects: int = Field(default=d.HTTP_MAX_REDIRECTS, ge=0, le=20)
+    unless_revision: str | None = Field(
+        default=None,
+        max_length=80,
+        description="when the source is at this revision, leave DIR alone and report skippedBecauseUnchanged",
+    )
+    result_file: Path | None = Field(
+        default=None,
+        description="also write the JSON result here, for `oozo index` (OOZO_FETCH_RESULT_FILE) to read",
+    )
+    lock_wait_seconds: float = Field(
+        default=d.FETCH_LOCK_WAIT_SECONDS,
+        ge=0,
+        le=86400,
+        description="how long to wait while another fetch holds the state folder, then fail (SourceBusy)",
+    )
     termination_message_path: Path | None = Field(
         default=None, description="where the JSON result is also written (Kubernetes termination message)"
     )

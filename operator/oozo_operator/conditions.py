@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from oozo_operator.observe import SOURCE_FAILURES, Build, Rollout
+from oozo_contract.fetch import SOURCE_FAILURES
+from oozo_operator.observe import Build, Rollout
 
 READY, RECONCILING, STALLED, INDEX_READY = "Ready", "Reconciling", "Stalled", "IndexReady"
 # Reported beside the four, never folded into Ready: a failed backup does not stop serving.

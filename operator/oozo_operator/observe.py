@@ -18,11 +18,6 @@ from oozo_operator.render import labels as L
 
 BuildState = Literal["absent", "running", "failing", "succeeded", "failed"]
 STATUS_SKIPPED = 20  # status.index lists the first few skipped documents; the count has them all
-# Why a fetch failed (oozo_runtime.sources.errors): each one is the corpus's condition reason when
-# it fails the build, since the fix is at the source (an endpoint, a Secret, a bucket or ref).
-SOURCE_FAILURES = frozenset(
-    {"SourceUnreachable", "SourceAuthFailed", "SourceNotFound", "SourceRefused", "SourceInvalid"}
-)
 
 
 @dataclass(frozen=True)

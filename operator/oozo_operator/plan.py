@@ -105,6 +105,10 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
     if done and (not published or done[-1].job != published.get("job")):
         # A build reported a new version: it becomes what the server is pinned to.
         published = {**done[-1].result, "specHash": corpus.index_hash}  # type: ignore[dict-item]
+    if corpus.spec.source.fetched and published and published.get("specHash") == corpus.index_hash:
+        # Only a version built for this spec may let a refresh skip: after a change of include
+        # globs, chunking or model whose build has not been adopted, the refresh must build.
+        corpus = dataclasses.replace(corpus, published_source_revision=published.get("sourceRevision") or "")
     needs_build = not published or published.get("specHash") != corpus.index_hash
     if needs_build and newest is None and not problems:
         # The Job is created in this pass: status reports it running from now on.
@@ -131,6 +135,8 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
             writes.append(Apply(deployment.render(corpus, published["version"], model)))
     # An optional child can only have become unwanted through a spec change not yet handled.
     may_exist = observed.generation > 1 and before.get("observedGeneration") != observed.generation
+    if light and published != before.get("index") and cronjob.wanted(corpus) and corpus.spec.source.fetched:
+        writes.append(Apply(cronjob.render(corpus)))  # its --unless-revision follows the adopted version
     if not light:
         for child in OPTIONAL_CHILDREN:
             if child.wanted(corpus):

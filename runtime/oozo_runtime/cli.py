@@ -156,6 +156,13 @@ def fetch(
     s3_region: S3Region = None,
     s3_path_style: S3PathStyle = None,
     http_refuse_private: HttpRefusePrivate = None,
+    unless_revision: Annotated[
+        str | None,
+        Opt(
+            help="When the source is still at this revision, leave --into alone and report "
+            "skippedBecauseUnchanged [env OOZO_UNLESS_REVISION]"
+        ),
+    ] = None,
     termination_message_path: Annotated[
         Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
     ] = None,
@@ -172,6 +179,7 @@ def fetch(
             "s3_region": s3_region,
             "s3_path_style": s3_path_style,
             "http_refuse_private": http_refuse_private,
+            "unless_revision": unless_revision,
             "termination_message_path": termination_message_path,
         }
     )

@@ -59,25 +59,41 @@ def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
     def fetch_then_build(settings: IndexSettings) -> IndexBuildResult:
         from oozo_runtime.sources.fetch import fetch, source_kind
 
+        fetched = _fetch_result_file(settings.fetch_result_file)
         if settings.source and source_kind(settings.source)[0] != "folder":
             cache = Path(settings.index_dir) / SOURCE_CACHE
             given = {**fetch_flags, "source": settings.source, "into": cache / "files"}
             fetched = fetch(runner.load_settings(FetchSettings, {**given, "state_dir": cache / "state"}))
             log.info("fetched the source", extra=runner.result_payload(fetched))
             settings = settings.model_copy(update={"source": str(cache / "files")})
-        return _build_with_progress(settings)
+        return _build_with_progress(settings, fetched)
 
     command = runner.Command("index", IndexSettings, fetch_then_build, crash_reason=BUILD_FAILED)
     raise typer.Exit(runner.run(command, flags))
 
 
-def _build_with_progress(settings: IndexSettings) -> IndexBuildResult:
+def _fetch_result_file(path: Path | None) -> FetchResult | None:
+    """The result the fetch step left for this build (OOZO_FETCH_RESULT_FILE). Missing or
+    unreadable: the documents are indexed as they are, only without a recorded revision."""
+    if path is None:
+        return None
+    try:
+        return FetchResult.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "no usable fetch result: building without a source revision",
+            extra={"path": str(path), "error": type(exc).__name__},
+        )
+        return None
+
+
+def _build_with_progress(settings: IndexSettings, fetched: FetchResult | None = None) -> IndexBuildResult:
     from oozo_runtime.indexing.build import Progress, build
 
     if settings.embedding_api_key:  # a second line of defence: the key is never logged anyway
         logs.configure(secrets=[settings.embedding_api_key.get_secret_value()])
     if not sys.stderr.isatty():
-        return build(settings)
+        return build(settings, fetched=fetched)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
@@ -97,7 +113,7 @@ def _build_with_progress(settings: IndexSettings) -> IndexBuildResult:
                 bar.update(task["id"], completed=bar.tasks[-1].total)
             task["id"] = bar.add_task(stage, total=total)
 
-        return build(settings, Progress(on_stage, lambda n: bar.advance(task["id"], n)))
+        return build(settings, Progress(on_stage, lambda n: bar.advance(task["id"], n)), fetched=fetched)
 
 
 def serve_settings(flags: dict[str, Any]) -> ServeSettings:

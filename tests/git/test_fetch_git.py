@@ -205,3 +205,27 @@ def test_the_fetch_is_shallow_only_the_named_commit_travels(
         assert store.get_shallow() == {tip.encode()}
     finally:
         store.close()
+
+
+def test_unless_revision_equal_to_the_ref_stops_after_the_refs_and_touches_nothing(
+    source_repo: SourceRepoFactory, into: Path, state: Path
+) -> None:
+    repo = source_repo()
+    repo.write("guide.md", "# Guide\n")
+    sha = repo.commit("first")
+    fetch_git(repo.uri("main"), into, state)
+    (into / "guide.md").unlink()  # a fetch that ran would bring it back
+    packs_before = repo.server.pack_requests
+
+    same = fetch_git(repo.uri("main"), into, state, unless_revision=sha)
+
+    assert same.skipped_because_unchanged and same.revision == sha
+    assert (same.fetched, same.unchanged, same.removed) == (0, 0, 0)
+    assert repo.server.pack_requests == packs_before
+    assert not (into / "guide.md").exists()
+
+    repo.write("guide.md", "# Guide v2\n")
+    newer = repo.commit("second")
+    moved = fetch_git(repo.uri("main"), into, state, unless_revision=sha)
+    assert not moved.skipped_because_unchanged and moved.revision == newer
+    assert tree(into) == {"guide.md": b"# Guide v2\n"}

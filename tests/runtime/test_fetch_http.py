@@ -189,3 +189,22 @@ def test_a_source_switched_from_a_folder_to_urls_leaves_none_of_the_folder_s_fil
     result = fetch([site.url("/a.md")], into)
     assert (result.fetched, result.removed) == (1, 1)
     assert files(into) == {"a.md": b"# A\n"}
+
+
+def test_unless_revision_with_a_304_everywhere_reports_unchanged_and_leaves_everything(
+    site: DocServer, into: Path
+) -> None:
+    site.put("/a.md", b"# A\n")
+    urls = [site.url("/a.md")]
+    first = fetch(urls, into)
+    state = (into.with_name("state") / "fetch-state.json").read_bytes()
+
+    again = fetch(urls, into, unless_revision=first.revision)
+
+    assert again.skipped_because_unchanged and again.revision == first.revision
+    assert "if-none-match" in site.asked("/a.md")[-1]
+    assert (into.with_name("state") / "fetch-state.json").read_bytes() == state
+    site.put("/a.md", b"# A, changed\n")
+    changed = fetch(urls, into, unless_revision=first.revision)
+    assert not changed.skipped_because_unchanged and changed.fetched == 1
+    assert files(into) == {"a.md": b"# A, changed\n"}

@@ -5,6 +5,7 @@ the fetch's termination message (a FetchResult, or a failure with its reason).""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -18,7 +19,7 @@ from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.config import OperatorSettings
 from oozo_operator.observe import build_of
 from oozo_operator.render import cronjob, fetch, job, pod
-from oozo_operator.render.corpus import REINDEX_ANNOTATION, Corpus
+from oozo_operator.render.corpus import INDEX_DIR, REINDEX_ANNOTATION, Corpus
 from tests.operator_builders import at, make_corpus, with_refresh, with_source
 
 S3 = {
@@ -280,3 +281,26 @@ def test_a_running_fetch_says_so() -> None:
 def test_index_settings_and_fetch_settings_agree_on_the_folder() -> None:
     c = corpus_of(with_source(git=GIT))
     assert fetch.files_dir(c) == job.index_env(c)[IndexSettings.model_config.get("env_prefix", "") + "SOURCE"]
+
+
+@pytest.mark.parametrize("source", [{"s3": S3}, {"git": GIT}, {"http": HTTP}])
+def test_only_the_refresh_asks_the_source_unless_it_is_still_at_the_published_revision(
+    source: dict[str, Any],
+) -> None:
+    c = corpus_of(at("spec.source", source), with_refresh("@hourly"))
+    published = dataclasses.replace(c, published_source_revision="0123abcd" * 5)
+    refresh = cronjob.render(published)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert plain_env(refresh["initContainers"][0])["OOZO_UNLESS_REVISION"] == "0123abcd" * 5
+    # The index Job's pod never depends on the revision: not its template, not its name.
+    assert job.render(published) == job.render(c)
+    assert "OOZO_UNLESS_REVISION" not in plain_env(fetch_container(published))
+
+
+def test_the_fetch_hands_its_result_to_the_index_container_on_the_index_volume() -> None:
+    c = corpus_of(with_source(s3=S3))
+    result_file = plain_env(fetch_container(c))["OOZO_RESULT_FILE"]
+    index_env = plain_env(pod_spec(c)["containers"][0])
+    assert index_env["OOZO_FETCH_RESULT_FILE"] == result_file == fetch.result_file(c)
+    assert result_file.startswith(INDEX_DIR + "/")  # the volume both containers mount
+    assert FetchSettings.model_validate({"source": "s3://b/p", "into": "/x", "result_file": result_file})
+    assert IndexSettings.model_validate({"fetch_result_file": result_file}).fetch_result_file

@@ -466,3 +466,41 @@ def test_network_policy_is_applied_by_default_and_deleted_once_disabled() -> Non
     assert not any("NetworkPolicy" in w for w in writes(first))  # a new corpus never had one
     changed = observed(generation=2, status=stored(generation=1, index=published("v1", HASH)))
     assert "delete NetworkPolicy docs" in writes(plan(changed, disabled, full=True, new_api_key="k"))
+
+
+def test_a_light_pass_adopting_a_new_source_revision_updates_the_refresh_cronjob_with_it() -> None:
+    from tests.operator_builders import with_refresh
+
+    fetched = corpus(with_source(s3=S3), with_refresh("@hourly"))
+    old = {**published("v1", fetched.index_hash), "sourceRevision": "sha256:old"}
+    build = succeeded("docs-refresh-2", "v2", sourceRevision="sha256:new")
+    planned = plan(
+        observed(status=stored(index=old), builds=(succeeded(old["job"], "v1"), build)),
+        fetched,
+        full=False,
+        new_api_key=API_KEY,
+    )
+    refresh = next(w.obj for w in planned.writes if isinstance(w, Apply) and w.obj["kind"] == "CronJob")
+    fetch_env = refresh["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"][0]["env"]
+    assert {"name": "OOZO_UNLESS_REVISION", "value": "sha256:new"} in fetch_env
+    # The index Job a later spec change creates carries no revision.
+    assert all(w.obj["kind"] != "Job" for w in planned.writes if isinstance(w, Create))
+
+    unchanged = plan(
+        observed(status=stored(index=old), builds=(succeeded(old["job"], "v1"),)),
+        fetched,
+        full=False,
+        new_api_key=API_KEY,
+    )
+    assert "apply CronJob docs-refresh" not in writes(unchanged)
+
+
+def test_a_refresh_never_skips_for_a_version_built_for_another_spec() -> None:
+    from tests.operator_builders import with_refresh
+
+    fetched = corpus(with_source(s3=S3), with_refresh("@hourly"))
+    stale = {**published("v1", "0ld5pech45"), "sourceRevision": "sha256:old"}
+    planned = plan(observed(status=stored(index=stale)), fetched, full=True, new_api_key=API_KEY)
+    refresh = next(w.obj for w in planned.writes if isinstance(w, Apply) and w.obj["kind"] == "CronJob")
+    fetch_env = refresh["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"][0]["env"]
+    assert all(e["name"] != "OOZO_UNLESS_REVISION" for e in fetch_env)

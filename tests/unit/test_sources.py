@@ -214,3 +214,37 @@ def test_oozo_fetch_without_a_uri_or_into_names_what_is_missing(tmp_path: Path) 
     )
     assert done.returncode == 1 and json.loads(done.stderr.splitlines()[-1])["reason"] == "SourceNotFound"
     assert not (tmp_path / "files").exists()
+
+
+def test_a_fetch_result_from_before_skipped_because_unchanged_still_parses() -> None:
+    from oozo_contract.fetch import FetchResult
+
+    old = '{"kind":"s3","revision":"sha256:ab","fetched":1,"unchanged":2,"removed":0}'
+    assert FetchResult.model_validate_json(old).skipped_because_unchanged is False
+
+
+def test_a_manifest_from_before_source_revision_still_loads() -> None:
+    from oozo_contract.manifest import Manifest
+
+    assert Manifest.model_validate({"version": "20261124t120301z-1a2b3c4d"}).source_revision is None
+
+
+def test_unless_revision_and_the_result_file_are_settings_of_oozo_fetch(tmp_path: Path) -> None:
+    env = env_for(
+        FetchSettings,
+        source="s3://b/p",
+        into=tmp_path / "f",
+        unless_revision="abc",
+        result_file=tmp_path / "r",
+    )
+    assert env["OOZO_UNLESS_REVISION"] == "abc" and env["OOZO_RESULT_FILE"] == str(tmp_path / "r")
+
+
+def test_the_runtime_raises_and_the_operator_recognises_the_same_fetch_reasons() -> None:
+    from oozo_contract import fetch as contract
+    from oozo_operator.conditions import SOURCE_FAILURES as operator_side
+    from oozo_runtime.sources import errors as runtime_side
+
+    raised = {v for k, v in vars(runtime_side).items() if k.startswith("SOURCE_") and isinstance(v, str)}
+    assert raised == set(contract.SOURCE_FAILURES) == set(operator_side)
+    assert "SourceBusy" in raised

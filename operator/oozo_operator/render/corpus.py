@@ -39,6 +39,10 @@ class Corpus:
     # The value of the rag.oozo.dev/reindex-requested-at annotation: part of the index hash, so
     # setting it to a new value starts a new build (docs/operator.md#refreshing-a-source).
     reindex_requested_at: str = ""
+    # The revision the published version was fetched at (status.index.sourceRevision) of a
+    # fetched source: only the refresh CronJob uses it (`oozo fetch --unless-revision`), and it is
+    # never part of the index hash.
+    published_source_revision: str = ""
 
     @classmethod
     def from_body(

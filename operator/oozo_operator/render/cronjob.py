@@ -1,10 +1,14 @@
 """CronJob NAME-refresh: re-runs the index build on a schedule, for sources that change outside
 Kubernetes. Its Jobs carry the same labels and index hash as the index Job, so the operator
-reads their results the same way. A refresh that finds nothing new is cheap: a fetched source's
-`fetch` step asks the source what changed and downloads only that (ETags, a Git fetch), and an
-index build whose documents are those of the published version publishes nothing and loads no
-model (docs/operator.md#refreshing-a-source). concurrencyPolicy Forbid: two refreshes never
-race."""
+reads their results the same way. A refresh that finds nothing new costs nothing: a fetched
+source's `fetch` step runs with `--unless-revision` set to the published status.sourceRevision,
+so a source still at it downloads nothing and the index step publishes nothing without reading
+a document or loading the model (docs/operator.md#refreshing-a-source); a changed source is
+fetched incrementally (ETags, a Git fetch). concurrencyPolicy Forbid: two refreshes never race.
+
+The revision is in the CronJob's template, so the CronJob is re-applied when a build adopts a
+new revision (plan.py): one update per new source revision, which starts no Job. The index Job
+never carries it: its pod template, and its name, must not change with every revision."""
 
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ def render(corpus: Corpus) -> dict[str, Any]:
             "startingDeadlineSeconds": 300,
             "successfulJobsHistoryLimit": 1,
             "failedJobsHistoryLimit": 1,
-            "jobTemplate": {"metadata": {"labels": job_labels}, "spec": job.job_spec(corpus, job_labels)},
+            "jobTemplate": {
+                "metadata": {"labels": job_labels},
+                "spec": job.job_spec(corpus, job_labels, unless_revision=corpus.published_source_revision),
+            },
         },
     }

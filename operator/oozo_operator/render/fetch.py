@@ -6,7 +6,7 @@ store) in SOURCE_CACHE/state, so a refresh downloads only what changed; the `ind
 container then reads that folder. Its result, an `oozo_contract.fetch.FetchResult`, is its own
 termination message (a path apart from the index container's), which the operator reads into
 status.sourceRevision; a failed fetch ({"error", "reason"}) becomes the corpus's condition
-reason (SourceUnreachable, SourceAuthFailed, SourceNotFound, SourceRefused, SourceInvalid).
+reason (oozo_contract.fetch.SOURCE_FAILURES: SourceUnreachable, SourceAuthFailed, ...).
 
 Credentials reach the container by reference only, never as values the operator read:
 - s3: the standard AWS variables from spec.source.s3.credentialsSecret (the keys
@@ -46,6 +46,12 @@ def state_dir(corpus: Corpus) -> str:
     return f"{SOURCE_CACHE}/state"
 
 
+def result_file(corpus: Corpus) -> str:
+    """The fetch's result on the index volume, for the index container (OOZO_FETCH_RESULT_FILE):
+    it records the revision in the manifest, and publishes nothing after a skipped fetch."""
+    return f"{SOURCE_CACHE}/fetch-result.json"
+
+
 def source_uris(corpus: Corpus) -> list[str]:
     """The source as `oozo fetch` URIs (docs/runtime.md): s3://BUCKET/PREFIX,
     git+https://HOST/PATH@REF#SUBDIR, or the http(s) URLs themselves."""
@@ -59,18 +65,21 @@ def source_uris(corpus: Corpus) -> list[str]:
     return list(source.http.urls)
 
 
-def fetch_env(corpus: Corpus) -> dict[str, str]:
+def fetch_env(corpus: Corpus, unless_revision: str = "") -> dict[str, str]:
+    """`unless_revision`: the refresh CronJob's published revision (never the index Job's: its
+    pod template must not change with every revision)."""
     source = corpus.spec.source
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"unless_revision": unless_revision} if unless_revision else {}
     if source.s3:
-        options = {"s3_path_style": source.s3.path_style, **backup.s3_settings(source.s3)}
+        options |= {"s3_path_style": source.s3.path_style, **backup.s3_settings(source.s3)}
     if source.http:
-        options = {"http_refuse_private": corpus.settings.http_source_refuse_private}
+        options |= {"http_refuse_private": corpus.settings.http_source_refuse_private}
     return env_for(
         FetchSettings,
         source=" ".join(source_uris(corpus)),
         into=files_dir(corpus),
         state_dir=state_dir(corpus),
+        result_file=result_file(corpus),
         termination_message_path=TERMINATION_LOG,
         **options,
     )
@@ -116,7 +125,7 @@ def volumes(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     return [volume], [{"name": HEADERS_VOLUME, "mountPath": HEADERS_DIR, "readOnly": True}]
 
 
-def init_container(corpus: Corpus, resources: dict[str, Any]) -> dict[str, Any]:
+def init_container(corpus: Corpus, resources: dict[str, Any], unless_revision: str = "") -> dict[str, Any]:
     """`oozo fetch` as a non-root user on a read-only root filesystem, writing only the source
     cache on the index volume and /tmp; the same image, security context and resources as the
     index container after it (an init container adds nothing to the pod's request that way)."""
@@ -139,7 +148,7 @@ def init_container(corpus: Corpus, resources: dict[str, Any]) -> dict[str, Any]:
             ],
             "env": [
                 *pod.BASE_ENV,
-                *({"name": k, "value": v} for k, v in fetch_env(corpus).items()),
+                *({"name": k, "value": v} for k, v in fetch_env(corpus, unless_revision).items()),
                 *credential_env(corpus),
             ],
             "resources": resources,

@@ -31,7 +31,9 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
     the operator did not adopt). Not part of the index hash: the Job's name, and so whether a
     build runs, never depends on it."""
     spec = corpus.spec
-    pinned = {"pinned_versions": [serving_version]} if serving_version else {}
+    pinned: dict[str, Any] = {"pinned_versions": [serving_version]} if serving_version else {}
+    if spec.source.fetched:
+        pinned["fetch_result_file"] = fetch.result_file(corpus)
     return env_for(
         IndexSettings,
         source=source_dir(corpus),
@@ -65,7 +67,7 @@ def _source_volume(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str,
 
 
 def pod_template(
-    corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None
+    corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None, unless_revision: str = ""
 ) -> dict[str, Any]:
     """The index pod, shared by the Job and the refresh CronJob; its result (version, counts)
     goes into status.index, and a fetch's (the source revision) into status.sourceRevision."""
@@ -75,7 +77,7 @@ def pod_template(
     if corpus.spec.source.fetched:
         fetch_volumes, _ = fetch.volumes(corpus)
         source_volumes = [*source_volumes, *fetch_volumes]
-        inits = [fetch.init_container(corpus, resources)]
+        inits = [fetch.init_container(corpus, resources, unless_revision)]
         identity = corpus.spec.source.s3.service_account_name if corpus.spec.source.s3 else None
     return pod.job_pod(
         corpus,
@@ -94,7 +96,7 @@ def pod_template(
 
 
 def job_spec(
-    corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None
+    corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None, unless_revision: str = ""
 ) -> dict[str, Any]:
     s = corpus.settings
     return {
@@ -102,7 +104,7 @@ def job_spec(
         "activeDeadlineSeconds": s.job_deadline_seconds,
         # Long enough for the operator to read the result after a restart; status.index keeps it after.
         "ttlSecondsAfterFinished": s.job_ttl_seconds,
-        "template": pod_template(corpus, job_labels, serving_version),
+        "template": pod_template(corpus, job_labels, serving_version, unless_revision),
     }
 
 

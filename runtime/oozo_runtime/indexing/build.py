@@ -3,7 +3,10 @@ prune old versions.
 
 A build whose inputs (the documents' sha256, chunking, model, index type) are those of the
 current version publishes nothing and reports the current version (`unchanged`), so an hourly
-refresh of a quiet source does not fill the volume. After every successful build, retention keeps
+refresh of a quiet source does not fill the volume. Cheaper still, for a fetched source: when
+the fetch was skipped because the source is still at the revision the current version records
+(`oozo fetch --unless-revision`), the build publishes nothing without reading a document or
+loading the model. After every successful build, retention keeps
 the newest `keep_versions` versions plus the current one, the one that was current when the build
 started (the one the server is pinned to until the operator rolls it forward) and any pinned one;
 the embedding cache keeps only what the current version uses (docs/runtime.md, "Retention").
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.fetch import FetchResult
 from oozo_contract.manifest import (
     ChunkingInfo,
     Counts,
@@ -76,9 +80,13 @@ def build_faiss(vectors: Any, index_type: str) -> Any:
 
 
 def build(
-    settings: IndexSettings, progress: Progress | None = None, embedder: Any = None
+    settings: IndexSettings,
+    progress: Progress | None = None,
+    embedder: Any = None,
+    fetched: FetchResult | None = None,
 ) -> IndexBuildResult:
-    """Build and publish one index version; returns what it published."""
+    """Build and publish one index version; returns what it published. `fetched`: the fetch
+    that brought SOURCE, whose revision the manifest records."""
     progress = progress or Progress()
     started = time.monotonic()
     if not settings.source:
@@ -99,6 +107,13 @@ def build(
         # it, a killed one leaves it for the next build to clean.
         with versions.scratch_dir(root) as tmp:
             current = current_version(root)
+            if (
+                current is not None
+                and fetched is not None
+                and _same_revision(current.manifest, settings, fetched)
+            ):
+                result = _unchanged_source(current, started)
+                return result  # nothing new at the source: no retention run is needed either
             previous, dimension = previous_chunks(current, settings)
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
@@ -114,7 +129,10 @@ def build(
             if current is not None and _same_inputs(current.manifest, settings, docs, embedder):
                 result = _unchanged(current, docs, started)
             else:
-                result = _embed_and_publish(settings, root, tmp, docs, progress, embedder, dimension, started)
+                revision = fetched.revision if fetched is not None else None
+                result = _embed_and_publish(
+                    settings, root, tmp, docs, progress, embedder, dimension, started, revision
+                )
         keep = set(settings.pinned_versions)
         if current is not None:  # what the server is pinned to until the operator rolls forward
             keep.add(current.manifest.version)
@@ -146,6 +164,47 @@ def _has_query_graph(settings: IndexSettings, manifest: Manifest) -> bool:
     if embedding is None or embedding.onnx_error or embedding.provider:
         return embedding is not None  # a remote provider encodes questions itself: no graph
     return reusable_graph(Path(settings.index_dir), manifest, embedding.model) is not None
+
+
+def _same_revision(manifest: Manifest, settings: IndexSettings, fetched: FetchResult) -> bool:
+    """The fetch found the source at the revision the current version was built from, and the
+    version was built with these settings: its documents are the ones in SOURCE already."""
+    from oozo_runtime.embedding import expected_fingerprint
+
+    built = manifest.embedding.fingerprint() if manifest.embedding else None
+    return (
+        fetched.skipped_because_unchanged
+        and manifest.source_revision == fetched.revision
+        and built == expected_fingerprint(settings)
+        and _has_query_graph(settings, manifest)
+        and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
+        and manifest.index.type == settings.index_type
+    )
+
+
+def _unchanged_source(current: CurrentVersion, started: float) -> IndexBuildResult:
+    """The current version as this build's result, from its manifest alone."""
+    manifest = current.manifest
+    log.info(
+        "source unchanged since the current version: nothing read, nothing published",
+        extra={"version": manifest.version, "sourceRevision": manifest.source_revision},
+    )
+    chunks = manifest.counts.chunks if manifest.counts else 0
+    return IndexBuildResult(
+        version=manifest.version,
+        documents=len(manifest.documents),
+        chunks=chunks,
+        skipped_documents=len(manifest.skipped),
+        skipped=manifest.skipped,
+        embedding_model=manifest.model or "",
+        dimensions=manifest.dimension or 0,
+        size_bytes=sum(p.stat().st_size for p in current.path.iterdir() if p.is_file()),
+        built_at=manifest.built_at or "",
+        build_seconds=round(time.monotonic() - started, 3),
+        reused_embeddings=chunks,
+        index_type=manifest.index.type,
+        unchanged=True,
+    )
 
 
 def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> IndexBuildResult:
@@ -246,6 +305,7 @@ def _embed_and_publish(
     embedder: Any,
     dimension: int | None,
     started: float,
+    source_revision: str | None = None,
 ) -> IndexBuildResult:
     import numpy as np
 
@@ -323,6 +383,7 @@ def _embed_and_publish(
         documents=docs.documents,
         skipped=docs.skipped,
         counts=Counts(documents=len(docs.documents), chunks=len(docs.chunks)),
+        source_revision=source_revision,
     )
     versions.write_manifest(tmp, manifest)
     cache.replace(hashes, vectors)

@@ -6,7 +6,8 @@
     https://host/a.pdf http://h/b.md  http (one or more URLs, separated by whitespace)
 
 Every fetcher is `fetch_<kind>(uri, into, state_dir, **options) -> FetchResult`, imported only
-when its kind is asked for, so a folder fetch never loads boto3 or httpx.
+when its kind is asked for, so a folder fetch never loads boto3 or httpx. Every fetch runs
+under the state folder's lock (`sync.fetch_lock`): a second fetch of the same folder waits.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from oozo_contract.fetch import FetchResult, SourceKind
 from oozo_contract.settings import FetchSettings
+from oozo_runtime.sources import sync
 from oozo_runtime.sources.errors import SOURCE_INVALID, SourceError
 
 GIT_SCHEMES = ("git+https://", "git+http://", "git+ssh://")
@@ -91,4 +93,22 @@ def fetch(settings: FetchSettings) -> FetchResult:
             "max_redirects": settings.http_max_redirects,
         }
     target: Any = uris if kind == "http" else uris[0]
-    return fetcher(kind)(target, Path(settings.into), state_dir, **options)
+    fetch_kind = fetcher(kind)
+    if settings.result_file is not None:
+        # A failed fetch must not leave the previous run's result for the index step to trust.
+        settings.result_file.unlink(missing_ok=True)
+    with sync.fetch_lock(state_dir, settings.lock_wait_seconds):
+        fetched = fetch_kind(
+            target, Path(settings.into), state_dir, unless_revision=settings.unless_revision, **options
+        )
+    if settings.result_file is not None:
+        write_result(settings.result_file, fetched)
+    return fetched
+
+
+def write_result(path: Path, fetched: FetchResult) -> None:
+    """Atomically (temp file + rename): the index step reads a whole result or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(fetched.model_dump_json(by_alias=True), encoding="utf-8")
+    tmp.replace(path)

@@ -52,12 +52,14 @@ def scan_folder(folder: Path) -> tuple[dict[str, os.stat_result], list[SkippedOb
     return files, skipped
 
 
-def fetch_folder(uri: str, into: Path, state_dir: Path) -> FetchResult:
+def fetch_folder(uri: str, into: Path, state_dir: Path, *, unless_revision: str | None = None) -> FetchResult:
     source = Path(uri)
     if not source.is_dir():
         raise SourceError(SOURCE_NOT_FOUND, f"source folder {source} does not exist or is not a folder")
     sync.check_into(into, state_dir)
     files, skipped = scan_folder(source)
+    if unless_revision is not None and folder_revision(files) == unless_revision:
+        return sync.unchanged_result("folder", unless_revision)
     seen = {rel: f"{st.st_size}:{st.st_mtime_ns}" for rel, st in files.items()}
     state, written = sync.load_state(state_dir, "folder")
     previous: dict[str, str] = state.get("files", {}) if state.get("source") == str(source.resolve()) else {}

@@ -12,6 +12,7 @@ HTTPUnauthorized, GitProtocolError wrapping the urllib3 error) that map onto `So
 How a fetch goes:
 1. Ask the server for its refs (one round trip) and resolve REF: a branch, then a tag (peeled
    to its commit), a full `refs/...` name, or a full 40-hex commit SHA; no REF = the remote HEAD.
+   With `unless_revision` equal to that commit, the fetch ends here: nothing else travels.
 2. If the commit is already in the bare object store in `state_dir` (kept between runs), no pack
    is transferred; otherwise a shallow fetch (depth 1) of exactly that commit.
 3. Materialise the commit's tree, or its SUBDIR, into `into` (see `git_checkout`): only changed
@@ -43,6 +44,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from oozo_contract.fetch import SKIPPED_LISTED, FetchResult
+from oozo_runtime.sources import sync
 from oozo_runtime.sources.errors import (
     SOURCE_AUTH_FAILED,
     SOURCE_INVALID,
@@ -232,6 +234,7 @@ def fetch_git(
     max_file_bytes: int = MAX_FILE_BYTES,
     max_files: int = MAX_FILES,
     timeout: float = TIMEOUT_SECONDS,
+    unless_revision: str | None = None,
 ) -> FetchResult:
     """Fetch the commit REF names and make `into` hold exactly its files (under SUBDIR).
 
@@ -240,10 +243,13 @@ def fetch_git(
     SourceRefused (more files than `max_files`). On failure `into` is as it was.
     """
     source = parse_git_uri(uri)
+    sync.check_into(into, state_dir)
     username, password = _credentials()
     client = Urllib3HttpGitClient(source.url, username=username, password=password, timeout=timeout)
     with _remote_errors(source):
         wanted = resolve_ref(source, client.get_refs(b"").refs)
+    if unless_revision is not None and wanted.decode() == unless_revision:
+        return sync.unchanged_result("git", unless_revision)  # known from the refs: no pack, no store
     state_dir.mkdir(parents=True, exist_ok=True)
     store = _open_store(state_dir)
     try:

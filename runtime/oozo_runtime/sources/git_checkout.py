@@ -8,33 +8,34 @@ The rules, in the order they are applied:
   than `max_files` files fails the fetch with SourceRefused instead of indexing a silent subset.
 - A file whose bytes already equal the blob is left alone (unchanged), others are written
   (fetched), files this fetcher wrote before that are no longer in the tree are deleted.
-- Never delete or overwrite what Oozo did not write: `state_dir/checkout.json` records the files
-  written into `into`. A file found in `into` that is not recorded is adopted only when its bytes
-  are already the blob's; any other foreign file or symlink fails the fetch before anything moves.
+- Never delete or overwrite what Oozo did not write: the state folder's shared fetch-state.json
+  (`sync.load_state`/`save_state`, the record every fetcher keeps) lists the files a fetch wrote
+  into `into`, whatever its kind, so a source switched from S3 to Git replaces the S3 files, and
+  back. A file found in `into` that no fetch recorded is adopted only when its bytes are already
+  the blob's; any other foreign file or symlink fails the fetch before anything moves.
 - `into` is unchanged on failure: every read and check happens first, new content is staged in a
-  sibling folder, and only then are files removed and staged files renamed into place.
+  sibling folder (`sync.staging`), and only then are files removed and staged files renamed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from dulwich.object_store import BaseObjectStore, tree_lookup_path
 from dulwich.objects import Blob, ObjectID
 
 from oozo_contract.fetch import SkippedObject
+from oozo_runtime.sources import sync
 from oozo_runtime.sources.errors import SOURCE_INVALID, SOURCE_NOT_FOUND, SOURCE_REFUSED, SourceError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_FILES = 50_000
-RECORD_FILE = "checkout.json"
-RECORD_FORMAT = 1
+LEGACY_RECORD_FILE = "checkout.json"  # the Git-only record before fetch-state.json was shared
 _GITLINK = 0o160000
 
 
@@ -65,19 +66,25 @@ def _git_blob_id(path: Path) -> str:
     return Blob.from_string(path.read_bytes()).id.decode()
 
 
-def _read_record(state_dir: Path) -> dict[str, _Recorded]:
+def _read_record(state: dict[str, Any], state_dir: Path) -> dict[str, _Recorded]:
+    """Blob, size and mtime of each file the last Git fetch wrote: from the shared state, or from
+    the checkout.json an earlier Oozo kept. Nothing readable means "compare by bytes"."""
+    files: Any = state.get("files")
+    if not state:
+        try:
+            legacy = json.loads((state_dir / LEGACY_RECORD_FILE).read_text())
+            files = legacy["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
     try:
-        raw = json.loads((state_dir / RECORD_FILE).read_text())
-        return {rel: _Recorded(**entry) for rel, entry in raw["files"].items()}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}  # no record yet (or an unreadable one): every file in `into` counts as foreign
+        return {rel: _Recorded(**entry) for rel, entry in files.items()}
+    except (AttributeError, TypeError):
+        return {}
 
 
-def _write_record(state_dir: Path, files: dict[str, _Recorded]) -> None:
-    body = {"format": RECORD_FORMAT, "files": {rel: vars(entry) for rel, entry in sorted(files.items())}}
-    tmp = state_dir / f".{RECORD_FILE}.tmp"
-    tmp.write_text(json.dumps(body))
-    os.replace(tmp, state_dir / RECORD_FILE)
+def _save(state_dir: Path, source: str, files: dict[str, _Recorded]) -> None:
+    record = {rel: vars(entry) for rel, entry in sorted(files.items())}
+    sync.save_state(state_dir, "git", {"source": source, "files": record}, files)
 
 
 def _scan(into: Path) -> tuple[dict[str, os.stat_result], list[str]]:
@@ -135,14 +142,6 @@ def _target_files(
     return files, skipped
 
 
-def _inside(into_real: Path, rel: str) -> Path:
-    """`into/rel`, checked to resolve inside `into` (no symlinked folder on the way out)."""
-    dest = into_real / rel
-    if not dest.parent.resolve().is_relative_to(into_real):
-        raise SourceError(SOURCE_INVALID, f"refusing to write {rel}: its folder leads outside the target")
-    return dest
-
-
 def materialise_tree(
     store: BaseObjectStore,
     tree_id: ObjectID,
@@ -156,14 +155,18 @@ def materialise_tree(
 ) -> CheckoutCounts:
     targets, skipped = _target_files(store, tree_id, subdir, named, max_files)
     counts = CheckoutCounts(skipped=skipped)
-    record = _read_record(state_dir)
+    state, written = sync.load_state(state_dir, "git")
+    # checkout.json is read only when no fetch-state.json exists yet: once another kind wrote one,
+    # an old Git record would describe files that fetch has since replaced.
+    record = _read_record(state, state_dir) if state or not written else {}
+    owned = written | set(record)  # every file some fetch wrote, whatever the source kind was
     on_disk, others = _scan(into)
     foreign = sorted(
         others
         + [
             rel
             for rel in on_disk
-            if rel not in record and (rel not in targets or _git_blob_id(into / rel) != targets[rel].decode())
+            if rel not in owned and (rel not in targets or _git_blob_id(into / rel) != targets[rel].decode())
         ]
     )
     if foreign:
@@ -172,11 +175,7 @@ def materialise_tree(
             f"{into} holds {len(foreign)} entries this fetch did not write (first: {foreign[0]}); "
             "refusing to overwrite or delete them: give an empty or fetch-owned folder",
         )
-    into.mkdir(parents=True, exist_ok=True)
-    into_real = into.resolve()
-    staging = Path(tempfile.mkdtemp(prefix=f".{into.name}.staging-", dir=into_real.parent))
-    try:
-        staged: dict[str, Path] = {}
+    with sync.staging(into) as stage:
         keep: set[str] = set()
         prefix = f"{subdir}/" if subdir is not None else ""
         for rel, blob_id in sorted(targets.items()):
@@ -198,39 +197,22 @@ def materialise_tree(
             if seen is not None and seen.st_size == len(data) and (into / rel).read_bytes() == data:
                 keep.add(rel)
                 continue
-            staged[rel] = staging / f"{len(staged)}"
-            staged[rel].write_bytes(data)
+            stage.path(rel).write_bytes(data)
+            stage.add(rel)
+        staged = set(stage.staged)
         removed = sorted(rel for rel in on_disk if rel not in keep and rel not in staged)
         # Recorded before anything moves: a crash mid-swap leaves every file Oozo wrote recorded.
         pending = _Recorded(blob="", size=-1, mtime_ns=-1)  # matches no file: compared by bytes next time
-        _write_record(state_dir, {**record, **{rel: pending for rel in (keep | set(staged)) - set(record)}})
-        for rel in removed:
-            _inside(into_real, rel).unlink()
-            _prune_empty_parents(into_real, into_real / rel)
-        for rel, source in staged.items():
-            dest = _inside(into_real, rel)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest = _inside(into_real, rel)  # re-checked now that its folders exist
-            os.replace(source, dest)
-        present = keep | set(staged)
-        _write_record(state_dir, {rel: _stat_record(into_real / rel, targets[rel]) for rel in present})
+        in_flight = {**{rel: pending for rel in owned | keep | staged}, **record}
+        _save(state_dir, named, in_flight)
+        stage.commit(removed)
+        into_real = into.resolve()
+        _save(state_dir, named, {rel: _stat_record(into_real / rel, targets[rel]) for rel in keep | staged})
+        (state_dir / LEGACY_RECORD_FILE).unlink(missing_ok=True)  # superseded by fetch-state.json
         counts.fetched, counts.unchanged, counts.removed = len(staged), len(keep), len(removed)
         return counts
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _stat_record(path: Path, blob_id: bytes) -> _Recorded:
     info = path.stat()
     return _Recorded(blob=blob_id.decode(), size=info.st_size, mtime_ns=info.st_mtime_ns)
-
-
-def _prune_empty_parents(root: Path, removed_file: Path) -> None:
-    """Remove the folders a deletion left empty, up to (not including) `root`."""
-    folder = removed_file.parent
-    while folder != root and folder.is_relative_to(root):
-        try:
-            folder.rmdir()
-        except OSError:
-            return  # not empty: it still holds files
-        folder = folder.parent

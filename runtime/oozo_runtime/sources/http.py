@@ -122,6 +122,7 @@ def fetch_http(
     max_bytes: int = d.FETCH_MAX_OBJECT_BYTES,
     timeout: float = d.HTTP_TIMEOUT_SECONDS,
     max_redirects: int = d.HTTP_MAX_REDIRECTS,
+    unless_revision: str | None = None,
 ) -> FetchResult:
     urls = list(dict.fromkeys(urls))
     if not urls:
@@ -170,20 +171,28 @@ def fetch_http(
             raise SourceError(first.reason, f"every URL failed; {redact_url(urls[0])}: {first.message}")
         kept = {rec["file"] for rec in records.values()}
         removed = sorted(written - kept)
+        revision = _revision(urls, records)
+        if unless_revision is not None and revision == unless_revision and not stage.staged and not removed:
+            # A 304 (or the same validators) everywhere: nothing to move, no state to rewrite.
+            return sync.unchanged_result("http", unless_revision)
         stage.commit(removed)
     sync.save_state(state_dir, "http", {"urls": records}, kept)
-    pairs = [
-        (url, rec.get("etag") or rec.get("last_modified") or rec["sha256"]) for url, rec in records.items()
-    ]
-    pairs += [(url, "skipped") for url in urls if url not in records]
     return sync.result(
         "http",
-        sync.digest(pairs),
+        revision,
         fetched=fetched,
         unchanged=unchanged,
         removed=len(removed),
         skipped=skipped,
     )
+
+
+def _revision(urls: list[str], records: dict[str, dict[str, str]]) -> str:
+    pairs = [
+        (url, rec.get("etag") or rec.get("last_modified") or rec["sha256"]) for url, rec in records.items()
+    ]
+    pairs += [(url, "skipped") for url in urls if url not in records]
+    return sync.digest(pairs)
 
 
 def _fetch_one(

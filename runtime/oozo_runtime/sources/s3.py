@@ -65,6 +65,7 @@ def fetch_s3(
     region: str | None = None,
     path_style: bool = False,
     max_object_bytes: int = d.FETCH_MAX_OBJECT_BYTES,
+    unless_revision: str | None = None,
 ) -> FetchResult:
     source = parse_s3_uri(uri)
     sync.check_into(into, state_dir)
@@ -73,6 +74,8 @@ def fetch_s3(
 
     with _s3_errors(f"listing {source}", source, where):
         listing = _list(client, source)
+    if unless_revision is not None and _revision(listing, {}, source) == unless_revision:
+        return sync.unchanged_result("s3", unless_revision)  # the listing says it all: no GET
     wanted, skipped = _select(listing, source, max_object_bytes)
 
     previous: dict[str, str] = {}
@@ -99,16 +102,21 @@ def fetch_s3(
 
     # The revision covers every listed document object, skipped ones included: an oversized
     # object that changes is still a change of the source.
-    pairs = [(obj.key, obj.etag) for obj in listing if not obj.key.endswith("/")]
-    pairs = [(key, etags.get(key[len(source.prefix) :], etag)) for key, etag in pairs]
     return sync.result(
         "s3",
-        sync.digest(pairs),
+        _revision(listing, etags, source),
         fetched=len(changed),
         unchanged=len(wanted) - len(changed),
         removed=len(removed),
         skipped=skipped,
     )
+
+
+def _revision(listing: list[_Object], etags: dict[str, str], source: S3Source) -> str:
+    """The digest of (key, ETag) over the listing; `etags` (by relative path) are those of the
+    bytes actually downloaded, which win over the listing's."""
+    pairs = [(obj.key, obj.etag) for obj in listing if not obj.key.endswith("/")]
+    return sync.digest((key, etags.get(key[len(source.prefix) :], etag)) for key, etag in pairs)
 
 
 @dataclass(frozen=True)

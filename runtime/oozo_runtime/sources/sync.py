@@ -10,17 +10,19 @@ folder is always removed. Only files a fetch wrote (listed in its state) are eve
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from oozo_contract.fetch import SKIPPED_LISTED, FetchResult, SkippedObject, SourceKind
-from oozo_runtime.sources.errors import SOURCE_INVALID, SourceError
+from oozo_runtime.sources.errors import SOURCE_BUSY, SOURCE_INVALID, SourceError
 
 STATE_FORMAT = 1
 
@@ -53,6 +55,36 @@ def folder_conflicts(paths: Iterable[str]) -> set[str]:
 
 
 STATE_FILE = "fetch-state.json"
+LOCK_FILE = "fetch.lock"
+LOCK_POLL_SECONDS = 0.2
+
+
+@contextlib.contextmanager
+def fetch_lock(state_dir: Path, wait_seconds: float) -> Iterator[None]:
+    """One fetch at a time per state folder: the index Job and the refresh CronJob may overlap,
+    and two fetches interleaving their staging, deletions and state writes would leave DIR and
+    the state disagreeing. An exclusive flock (like the build lock of versions.py): the kernel
+    drops it when the holder dies, so a killed fetch never leaves a stale lock. The second fetch
+    polls until `wait_seconds` passed, then fails with SourceBusy."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    with open(state_dir / LOCK_FILE, "a+") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise SourceError(
+                        SOURCE_BUSY,
+                        f"another fetch has held {state_dir / LOCK_FILE} for more than {wait_seconds:g} s; "
+                        "it is still running (or stuck): try again when it ended",
+                    ) from None
+                time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def load_state(state_dir: Path, kind: SourceKind) -> tuple[dict[str, Any], set[str]]:
@@ -97,15 +129,18 @@ class Staging:
         self.staged.append(rel)
 
     def commit(self, removed: Iterable[str]) -> None:
-        """Move every staged file into place, then delete `removed` (files a fetch wrote)."""
+        """Delete `removed` (files a fetch wrote), then move every staged file into place.
+        Deleting first lets a file give way to a folder of the same name (`a` → `a/b`); every
+        path is checked to stay inside `into` (no symlinked folder leads out of it)."""
         self.into.mkdir(parents=True, exist_ok=True)
-        for rel in self.staged:
-            target = self.into / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.root / rel, target)
+        into_real = self.into.resolve()
         for rel in removed:
-            (self.into / rel).unlink(missing_ok=True)
-            _prune_empty_parents(self.into, self.into / rel)
+            inside(into_real, rel).unlink(missing_ok=True)
+            _prune_empty_parents(into_real, into_real / rel)
+        for rel in self.staged:
+            target = inside(into_real, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.root / rel, inside(into_real, rel))  # re-checked now its folders exist
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -118,6 +153,14 @@ def staging(into: Path) -> Iterator[Staging]:
         yield stage
     finally:
         stage.close()
+
+
+def inside(into_real: Path, rel: str) -> Path:
+    """`into/rel`, checked to resolve inside `into` (no symlinked folder on the way out)."""
+    target = into_real / rel
+    if not target.parent.resolve().is_relative_to(into_real):
+        raise SourceError(SOURCE_INVALID, f"refusing to write {rel}: its folder leads outside the target")
+    return target
 
 
 def _prune_empty_parents(root: Path, path: Path) -> None:
@@ -139,6 +182,13 @@ def check_into(into: Path, state_dir: Path) -> None:
         raise SourceError(
             SOURCE_INVALID, f"--into {into} and --state-dir {state_dir} must not contain each other"
         )
+
+
+def unchanged_result(kind: SourceKind, revision: str) -> FetchResult:
+    """`--unless-revision` matched: nothing was downloaded, DIR and the state were not touched."""
+    return FetchResult(
+        kind=kind, revision=revision, fetched=0, unchanged=0, removed=0, skipped_because_unchanged=True
+    )
 
 
 def result(
