@@ -90,7 +90,12 @@ class Embedder:
         self.fingerprint = EmbeddingFingerprint(provider="local", model=model_id)
         path = resolve_model_path(model_id)
         log.info("loading embedding model", extra={"model": model_id, "path": path})
-        self.model = SentenceTransformer(path, device="cpu", cache_folder=cache_dir)
+        import torch  # sentence-transformers has imported it already
+
+        # CUDA when torch sees a device (a GPU node, spec.embedding.resources), CPU otherwise;
+        # never MPS or another backend sentence-transformers would pick on its own.
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = SentenceTransformer(path, device=device, cache_folder=cache_dir)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
         )
