@@ -190,35 +190,27 @@ def _unchanged_source(current: CurrentVersion, started: float) -> IndexBuildResu
         extra={"version": manifest.version, "sourceRevision": manifest.source_revision},
     )
     chunks = manifest.counts.chunks if manifest.counts else 0
-    return IndexBuildResult(
-        version=manifest.version,
-        documents=len(manifest.documents),
-        chunks=chunks,
-        skipped_documents=len(manifest.skipped),
-        skipped=manifest.skipped,
-        embedding_model=manifest.model or "",
-        dimensions=manifest.dimension or 0,
-        size_bytes=sum(p.stat().st_size for p in current.path.iterdir() if p.is_file()),
-        built_at=manifest.built_at or "",
-        build_seconds=round(time.monotonic() - started, 3),
-        reused_embeddings=chunks,
-        index_type=manifest.index.type,
-        unchanged=True,
-    )
+    return _current_as_result(current, len(manifest.documents), chunks, manifest.skipped, started)
 
 
 def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> IndexBuildResult:
     """The current version, reported as this build's result. The skipped list is this run's: a
     file that became unusable since is named even though the index did not change."""
+    log.info("inputs unchanged: nothing published", extra={"version": current.manifest.version})
+    return _current_as_result(current, len(docs.documents), len(docs.chunks), docs.skipped, started)
+
+
+def _current_as_result(
+    current: CurrentVersion, documents: int, chunks: int, skipped: list[Any], started: float
+) -> IndexBuildResult:
+    """The result of a build that published nothing: the current version, with the counts given."""
     manifest = current.manifest
-    log.info("inputs unchanged: nothing published", extra={"version": manifest.version})
-    chunks = len(docs.chunks)
     return IndexBuildResult(
         version=manifest.version,
-        documents=len(docs.documents),
+        documents=documents,
         chunks=chunks,
-        skipped_documents=len(docs.skipped),
-        skipped=docs.skipped,
+        skipped_documents=len(skipped),
+        skipped=skipped,
         embedding_model=manifest.model or "",
         dimensions=manifest.dimension or 0,
         size_bytes=sum(p.stat().st_size for p in current.path.iterdir() if p.is_file()),
