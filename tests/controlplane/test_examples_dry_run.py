@@ -13,11 +13,19 @@ from devcluster.ragcorpus import install_crd
 from tests.operator_support import REPO
 
 EXAMPLES = REPO / "examples"
-# Argo CD and Flux objects need those tools' CRDs; their health check has its own tests.
+# Argo CD and Flux objects need those tools' CRDs; their health check has its own tests. A folder
+# with a kustomization.yaml is applied with -k; its patches and configuration are not objects, and
+# the quickstart's RagCorpus needs its generated ConfigMap, so it is applied only through -k too.
+KUSTOMIZATIONS = sorted(p.parent for p in EXAMPLES.rglob("kustomization.yaml") if "gitops" not in p.parts)
+KUSTOMIZE_ONLY = {"kustomization.yaml", "kustomizeconfig.yaml"}
 MANIFESTS = sorted(
-    p for p in EXAMPLES.rglob("*.yaml") if "gitops" not in p.parts and "quickstart" not in p.parts
+    p
+    for p in EXAMPLES.rglob("*.yaml")
+    if "gitops" not in p.parts
+    and "quickstart" not in p.parts
+    and p.name not in KUSTOMIZE_ONLY
+    and not p.name.endswith("-patch.yaml")
 )
-KUSTOMIZATIONS = [EXAMPLES / "quickstart", EXAMPLES / "quickstart" / "demo"]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ appears with the right wiring, and the quickstart goes Ready once its index is r
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
@@ -13,13 +14,16 @@ from devcluster.kstatus import kstatus
 from devcluster.kubelet.player import KubeletPlayer, index_result_message
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, volume_for
 from devcluster.waiting import wait_for
+from tests.example_steps import steps_of
 from tests.k8s_fields import owners_of
 from tests.operator_builders import on_local_node
 from tests.operator_support import REPO, Operator, corpus
 
 
-def kubectl(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(["kubectl", *args], env=env, check=True, capture_output=True, text=True).stdout
+def kubectl(env: dict[str, str], *args: str, input: str | None = None) -> str:
+    return subprocess.run(
+        ["kubectl", *args], env=env, check=True, capture_output=True, text=True, input=input
+    ).stdout
 
 
 def test_quickstart_goes_ready(
@@ -125,3 +129,50 @@ def test_openai_example_wires_secrets_by_reference(
     )
     status = corpus(custom, ns, "support-kb")
     assert "sk-never-read" not in yaml.safe_dump(status) and "sk-never-read" not in yaml.safe_dump(cm)
+
+
+def test_autoscaling_example_goes_ready_with_its_hpa(
+    control_plane: Any, operator: Operator, api: client.ApiClient, ns: str
+) -> None:
+    """examples/autoscaling, step by step: applied with -k (its documents included), Ready, and
+    the HPA its header shows. The nfs-client class is played by a ReadWriteMany volume of that
+    class, pre-bound to the claim as an administrator would; pods go on the local node like the
+    quickstart's demo overlay."""
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    core.create_persistent_volume(
+        client.V1PersistentVolume.model_validate(
+            {
+                "metadata": {"name": f"{ns}-handbook-scaled", "labels": {"oozo-test": ns}},
+                "spec": {
+                    "capacity": {"storage": "2Gi"},
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": "nfs-client",
+                    "hostPath": {"path": f"/tmp/oozo-test-pv/{ns}/handbook-scaled"},
+                    "claimRef": {"namespace": ns, "name": "handbook-scaled-index"},
+                },
+            }
+        )
+    )
+    env = control_plane.env()
+    steps = steps_of(REPO / "examples/autoscaling/kustomization.yaml")
+    assert [s[:2] for s in steps] == [["apply", "-k"], ["wait", "--for=condition=Ready"], ["get", "hpa"]]
+    built = [d for d in yaml.safe_load_all(kubectl(env, "kustomize", str(REPO / steps[0][2]))) if d]
+    for obj in built:
+        if obj["kind"] == "RagCorpus":
+            on_local_node(obj)
+    kubectl(env, "apply", "--server-side", "-n", ns, "-f", "-", input=yaml.safe_dump_all(built))
+    kubelet = KubeletPlayer(core)
+    kubelet.finish_index(
+        ns, "handbook-scaled", index_result_message("20260101-scaled", documents=3, chunks=5)
+    )
+
+    def serving() -> dict[str, Any] | None:
+        kubelet.ready_servers(ns, "handbook-scaled")
+        obj = corpus(custom, ns, "handbook-scaled")
+        return obj if condition(obj, "Ready").get("status") == "True" else None
+
+    wait_for("Ready", serving, 60)
+    kubectl(env, *steps[1], "-n", ns, "--timeout=30s")
+    hpa = kubectl(env, *steps[2], "-n", ns, "-o", "json")
+    spec = json.loads(hpa)["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10), spec

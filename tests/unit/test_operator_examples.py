@@ -1,5 +1,6 @@
-"""Every example RagCorpus parses with the operator's models, and the quickstart's kustomize
-build wires the generated ConfigMap (with its .docx files in binaryData) into the corpus."""
+"""Every example RagCorpus parses with the operator's models, and every kustomize example (the
+quickstart and the examples built on its documents) wires the generated ConfigMap (with its .docx
+files in binaryData) into its corpus."""
 
 from __future__ import annotations
 
@@ -39,14 +40,27 @@ def test_example_parses(path: Path) -> None:
         RagCorpusSpec.model_validate(obj["spec"])
 
 
+KUSTOMIZATIONS = sorted(
+    str(p.parent.relative_to(EXAMPLES))
+    for p in EXAMPLES.rglob("kustomization.yaml")
+    if "gitops" not in p.parts
+)
+
+
+def test_the_kustomize_examples_are_found() -> None:
+    assert {"quickstart", "quickstart/demo", "backup", "restore", "autoscaling"} <= set(KUSTOMIZATIONS)
+
+
 @pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize) not installed")
-@pytest.mark.parametrize("overlay", ["quickstart", "quickstart/demo"])
-def test_quickstart_kustomize_wires_the_generated_configmap(overlay: str) -> None:
+@pytest.mark.parametrize("overlay", KUSTOMIZATIONS)
+def test_kustomize_example_wires_the_generated_configmap(overlay: str) -> None:
     docs = kustomize(EXAMPLES / overlay)
     [cm] = [d for d in docs if d["kind"] == "ConfigMap"]
     [corpus] = [d for d in docs if d["kind"] == "RagCorpus"]
+    # Each example has a name of its own (nameSuffix), so applying one never replaces another.
+    suffix = corpus["metadata"]["name"].removeprefix("handbook")
     assert corpus["spec"]["source"]["configMap"]["name"] == cm["metadata"]["name"]
-    assert cm["metadata"]["name"].startswith("handbook-docs-")
+    assert cm["metadata"]["name"].startswith(f"handbook-docs{suffix}-")
     assert sorted(cm["binaryData"]) == [
         p.name for p in sorted((EXAMPLES / "quickstart/base/docs").glob("*.docx"))
     ]
