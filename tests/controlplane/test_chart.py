@@ -29,6 +29,7 @@ VALUE_SETS: dict[str, list[str]] = {
         "--set", "prometheusRule.enabled=true",
         "--set", "grafanaDashboard.enabled=true",
     ],
+    "crds-managed-elsewhere": ["--set", "crds.install=false"],
     "existing-service-account": ["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=ops"],
     "open-corpus-policy": [
         "--set", "corpusPolicy.allowedImageRepositories=null",
@@ -151,10 +152,21 @@ def test_rendered_manifests_pass_a_server_side_dry_run(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_chart_carries_the_current_crd() -> None:
-    assert (CHART / "crds/ragcorpus.yaml").read_text() == (ROOT / "crds/ragcorpus.yaml").read_text(), (
-        "charts/oozo/crds/ragcorpus.yaml is stale: cp crds/ragcorpus.yaml charts/oozo/crds/"
+def test_chart_carries_the_current_crd(helm: str) -> None:
+    assert (CHART / "files/ragcorpus-crd.yaml").read_text() == (ROOT / "crds/ragcorpus.yaml").read_text(), (
+        "charts/oozo/files/ragcorpus-crd.yaml is stale: run hack/gen_crd.py"
     )
+    crd = yaml.safe_load((ROOT / "crds/ragcorpus.yaml").read_text())
+    (rendered,) = [d for d in render(helm) if d["kind"] == "CustomResourceDefinition"]
+    assert rendered["spec"] == crd["spec"]
+    assert rendered["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    (not_kept,) = [
+        d for d in render(helm, "--set", "crds.keep=false") if d["kind"] == "CustomResourceDefinition"
+    ]
+    assert "helm.sh/resource-policy" not in (not_kept["metadata"].get("annotations") or {})
+    assert not [
+        d for d in render(helm, "--set", "crds.install=false") if d["kind"] == "CustomResourceDefinition"
+    ]
 
 
 def test_chart_rbac_grants_exactly_what_deploy_rbac_grants(helm: str) -> None:

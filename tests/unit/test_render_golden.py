@@ -12,6 +12,7 @@ and the diff of `golden/` shows the reviewer exactly what changed in the cluster
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,28 @@ REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden")
 
 
+def _example_documents() -> list[tuple[Path, list[Any]]]:
+    """Each example folder with the objects it applies: a kustomization's build (the examples
+    built on the quickstart's documents), or its ragcorpus.yaml."""
+    examples = REPO / "examples"
+    kustomized = {p.parent for p in examples.rglob("kustomization.yaml") if "quickstart" not in p.parts}
+    out = []
+    for folder in sorted(kustomized):
+        built = subprocess.run(
+            ["kubectl", "kustomize", str(folder)], check=True, capture_output=True, text=True
+        )
+        out.append((folder, list(yaml.safe_load_all(built.stdout))))
+    for path in sorted(examples.rglob("ragcorpus.yaml")):
+        out.append((path.parent, list(yaml.safe_load_all(path.read_text()))))
+    return out
+
+
 def _examples() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted((REPO / "examples").rglob("ragcorpus.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+    for folder, docs in _example_documents():
+        for doc in docs:
             if doc and doc.get("kind") == "RagCorpus":
-                where = path.parent.relative_to(REPO / "examples").as_posix().replace("/", "-")
+                where = folder.relative_to(REPO / "examples").as_posix().replace("/", "-")
                 out[f"example-{where}-{doc['metadata']['name']}"] = doc
     return out
 

@@ -1,0 +1,86 @@
+"""The chart's life on a real API server: `helm install` (adopting a CRD that an earlier release
+installed from crds/, as docs/install.md tells upgraders to), NOTES that tell the user what to do
+next, `helm upgrade` changing the operator in place, and `helm uninstall` removing the release's
+objects but keeping the CRD, so no RagCorpus is deleted with it.
+
+The corpus policy is left out here (corpusPolicy.admission=false): a cluster-wide admission
+policy would judge the corpora of every other test on this API server, and reinstalling one under
+the same names hits kubernetes/kubernetes#133827 (test_corpus_policy_admission.py covers it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from typing import Any
+
+from devcluster.ragcorpus import install_crd
+from tests.controlplane.test_chart import CHART, helm  # noqa: F401  (helm: a fixture)
+
+CRD = "crd/ragcorpora.rag.oozo.dev"
+
+
+def run(env: dict[str, str], *argv: str) -> str:
+    result = subprocess.run(list(argv), env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(argv)}:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def log_level(deployment: dict[str, Any]) -> str:
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return str(next(e["value"] for e in env if e["name"] == "OOZO_LOG_LEVEL"))
+
+
+def test_install_upgrade_uninstall_keeps_the_crd(helm: str, control_plane: Any) -> None:  # noqa: F811
+    env = control_plane.env()
+    release, namespace = f"oozo-lc-{uuid.uuid4().hex[:4]}", f"oozo-lc-{uuid.uuid4().hex[:4]}"
+    install_crd(env)  # as a release from crds/, or `kubectl apply`, left it: unowned by Helm
+    run(env, "kubectl", "label", CRD, "--overwrite", "app.kubernetes.io/managed-by=Helm")
+    run(
+        env,
+        "kubectl",
+        "annotate",
+        CRD,
+        "--overwrite",
+        f"meta.helm.sh/release-name={release}",
+        f"meta.helm.sh/release-namespace={namespace}",
+    )
+    common = ["--namespace", namespace]
+    installed = run(
+        env,
+        helm,
+        "install",
+        release,
+        str(CHART),
+        *common,
+        "--create-namespace",
+        "--set",
+        "corpusPolicy.admission=false",
+    )
+    notes = installed.split("NOTES:", 1)[1]
+    assert f"rollout status deployment/{release}" in notes, notes
+    assert "kubectl wait --for=condition=Ready ragcorpus/handbook" in notes, notes
+    assert "kubectl get secret handbook-api-key -o jsonpath='{.data.api-key}' | base64 -d" in notes, notes
+    assert "rag.oozo.dev/usable-by-corpora=true" in notes, notes
+    deployment = json.loads(run(env, "kubectl", "get", "deployment", release, "-n", namespace, "-o", "json"))
+    assert log_level(deployment) == "info"
+    crd = json.loads(run(env, "kubectl", "get", CRD, "-o", "json"))
+    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert crd["metadata"]["labels"]["app.kubernetes.io/instance"] == release
+
+    run(env, helm, "upgrade", release, str(CHART), *common, "--reuse-values", "--set", "logLevel=debug")
+    deployment = json.loads(run(env, "kubectl", "get", "deployment", release, "-n", namespace, "-o", "json"))
+    assert log_level(deployment) == "debug"
+    history = json.loads(run(env, helm, "history", release, *common, "-o", "json"))
+    assert [h["status"] for h in history] == ["superseded", "deployed"], history
+
+    run(env, helm, "uninstall", release, *common, "--wait", "--timeout", "60s")
+    gone = subprocess.run(
+        ["kubectl", "get", "deployment", release, "-n", namespace], env=env, capture_output=True, text=True
+    )
+    assert gone.returncode != 0 and "NotFound" in gone.stderr, gone.stdout + gone.stderr
+    roles = run(env, "kubectl", "get", "clusterroles", "-o", "name")
+    assert release not in roles, roles
+    kept = json.loads(run(env, "kubectl", "get", CRD, "-o", "json"))
+    assert kept["metadata"]["uid"] == crd["metadata"]["uid"], "the CRD was deleted and recreated"
+    run(env, "kubectl", "delete", "namespace", namespace, "--wait=false")
