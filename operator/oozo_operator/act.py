@@ -51,12 +51,17 @@ def apply_writes(kube: Kube, writes: tuple[Write, ...], owner_uid: str) -> tuple
             try:
                 kube.apply(write.obj)
             except ApiException as err:
-                if err.status not in (400, 403, 409, 422):
+                if err.status not in (400, 403, 404, 409, 422):
                     raise
                 name = f"{kind} {meta['name']}"
-                problems.append(
-                    C.Problem("ApplyRefused", f"{name} refused by the API server: {_reason(err)}")
+                # An apply into the corpus's own namespace finds nothing only when the API server
+                # does not serve the kind at all: an HTTPRoute without the Gateway API CRDs.
+                why = (
+                    f"the API server does not serve {kind} ({write.obj['apiVersion']}); install its CRD"
+                    if err.status == 404
+                    else _reason(err)
                 )
+                problems.append(C.Problem("ApplyRefused", f"{name} refused by the API server: {why}"))
         elif isinstance(write, Create):
             # Create-once objects (Jobs with deterministic names, the generated key Secret):
             # an existing one (409) is kept only if it is ours, never adopted.

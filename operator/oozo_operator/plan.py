@@ -23,6 +23,7 @@ from oozo_operator.render import (
     configmap,
     cronjob,
     deployment,
+    exposure,
     hpa,
     job,
     networkpolicy,
@@ -170,6 +171,16 @@ OPTIONAL_CHILDREN = (
     OptionalChild(pdb.wanted, pdb.render, "policy/v1", "PodDisruptionBudget", lambda c: c.name),
     OptionalChild(cronjob.wanted, cronjob.render, "batch/v1", "CronJob", cronjob.name),
     OptionalChild(backup.wanted, backup.render, "batch/v1", "CronJob", backup.name),
+    OptionalChild(
+        exposure.ingress_wanted, exposure.render_ingress, "networking.k8s.io/v1", "Ingress", lambda c: c.name
+    ),
+    OptionalChild(
+        exposure.http_route_wanted,
+        exposure.render_http_route,
+        "gateway.networking.k8s.io/v1",
+        "HTTPRoute",
+        lambda c: c.name,
+    ),
     OptionalChild(
         networkpolicy.wanted, networkpolicy.render, "networking.k8s.io/v1", "NetworkPolicy", lambda c: c.name
     ),

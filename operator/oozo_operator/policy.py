@@ -138,6 +138,11 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
     for where, holder in credentials:
         if holder is not None and holder.credentials_secret:
             out.append(Reference("Secret", holder.credentials_secret, where))
+    tls = spec.runtime.ingress.tls if spec.runtime.ingress else None
+    if tls and tls.secret_name and not (tls.issuer or tls.cluster_issuer):
+        # A certificate the author names is served to the world by the Ingress controller; one
+        # cert-manager issues is written by cert-manager, so it need not exist yet.
+        out.append(Reference("Secret", tls.secret_name, "spec.runtime.ingress.tls.secretName"))
     if spec.source.pvc:
         out.append(
             Reference("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc.claimName")

@@ -65,6 +65,8 @@ UNWANTED = [  # the optional children a default spec does not ask for
     "delete PodDisruptionBudget docs",
     "delete CronJob docs-refresh",
     "delete CronJob docs-backup",
+    "delete Ingress docs",
+    "delete HTTPRoute docs",
 ]
 
 
@@ -228,6 +230,8 @@ ROWS = [
             "apply PodDisruptionBudget docs",
             "delete CronJob docs-refresh",
             "delete CronJob docs-backup",
+            "delete Ingress docs",
+            "delete HTTPRoute docs",
             *DEFAULT_ON,
         ],
         index_ready=("True", "IndexPublished"),

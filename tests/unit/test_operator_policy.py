@@ -114,6 +114,23 @@ def test_every_secret_and_pvc_the_spec_names_is_a_reference() -> None:
     assert [(r.name, r.field) for r in P.references(http)] == [("h", "spec.source.http.headersSecret")]
 
 
+@pytest.mark.parametrize(
+    ("tls", "references"),
+    [
+        ({"secretName": "handbook-cert"}, [("handbook-cert", "spec.runtime.ingress.tls.secretName")]),
+        # cert-manager writes the Secret: it need not exist, and nobody else's is served.
+        ({"secretName": "handbook-cert", "clusterIssuer": "letsencrypt"}, []),
+        ({"issuer": "team-ca"}, []),
+        ({}, []),  # NAME-tls, which the author must create; the controller serves nothing else
+    ],
+)
+def test_an_ingress_certificate_the_author_names_is_a_reference(
+    tls: dict[str, str], references: list[tuple[str, str]]
+) -> None:
+    body = spec(at("spec.runtime.ingress", {"host": "kb.example.com", "tls": tls}))
+    assert [(r.name, r.field) for r in P.references(body)] == references
+
+
 def test_the_generated_api_key_secret_is_no_reference() -> None:
     assert P.references(spec(with_auth())) == []
 

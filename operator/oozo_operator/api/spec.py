@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 from oozo_contract import defaults as d
 from oozo_operator.api.backup_spec import Backup, Restore
 from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
+from oozo_operator.api.exposure import HttpRoute, Ingress
 from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
@@ -280,6 +281,12 @@ class Runtime(ApiModel):
     auth: Auth = Field(default_factory=Auth, description="API key authentication.")
     network_policy: NetworkPolicy = Field(
         default_factory=NetworkPolicy, description="Who may reach the server (a NetworkPolicy NAME)."
+    )
+    ingress: Ingress | None = Field(
+        None, description="Reach the corpus from outside the cluster through an Ingress NAME."
+    )
+    http_route: HttpRoute | None = Field(
+        None, description="Reach the corpus through a Gateway API gateway: an HTTPRoute NAME."
     )
     image: str | None = Field(
         None,
