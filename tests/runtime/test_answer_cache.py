@@ -16,6 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from devcluster.redisserver import RedisServer
+from oozo_runtime.server.answer_cache_redis import RETRY_AFTER_SECONDS
 from tests.runtime.conftest import Built, Server, copy_index
 from tests.runtime.llm_double import ChatCompletionsDouble
 
@@ -197,7 +198,9 @@ def test_a_wrong_redis_password_costs_no_answer_and_is_never_logged(
     assert wrong not in logs and redis_server.password not in logs
 
 
-def test_a_stopped_redis_costs_no_answer(built: Built, serve: Any, redis_server: RedisServer) -> None:
+def test_a_stopped_redis_costs_no_answer_and_is_used_again_once_back(
+    built: Built, serve: Any, redis_server: RedisServer
+) -> None:
     server = serve(built.index_dir, redis_env(redis_server, OOZO_ANSWER_CACHE_SIZE="0"))
     server.wait_ready()
     facts = built.corpus.facts
@@ -210,5 +213,10 @@ def test_a_stopped_redis_costs_no_answer(built: Built, serve: Any, redis_server:
         assert answered.json()["sources"][0]["document"] == fact.document
         assert answered.json()["timings"]["cache"] == "miss"
     assert metric(server, "rag_answer_cache_errors_total", backend="redis") >= 1
+
+    redis_server.start()  # back on the same port, empty: the server uses it again after its rest
+    time.sleep(RETRY_AFTER_SECONDS + 0.5)
+    assert ask(server, facts[9].question).json()["timings"]["cache"] == "miss"
+    assert ask(server, facts[9].question).json()["timings"]["cache"] == "hit"  # from Redis again
     server.stop()
     assert "Redis failed" in server.logs() and redis_server.password not in server.logs()
