@@ -49,7 +49,8 @@ test-unit: dev ## Unit tier only (seconds)
 	$(PYTEST) -m unit tests
 
 .PHONY: test-runtime
-test-runtime: dev corpora ## Runtime tier: real model, real FAISS, real .docx, real Russian man pages
+test-runtime: dev corpora ## Runtime tier: real model, real FAISS, real .docx, real Russian man pages, real redis-server
+	@bash hack/tools/redis.sh >/dev/null
 	$(PYTEST) -m runtime tests
 
 .PHONY: test-s3
@@ -90,9 +91,10 @@ corpora: dev ## Real non-English text for the multilingual tests: Debian's manpa
 	@$(PY) -m devcluster.corpora
 
 .PHONY: tools
-tools: ## helm and MinIO (Go module proxy), promtool and git (Debian) for the chart, S3 and Git tests
+tools: ## helm and MinIO (Go module proxy), promtool, git and redis-server (Debian) for the chart, S3, Git and cache tests
 	@bash hack/tools/helm.sh >/dev/null
 	@bash hack/tools/git.sh >/dev/null
+	@bash hack/tools/redis.sh >/dev/null
 	@bash hack/tools/promtool.sh >/dev/null
 	@bash hack/s3/build-minio.sh >/dev/null
 

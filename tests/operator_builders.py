@@ -104,3 +104,14 @@ def with_small_pods(obj: dict[str, Any]) -> None:
     small = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}
     obj["spec"].setdefault("index", {})["resources"] = small
     obj["spec"].setdefault("runtime", {})["resources"] = small
+
+
+def with_answer_cache(
+    redis_url: str | None = None, secret: str = "redis-cache", key: str = "password", **fields: int
+) -> Modifier:
+    """spec.runtime.cache: `fields` are size/ttlSeconds; a Redis with its password Secret when
+    `redis_url` is given."""
+    cache: dict[str, Any] = dict(fields)
+    if redis_url:
+        cache["redis"] = {"url": redis_url, "passwordSecretRef": {"name": secret, "key": key}}
+    return at("spec.runtime.cache", cache)

@@ -4,7 +4,7 @@ specs, and name the same field."""
 
 from __future__ import annotations
 
-from tests.operator_builders import Modifier, at, make_corpus, with_openai, with_source
+from tests.operator_builders import Modifier, at, make_corpus, with_answer_cache, with_openai, with_source
 
 IMAGES = ("ghcr.io/oozo-dev/oozo-runtime", "registry.example.com/ml/")
 HOSTS = ("llm.example.com", "*.example.org", "minio.storage", "git.example.com")
@@ -65,6 +65,10 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         (with_source(git={"url": "https://evil.net/team/docs.git"}),),
         "spec.source.git.url",
     ),
+    "answer-cache-redis-elsewhere": (
+        (with_answer_cache("redis://cache.evil.net:6379/0"),),
+        "spec.runtime.cache.redis.url",
+    ),
 }
 
 ALLOWED: dict[str, tuple[Modifier, ...]] = {
@@ -79,6 +83,7 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     ),
     "http-source-under-a-wildcard": (with_source(http={"urls": ["https://docs.example.org/a.pdf"]}),),
     "git-source-at-a-listed-host": (with_source(git={"url": "https://git.example.com/team/d.git"}),),
+    "answer-cache-redis-under-a-wildcard": (with_answer_cache("rediss://cache.example.org:6380/1"),),
 }
 
 

@@ -3,6 +3,7 @@ so the CRD schema) and the runtime settings the operator renders from it."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -37,6 +38,34 @@ MAX_TOKENS = 1024
 MAX_TOKENS_MAX = 131_072
 
 BACKUP_KEEP_LAST = 7
+
+# The answer cache of `oozo serve` (docs/runtime.md, "Answer cache"): entries of the in-process
+# LRU (0 turns it off) and how long an answer is reused. One entry is the response body, a few
+# KiB with five sources, so the default costs a few MiB per replica.
+ANSWER_CACHE_SIZE = 1024
+ANSWER_CACHE_SIZE_MAX = 1_000_000
+ANSWER_CACHE_TTL_SECONDS = 3600
+ANSWER_CACHE_TTL_SECONDS_MAX = 7 * 24 * 3600
+# Connect and read bound of one Redis call: a cache that is down must cost a query little.
+ANSWER_CACHE_REDIS_TIMEOUT_SECONDS = 0.5
+# redis://HOST[:PORT][/DB] or rediss://…: the password never rides in the URL (it would land in a
+# ConfigMap and in logs); it comes from its own Secret-backed variable.
+ANSWER_CACHE_REDIS_URL_PATTERN = r"^rediss?://[^\s/@:?#]+(:[0-9]{1,5})?(/[0-9]{1,2})?$"
+
+
+def check_redis_url(url: str) -> None:
+    """The one check of an answer-cache Redis URL, with a message that says what to change (the
+    URL itself is never repeated: it may hold a password)."""
+    if not url.startswith(("redis://", "rediss://")):
+        raise ValueError("the Redis URL must start with redis:// or rediss://")
+    if "@" in url:
+        raise ValueError(
+            "the Redis URL must not carry credentials: give the password through "
+            "OOZO_ANSWER_CACHE_REDIS_PASSWORD (spec.runtime.cache.redis.passwordSecretRef)"
+        )
+    if not re.match(ANSWER_CACHE_REDIS_URL_PATTERN, url):
+        raise ValueError("the Redis URL must be redis://HOST[:PORT][/DB] or rediss://HOST[:PORT][/DB]")
+
 
 # Index versions kept on the volume besides the serving one (see docs/runtime.md, "Retention").
 KEEP_VERSIONS = 3

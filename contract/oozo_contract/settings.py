@@ -206,11 +206,43 @@ class ServeSettings(EmbeddingSettings):
     openapi_enabled: bool = Field(
         default=False, description="serve /openapi.json (behind the API key when auth is on)"
     )
+    answer_cache_size: int = Field(
+        default=d.ANSWER_CACHE_SIZE,
+        ge=0,
+        le=d.ANSWER_CACHE_SIZE_MAX,
+        description="answers kept in the in-process LRU (0: none)",
+    )
+    answer_cache_ttl_seconds: int = Field(
+        default=d.ANSWER_CACHE_TTL_SECONDS,
+        ge=1,
+        le=d.ANSWER_CACHE_TTL_SECONDS_MAX,
+        description="how long a cached answer is reused",
+    )
+    answer_cache_redis_url: str | None = Field(
+        default=None,
+        description="redis://HOST[:PORT][/DB] or rediss://… shared by all replicas; no password in it",
+    )
+    answer_cache_redis_password: SecretStr | None = Field(
+        default=None, description="the Redis password (OOZO_ANSWER_CACHE_REDIS_PASSWORD); never logged"
+    )
+    answer_cache_redis_timeout_seconds: float = Field(
+        default=d.ANSWER_CACHE_REDIS_TIMEOUT_SECONDS,
+        gt=0,
+        le=10,
+        description="connect and read bound of one Redis call",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         return split_list(value)
+
+    @field_validator("answer_cache_redis_url")
+    @classmethod
+    def _redis_url_without_password(cls, url: str | None) -> str | None:
+        if url is not None:
+            d.check_redis_url(url)
+        return url
 
 
 class FetchSettings(OozoSettings):

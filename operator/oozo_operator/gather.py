@@ -153,6 +153,9 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
     for part, signing in (("backup", spec.backup), ("restore", spec.restore)):
         if signing is not None and signing.signing_key_secret_ref:
             refs.append(("Secret", signing.signing_key_secret_ref.name, f"spec.{part}.signingKeySecretRef"))
+    redis = spec.runtime.cache.redis if spec.runtime.cache else None
+    if redis is not None:
+        refs.append(("Secret", redis.password_secret_ref.name, "spec.runtime.cache.redis.passwordSecretRef"))
     if spec.source.config_map:
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:

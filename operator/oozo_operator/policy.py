@@ -112,6 +112,9 @@ def remote_endpoints(spec: RagCorpusSpec) -> list[tuple[str, str]]:
         out.extend((f"spec.source.http.urls[{i}]", url) for i, url in enumerate(spec.source.http.urls))
     if spec.source.git:
         out.append(("spec.source.git.url", spec.source.git.url))
+    cache = spec.runtime.cache
+    if cache and cache.redis:
+        out.append(("spec.runtime.cache.redis.url", cache.redis.url))
     return out
 
 
@@ -119,6 +122,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
     """Every Secret and PVC the spec names (not the NAME-api-key Secret Oozo generates)."""
     out: list[Reference] = []
     gen, auth = spec.generation, spec.runtime.auth
+    redis = spec.runtime.cache.redis if spec.runtime.cache else None
     if gen.api_key_secret_ref:
         out.append(Reference("Secret", gen.api_key_secret_ref.name, "spec.generation.apiKeySecretRef"))
     if auth.api_key_secret_ref and auth.api_key_secret_ref.name:
@@ -127,6 +131,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
         ("spec.source.http.headersSecret", spec.source.http.headers_secret if spec.source.http else None),
         ("spec.backup.signingKeySecretRef", spec.backup.signing_key_secret_ref if spec.backup else None),
         ("spec.restore.signingKeySecretRef", spec.restore.signing_key_secret_ref if spec.restore else None),
+        ("spec.runtime.cache.redis.passwordSecretRef", redis.password_secret_ref if redis else None),
     ]
     out.extend(Reference("Secret", ref.name, where) for where, ref in key_refs if ref is not None)
     credentials = [

@@ -255,6 +255,19 @@ def serve(
     embedding_base_url: BaseUrlOpt = None,
     embedding_dimensions: DimensionsOpt = None,
     embedding_prefixes: PrefixesOpt = None,
+    answer_cache_size: Annotated[
+        int | None, Opt(help="Answers kept in memory, 0 for none (1024) [env OOZO_ANSWER_CACHE_SIZE]")
+    ] = None,
+    answer_cache_ttl_seconds: Annotated[
+        int | None, Opt(help="Seconds a cached answer is reused (3600) [env OOZO_ANSWER_CACHE_TTL_SECONDS]")
+    ] = None,
+    answer_cache_redis_url: Annotated[
+        str | None,
+        Opt(
+            help="redis://HOST[:PORT][/DB] shared by replicas; the password only from "
+            "OOZO_ANSWER_CACHE_REDIS_PASSWORD [env OOZO_ANSWER_CACHE_REDIS_URL]"
+        ),
+    ] = None,
 ) -> None:
     """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /)."""
     from oozo_runtime.commands import run_serve
@@ -266,6 +279,9 @@ def serve(
             "port": port,
             "index_version": version,
             "model": model,
+            "answer_cache_size": answer_cache_size,
+            "answer_cache_ttl_seconds": answer_cache_ttl_seconds,
+            "answer_cache_redis_url": answer_cache_redis_url,
             **_embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),

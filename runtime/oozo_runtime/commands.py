@@ -133,7 +133,7 @@ def run_serve(flags: dict[str, Any]) -> None:
 
     settings = serve_settings(flags)
     secrets = [k.get_secret_value() for k in settings.api_keys]
-    for key in (settings.openai_api_key, settings.embedding_api_key):
+    for key in (settings.openai_api_key, settings.embedding_api_key, settings.answer_cache_redis_password):
         if key:
             secrets.append(key.get_secret_value())
     logs.configure(settings.log_level, secrets=secrets)

@@ -13,7 +13,7 @@ from kubernetes import client
 
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, docs_configmap, install_crd
 from tests.controlplane.test_operator_rbac import kubectl, service_account_kubeconfig
-from tests.operator_builders import make_corpus, on_local_node, with_openai, with_source
+from tests.operator_builders import make_corpus, on_local_node, with_answer_cache, with_openai, with_source
 from tests.operator_support import REPO, Operator, until_condition
 from tests.policy_cases import LABEL, PARAMS, with_backup_to, with_image
 
@@ -125,3 +125,22 @@ def test_an_unlabelled_pvc_source_is_not_mounted(operator: Operator, api: client
     assert found["reason"] == "PolicyViolation"
     assert found["message"].startswith("spec.source.pvc.claimName: PersistentVolumeClaim team-archive")
     assert children(api, ns) == ["PVC team-archive"]  # the user's own claim; nothing of Oozo's
+
+
+def test_an_unlabelled_redis_password_secret_is_not_used(
+    operator: Operator, api: client.ApiClient, ns: str
+) -> None:
+    """spec.runtime.cache.redis.passwordSecretRef goes through the same opt-in rule (issue 15)."""
+    core = client.CoreV1Api(api)
+    docs_configmap(core, ns, "cache-docs")
+    secret(api, ns, "team-redis")  # exists, unlabelled
+    redis = with_answer_cache("redis://minio.storage:6379/0", "team-redis", key="api-key")
+    create(api, ns, make_corpus("cache", on_local_node, redis))
+    found = stalled(api, ns, "cache")
+    assert found["reason"] == "PolicyViolation"
+    assert found["message"].startswith("spec.runtime.cache.redis.passwordSecretRef: Secret team-redis")
+    assert children(api, ns) == []
+
+    core.patch_namespaced_secret("team-redis", ns, {"metadata": {"labels": {LABEL[0]: LABEL[1]}}})
+    until_condition(client.CustomObjectsApi(api), ns, "cache", "Stalled", 60, status="False")
+    assert any(c.startswith("Job cache-index-") for c in children(api, ns))

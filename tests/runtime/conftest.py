@@ -141,3 +141,16 @@ def embeddings_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A real redis-server (Debian's package, `make tools`) on a free loopback port with a password,
+    its own directory and nothing on disk; stopped after the test (tests may stop it earlier)."""
+    from devcluster.redisserver import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()

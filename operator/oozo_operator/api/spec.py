@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 from oozo_contract import defaults as d
 from oozo_operator.api.backup_spec import Backup, Restore
 from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
+from oozo_operator.api.cache_spec import AnswerCache
 from oozo_operator.api.exposure import HttpRoute, Ingress
 from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
 from oozo_operator.api.network import NetworkPolicy
@@ -294,6 +295,7 @@ class Runtime(ApiModel):
         pattern=r"^[^\s]+$",
         description="Runtime image; empty for the operator's default.",
     )
+    cache: AnswerCache | None = Field(None, description="The answer cache; empty for the runtime's defaults.")
 
 
 class Toleration(ApiModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract.settings import ServeSettings, env_for
-from oozo_operator.render import embedding
+from oozo_operator.render import answer_cache, embedding
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus
 
@@ -29,6 +29,7 @@ def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:
     if spec.generation.base_url:
         values["openai_base_url"] = spec.generation.base_url
     values.update(embedding.settings_values(spec.embedding))
+    values.update(answer_cache.settings_values(spec.runtime.cache))
     return env_for(ServeSettings, **values)
 
 

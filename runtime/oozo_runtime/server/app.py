@@ -15,6 +15,7 @@ from oozo_runtime import __version__
 from oozo_runtime.generation import make_generator
 from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server import errors, openapi
+from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
@@ -33,6 +34,7 @@ def create_app(
         keys=KeyStore([k.get_secret_value() for k in settings.api_keys], settings.api_keys_file),
         generator=make_generator(settings),
         limiter=anyio.CapacityLimiter(default_concurrency(settings)),
+        answer_cache=AnswerCache(settings, metrics),
     )
     if retriever is not None:
         state.set_retriever(retriever)
@@ -44,6 +46,7 @@ def create_app(
         yield
         state.stopping.set()
         await state.generator.aclose()
+        await state.answer_cache.aclose()
 
     # No /docs, /redoc or default /openapi.json: the document is ours to serve (openapi.py).
     app = FastAPI(

@@ -58,6 +58,21 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)
+        self.answer_cache = Counter(
+            "rag_answer_cache_requests_total",
+            "answer cache lookups of /api/query: hit (answered from the cache) or miss",
+            ["result"],
+            registry=r,
+        )
+        self.answer_cache_errors = Counter(
+            "rag_answer_cache_errors_total",
+            "failed answer cache calls by backend; the query answered without the cache",
+            ["backend"],
+            registry=r,
+        )
+        for result in ("hit", "miss"):  # both series exist from the start: rates need no absent()
+            self.answer_cache.labels(result)
+        self.answer_cache_errors.labels("redis")
         self.index_built = Gauge(
             "rag_index_built_timestamp_seconds",
             "when the served index version was built (Unix time); dashboards show its age",

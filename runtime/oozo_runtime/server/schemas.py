@@ -56,6 +56,20 @@ class Source(BaseModel):
     heading: str | None = None
 
 
+class Timings(BaseModel):
+    """Milliseconds of each step (`retrieval_ms`, `generation_ms`, `total_ms`, `cache_ms`, …)
+    and, when the answer cache is on, whether it answered."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, float] = Field(init=False)
+
+    cache: Literal["hit", "miss"] | None = Field(
+        default=None,
+        description="hit: answered from the answer cache (no retrieval, no generation); miss: computed "
+        "now; absent when the cache is off",
+    )
+
+
 class QueryResponse(BaseModel):
     """200, and 502/504 when the generation backend failed or timed out: the retrieval still
     answers (an extractive answer and the sources), with `error` saying what went wrong."""
@@ -63,7 +77,7 @@ class QueryResponse(BaseModel):
     answer: str | None
     sources: list[Source]
     index_version: str
-    timings: dict[str, float]
+    timings: Timings
     error: str | None = None
 
 

@@ -21,6 +21,7 @@ from oozo_runtime.embedding import expected_fingerprint
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import Generator
 from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_dimension
+from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.versions import IndexCorrupt, VersionNotFound
@@ -35,6 +36,7 @@ class AppState:
     keys: KeyStore
     generator: Generator
     limiter: anyio.CapacityLimiter
+    answer_cache: AnswerCache
     retriever: Retriever | None = None
     load_error: str | None = None
     encoder_backend: str | None = None  # "onnx" or "torch" once loaded

@@ -24,7 +24,10 @@ def router_for(settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["query"])
 
     async def query(_: AuthDep, body: QueryRequest, state: StateDep, retriever: RetrieverDep) -> JSONResponse:
-        return await answer(body, state, retriever)
+        # The same question against the same version is answered once (answer_cache.py).
+        return await state.answer_cache.answered(
+            body, retriever.index.version, lambda: answer(body, state, retriever)
+        )
 
     # FastAPI reads the body model from the signature: this route's is the bounded one.
     query.__annotations__["body"] = limited_to(settings.max_question_chars, settings.max_top_k)
