@@ -25,6 +25,13 @@ def with_image(image: str) -> Modifier:
     return at("spec.runtime.image", image)
 
 
+def with_remote_embeddings(base_url: str | None = None) -> Modifier:
+    spec: dict[str, str] = {"provider": "openai", "model": "multilingual-e5-small"}
+    if base_url:
+        spec["baseURL"] = base_url
+    return at("spec.embedding", spec)
+
+
 def with_backup_to(endpoint: str) -> Modifier:
     return at("spec.backup", {"schedule": "@daily", "s3": s3(endpoint)})
 
@@ -69,6 +76,11 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         (with_answer_cache("redis://cache.evil.net:6379/0"),),
         "spec.runtime.cache.redis.url",
     ),
+    "embeddings-at-another-host": (
+        (with_remote_embeddings("https://attacker.net/v1"),),
+        "spec.embedding.baseURL",
+    ),
+    "embeddings-default-openai-host-not-listed": ((with_remote_embeddings(),), "spec.embedding.baseURL"),
 }
 
 ALLOWED: dict[str, tuple[Modifier, ...]] = {
@@ -84,6 +96,7 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     "http-source-under-a-wildcard": (with_source(http={"urls": ["https://docs.example.org/a.pdf"]}),),
     "git-source-at-a-listed-host": (with_source(git={"url": "https://git.example.com/team/d.git"}),),
     "answer-cache-redis-under-a-wildcard": (with_answer_cache("rediss://cache.example.org:6380/1"),),
+    "embeddings-at-a-listed-host": (with_remote_embeddings("http://llm.example.com:8080/v1"),),
 }
 
 

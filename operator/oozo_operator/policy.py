@@ -100,6 +100,9 @@ def remote_endpoints(spec: RagCorpusSpec) -> list[tuple[str, str]]:
         out.append(("spec.generation.baseURL", gen.base_url))
     elif gen.provider == "openai":
         out.append(("spec.generation.baseURL", f"https://{OPENAI_HOST}/v1"))
+    if spec.embedding.provider == "openai":
+        # The index Job and the server send every chunk and question to this server.
+        out.append(("spec.embedding.baseURL", spec.embedding.base_url or f"https://{OPENAI_HOST}/v1"))
     s3_locations = [
         ("spec.source.s3.endpoint", spec.source.s3),
         ("spec.backup.s3.endpoint", spec.backup.s3 if spec.backup else None),
@@ -128,6 +131,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
     if auth.api_key_secret_ref and auth.api_key_secret_ref.name:
         out.append(Reference("Secret", auth.api_key_secret_ref.name, "spec.runtime.auth.apiKeySecretRef"))
     key_refs = [
+        ("spec.embedding.apiKeySecretRef", spec.embedding.api_key_secret_ref),
         ("spec.source.http.headersSecret", spec.source.http.headers_secret if spec.source.http else None),
         ("spec.backup.signingKeySecretRef", spec.backup.signing_key_secret_ref if spec.backup else None),
         ("spec.restore.signingKeySecretRef", spec.restore.signing_key_secret_ref if spec.restore else None),

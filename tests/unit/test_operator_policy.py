@@ -131,6 +131,12 @@ def test_an_ingress_certificate_the_author_names_is_a_reference(
     assert [(r.name, r.field) for r in P.references(body)] == references
 
 
+def test_the_embeddings_server_key_is_a_reference() -> None:
+    remote = {"provider": "openai", "model": "e5", "apiKeySecretRef": {"name": "tei-key", "key": "k"}}
+    body = spec(at("spec.embedding", remote))
+    assert [(r.name, r.field) for r in P.references(body)] == [("tei-key", "spec.embedding.apiKeySecretRef")]
+
+
 def test_the_generated_api_key_secret_is_no_reference() -> None:
     assert P.references(spec(with_auth())) == []
 
