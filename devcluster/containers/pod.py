@@ -7,6 +7,7 @@ the objects (rendered by the operator, or read from a cluster)."""
 from __future__ import annotations
 
 import base64
+import copy
 import random
 import socket
 from dataclasses import dataclass, field
@@ -81,12 +82,23 @@ def prepare(
     folder: Path,
     container_name: str | None = None,
     pod_ip: str | None = None,
+    provided: dict[str, tuple[Path, str]] | None = None,
+    service_env: dict[str, str] | None = None,
 ) -> ContainerPod:
     """Everything a kubelet does before it starts the container. template is a pod template
     (metadata + spec), image the local image standing in for the rendered one, claims the host
-    folder of each PersistentVolumeClaim by claim name. Raises ConfigError where a kubelet would
-    not create the container (a missing reference, runAsNonRoot that cannot hold)."""
-    pod = {"metadata": {**template.get("metadata", {}), "name": name}, "spec": template["spec"]}
+    folder of each PersistentVolumeClaim by claim name. provided: volumes the API server adds to
+    a real pod (the ServiceAccount admission plugin's token volume), name → (host folder, mount
+    path), mounted read-only into every container; service_env: the variables a kubelet injects
+    (KUBERNETES_SERVICE_HOST/PORT). Raises ConfigError where a kubelet would not create the
+    container (a missing reference, runAsNonRoot that cannot hold)."""
+    spec = copy.deepcopy(template["spec"])
+    for volume_name, (_, mount_path) in (provided or {}).items():
+        spec.setdefault("volumes", []).append({"name": volume_name, "projected": {"sources": []}})
+        for each in spec["containers"]:
+            mount = {"name": volume_name, "mountPath": mount_path, "readOnly": True}
+            each.setdefault("volumeMounts", []).append(mount)
+    pod = {"metadata": {**template.get("metadata", {}), "name": name}, "spec": spec}
     containers = pod["spec"]["containers"]
     container = next((c for c in containers if c["name"] == container_name), containers[0])
     folder.mkdir(parents=True, exist_ok=True)
@@ -96,6 +108,8 @@ def prepare(
             path = folder / "volumes" / volume["name"]
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(EMPTY_DIR_MODE)
+        elif volume["name"] in (provided or {}):
+            path = (provided or {})[volume["name"]][0]
         elif "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"]["claimName"]
             if claim not in claims:
@@ -104,7 +118,7 @@ def prepare(
         else:
             raise ConfigError(f"volume {volume['name']!r}: only emptyDir and PVCs are run in containers yet")
         volume_dirs[volume["name"]] = str(path)
-    env = container_env(pod, container, objects.lookup)
+    env = {**(service_env or {}), **container_env(pod, container, objects.lookup)}
     port = next((p["containerPort"] for p in container.get("ports") or []), 8000)
     address = pod_ip or free_loopback_address(port)
     termination = folder / "termination-log"

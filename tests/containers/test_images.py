@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from devcluster.containers.podman import Podman
 from tests.containers.conftest import OPERATOR_IMAGE, SERVER_IMAGE
+
+# The first test of a session builds the images (hack/images/build.sh): on a fresh machine that
+# installs podman, debootstraps the base and downloads the packages, longer than the default 600 s.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def run(podman: Podman, *argv: str) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,10 @@ from devcluster.kubelet.launch import ConfigError
 from tests.containers.conftest import BASE_IMAGE, SERVER_IMAGE, BuiltIndex
 from tests.containers.rendered import API_KEY, rendered_server
 
+# The first test of a session builds the images (hack/images/build.sh): on a fresh machine that
+# installs podman, debootstraps the base and downloads the packages, longer than the default 600 s.
+pytestmark = pytest.mark.timeout(1800)
+
 
 def start_server_pod(
     podman: Podman, index: BuiltIndex, folder: Path, template: dict | None = None
