@@ -69,7 +69,7 @@ test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster its
 	$(PYTEST) -m devcluster tests
 
 .PHONY: test-containers
-test-containers: dev ## Containers tier: builds the images with podman (installs it) and runs rendered pods in them
+test-containers: dev controlplane tools ## Containers tier: builds the images with podman (installs it), runs rendered pods and the operator in them
 	$(PYTEST) -m containers tests
 
 .PHONY: lint

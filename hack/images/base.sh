@@ -10,6 +10,7 @@ if podman image exists "$image"; then
   echo "$image"
   exit 0
 fi
+started=$SECONDS
 rootfs="$(mktemp -d "${TMPDIR:-/tmp}/oozo-base-rootfs.XXXXXX")"
 trap 'rm -rf --one-file-system "$rootfs"' EXIT
 echo "building $image: debootstrap bookworm from $mirror (a few minutes, once)" >&2
@@ -21,4 +22,5 @@ rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
   "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
 tar --numeric-owner -C "$rootfs" -c . \
   | podman import --change 'CMD ["/usr/bin/python3"]' --change 'ENV LANG=C.UTF-8' - "$image" >&2
+echo "built $image in $((SECONDS - started)) s" >&2
 echo "$image"
