@@ -69,6 +69,10 @@ test-controlplane: dev controlplane tools ## Control-plane tier on a real kube-a
 test-devcluster: dev controlplane ## Dev-cluster tier: the simulated cluster itself (kubelets, control plane, kstatus)
 	$(PYTEST) -m devcluster tests
 
+.PHONY: test-containers
+test-containers: dev controlplane tools ## Containers tier: builds the images with podman (installs it), runs rendered pods and the operator in them
+	$(PYTEST) -m containers tests
+
 .PHONY: lint
 lint: dev ## ruff, mypy and import-linter (the arrows between packages: [tool.importlinter])
 	$(VENV)/bin/ruff check contract operator runtime plugin tests devcluster bench hack
@@ -106,12 +110,13 @@ cluster-up: dev controlplane ## Start the local control plane; kubeconfig in .cl
 cluster-down: ## Stop exactly what cluster-up started
 	@if [ -x $(PY) ]; then $(PY) -m devcluster.controlplane down --dir .cluster; fi
 
-##@ kind (needs a Docker engine; not run in CI here)
+##@ Images (podman, buildah and runc from Debian, installed and configured by the script)
 
 .PHONY: images
-images: ## Build the operator and runtime images
-	docker build -f Dockerfile.operator -t oozo-operator:dev .
-	docker build -f Dockerfile.runtime -t oozo-runtime:dev .
+images: ## Build oozo-operator, oozo-server, oozo-indexer (= oozo-runtime) :dev; prints sizes
+	bash hack/images/build.sh
+
+##@ kind (needs kind, kubectl and Docker or podman; not run in CI here)
 
 .PHONY: kind-e2e
 kind-e2e: dev images ## Create a kind cluster, load the images, install the chart, run the e2e tier

@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# kind e2e for users with Docker: create a kind cluster, load both images, install the chart,
-# run the e2e tier against it. Not run in CI on these machines (no Docker engine there).
+# kind e2e for users with kind: create a kind cluster, load the images `make images` built, install
+# the chart, run the e2e tier against it. With a Docker engine kind uses it; without one, podman
+# (kind's podman provider). Not run in CI on these machines (kind's node image needs a registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cluster="${KIND_CLUSTER:-oozo}"
-for tool in docker kind helm kubectl; do
+tag="${OOZO_IMAGE_TAG:-dev}"
+for tool in kind helm kubectl; do
   command -v "$tool" >/dev/null || { echo "kind-e2e needs $tool on PATH" >&2; exit 1; }
 done
-docker info >/dev/null 2>&1 || { echo "kind-e2e needs a running Docker engine" >&2; exit 1; }
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  engine=docker
+else
+  engine=podman
+  export KIND_EXPERIMENTAL_PROVIDER=podman
+fi
 
 kind get clusters | grep -qx "$cluster" || kind create cluster --name "$cluster" --config hack/kind/cluster.yaml
-kind load docker-image --name "$cluster" oozo-operator:dev oozo-runtime:dev
+for image in "oozo-operator:$tag" "oozo-runtime:$tag"; do
+  if [ "$engine" = docker ]; then
+    kind load docker-image --name "$cluster" "$image"
+  else
+    archive="$(mktemp --suffix=.tar)"
+    podman save --format docker-archive -o "$archive" "localhost/$image"
+    kind load image-archive --name "$cluster" "$archive"
+    rm -f "$archive"
+  fi
+done
 export KUBECONFIG="$(mktemp)"
 kind get kubeconfig --name "$cluster" > "$KUBECONFIG"
 helm upgrade --install oozo charts/oozo --namespace oozo-system --create-namespace \
-  --set image.repository=oozo-operator --set image.tag=dev \
-  --set runtimeImage=oozo-runtime:dev --wait
+  --set image.repository=oozo-operator --set image.tag="$tag" \
+  --set runtimeImage="oozo-runtime:$tag" --wait
 OOZO_E2E_TARGET=kind .venv/bin/pytest -m e2e tests

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TIERS = ("unit", "runtime", "controlplane", "e2e", "s3", "git", "devcluster")
+TIERS = ("unit", "runtime", "controlplane", "e2e", "s3", "git", "devcluster", "containers")
 
 
 def tier_of(test_file: Path, tests_root: Path) -> str | None:

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make images`: builds Oozo's images with podman (Debian's podman, buildah and runc, installed and
+# configured by hack/images/podman.sh) and prints their sizes.
+#   oozo-operator:TAG   Dockerfile.operator
+#   oozo-server:TAG     Dockerfile.runtime, OOZO_EXTRA=serve   (the query server; no torch)
+#   oozo-indexer:TAG    Dockerfile.runtime, OOZO_EXTRA=runtime (index, backup, restore; torch),
+#                       also tagged oozo-runtime:TAG
+# The base is $PYTHON_IMAGE when set (e.g. python:3.11.10-slim-bookworm from a registry), else the
+# local Debian base of hack/images/base.sh. Python packages come from the package index, pinned by
+# uv.lock. Layers and uv's download cache are kept, so a second run rebuilds only what changed.
+# OOZO_IMAGES picks a subset ("operator server"), OOZO_IMAGE_TAG the tag (default dev).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash hack/images/podman.sh >/dev/null
+tag="${OOZO_IMAGE_TAG:-dev}"
+base="${PYTHON_IMAGE:-$(bash hack/images/base.sh)}"
+wanted="${OOZO_IMAGES:-operator server indexer}"
+# The host's CA bundle reaches the build steps as a secret (hack/images/with-build-ca.sh), never a layer.
+ca_bundle="${OOZO_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+ca_secret=()
+if [ -s "$ca_bundle" ]; then ca_secret=(--secret "id=build-ca,src=$ca_bundle"); fi
+
+build() {
+  local name="$1" dockerfile="$2"
+  shift 2
+  local started=$SECONDS
+  echo "building $name:$tag from $dockerfile on $base" >&2
+  podman build --layers --network=host --build-arg "PYTHON_IMAGE=$base" "${ca_secret[@]}" "$@" \
+    -f "$dockerfile" -t "$name:$tag" . >&2
+  echo "built $name:$tag in $((SECONDS - started)) s" >&2
+}
+
+for image in $wanted; do
+  case "$image" in
+    operator) build oozo-operator Dockerfile.operator ;;
+    server) build oozo-server Dockerfile.runtime --build-arg OOZO_EXTRA=serve ;;
+    indexer)
+      build oozo-indexer Dockerfile.runtime --build-arg OOZO_EXTRA=runtime
+      podman tag "oozo-indexer:$tag" "oozo-runtime:$tag"
+      ;;
+    *) echo "unknown image '$image' in OOZO_IMAGES (operator, server, indexer)" >&2; exit 2 ;;
+  esac
+done
+podman images --filter "reference=localhost/oozo-*" --format '{{.Repository}}:{{.Tag}}  {{.Size}}'
