@@ -18,7 +18,7 @@ from oozo_runtime.server import errors, openapi
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
-from oozo_runtime.server.routes import health, info, mcp_endpoint, query, ui
+from oozo_runtime.server.routes import chat, health, info, mcp_endpoint, query, ui
 from oozo_runtime.server.state import AppState, default_concurrency
 
 
@@ -57,7 +57,7 @@ def create_app(
     )
     app.state.oozo = state
     errors.install(app)
-    for router in (health.router, query.router_for(settings), info.router, ui.router):
+    for router in (health.router, query.router_for(settings), info.router, ui.router, chat.router):
         app.include_router(router)
     mcp_running = mcp_endpoint.install(app.router.routes, state)
     openapi.install(app, settings.openapi_enabled, settings.auth_enabled)
