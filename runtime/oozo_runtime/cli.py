@@ -256,7 +256,8 @@ def serve(
     embedding_dimensions: DimensionsOpt = None,
     embedding_prefixes: PrefixesOpt = None,
 ) -> None:
-    """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /)."""
+    """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /), MCP at /mcp and
+    OpenAI-compatible chat at /v1/chat/completions."""
     from oozo_runtime.commands import run_serve
 
     run_serve(
