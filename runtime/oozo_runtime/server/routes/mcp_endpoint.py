@@ -13,7 +13,8 @@ the SDK sees the request, and inside the same middleware (body limit, security h
 # and their bounds are this server's settings, known only when the tools are built.
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -69,8 +70,8 @@ def build_server(state: AppState) -> MCPServer[Any]:
     """The MCP server of one app, its tools bound by the app's settings."""
     settings = state.settings
     bounded = limited_to(settings.max_question_chars, settings.max_top_k)
-    server: MCPServer[Any] = MCPServer(
-        "oozo", title="Oozo corpus", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
+    server: MCPServer[Any] = _without_touching_the_root_logger(
+        lambda: MCPServer("oozo", title="Oozo corpus", instructions=INSTRUCTIONS, version=__version__)
     )
     Question = Annotated[
         str,
@@ -113,6 +114,19 @@ def build_server(state: AppState) -> MCPServer[Any]:
         return AskResult.model_validate(content)
 
     return server
+
+
+def _without_touching_the_root_logger(make: Callable[[], MCPServer[Any]]) -> MCPServer[Any]:
+    """MCPServer() calls logging.basicConfig (a rich handler, a level) for a process of its
+    own; in ours, logs.configure decides where logs go, and an app built before it (tests)
+    must not have changed the root logger."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return make()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def _checked(
