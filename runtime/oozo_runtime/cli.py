@@ -269,7 +269,8 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /)."""
+    """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /), MCP at /mcp and
+    OpenAI-compatible chat at /v1/chat/completions."""
     from oozo_runtime.commands import run_serve
 
     run_serve(

@@ -2,7 +2,8 @@
 loopback that speaks `POST /v1/chat/completions` the way OpenAI, vLLM or Ollama do. It is not a
 mock of our code: the runtime talks to it through the real `openai` client over real HTTP.
 
-Modes: "ok" (answers, with usage), "error" (HTTP 500), "slow" (sleeps past the client timeout).
+Modes: "ok" (answers, with usage; word by word as SSE chunks when the request streams), "error"
+(HTTP 500), "slow" (sleeps past the client timeout).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class ChatCompletionsDouble:
         self.mode = "ok"
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.streamed_pieces: list[str] = []  # what the last streamed answer was sent as
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +38,8 @@ class ChatCompletionsDouble:
                         500, {"error": {"message": "upstream exploded", "type": "server_error"}}
                     )
                 question = body["messages"][-1]["content"].rsplit("Question:", 1)[-1].strip()
+                if body.get("stream"):
+                    return self._stream(body, f"Grounded answer to: {question} [1]")
                 return self._send(
                     200,
                     {
@@ -56,6 +60,36 @@ class ChatCompletionsDouble:
                         "usage": {"prompt_tokens": 120, "completion_tokens": 12, "total_tokens": 132},
                     },
                 )
+
+            def _stream(self, body: dict[str, Any], answer: str) -> None:
+                """The answer word by word as `chat.completion.chunk` events, the usage last
+                when asked for (stream_options.include_usage), then [DONE]."""
+                words = answer.split(" ")
+                pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+                events: list[dict[str, Any]] = [
+                    {"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+                    for p in pieces
+                ]
+                events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    usage = {
+                        "prompt_tokens": 120,
+                        "completion_tokens": len(pieces),
+                        "total_tokens": 120 + len(pieces),
+                    }
+                    events.append({"choices": [], "usage": usage})
+                double.streamed_pieces = pieces
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                for event in events:
+                    chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, **event}
+                    chunk["model"] = body["model"]
+                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -19,7 +19,7 @@ from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
-from oozo_runtime.server.routes import health, info, query, ui
+from oozo_runtime.server.routes import chat, health, info, mcp_endpoint, query, ui
 from oozo_runtime.server.state import AppState, default_concurrency
 
 
@@ -43,7 +43,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.retriever is None and load:
             threading.Thread(target=state.load, name="index-loader", daemon=True).start()
-        yield
+        async with mcp_running:
+            yield
         state.stopping.set()
         await state.generator.aclose()
         await state.answer_cache.aclose()
@@ -59,8 +60,9 @@ def create_app(
     )
     app.state.oozo = state
     errors.install(app)
-    for router in (health.router, query.router_for(settings), info.router, ui.router):
+    for router in (health.router, query.router_for(settings), info.router, ui.router, chat.router):
         app.include_router(router)
+    mcp_running = mcp_endpoint.install(app.router.routes, state)
     openapi.install(app, settings.openapi_enabled, settings.auth_enabled)
     app.add_middleware(
         RequestMiddleware,

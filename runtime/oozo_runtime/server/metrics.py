@@ -6,7 +6,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-ENDPOINTS = frozenset({"/", "/api/query", "/api/info", "/health", "/ready", "/metrics"})
+ENDPOINTS = frozenset(
+    {"/", "/api/query", "/api/info", "/health", "/ready", "/metrics"}
+    | {"/mcp", "/v1/chat/completions", "/v1/models"}  # the agent and chat interfaces
+)
 
 
 def endpoint_label(path: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anyio
 from fastapi import APIRouter
@@ -12,7 +13,7 @@ from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import GenerationError
-from oozo_runtime.retrieval import Retriever
+from oozo_runtime.retrieval import Hit, Retriever
 from oozo_runtime.server import responses
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
 from oozo_runtime.server.schemas import QueryRequest, QueryResponse, limited_to
@@ -36,15 +37,32 @@ def router_for(settings: ServeSettings) -> APIRouter:
 
 
 async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> JSONResponse:
+    status, content = await answer_content(body, state, retriever)
+    return JSONResponse(status_code=status, content=content)
+
+
+async def retrieve(
+    question: str, top_k: int, state: AppState, retriever: Retriever
+) -> tuple[list[Hit], dict[str, float]]:
+    """The hits and timings of a question, searched in a worker thread bounded by the limiter;
+    raises OozoError when a remote embeddings server fails."""
+    started = time.perf_counter()
+    hits, timings = await anyio.to_thread.run_sync(retriever.retrieve, question, top_k, limiter=state.limiter)
+    state.metrics.retrieval.observe(time.perf_counter() - started)
+    return hits, timings
+
+
+async def answer_content(
+    body: QueryRequest, state: AppState, retriever: Retriever
+) -> tuple[int, dict[str, Any]]:
+    """The status and body of a query: /api/query sends them as they are, and the MCP tools and
+    the OpenAI-compatible chat route (mcp_endpoint.py, chat.py) reshape the same answer."""
     started = time.perf_counter()
     try:
-        hits, timings = await anyio.to_thread.run_sync(
-            retriever.retrieve, body.question, body.top_k, limiter=state.limiter
-        )
+        hits, timings = await retrieve(body.question, body.top_k, state, retriever)
     except OozoError as exc:  # a remote embeddings server failed: its host and why, never the key
-        return JSONResponse(status_code=502, content={"error": exc.message, "reason": exc.reason})
+        return 502, {"error": exc.message, "reason": exc.reason}
     retrieved = time.perf_counter()
-    state.metrics.retrieval.observe(retrieved - started)
 
     status, error = 200, None
     try:
@@ -64,7 +82,7 @@ async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> J
         generation_ms=(finished - retrieved) * 1000,
         total_ms=(finished - started) * 1000,
     )
-    content = {
+    content: dict[str, Any] = {
         "answer": answer,
         "sources": [h.as_dict() for h in hits] if body.return_sources or error else [],
         "index_version": retriever.index.version,
@@ -72,4 +90,4 @@ async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> J
     }
     if error:
         content["error"] = error
-    return JSONResponse(status_code=status, content=content)
+    return status, content
