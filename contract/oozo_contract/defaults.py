@@ -38,6 +38,12 @@ MAX_TOKENS_MAX = 131_072
 
 BACKUP_KEEP_LAST = 7
 
+# The quality gate (spec.evaluation): by default a new version only has to be no worse than the
+# serving one on the golden questions (hit@5), with no tolerance; minHitAt5 adds a floor.
+EVALUATION_MIN_HIT_AT5 = 0.0
+EVALUATION_MAX_REGRESSION = 0.0
+EVALUATION_KEY = "questions.yaml"
+
 # Index versions kept on the volume besides the serving one (see docs/runtime.md, "Retention").
 KEEP_VERSIONS = 3
 KEEP_VERSIONS_MAX = 100
