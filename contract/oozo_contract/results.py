@@ -52,6 +52,11 @@ class SkippedDocument(ResultModel):
 
 Score = Annotated[float, Field(ge=0, le=1)]
 QUESTION_IDS_MAX = 10  # missed questions a result names; the count has them all
+# `oozo index` ends with this reason and exit code when the new version failed the quality gate
+# and was not published: the same inputs give the same verdict, so the index Job's
+# podFailurePolicy fails the Job at once instead of retrying.
+QUALITY_GATE_FAILED = "QualityGateFailed"
+QUALITY_GATE_EXIT_CODE = 3
 
 
 class Evaluation(ResultModel):

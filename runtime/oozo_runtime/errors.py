@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.results import QUALITY_GATE_FAILED as _QUALITY_GATE_FAILED
+
 
 class OozoError(Exception):
     """A failure that ends a command with a clear one-line error and a non-zero exit. `details`
@@ -31,4 +33,4 @@ INTERNAL_ERROR = "InternalError"  # an unexpected exception in `oozo backup` / `
 BUILD_FAILED = "BuildFailed"  # an unexpected exception in `oozo index`
 # `oozo index` built a version that failed the golden questions: it was not published (exit 3,
 # so a Job's podFailurePolicy can tell this deterministic outcome from a crash worth a retry).
-QUALITY_GATE_FAILED = "QualityGateFailed"
+QUALITY_GATE_FAILED = _QUALITY_GATE_FAILED

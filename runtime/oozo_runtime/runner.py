@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from oozo_contract.results import QUALITY_GATE_EXIT_CODE
 from oozo_runtime.errors import INTERNAL_ERROR, INTERRUPTED, INVALID_SETTINGS, QUALITY_GATE_FAILED, OozoError
 from oozo_runtime.termination import compact_json, termination_message
 
@@ -33,7 +34,7 @@ log = logging.getLogger("oozo_runtime.runner")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID_SETTINGS = 2
-EXIT_QUALITY_GATE_FAILED = 3
+EXIT_QUALITY_GATE_FAILED = QUALITY_GATE_EXIT_CODE  # the index Job's podFailurePolicy matches it
 EXIT_CTRL_C = 130  # 128 + SIGINT, what a shell reports
 EXIT_SIGTERM = 143  # 128 + SIGTERM
 
