@@ -98,3 +98,14 @@ def test_an_evaluation_survives_the_round_trip_through_a_build_result() -> None:
          "evaluation": wire}
     )  # fmt: skip
     assert result.evaluation == evaluation
+
+
+def test_the_questions_example_in_the_docs_reads(tmp_path: Path) -> None:
+    runtime_md = (Path(__file__).resolve().parents[2] / "docs" / "runtime.md").read_text()
+    section = runtime_md.split("**Writing golden questions.**", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "questions.yaml"
+    path.write_text(example)
+    golden = load_questions(path)
+    assert golden.ids() == ["vacation-days", "#2"]
+    assert golden.questions[1].documents == ["security/badges.md", "security/faq.md"]
