@@ -148,3 +148,25 @@ def test_a_failed_first_build_is_not_ready_and_another_problem_still_makes_ready
                  rollout=rolled_out("v1"), problems=(missing,))
     )  # fmt: skip
     assert serving[C.READY][0] == "False"
+
+
+def test_argo_cd_reads_a_refused_version_as_degraded_while_it_serves() -> None:
+    from tests.unit.test_argocd_health import argocd_health
+    from tests.unit.test_argocd_health import corpus as corpus_object
+
+    c = gated()
+    gate_build = Build("failed", c.job_name, None, "QualityGateFailed", "Job x: failed the gate", SCORES)
+    planned = plan(
+        observed(
+            generation=2, status=stored(generation=2, index=published("v1", "h-old")), builds=(gate_build,)
+        ),
+        c,
+        full=False,
+        new_api_key=API_KEY,
+    )
+    status = settle(planned, workloads(rolled_out("v1")), (), NOW).status
+    obj = corpus_object(generation=2, status=status)
+    # kstatus reads Stalled=True before Ready: Failed (the controlplane tier runs the real kstatus)
+    assert status["observedGeneration"] == 2
+    health, message = argocd_health(obj)
+    assert health == "Degraded" and message.startswith("QualityGateFailed: ")
