@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from devcluster.kstatus import kstatus
 from devcluster.stack import Stack, kubectl
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
@@ -90,6 +91,7 @@ def test_a_change_that_fails_the_gate_keeps_the_old_version_serving(gated: Deplo
     assert ready["status"] == "True", ready
     assert (stalled["status"], stalled["reason"]) == ("True", "QualityGateFailed"), stalled
     assert status["index"]["version"] == before
+    assert kstatus(gated.get())[0] == "Failed"  # GitOps tools report the refused content
     evaluation = status["index"]["evaluation"]
     assert evaluation["passed"] is False and evaluation["version"] != before, evaluation
     assert (evaluation["hitAt5"], evaluation["baselineVersion"], evaluation["baselineHitAt5"]) == (
