@@ -381,10 +381,7 @@ def _embed_and_publish(
         source_revision=source_revision,
     )
     versions.write_manifest(tmp, manifest)
-    # Before the cache and `current` change: a version that fails the gate leaves both as they were.
-    evaluation = quality_gate.evaluate(settings, root, tmp, manifest, embedder)
-    if evaluation is not None:
-        versions.write_manifest(tmp, manifest.model_copy(update={"evaluation": evaluation}))
+    evaluation = quality_gate.evaluate(settings, root, tmp, manifest, embedder)  # before cache, current move
     cache.replace(hashes, vectors)
     published = versions.publish(root, tmp, version)
     progress.on_advance(1)

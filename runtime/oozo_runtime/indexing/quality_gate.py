@@ -155,9 +155,10 @@ def check_questions(settings: IndexSettings) -> None:
 def evaluate(
     settings: IndexSettings, root: Path, scratch: Path, manifest: Manifest, embedder: Any
 ) -> Evaluation | None:
-    """Score the version in `scratch` (not yet published) and the serving one; raise
-    OozoError QualityGateFailed, with the scores, when the new one fails the gate. None
-    without a questions file. `embedder`: the build's model when it loaded one."""
+    """Score the version in `scratch` (its manifest written, not yet published) and the serving
+    one. A pass adds the scores to the scratch manifest; a failure raises OozoError
+    QualityGateFailed with them, before the build touches the embedding cache or `current`.
+    None without a questions file. `embedder`: the build's model when it loaded one."""
     if settings.evaluation_questions is None:
         return None
     from oozo_runtime.embedding import expected_fingerprint
@@ -198,7 +199,9 @@ def evaluate(
         reason=verdict.reason,
     )
     log.info("quality gate", extra=evaluation.model_dump(mode="json", by_alias=True, exclude_none=True))
-    if not verdict.passed:
+    if verdict.passed:
+        versions.write_manifest(scratch, manifest.model_copy(update={"evaluation": evaluation}))
+    else:
         payload = evaluation.model_dump(mode="json", by_alias=True, exclude_none=True)
         raise OozoError(
             QUALITY_GATE_FAILED,
