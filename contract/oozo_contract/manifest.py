@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from oozo_contract.results import SkippedDocument
+from oozo_contract.results import Evaluation, SkippedDocument
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
@@ -150,6 +150,11 @@ class Manifest(_Part):
     )
     file_checksums: FileChecksums | None = Field(
         default=None, description="xxh3_128 of the same files: what a backup checks while it packs"
+    )
+    # Absent unless the build ran the quality gate (and then the version passed it). An optional
+    # field older readers ignore (extra="ignore") costs them nothing: no new formatVersion.
+    evaluation: Evaluation | None = Field(
+        default=None, description="the golden-question scores the version was promoted with"
     )
 
     @field_validator("files", mode="before")

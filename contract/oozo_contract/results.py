@@ -50,6 +50,38 @@ class SkippedDocument(ResultModel):
     reason: Detail
 
 
+Score = Annotated[float, Field(ge=0, le=1)]
+QUESTION_IDS_MAX = 10  # missed questions a result names; the count has them all
+# `oozo index` ends with this reason and exit code when the new version failed the quality gate
+# and was not published: the same inputs give the same verdict, so the index Job's
+# podFailurePolicy fails the Job at once instead of retrying.
+QUALITY_GATE_FAILED = "QualityGateFailed"
+QUALITY_GATE_EXIT_CODE = 3
+
+
+class Evaluation(ResultModel):
+    """The quality gate's verdict on a version (`oozo index --evaluation-questions`): retrieval
+    scores over the golden questions, beside those of the version it was compared with. Written
+    into the manifest of a version that passed, and reported by every build that evaluated,
+    passed or not (status.index.evaluation)."""
+
+    version: VersionName = Field(description="the version evaluated (a rejected one is never published)")
+    questions: Count
+    hit_at1: Score = Field(alias="hitAt1")
+    hit_at5: Score = Field(alias="hitAt5")
+    mrr_at5: Score = Field(alias="mrrAt5")
+    passed: bool
+    min_hit_at5: Score = Field(alias="minHitAt5")
+    max_regression: Score
+    baseline_version: VersionName | None = None
+    baseline_hit_at5: Score | None = Field(None, alias="baselineHitAt5")
+    # Why there is no baseline although a version serves (another embedding model, unreadable).
+    baseline_note: Detail | None = None
+    # Ids of the first questions whose expected documents were not in the top 5.
+    missed: list[Annotated[str, _cut(128)]] = Field(default_factory=list, max_length=QUESTION_IDS_MAX)
+    reason: Detail = Field("", description="why the gate failed; empty when it passed")
+
+
 class IndexBuildResult(ResultModel):
     """`oozo index`: the version it published, or the current one when the inputs (documents,
     chunking, model, index type) were those of the current version and nothing was published
@@ -70,6 +102,7 @@ class IndexBuildResult(ResultModel):
     index_type: str | None = None
     unchanged: bool = False
     pruned_versions: Count = 0
+    evaluation: Evaluation | None = None
 
 
 class BackupResult(ResultModel):

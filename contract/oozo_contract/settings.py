@@ -135,6 +135,26 @@ class IndexSettings(EmbeddingSettings):
         description="the result `oozo fetch` wrote for SOURCE (its result_file): its revision is "
         "recorded in the manifest, and a fetch skipped as unchanged publishes nothing",
     )
+    # The quality gate (docs/runtime.md, "The quality gate"): off unless a questions file is given.
+    evaluation_questions: Path | None = Field(
+        default=None,
+        description="golden questions (YAML or JSON) a new version must answer before it becomes current",
+    )
+    evaluation_min_hit_at5: float = Field(
+        default=d.EVALUATION_MIN_HIT_AT5, ge=0, le=1, description="least hit@5 a new version needs"
+    )
+    evaluation_max_regression: float = Field(
+        default=d.EVALUATION_MAX_REGRESSION,
+        ge=0,
+        le=1,
+        description="how far its hit@5 may fall below the serving version's",
+    )
+    evaluation_baseline_version: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the version to compare with (the one the server serves); default: the first "
+        "pinned version, else current",
+    )
 
     @field_validator("include", "pinned_versions", mode="before")
     @classmethod

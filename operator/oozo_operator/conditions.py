@@ -6,7 +6,14 @@ Ready=True → Current, otherwise InProgress. So exactly one of three shapes com
   stalled  — Reconciling=False, Stalled=True,  Ready=False  (a human must act)
   ready    — Reconciling=False, Stalled=False, Ready=True
 IndexReady says whether the index of the current spec is published. lastTransitionTime moves
-only when a condition's status flips (cert-manager's rule), so re-computing is harmless."""
+only when a condition's status flips (cert-manager's rule), so re-computing is harmless.
+
+One more shape, for a new version that failed the quality gate (spec.evaluation) while an older
+one serves: Ready=True (the endpoint answers, from that older version), Stalled=True with reason
+QualityGateFailed (only a human gets the new documents published: fix them, the questions or the
+thresholds), Reconciling=False, IndexReady=False. kstatus reads it Failed, so GitOps tools report
+the refused content instead of a green sync; `kubectl wait --for=condition=Ready` still says the
+corpus serves."""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oozo_contract.fetch import SOURCE_FAILURES
+from oozo_contract.results import QUALITY_GATE_FAILED
 from oozo_operator.observe import Build, Rollout
 
 READY, RECONCILING, STALLED, INDEX_READY = "Ready", "Reconciling", "Stalled", "IndexReady"
@@ -67,8 +75,9 @@ def _index_condition(i: Inputs) -> tuple[str, str, str]:
             ),
         )
     if b and b.state == "failed":
-        # A fetch that failed says where to look: SourceAuthFailed, SourceNotFound, ...
-        reason = b.reason if b.reason in SOURCE_FAILURES else "IndexBuildFailed"
+        # A fetch that failed says where to look: SourceAuthFailed, SourceNotFound, ...; a build
+        # that failed the quality gate says so, with its scores in the message.
+        reason = b.reason if b.reason in SOURCE_FAILURES | {QUALITY_GATE_FAILED} else "IndexBuildFailed"
         return "False", reason, b.message + serving
     if b and b.state == "failing":
         return "False", "IndexBuildRetrying", b.message + serving
@@ -92,6 +101,15 @@ def desired(i: Inputs) -> dict[str, tuple[str, str, str]]:
         out[STALLED] = ("True", problems[0].reason, message)
         out[READY] = ("False", problems[0].reason, message)
         out[RECONCILING] = ("False", "Stalled", "waiting for a change to the spec or to a referenced object")
+        r = i.rollout
+        serving = r.done and pub.get("version") and r.version == pub.get("version")
+        if serving and [p.reason for p in problems] == [QUALITY_GATE_FAILED]:
+            out[READY] = (
+                "True",
+                "Serving",
+                f"serving index version {pub.get('version')} at {i.endpoint}; a newer build failed the "
+                "quality gate and was not published",
+            )
         return out
     out[STALLED] = ("False", "AsExpected", "no problem needs attention")
     r = i.rollout

@@ -160,6 +160,10 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:
         refs.append(("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc"))
+    if spec.evaluation:  # mounted into the index pod: missing, the pod could not start
+        refs.append(
+            ("ConfigMap", spec.evaluation.questions.config_map, "spec.evaluation.questions.configMap")
+        )
     source_secrets = (
         (spec.source.s3 and spec.source.s3.credentials_secret, "spec.source.s3.credentialsSecret"),
         (spec.source.git and spec.source.git.credentials_secret, "spec.source.git.credentialsSecret"),
@@ -172,7 +176,7 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
         found = kube.revision("v1", kind, corpus.namespace, ref_name)
         if found == "":
             problems.append(Problem(f"{kind}NotFound", f"{kind} {ref_name} ({where}) not found"))
-        elif found and kind == "ConfigMap":
+        elif found and where == "spec.source.configMap":
             source_revision = found
     return problems, source_revision
 

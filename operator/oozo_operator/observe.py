@@ -12,7 +12,14 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from oozo_contract.fetch import FetchResult
-from oozo_contract.results import BackupResult, IndexBuildResult, RestoreResult, ResultModel
+from oozo_contract.results import (
+    QUALITY_GATE_FAILED,
+    BackupResult,
+    IndexBuildResult,
+    RestoreResult,
+    ResultModel,
+)
+from oozo_operator.gate import failed_gate
 from oozo_operator.render import fetch, restore
 from oozo_operator.render import labels as L
 
@@ -29,6 +36,8 @@ class Build:
     result: dict[str, Any] | None = None  # the Job's reported result, shaped as status.index
     reason: str = ""
     message: str = ""
+    # A build that failed the quality gate: its scores, shaped as status.index.evaluation.
+    evaluation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ def read_result(message: str | None, model: type[ResultT]) -> ResultT | None:
 
 INDEX_STATUS_FIELDS = {
     "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model", "dimensions",
-    "size_bytes", "built_at", "build_seconds", "reused_embeddings",
+    "size_bytes", "built_at", "build_seconds", "reused_embeddings", "evaluation",
 }  # fmt: skip
 
 
@@ -207,6 +216,10 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
         return Build("succeeded", name, {**with_fetch_result(index_status(result), good[-1][1]), "job": name})
     attempts = _failures(pods, container)
     last_error = parse_error(attempts[-1][0].get("message")) if attempts else ""
+    if attempts and not attempts[-1][1]:
+        gate = failed_gate(attempts[-1][0].get("message"))
+        if gate is not None:  # a verdict, final at once: the Job's podFailurePolicy retries nothing
+            return Build("failed", name, None, QUALITY_GATE_FAILED, f"Job {name}: {last_error}", gate)
     # A failed fetch names its reason (SourceAuthFailed, ...); the Job's own is BackoffLimitExceeded.
     source_reason = ""
     if attempts and attempts[-1][1]:

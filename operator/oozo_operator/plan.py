@@ -106,6 +106,9 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
     if done and (not published or done[-1].job != published.get("job")):
         # A build reported a new version: it becomes what the server is pinned to.
         published = {**done[-1].result, "specHash": corpus.index_hash}  # type: ignore[dict-item]
+    if published and newest and newest.evaluation and newest.evaluation != published.get("evaluation"):
+        # A build that failed the quality gate published nothing; its scores are still news.
+        published = {**published, "evaluation": newest.evaluation}
     if corpus.spec.source.fetched and published and published.get("specHash") == corpus.index_hash:
         # Only a version built for this spec may let a refresh skip: after a change of include
         # globs, chunking or model whose build has not been adopted, the refresh must build.

@@ -213,9 +213,25 @@ def index(
     embedding_base_url: BaseUrlOpt = None,
     embedding_dimensions: DimensionsOpt = None,
     embedding_prefixes: PrefixesOpt = None,
+    evaluation_questions: Annotated[
+        Path | None,
+        Opt(
+            help="Golden questions (YAML/JSON) the new version must answer before it becomes current "
+            "[env OOZO_EVALUATION_QUESTIONS]"
+        ),
+    ] = None,
+    min_hit_at_5: Annotated[
+        float | None,
+        Opt("--min-hit-at-5", help="Least hit@5 on them, 0..1 (0) [env OOZO_EVALUATION_MIN_HIT_AT5]"),
+    ] = None,
+    max_regression: Annotated[
+        float | None,
+        Opt(help="Most hit@5 below the serving version's, 0..1 (0) [env OOZO_EVALUATION_MAX_REGRESSION]"),
+    ] = None,
 ) -> None:
     """Index SOURCE into a new immutable version under --out and make it current. A source
-    that is not a folder is fetched first into INDEX_DIR/source-cache/files."""
+    that is not a folder is fetched first into INDEX_DIR/source-cache/files. With
+    --evaluation-questions, a version that fails the quality gate is not published (exit 3)."""
     from oozo_runtime.commands import run_index
 
     run_index(
@@ -229,6 +245,9 @@ def index(
             "include": include,
             "index_type": index_type,
             "termination_message_path": termination_message_path,
+            "evaluation_questions": evaluation_questions,
+            "evaluation_min_hit_at5": min_hit_at_5,
+            "evaluation_max_regression": max_regression,
             **_embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),

@@ -35,6 +35,12 @@ FETCH_FLAGS = {
     "http_timeout_seconds": "OOZO_HTTP_TIMEOUT_SECONDS",
     "http_max_redirects": "OOZO_HTTP_MAX_REDIRECTS",
 }
+# How a user spells the index settings that are easy to get wrong.
+INDEX_FLAGS = {
+    "evaluation_questions": "--evaluation-questions",
+    "evaluation_min_hit_at5": "--min-hit-at-5",
+    "evaluation_max_regression": "--max-regression",
+}
 # Where `oozo index URI --out INDEX_DIR` keeps a fetched source: next to the versions, outside them.
 SOURCE_CACHE = "source-cache"
 
@@ -68,7 +74,9 @@ def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
             settings = settings.model_copy(update={"source": str(cache / "files")})
         return _build_with_progress(settings, fetched)
 
-    command = runner.Command("index", IndexSettings, fetch_then_build, crash_reason=BUILD_FAILED)
+    command = runner.Command(
+        "index", IndexSettings, fetch_then_build, crash_reason=BUILD_FAILED, flags=INDEX_FLAGS
+    )
     raise typer.Exit(runner.run(command, flags))
 
 

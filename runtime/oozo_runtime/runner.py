@@ -6,7 +6,8 @@ bytes, goes to the termination-message path when one is set: that is how the ope
 outcome of a Job. SIGTERM (a deleted Job, a node drain) unwinds like Ctrl-C, so every `finally`
 runs: a build's or restore's .tmp- directory is removed, a multipart upload aborted.
 
-Exit codes: 0 done, 1 failed, 2 invalid settings, 130 Ctrl-C, 143 SIGTERM.
+Exit codes: 0 done, 1 failed, 2 invalid settings, 3 quality gate failed (`oozo index`: nothing
+published), 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from oozo_runtime.errors import INTERNAL_ERROR, INTERRUPTED, INVALID_SETTINGS, OozoError
+from oozo_contract.results import QUALITY_GATE_EXIT_CODE
+from oozo_runtime.errors import INTERNAL_ERROR, INTERRUPTED, INVALID_SETTINGS, QUALITY_GATE_FAILED, OozoError
 from oozo_runtime.termination import compact_json, termination_message
 
 log = logging.getLogger("oozo_runtime.runner")
@@ -32,6 +34,7 @@ log = logging.getLogger("oozo_runtime.runner")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID_SETTINGS = 2
+EXIT_QUALITY_GATE_FAILED = QUALITY_GATE_EXIT_CODE  # the index Job's podFailurePolicy matches it
 EXIT_CTRL_C = 130  # 128 + SIGINT, what a shell reports
 EXIT_SIGTERM = 143  # 128 + SIGTERM
 
@@ -124,11 +127,14 @@ def _termination_path(overrides: Mapping[str, Any]) -> Path | None:
     return Path(given) if given else None
 
 
-def _fail(termination: Path | None, error: dict[str, str]) -> int:
+EXIT_CODES = {INVALID_SETTINGS: EXIT_INVALID_SETTINGS, QUALITY_GATE_FAILED: EXIT_QUALITY_GATE_FAILED}
+
+
+def _fail(termination: Path | None, error: dict[str, Any]) -> int:
     # the message file first: a warning about it must not come after the JSON line on stderr
     _write_termination(termination, termination_message(error))
     print(compact_json(error), file=sys.stderr, flush=True)
-    return EXIT_INVALID_SETTINGS if error["reason"] == INVALID_SETTINGS else EXIT_FAILED
+    return EXIT_CODES.get(error["reason"], EXIT_FAILED)
 
 
 def _write_termination(path: Path | None, message: str) -> None:

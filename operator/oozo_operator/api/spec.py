@@ -17,6 +17,7 @@ from oozo_operator.api.backup_spec import Backup, Restore
 from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
 from oozo_operator.api.cache_spec import AnswerCache
 from oozo_operator.api.exposure import HttpRoute, Ingress
+from oozo_operator.api.evaluation_spec import Evaluation
 from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
@@ -344,6 +345,9 @@ class RagCorpusSpec(ApiModel):
     refresh: Refresh | None = Field(None, description="Periodic re-indexing.")
     backup: Backup | None = Field(None, description="Scheduled backups to S3.")
     restore: Restore | None = Field(None, description="Start from a backup.")
+    evaluation: Evaluation | None = Field(
+        None, description="A quality gate: golden questions a new index version must pass before it serves."
+    )
 
 
 # `resources`/`tolerations` refer to Resources and Toleration, defined below these models.

@@ -5,7 +5,7 @@ from the result models of `oozo_contract.results`, which cut what they read to f
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -39,6 +39,38 @@ class SkippedDocument(ApiModel):
 
     document: str = Field(max_length=R.DETAIL_MAX, description="Path of the document inside the source.")
     reason: str = Field(max_length=R.DETAIL_MAX, description="Why it was skipped.")
+
+
+class EvaluationStatus(ApiModel):
+    """The quality gate's scores of the last evaluated build (spec.evaluation)."""
+
+    version: str | None = Field(None, max_length=R.VERSION_MAX, description="The version evaluated.")
+    passed: bool | None = Field(None, description="Whether it passed (and so was published).")
+    questions: int | None = Field(None, ge=0, description="Golden questions asked.")
+    hit_at1: float | None = Field(
+        None, ge=0, le=1, alias="hitAt1", description="Share with an expected document first."
+    )
+    hit_at5: float | None = Field(
+        None, ge=0, le=1, alias="hitAt5", description="Share with an expected document in the top 5."
+    )
+    mrr_at5: float | None = Field(
+        None, ge=0, le=1, alias="mrrAt5", description="Mean reciprocal rank of the first expected document."
+    )
+    min_hit_at5: float | None = Field(None, ge=0, le=1, alias="minHitAt5", description="The floor applied.")
+    max_regression: float | None = Field(None, ge=0, le=1, description="The tolerance applied.")
+    baseline_version: str | None = Field(
+        None, max_length=R.VERSION_MAX, description="The serving version it was compared with."
+    )
+    baseline_hit_at5: float | None = Field(
+        None, ge=0, le=1, alias="baselineHitAt5", description="That version's hit@5 on the same questions."
+    )
+    baseline_note: str | None = Field(
+        None, max_length=R.DETAIL_MAX, description="Why no serving version was compared."
+    )
+    missed: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        None, max_length=R.QUESTION_IDS_MAX, description="The first questions it missed (their ids)."
+    )
+    reason: str | None = Field(None, max_length=R.DETAIL_MAX, description="Why it failed.")
 
 
 class IndexStatus(ApiModel):
@@ -75,6 +107,11 @@ class IndexStatus(ApiModel):
     )
     restored_from: str | None = Field(
         None, max_length=R.URI_MAX, description="The backup artifact it was restored from (spec.restore)."
+    )
+    evaluation: EvaluationStatus | None = Field(
+        None,
+        description="Quality gate scores of the last evaluated build: this version's, or those of a "
+        "newer build that failed the gate and was not published.",
     )
 
 

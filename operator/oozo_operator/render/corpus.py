@@ -101,8 +101,9 @@ class Corpus:
 
 def index_hash(spec: RagCorpusSpec, source_revision: str = "", reindex_requested_at: str = "") -> str:
     """What an index version depends on: the source (and the revision of a source ConfigMap),
-    chunking, embedding and index type, and a requested re-index. Any other change (replicas,
-    generation, auth, the embedding's resources and placement...) must not rebuild. The hash
+    chunking, embedding and index type, the quality gate it must pass, and a requested re-index.
+    Any other change (replicas, generation, auth, the embedding's resources and placement...)
+    must not rebuild. The hash
     names the Job, so a retry finds the Job it already created instead of starting a second one.
 
     The revision of a fetched source (s3, http, git) is not in it: the operator learns it only
@@ -115,6 +116,8 @@ def index_hash(spec: RagCorpusSpec, source_revision: str = "", reindex_requested
         "embedding": {k: v for k, v in spec.embedding.wire().items() if k not in PLACEMENT_FIELDS},
         "indexType": spec.index.type,
     }
+    if spec.evaluation:  # absent otherwise: the hash of a corpus without a gate stays as it was
+        inputs["evaluation"] = spec.evaluation.wire()
     if source_revision:
         inputs["sourceRevision"] = source_revision
     if reindex_requested_at:

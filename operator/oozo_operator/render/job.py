@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.results import QUALITY_GATE_EXIT_CODE
 from oozo_contract.settings import IndexSettings, env_for
 from oozo_operator.render import embedding, fetch, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
 
 CONTAINER = "index"
+EVALUATION_DIR = "/etc/oozo/evaluation"  # spec.evaluation's ConfigMap, read-only
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "4Gi"}}
 
 
@@ -34,6 +36,12 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
     pinned: dict[str, Any] = {"pinned_versions": [serving_version]} if serving_version else {}
     if spec.source.fetched:
         pinned["fetch_result_file"] = fetch.result_file(corpus)
+    if spec.evaluation:
+        pinned["evaluation_questions"] = f"{EVALUATION_DIR}/{spec.evaluation.questions.key}"
+        pinned["evaluation_min_hit_at5"] = spec.evaluation.min_hit_at5
+        pinned["evaluation_max_regression"] = spec.evaluation.max_regression
+        if serving_version:  # what the gate compares with: the served version, whatever `current` says
+            pinned["evaluation_baseline_version"] = serving_version
     return env_for(
         IndexSettings,
         source=source_dir(corpus),
@@ -90,6 +98,15 @@ def pod_template(
     """The index pod, shared by the Job and the refresh CronJob; its result (version, counts)
     goes into status.index, and a fetch's (the source revision) into status.sourceRevision."""
     source_volumes, source_mounts = _source_volume(corpus)
+    if (
+        corpus.spec.evaluation
+    ):  # the whole ConfigMap: a missing key is the runtime's clear error, not a mount failure
+        name = corpus.spec.evaluation.questions.config_map
+        source_volumes = [*source_volumes, {"name": "evaluation", "configMap": {"name": name}}]
+        source_mounts = [
+            *source_mounts,
+            {"name": "evaluation", "mountPath": EVALUATION_DIR, "readOnly": True},
+        ]
     inits, identity = [], None
     if corpus.spec.source.fetched:
         fetch_volumes, _ = fetch.volumes(corpus)
@@ -117,8 +134,15 @@ def job_spec(
     corpus: Corpus, job_labels: dict[str, str], serving_version: str | None = None, unless_revision: str = ""
 ) -> dict[str, Any]:
     s = corpus.settings
+    gate: dict[str, Any] = {}
+    if corpus.spec.evaluation:
+        # A failed quality gate is a verdict, not a crash: the same inputs give the same scores, so
+        # the Job fails at once instead of building twice more (backoffLimit).
+        exit_codes = {"containerName": CONTAINER, "operator": "In", "values": [QUALITY_GATE_EXIT_CODE]}
+        gate["podFailurePolicy"] = {"rules": [{"action": "FailJob", "onExitCodes": exit_codes}]}
     return {
         "backoffLimit": s.job_backoff_limit,
+        **gate,
         "activeDeadlineSeconds": s.job_deadline_seconds,
         # Long enough for the operator to read the result after a restart; status.index keeps it after.
         "ttlSecondsAfterFinished": s.job_ttl_seconds,

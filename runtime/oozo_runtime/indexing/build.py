@@ -40,6 +40,7 @@ from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.errors import OozoError
+from oozo_runtime.indexing import quality_gate
 from oozo_runtime.indexing.chunking import ChunkingError, validate
 from oozo_runtime.indexing.documents import (
     CurrentVersion,
@@ -98,6 +99,7 @@ def build(
         validate(settings.chunk_size, settings.chunk_overlap)
     except ChunkingError as exc:
         raise BuildError("InvalidSettings", str(exc)) from exc
+    quality_gate.check_questions(settings)
     root = Path(settings.index_dir)
     with versions.build_lock(root):
         stale = versions.clean_stale_tmp(root)
@@ -219,6 +221,7 @@ def _current_as_result(
         reused_embeddings=chunks,
         index_type=manifest.index.type,
         unchanged=True,
+        evaluation=manifest.evaluation,
     )
 
 
@@ -378,6 +381,7 @@ def _embed_and_publish(
         source_revision=source_revision,
     )
     versions.write_manifest(tmp, manifest)
+    evaluation = quality_gate.evaluate(settings, root, tmp, manifest, embedder)  # before cache, current move
     cache.replace(hashes, vectors)
     published = versions.publish(root, tmp, version)
     progress.on_advance(1)
@@ -395,4 +399,5 @@ def _embed_and_publish(
         build_seconds=round(time.monotonic() - started, 3),
         reused_embeddings=int(found.sum()),
         index_type=settings.index_type,
+        evaluation=evaluation,
     )
