@@ -66,6 +66,7 @@ def check_redis_url(url: str) -> None:
     if not re.match(ANSWER_CACHE_REDIS_URL_PATTERN, url):
         raise ValueError("the Redis URL must be redis://HOST[:PORT][/DB] or rediss://HOST[:PORT][/DB]")
 
+
 # The quality gate (spec.evaluation): by default a new version only has to be no worse than the
 # serving one on the golden questions (hit@5), with no tolerance; minHitAt5 adds a floor.
 EVALUATION_MIN_HIT_AT5 = 0.0

@@ -16,8 +16,8 @@ from oozo_contract import defaults as d
 from oozo_operator.api.backup_spec import Backup, Restore
 from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
 from oozo_operator.api.cache_spec import AnswerCache
-from oozo_operator.api.exposure import HttpRoute, Ingress
 from oozo_operator.api.evaluation_spec import Evaluation
+from oozo_operator.api.exposure import HttpRoute, Ingress
 from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
