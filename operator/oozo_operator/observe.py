@@ -96,7 +96,7 @@ def read_result(message: str | None, model: type[ResultT]) -> ResultT | None:
 
 INDEX_STATUS_FIELDS = {
     "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model", "dimensions",
-    "size_bytes", "built_at", "build_seconds", "reused_embeddings",
+    "size_bytes", "built_at", "build_seconds", "reused_embeddings", "available",
 }  # fmt: skip
 
 
@@ -105,6 +105,8 @@ def index_status(result: IndexBuildResult | RestoreResult) -> dict[str, Any]:
     fields = result.model_dump(mode="json", by_alias=True, exclude_none=True, include=INDEX_STATUS_FIELDS)
     if "skipped" in fields:
         fields["skipped"] = fields["skipped"][:STATUS_SKIPPED]
+    if not fields.get("available"):
+        fields.pop("available", None)  # a runtime older than pins lists none
     if isinstance(result, RestoreResult):
         fields["restoredFrom"] = result.uri
     return fields

@@ -41,10 +41,39 @@ class SkippedDocument(ApiModel):
     reason: str = Field(max_length=R.DETAIL_MAX, description="Why it was skipped.")
 
 
-class IndexStatus(ApiModel):
-    """The published index version the server is pinned to, as the index Job reported it."""
+class AvailableVersion(ApiModel):
+    """An index version on the volume, as the last build listed it."""
 
-    version: str | None = Field(None, max_length=R.VERSION_MAX, description="Index version id.")
+    version: str = Field(max_length=R.VERSION_MAX, description="Index version id.")
+    built_at: str | None = Field(None, max_length=R.TIME_MAX, description="When it was built (RFC 3339).")
+    documents: int | None = Field(None, ge=0, description="Documents indexed.")
+    chunks: int | None = Field(None, ge=0, description="Chunks in the index.")
+    embedding_model: str | None = Field(
+        None, max_length=R.MODEL_MAX, description="Embedding model it was built with."
+    )
+
+
+class IndexStatus(ApiModel):
+    """The newest index version built for the current spec, as the index Job reported it, the
+    version the server serves (servingVersion: the newest, or spec.index.pinnedVersion) and the
+    versions still on the volume."""
+
+    version: str | None = Field(
+        None, max_length=R.VERSION_MAX, description="Index version id of the newest build."
+    )
+    serving_version: str | None = Field(
+        None,
+        max_length=R.VERSION_MAX,
+        description="Set while the server serves another version than `version`: the one "
+        "spec.index.pinnedVersion names (or, when that one is not available, the version that "
+        "kept serving). Absent: the server serves `version`.",
+    )
+    available: list[AvailableVersion] | None = Field(
+        None,
+        max_length=R.AVAILABLE_MAX,
+        description="Versions on the volume after the last build, newest first (at most "
+        f"{R.AVAILABLE_MAX}): what spec.index.pinnedVersion may choose.",
+    )
     spec_hash: str | None = Field(
         None, max_length=64, description="Hash of (source, chunking, embedding, index type)."
     )
