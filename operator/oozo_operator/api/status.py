@@ -13,6 +13,8 @@ from oozo_contract import fetch as F
 from oozo_contract import results as R
 from oozo_operator.api.base import ApiModel
 
+# Successful backups status.backups remembers, newest first.
+BACKUPS_KEPT = 5
 # metav1.Condition limits, as the API server enforces them for built-in types.
 REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
@@ -147,3 +149,8 @@ class RagCorpusStatus(ApiModel):
     )
     replicas: int | None = Field(None, ge=0, description="Ready replicas of the server.")
     last_backup: BackupStatus | None = Field(None, description="The newest backup.")
+    backups: list[BackupStatus] | None = Field(
+        None,
+        max_length=BACKUPS_KEPT,
+        description=f"The last {BACKUPS_KEPT} successful backups, newest first (the first is lastBackup).",
+    )
