@@ -48,7 +48,7 @@ def serving_version(corpus: DeployedCorpus) -> str:
 
 
 def roll_under_load(
-    corpus: DeployedCorpus, change: Callable[[], None], want: str, code_word: str
+    corpus: DeployedCorpus, change: Callable[[], object], want: str, code_word: str
 ) -> QueryLoop:
     """Make `change` while a QueryLoop runs; wait until `want` serves on every endpoint, Ready."""
     jobs_before = index_jobs(corpus)
