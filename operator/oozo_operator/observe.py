@@ -206,7 +206,10 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
             )
-        return Build("succeeded", name, {**with_fetch_result(index_status(result), good[-1][1]), "job": name})
+        fields = {**with_fetch_result(index_status(result), good[-1][1]), "job": name}
+        if status.get("completionTime"):  # an unchanged refresh moves it, builtAt not
+            fields["succeededAt"] = status["completionTime"]
+        return Build("succeeded", name, fields)
     attempts = _failures(pods, container)
     last_error = parse_error(attempts[-1][0].get("message")) if attempts else ""
     # A failed fetch names its reason (SourceAuthFailed, ...); the Job's own is BackoffLimitExceeded.

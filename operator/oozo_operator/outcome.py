@@ -25,6 +25,7 @@ class Outcome:
     status: dict[str, Any]
     changed: bool
     transitions: list[dict[str, Any]] = field(default_factory=list)  # conditions that flipped
+    refresh_schedule: str | None = None  # spec.refresh.schedule, for the stale-index metric
 
 
 def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now: str) -> Outcome:
@@ -70,7 +71,9 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
         "backups": backups,
     }
     also = {C.BACKUP_SUCCEEDED: backup_condition} if backup_condition else None
-    return _finish(before, inputs, fields, now, also)
+    outcome = _finish(before, inputs, fields, now, also)
+    outcome.refresh_schedule = corpus.spec.refresh.schedule if corpus.spec.refresh else None
+    return outcome
 
 
 def invalid_spec(body: dict[str, Any], err: ValidationError, now: str) -> Outcome:

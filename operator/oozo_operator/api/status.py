@@ -94,6 +94,12 @@ class IndexStatus(ApiModel):
         None, max_length=R.TIME_MAX, description="When the build finished (RFC 3339)."
     )
     build_seconds: float | None = Field(None, ge=0, description="Build duration.")
+    succeeded_at: str | None = Field(
+        None,
+        max_length=R.TIME_MAX,
+        description="When the Job that reported this index (a build, a refresh or a restore) completed: "
+        "a refresh that found nothing new moves it, builtAt not. The stale-index alert watches it.",
+    )
     reused_embeddings: int | None = Field(
         None, ge=0, description="Chunks whose embeddings came from the cache."
     )
