@@ -76,6 +76,9 @@ EVALUATION_KEY = "questions.yaml"
 # Index versions kept on the volume besides the serving one (see docs/runtime.md, "Retention").
 KEEP_VERSIONS = 3
 KEEP_VERSIONS_MAX = 100
+# What an index version's name may be (the runtime publishes `20261124t120301z-1a2b3c4d`): the
+# runtime checks names with it, and the CRD refuses a spec.index.pinnedVersion that does not match.
+VERSION_PATTERN = r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$"
 
 # Per-document caps (docs/runtime.md, "Document limits"). A 1,000-page handbook holds about 3M
 # characters; the caps leave room for that and stop the files that only an attacker or a broken

@@ -21,6 +21,10 @@ URI_MAX = 4096
 SHA256_MAX = 64
 MODEL_MAX = 256
 DETAIL_MAX = 4096
+# Versions an index build lists as still on the volume (newest first): status.index.available.
+# Ten entries of about 150 bytes keep the termination message far below its 4096 bytes; a
+# message that still does not fit loses the oldest entries first (oozo_runtime.termination).
+AVAILABLE_MAX = 10
 
 
 def _cut(limit: int) -> AfterValidator:
@@ -82,6 +86,22 @@ class Evaluation(ResultModel):
     reason: Detail = Field("", description="why the gate failed; empty when it passed")
 
 
+class AvailableVersion(ResultModel):
+    """An index version on the volume after a build: what a pin (spec.index.pinnedVersion) may
+    choose, with the facts a person chooses by. The embedding model is the one the server must
+    embed questions with when it serves this version."""
+
+    version: VersionName
+    built_at: Timestamp | None = None
+    documents: Count | None = None
+    chunks: Count | None = None
+    embedding_model: ModelName | None = None
+
+
+def _newest(limit: int) -> AfterValidator:
+    return AfterValidator(lambda items: items[:limit])
+
+
 class IndexBuildResult(ResultModel):
     """`oozo index`: the version it published, or the current one when the inputs (documents,
     chunking, model, index type) were those of the current version and nothing was published
@@ -103,6 +123,9 @@ class IndexBuildResult(ResultModel):
     unchanged: bool = False
     pruned_versions: Count = 0
     evaluation: Evaluation | None = None
+    # The versions retention kept, newest first (the reported one among them); cut to
+    # AVAILABLE_MAX. Empty from a runtime older than pins: only `version` is known to exist.
+    available: Annotated[list[AvailableVersion], _newest(AVAILABLE_MAX)] = Field(default_factory=list)
 
 
 class BackupResult(ResultModel):

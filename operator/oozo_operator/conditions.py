@@ -56,7 +56,8 @@ def _index_condition(i: Inputs) -> tuple[str, str, str]:
     newer_failure = (
         b is not None and b.state in ("failed", "failing") and (not pub or b.job != pub.get("job"))
     )
-    serving = f"; version {pub['version']} keeps serving" if pub and pub.get("version") else ""
+    served = pub and (pub.get("servingVersion") or pub.get("version"))
+    serving = f"; version {served} keeps serving" if served else ""
     if current and not newer_failure:
         assert pub is not None
         if pub.get("restoredFrom"):
@@ -113,16 +114,18 @@ def desired(i: Inputs) -> dict[str, tuple[str, str, str]]:
         return out
     out[STALLED] = ("False", "AsExpected", "no problem needs attention")
     r = i.rollout
+    # What the Deployment must run: the newest version, or the pinned one (pinning.py).
+    serving = pub.get("servingVersion") or pub.get("version")
     if idx_status != "True":
         reason, message = idx_reason, idx_message
-    elif not r.exists or r.version != pub.get("version") or not r.done:
+    elif not r.exists or r.version != serving or not r.done:
         reason = "RollingOut"
         message = (
-            f"rolling out index version {pub.get('version')}: {r.updated}/{r.desired} updated, "
-            f"{r.available} available"
+            f"rolling out index version {serving}: {r.updated}/{r.desired} updated, {r.available} available"
         )
     else:
-        out[READY] = ("True", "Serving", f"serving index version {pub.get('version')} at {i.endpoint}")
+        pinned = f" (pinned; the newest is {pub.get('version')})" if serving != pub.get("version") else ""
+        out[READY] = ("True", "Serving", f"serving index version {serving}{pinned} at {i.endpoint}")
         out[RECONCILING] = ("False", "Reconciled", "the corpus matches its spec")
         return out
     out[READY] = ("False", reason, message)

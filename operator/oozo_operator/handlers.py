@@ -50,6 +50,7 @@ def reconcile_named(namespace: str, name: str, trigger: str, full: bool = True) 
     metrics.RECONCILES.labels(trigger=trigger, result="ok").inc()
     if outcome is None:
         metrics.observe_ready(namespace, name, None)
+        metrics.observe_corpus(namespace, name, None)
         return None
     if outcome.changed:
         metrics.STATUS_WRITES.inc()
@@ -57,6 +58,7 @@ def reconcile_named(namespace: str, name: str, trigger: str, full: bool = True) 
         (c["status"] for c in outcome.status.get("conditions", []) if c["type"] == "Ready"), "Unknown"
     )
     metrics.observe_ready(namespace, name, ready)
+    metrics.observe_corpus(namespace, name, outcome.status, outcome.refresh_schedule)
     for cond in outcome.transitions:
         log.info(
             "%s/%s %s=%s %s: %s",
@@ -86,6 +88,7 @@ def corpus_changed(namespace: str | None, name: str, reason: str, **_: Any) -> N
 def corpus_deleted(namespace: str | None, name: str, **_: Any) -> None:
     """optional=True: no finalizer is added for it; it only forgets in-memory state."""
     metrics.observe_ready(namespace or "", name, None)
+    metrics.observe_corpus(namespace or "", name, None)
     passes.forget(namespace or "", name)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from oozo_operator.schedule import widest_gap_seconds
 
 RECONCILES = Counter(
     "oozo_reconciles_total", "Reconcile passes by trigger and result.", ["trigger", "result"]
@@ -16,6 +21,23 @@ DURATION = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CORPORA = Gauge("oozo_corpora", "RagCorpora by their Ready condition.", ["ready"])
+# Per corpus, for the alerts (charts/oozo/templates/prometheusrule.yaml): bounded by the corpora.
+CONDITION = Gauge(
+    "oozo_corpus_condition",
+    "1 for the current status (True, False, Unknown) of each condition of a RagCorpus, else 0.",
+    ["namespace", "name", "condition", "status"],
+)
+LAST_SUCCESS = Gauge(
+    "oozo_index_last_success_timestamp_seconds",
+    "When the last successful index build or refresh of a RagCorpus finished (Unix time).",
+    ["namespace", "name"],
+)
+REFRESH_INTERVAL = Gauge(
+    "oozo_refresh_interval_seconds",
+    "The widest gap between two runs of a RagCorpus's spec.refresh schedule.",
+    ["namespace", "name"],
+)
+STATUSES = ("True", "False", "Unknown")
 STATUS_WRITES = Counter("oozo_status_writes_total", "Status patches (only written when changed).")
 
 _ready: dict[tuple[str, str], str] = {}
@@ -31,6 +53,52 @@ def observe_ready(namespace: str, name: str, ready: str | None) -> None:
             _ready[(namespace, name)] = ready
         for value in ("True", "False", "Unknown"):
             CORPORA.labels(ready=value).set(sum(1 for v in _ready.values() if v == value))
+
+
+_conditions: dict[tuple[str, str], set[str]] = {}
+
+
+def observe_corpus(
+    namespace: str, name: str, status: dict[str, Any] | None, refresh_schedule: str | None = None
+) -> None:
+    """Export one corpus's conditions, last successful build and refresh interval; `status`
+    None (the corpus is gone) removes its series."""
+    with _lock:
+        for condition in _conditions.pop((namespace, name), set()):
+            for value in STATUSES:
+                _remove(CONDITION, namespace, name, condition, value)
+        _remove(LAST_SUCCESS, namespace, name)
+        _remove(REFRESH_INTERVAL, namespace, name)
+        if status is None:
+            return
+        seen = set()
+        for cond in status.get("conditions") or []:
+            seen.add(cond["type"])
+            for value in STATUSES:
+                CONDITION.labels(namespace, name, cond["type"], value).set(
+                    1 if cond["status"] == value else 0
+                )
+        _conditions[(namespace, name)] = seen
+        index = status.get("index") or {}
+        finished = _unix_time(index.get("succeededAt") or index.get("builtAt"))
+        if finished is not None:
+            LAST_SUCCESS.labels(namespace, name).set(finished)
+        if refresh_schedule:
+            # a schedule the CRD would not admit leaves nothing to compare with
+            with contextlib.suppress(ValueError):
+                REFRESH_INTERVAL.labels(namespace, name).set(widest_gap_seconds(refresh_schedule))
+
+
+def _remove(gauge: Gauge, *labels: str) -> None:
+    with contextlib.suppress(KeyError):
+        gauge.remove(*labels)
+
+
+def _unix_time(text: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
 
 
 def serve(port: int) -> None:

@@ -105,7 +105,7 @@ def read_result(message: str | None, model: type[ResultT]) -> ResultT | None:
 
 INDEX_STATUS_FIELDS = {
     "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model", "dimensions",
-    "size_bytes", "built_at", "build_seconds", "reused_embeddings", "evaluation",
+    "size_bytes", "built_at", "build_seconds", "reused_embeddings", "evaluation", "available",
 }  # fmt: skip
 
 
@@ -114,6 +114,8 @@ def index_status(result: IndexBuildResult | RestoreResult) -> dict[str, Any]:
     fields = result.model_dump(mode="json", by_alias=True, exclude_none=True, include=INDEX_STATUS_FIELDS)
     if "skipped" in fields:
         fields["skipped"] = fields["skipped"][:STATUS_SKIPPED]
+    if not fields.get("available"):
+        fields.pop("available", None)  # a runtime older than pins lists none
     if isinstance(result, RestoreResult):
         fields["restoredFrom"] = result.uri
     return fields
@@ -213,7 +215,10 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
             )
-        return Build("succeeded", name, {**with_fetch_result(index_status(result), good[-1][1]), "job": name})
+        fields = {**with_fetch_result(index_status(result), good[-1][1]), "job": name}
+        if status.get("completionTime"):  # an unchanged refresh moves it, builtAt not
+            fields["succeededAt"] = status["completionTime"]
+        return Build("succeeded", name, fields)
     attempts = _failures(pods, container)
     last_error = parse_error(attempts[-1][0].get("message")) if attempts else ""
     if attempts and not attempts[-1][1]:

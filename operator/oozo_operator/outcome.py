@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from oozo_operator import conditions as C
 from oozo_operator import observe
+from oozo_operator.api.status import BACKUPS_KEPT
 from oozo_operator.gather import Workloads
 from oozo_operator.plan import Plan
 from oozo_operator.render import labels as L
@@ -24,6 +25,7 @@ class Outcome:
     status: dict[str, Any]
     changed: bool
     transitions: list[dict[str, Any]] = field(default_factory=list)  # conditions that flipped
+    refresh_schedule: str | None = None  # spec.refresh.schedule, for the stale-index metric
 
 
 def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now: str) -> Outcome:
@@ -49,6 +51,7 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
         problems=plan.problems + pod_problems + refused,
     )
     last_backup, backup_condition = backup_status(workloads.new_backup, before.get("lastBackup"))
+    backups = backup_history(last_backup, before.get("backups"))
     backup_stuck = observe.pod_problems(backup_pods)
     if backup_stuck:  # e.g. the credentials Secret is missing: say so now, not at the Job's deadline
         stuck = backup_stuck[0]
@@ -65,9 +68,12 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
         "replicas": rollout.ready if rollout.exists else 0,
         "building": _building(plan.build, published),
         "lastBackup": last_backup,
+        "backups": backups,
     }
     also = {C.BACKUP_SUCCEEDED: backup_condition} if backup_condition else None
-    return _finish(before, inputs, fields, now, also)
+    outcome = _finish(before, inputs, fields, now, also)
+    outcome.refresh_schedule = corpus.spec.refresh.schedule if corpus.spec.refresh else None
+    return outcome
 
 
 def invalid_spec(body: dict[str, Any], err: ValidationError, now: str) -> Outcome:
@@ -98,6 +104,17 @@ def backup_status(
     if new_backup.ok:
         return new_backup.result, ("True", new_backup.reason, new_backup.message)
     return last, ("False", new_backup.reason, new_backup.message)
+
+
+def backup_history(
+    last: dict[str, Any] | None, before: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """status.backups: lastBackup followed by the earlier ones, newest first, at most
+    BACKUPS_KEPT. A status written before the list existed starts it from its lastBackup."""
+    history = [b for b in before or [] if b.get("job") != (last or {}).get("job")]
+    if last is None:
+        return before
+    return [last, *history][:BACKUPS_KEPT]
 
 
 def _finish(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oozo_operator import conditions as C
+from oozo_operator import pinning
 from oozo_operator.gather import Observed
 from oozo_operator.observe import Build
 from oozo_operator.render import (
@@ -113,6 +114,9 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
         # Only a version built for this spec may let a refresh skip: after a change of include
         # globs, chunking or model whose build has not been adopted, the refresh must build.
         corpus = dataclasses.replace(corpus, published_source_revision=published.get("sourceRevision") or "")
+    chosen = pinning.serving(corpus.spec.index.pinned_version, published, before.get("index"))
+    if published:
+        published = _with_serving(published, chosen.version, before.get("index"))
     needs_build = not published or published.get("specHash") != corpus.index_hash
     if needs_build and newest is None and not problems:
         # The Job is created in this pass: status reports it running from now on.
@@ -120,8 +124,9 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
             writes.append(Create(restore.render(corpus)))
             newest = _restoring(Build("running", restore.name(corpus)), corpus)
         else:
-            # Retention in the build keeps the version being served, whatever `current` says.
-            writes.append(Create(job.render(corpus, (published or {}).get("version"))))
+            # Retention in the build keeps the version being served, whatever `current` says
+            # (and the pinned one: job.index_env).
+            writes.append(Create(job.render(corpus, chosen.version)))
             newest = Build(
                 "running",
                 corpus.job_name,
@@ -129,14 +134,14 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
                 message=f"Job {corpus.job_name} is building the index",
             )
 
-    model = (published or {}).get("embeddingModel")
+    model = chosen.model
     # A light pass re-applies the server only when it adopted a new version: otherwise the
     # ConfigMap and Deployment are exactly what the last full pass applied (SSA would no-op,
     # but each no-op is still a write request the API server has to process).
     if not light or published != before.get("index"):
         writes.append(Apply(configmap.render(corpus, model)))
-        if published and published.get("version") and not problems:
-            writes.append(Apply(deployment.render(corpus, published["version"], model)))
+        if chosen.version and not problems:
+            writes.append(Apply(deployment.render(corpus, chosen.version, model)))
     # An optional child can only have become unwanted through a spec change not yet handled.
     may_exist = observed.generation > 1 and before.get("observedGeneration") != observed.generation
     if light and published != before.get("index") and cronjob.wanted(corpus) and corpus.spec.source.fetched:
@@ -147,7 +152,22 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
                 writes.append(Apply(child.render(corpus)))
             elif may_exist:
                 writes.append(Delete(child.api_version, child.kind, corpus.namespace, child.name(corpus)))
+    if chosen.problem:  # reported, but blocks nothing: the served version keeps serving
+        problems.append(chosen.problem)
     return Plan(corpus, observed, tuple(writes), published, newest, tuple(problems))
+
+
+def _with_serving(
+    published: dict[str, Any], serving: str | None, before: dict[str, Any] | None
+) -> dict[str, Any]:
+    """status.index.servingVersion is there only while it differs from `version` (a pin serves an
+    older version); None removes it from the status (a merge patch) once it no longer differs."""
+    out = {k: v for k, v in published.items() if k != "servingVersion"}
+    if serving and serving != published.get("version"):
+        out["servingVersion"] = serving
+    elif (before or {}).get("servingVersion"):
+        out["servingVersion"] = None
+    return out
 
 
 def _restoring(build: Build, corpus: Corpus) -> Build:

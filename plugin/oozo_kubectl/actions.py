@@ -1,5 +1,6 @@
-"""The commands that change something: `reindex` (an annotation the operator watches) and
-`backup` (a Job from the backup CronJob's template, as `kubectl create job --from=cronjob/X`)."""
+"""The commands that change something: `reindex` (an annotation the operator watches),
+`backup` (a Job from the backup CronJob's template, as `kubectl create job --from=cronjob/X`)
+and `rollback` (spec.index.pinnedVersion, which the operator rolls the server to)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,59 @@ def reindex(cluster: Cluster, name: str, requested_at: str | None = None) -> str
     means a new index Job. Returns the value written."""
     cluster.corpus(name)  # a clear "not found" before the patch
     value = requested_at or now_rfc3339()
-    patch = {"metadata": {"annotations": {N.REINDEX_ANNOTATION: value}}}
+    _patch_corpus(cluster, name, {"metadata": {"annotations": {N.REINDEX_ANNOTATION: value}}})
+    return value
+
+
+def _patch_corpus(cluster: Cluster, name: str, patch: dict[str, Any]) -> None:
+    """A JSON merge patch of the RagCorpus (None removes a field)."""
     try:
         cluster.custom.patch_namespaced_custom_object(
             N.GROUP, N.VERSION, cluster.namespace, N.PLURAL, name, patch
         )
     except ApiException as err:
         raise PluginError(describe_api_error(err, f"patch ragcorpus {cluster.namespace}/{name}")) from None
-    return value
+
+
+def rollback_target(corpus: dict[str, Any], version: str | None) -> str:
+    """The version `rollback` pins: the one asked for, which must be on the volume
+    (status.index.available), or else the one built before the serving one."""
+    name = corpus["metadata"]["name"]
+    index = (corpus.get("status") or {}).get("index") or {}
+    available = [a["version"] for a in index.get("available") or [] if a.get("version")]
+    if not available:
+        raise PluginError(
+            f"ragcorpus {name} lists no index versions (status.index.available): it has no index yet, "
+            "or its operator predates rollback"
+        )
+    listed = ", ".join(available)
+    if version is not None:
+        if version not in available:
+            raise PluginError(f"version {version} is not on the index volume of {name}; available: {listed}")
+        return version
+    serving = index.get("servingVersion") or index.get("version")
+    older = available[available.index(serving) + 1 :] if serving in available else []
+    if not older:
+        raise PluginError(
+            f"no version older than the serving {serving} is on the volume; available: {listed}"
+        )
+    return older[0]
+
+
+def rollback(cluster: Cluster, name: str, version: str | None = None) -> str:
+    """Pin the corpus to `version` (default: the one before the serving one); returns it."""
+    target = rollback_target(cluster.corpus(name), version)
+    _patch_corpus(cluster, name, {"spec": {"index": {"pinnedVersion": target}}})
+    return target
+
+
+def unpin(cluster: Cluster, name: str) -> str | None:
+    """Remove spec.index.pinnedVersion; returns the pin that was there (None: there was none)."""
+    corpus = cluster.corpus(name)
+    was = ((corpus.get("spec") or {}).get("index") or {}).get("pinnedVersion")
+    if was:
+        _patch_corpus(cluster, name, {"spec": {"index": {"pinnedVersion": None}}})
+    return was
 
 
 def manual_job(cronjob: dict[str, Any], job_name: str) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from oozo_kubectl.status import observe
 
 app = typer.Typer(
     name="kubectl oozo",
-    help="Operate Oozo RagCorpus resources: status, query, reindex, backup, versions, logs and "
-    "support bundles. Uses your kubeconfig and your RBAC permissions, like kubectl.",
+    help="Operate Oozo RagCorpus resources: status, query, reindex, backup, versions, rollback, "
+    "logs and support bundles. Uses your kubeconfig and your RBAC permissions, like kubectl.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
@@ -171,15 +171,59 @@ def versions(
     ctx: typer.Context, name: Name, output: OutputOpt = Output.text,
     kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
 ) -> None:  # fmt: skip
-    """List the index versions the corpus's status knows.
+    """List the index versions on the corpus's volume, newest first.
 
-    The serving version and the build in progress, with build time and counts.
+    Each with its build time, documents and chunks (status.index.available), marked serving,
+    newest and pinned, and the build in progress. Any of them can be served with `rollback`.
 
     Example: kubectl oozo versions handbook
     """
     cluster = connect(ctx, kubeconfig, context, namespace)
     data = summary.versions_summary(cluster.corpus(name))
     emit(data, output, screen.versions_screen(data))
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context, name: Name,
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="The version to serve (default: the one before the serving one).", show_default=False
+        ),
+    ] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Remove the pin: serve the newest version again.")
+    ] = False,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:  # fmt: skip
+    """Serve an earlier index version, without rebuilding; --latest returns to the newest.
+
+    Sets spec.index.pinnedVersion to VERSION, which must be one of the versions on the volume
+    (`kubectl oozo versions NAME`); without VERSION, to the one built before the version being
+    served, so repeating the command steps further back. The operator rolls the server to it
+    with a rolling update that drops no query; builds go on, and never delete the pinned
+    version. --latest removes the pin.
+
+    GitOps: the pin is a change to the RagCorpus spec. If Argo CD or Flux manage the corpus,
+    they will undo it at their next sync unless you commit spec.index.pinnedVersion to git
+    (or make them ignore that field).
+
+    Example: kubectl oozo rollback handbook 20261124t120301z-1a2b3c4d
+    """
+    if latest and version:
+        raise PluginError("give a VERSION or --latest, not both")
+    cluster = connect(ctx, kubeconfig, context, namespace)
+    if latest:
+        was = actions.unpin(cluster, name)
+        out.print(
+            f"ragcorpus/{name} unpinned from {was}: serving the newest version"
+            if was
+            else f"ragcorpus/{name} has no pinned version: it serves the newest already"
+        )
+        return
+    target = actions.rollback(cluster, name, version)
+    out.print(f"ragcorpus/{name} pinned to index version {target}")
 
 
 @app.command("logs")

@@ -58,7 +58,10 @@ def index_section(s: dict[str, Any]) -> Table:
     index = s.get("index") or {}
     building = s.get("building") or {}
     rows: list[tuple[str, Any]] = [
-        ("Serving version", index.get("version")),
+        ("Serving version", index.get("servingVersion") or index.get("version")),
+        ("Newest version", index.get("version") if index.get("servingVersion") else None),
+        ("Pinned version", s.get("pinnedVersion")),
+        ("Available", ", ".join(a.get("version", "") for a in index.get("available") or []) or None),
         ("Built at", index.get("builtAt")),
         (
             "Documents / chunks",
@@ -67,6 +70,8 @@ def index_section(s: dict[str, Any]) -> Table:
         ("Embedding model", index.get("embeddingModel")),
         ("Source revision", s.get("sourceRevision")),
     ]
+    # the pin rows only while there is a pin: most corpora serve their newest version
+    rows = [(k, v) for k, v in rows if v is not None or k not in ("Newest version", "Pinned version")]
     if building:
         rows.append(("Building", building.get("version") or building.get("job")))
     if index.get("restoredFrom"):
@@ -103,6 +108,12 @@ def backup_section(s: dict[str, Any]) -> Table:
         ("Location", backup.get("uri")),
         ("sha256", backup.get("sha256")),
     ]
+    for earlier in (s.get("backups") or [])[1:]:  # the first is the last backup, shown above
+        size = "-" if earlier.get("sizeBytes") is None else f"{earlier['sizeBytes']} bytes"
+        digest = str(earlier.get("sha256") or "-")[:16]
+        rows.append(
+            ("  earlier", f"{earlier.get('time')}  {earlier.get('version')}  {size}  sha256 {digest}")
+        )
     if restore:
         rows.append(("Restored from", restore.get("restoredFrom") or "restore not finished"))
     return _kv("Backup and restore", rows)
@@ -174,8 +185,10 @@ def versions_screen(v: dict[str, Any]) -> RenderableType:
     for col in ("Role", "Version", "Built at", "Documents", "Chunks", "Job"):
         table.add_column(col, overflow="fold")
     for row in v["versions"]:
+        role = row["role"]
+        style = "red" if "not on the volume" in role else "green" if "serving" in role else "cyan"
         table.add_row(
-            Text(row["role"], style="green" if row["role"] == "serving" else "cyan"),
+            Text(role or "-", style=style if role else "dim"),
             str(row.get("version") or "-"),
             str(row.get("builtAt") or "-"),
             str(row.get("documents", "-")),

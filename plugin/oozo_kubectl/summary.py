@@ -12,6 +12,10 @@ VERSIONS_NOTE = (
     "status lists the serving version and the build in progress only; earlier versions kept on "
     "the index volume (spec.index.keepVersions) are not listed in status"
 )
+AVAILABLE_NOTE = (
+    "`kubectl oozo rollback NAME [VERSION]` serves an earlier version (spec.index.pinnedVersion); "
+    "`kubectl oozo rollback NAME --latest` returns to the newest"
+)
 
 
 @dataclass
@@ -154,10 +158,12 @@ def status_summary(obs: Observed) -> dict[str, Any]:
         "conditions": conditions(status),
         "sourceRevision": status.get("sourceRevision"),
         "index": status.get("index"),
+        "pinnedVersion": ((obs.corpus.get("spec") or {}).get("index") or {}).get("pinnedVersion"),
         "building": status.get("building"),
         "lastBuild": last_build(obs),
         "backupSchedule": (obs.backup_cronjob or {}).get("spec", {}).get("schedule"),
         "lastBackup": status.get("lastBackup"),
+        "backups": status.get("backups") or [],
         "restore": restore(obs.corpus),
         "endpoint": endpoint(obs),
         "replicas": replicas(obs),
@@ -166,18 +172,44 @@ def status_summary(obs: Observed) -> dict[str, Any]:
 
 
 def versions_summary(corpus: dict[str, Any]) -> dict[str, Any]:
-    """What status knows about index versions: the serving one and the build in progress."""
+    """The index versions on the volume (status.index.available, newest first) with which one
+    serves, which is the newest and which is pinned, and the build in progress. An operator older
+    than pins lists none: then only the serving version and the build are known."""
     status = corpus.get("status") or {}
+    index = status.get("index") or {}
+    pinned = (((corpus.get("spec") or {}).get("index") or {}).get("pinnedVersion")) or None
+    serving = index.get("servingVersion") or index.get("version")
     keys = ("version", "builtAt", "documents", "chunks", "embeddingModel", "job", "restoredFrom")
-    rows = []
-    for role, entry in (("serving", status.get("index")), ("building", status.get("building"))):
-        if entry:
-            rows.append({"role": role, **{k: entry.get(k) for k in keys if entry.get(k) is not None}})
+    rows: list[dict[str, Any]] = []
+    available = index.get("available") or []
+    if available:
+        for entry in available:
+            version = entry.get("version")
+            # "newest" only when it does not serve: a corpus without a pin shows one "serving"
+            newest = index.get("version") if index.get("version") != serving else None
+            roles = [
+                role
+                for role, holds in (("serving", serving), ("newest", newest), ("pinned", pinned))
+                if version == holds
+            ]
+            rows.append(
+                {"role": ", ".join(roles), **{k: entry.get(k) for k in keys if entry.get(k) is not None}}
+            )
+        if pinned and pinned not in {e.get("version") for e in available}:
+            rows.append({"role": "pinned (not on the volume)", "version": pinned})
+    elif index:
+        rows.append({"role": "serving", **{k: index.get(k) for k in keys if index.get(k) is not None}})
+    building = status.get("building")
+    if building:
+        rows.append({"role": "building", **{k: building.get(k) for k in keys if building.get(k) is not None}})
     return {
         "name": corpus["metadata"]["name"],
         "versions": rows,
+        "servingVersion": serving,
+        "newestVersion": index.get("version"),
+        "pinnedVersion": pinned,
         "keepVersions": ((corpus.get("spec") or {}).get("index") or {}).get("keepVersions"),
-        "note": VERSIONS_NOTE,
+        "note": AVAILABLE_NOTE if available else VERSIONS_NOTE,
     }
 
 

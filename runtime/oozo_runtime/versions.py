@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.defaults import VERSION_PATTERN
 from oozo_contract.manifest import MANIFEST_FILE, FileChecksums, Manifest
+from oozo_contract.results import AVAILABLE_MAX, AvailableVersion
 
 VERSIONS = "versions"
 CURRENT = "current"
@@ -34,7 +36,7 @@ TMP_PREFIX = ".tmp-"
 MANIFEST = MANIFEST_FILE
 INDEX_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
-VERSION_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
+VERSION_RE = re.compile(VERSION_PATTERN)
 
 
 class VersionNotFound(LookupError):
@@ -141,14 +143,11 @@ def list_versions(root: Path) -> list[str]:
     return sorted(p.name for p in versions.iterdir() if p.is_dir()) if versions.is_dir() else []
 
 
-def prune(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
-    """Delete every version that is neither among the `keep_newest` newest nor in `keep`; return
-    their names. Only what Oozo wrote is a candidate: a directory (not a symlink) with a version
-    name and a manifest; anything else under versions/ stays. Version names begin with their UTC
-    build time to the second; builds within one second (an incremental rebuild can take less) are
-    ordered by when their manifest was written, not by the digest that ends the name. Each goes
-    by a rename to a .tmp- name first: a kill mid-delete leaves no half version under versions/,
-    and the next build's clean_stale_tmp finishes the job. Call with the build lock held."""
+def oldest_first(root: Path) -> list[str]:
+    """The versions Oozo wrote, oldest first: directories (not symlinks) with a version name and a
+    manifest; anything else under versions/ is not ours. Version names begin with their UTC build
+    time to the second; builds within one second (an incremental rebuild can take less) are
+    ordered by when their manifest was written, not by the digest that ends the name."""
     base = root / VERSIONS
     ours = [
         name
@@ -156,6 +155,41 @@ def prune(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
         if VERSION_RE.match(name) and not (base / name).is_symlink() and (base / name / MANIFEST).is_file()
     ]
     ours.sort(key=lambda name: (name.split("-", 1)[0], (base / name / MANIFEST).stat().st_mtime_ns, name))
+    return ours
+
+
+def available(root: Path, limit: int = AVAILABLE_MAX) -> list[AvailableVersion]:
+    """The newest `limit` versions on the volume, newest first, each described by its manifest:
+    what a build reports as status.index.available, the versions a pin may choose. A version
+    whose manifest cannot be read is left out: the server could not load it either."""
+    out = []
+    for name in reversed(oldest_first(root)):
+        try:
+            manifest = read_manifest(root / VERSIONS / name)
+        except (OSError, ValueError):
+            continue
+        counts = manifest.counts
+        out.append(
+            AvailableVersion(
+                version=name,
+                built_at=manifest.built_at,
+                documents=counts.documents if counts else len(manifest.documents),
+                chunks=counts.chunks if counts else None,
+                embedding_model=manifest.model,
+            )
+        )
+        if len(out) == limit:
+            break
+    return out
+
+
+def prune(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
+    """Delete every version that is neither among the `keep_newest` newest nor in `keep` (see
+    `oldest_first` for which are ours and how they are ordered); return their names. Each goes
+    by a rename to a .tmp- name first: a kill mid-delete leaves no half version under versions/,
+    and the next build's clean_stale_tmp finishes the job. Call with the build lock held."""
+    base = root / VERSIONS
+    ours = oldest_first(root)
     newest = set(ours[-keep_newest:]) if keep_newest > 0 else set()
     doomed = [name for name in ours if name not in newest and name not in keep]
     for name in doomed:

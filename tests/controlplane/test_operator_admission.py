@@ -192,6 +192,11 @@ BAD = [
         "spec.source.include[0]",
     ),
     ("keepVersions zero", make_corpus("a", at("spec.index.keepVersions", 0)), "spec.index.keepVersions"),
+    (
+        "pinnedVersion not a version name",
+        make_corpus("a", at("spec.index.pinnedVersion", "../Latest")),
+        "spec.index.pinnedVersion",
+    ),
     ("name too long", make_corpus("a" * 45), "metadata.name"),
     ("S3 bucket name invalid", make_corpus("a", with_source(s3={"bucket": "A"})), "spec.source.s3.bucket"),
 ]

@@ -6,6 +6,7 @@ Every command shown in docs/kubectl-plugin.md is run here."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import subprocess
 import tarfile
@@ -159,6 +160,33 @@ def test_backup_creates_a_job_from_the_cronjob_that_backs_up_to_minio(guarded: D
         time.sleep(2)
     data = json.loads(plugin(guarded, "status", "handbook", "-o", "json").stdout)
     assert data["lastBackup"]["uri"].startswith(f"s3://{BUCKET}/handbook"), data["lastBackup"]
+
+
+def test_status_keeps_the_last_backups_newest_first_as_minio_holds_them(
+    guarded: DeployedCorpus, s3: S3Server
+) -> None:
+    """status.backups: a second backup joins the first, newest first, each with its time,
+    version, size and sha256, which are those of the artifact in MinIO."""
+    plugin(guarded, "backup", "handbook", "--job-name", "handbook-backup-again")
+    guarded.kubectl("wait", "--for=condition=Complete", "job/handbook-backup-again", "--timeout=240s")
+    deadline = time.monotonic() + 120
+    while len(guarded.get()["status"].get("backups") or []) < 2:
+        assert time.monotonic() < deadline, guarded.diagnose()
+        time.sleep(2)
+    status = guarded.get()["status"]
+    backups = status["backups"]
+    assert [b["job"] for b in backups[:2]] == ["handbook-backup-again", "handbook-backup-now"], backups
+    assert backups[0] == status["lastBackup"]
+    assert backups[0]["time"] >= backups[1]["time"]
+    for entry in backups[:2]:
+        assert entry["version"] == status["index"]["version"]
+        bucket, key = entry["uri"].removeprefix("s3://").split("/", 1)
+        body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert (len(body), hashlib.sha256(body).hexdigest()) == (entry["sizeBytes"], entry["sha256"])
+    screen = plugin(guarded, "status", "handbook").stdout
+    assert "earlier" in screen and backups[1]["time"] in screen, screen
+    data = json.loads(plugin(guarded, "status", "handbook", "-o", "json").stdout)
+    assert data["backups"] == backups
 
 
 def test_report_bundles_the_children_and_no_secret_value(guarded: DeployedCorpus, tmp_path: Path) -> None:

@@ -123,3 +123,23 @@ def test_retention_deletes_only_what_oozo_wrote(tmp_path: Path, embedder: Any) -
     assert foreign_cache.is_dir()
     assert not other_model.exists()
     assert len([v for v in versions.list_versions(index_dir) if v != foreign_version.name]) == 2
+
+
+def test_a_build_reports_the_versions_it_kept_newest_first(tmp_path: Path, embedder: Any) -> None:
+    """status.index.available: what a pin may choose, as retention left it."""
+    source, index_dir = tmp_path / "docs", tmp_path / "index"
+    _write_handbook(source)
+    keep_two = IndexSettings(source=str(source), index_dir=index_dir, keep_versions=2)
+    a = build(keep_two, embedder=embedder)
+    assert [v.version for v in a.available] == [a.version]
+    _change_one(source, 1)
+    b = build(keep_two, embedder=embedder)
+    _change_one(source, 2)
+    c = build(keep_two.model_copy(update={"pinned_versions": [a.version]}), embedder=embedder)
+    assert [v.version for v in c.available] == [c.version, b.version, a.version]
+    newest = c.available[0]
+    assert (newest.documents, newest.chunks, newest.built_at) == (c.documents, c.chunks, c.built_at)
+    assert newest.embedding_model == c.embedding_model
+    unchanged = build(keep_two, embedder=embedder)  # a has no pin now: retention lets it go
+    assert unchanged.unchanged
+    assert [v.version for v in unchanged.available] == [c.version, b.version]

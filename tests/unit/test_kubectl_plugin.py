@@ -11,6 +11,7 @@ from rich.console import Console
 
 from oozo_kubectl import actions, report, screen, summary
 from oozo_kubectl import names as N
+from oozo_kubectl.kube import PluginError
 from oozo_kubectl.query import api_key_ref
 from oozo_operator.render import labels as L
 from oozo_operator.render import secret as S
@@ -161,3 +162,80 @@ def test_the_plugin_names_are_the_operators() -> None:
     from tests.unit.plan_builders import corpus as operator_corpus
 
     assert service.render(operator_corpus())["spec"]["ports"][0]["name"] == N.SERVICE_PORT_NAME
+
+
+NEW, MID, OLD = "20260103t000000z-cc", "20260102t000000z-bb", "20260101t000000z-aa"
+ON_VOLUME = {
+    **INDEX,
+    "version": NEW,
+    "available": [{"version": v, "builtAt": "t", "documents": 3, "chunks": 9} for v in (NEW, MID, OLD)],
+}
+
+
+def test_versions_list_what_is_on_the_volume_and_mark_serving_newest_and_pinned() -> None:
+    pinned = corpus({"index": {**ON_VOLUME, "servingVersion": MID}}, index={"pinnedVersion": MID})
+    data = summary.versions_summary(pinned)
+    assert [(r["version"], r["role"]) for r in data["versions"]] == [
+        (NEW, "newest"), (MID, "serving, pinned"), (OLD, "")
+    ]  # fmt: skip
+    assert (data["servingVersion"], data["newestVersion"], data["pinnedVersion"]) == (MID, NEW, MID)
+    text = " ".join(text_of(screen.versions_screen(data)).split())
+    assert "serving, pinned" in text and "kubectl oozo rollback NAME --latest" in text
+
+
+def test_a_pin_not_on_the_volume_is_listed_as_such() -> None:
+    data = summary.versions_summary(corpus({"index": ON_VOLUME}, index={"pinnedVersion": "gone"}))
+    assert data["versions"][-1] == {"role": "pinned (not on the volume)", "version": "gone"}
+
+
+def test_status_screen_shows_the_pin_and_the_available_versions() -> None:
+    obs = summary.Observed(
+        corpus({"index": {**ON_VOLUME, "servingVersion": OLD}}, index={"pinnedVersion": OLD})
+    )
+    text = " ".join(text_of(screen.status_screen(summary.status_summary(obs))).split())
+    assert f"Serving version {OLD}" in text and f"Newest version {NEW}" in text
+    assert f"Pinned version {OLD}" in text and f"Available {NEW}, {MID}, {OLD}" in text
+
+
+ROLLBACKS = [
+    ("no version: the one before the serving one", None, NEW, MID),
+    ("again: one further back", None, MID, OLD),
+    ("a named version", OLD, NEW, OLD),
+    ("the newest, named", NEW, OLD, NEW),
+]
+
+
+@pytest.mark.parametrize(("what", "asked", "serving", "pinned"), ROLLBACKS, ids=[r[0] for r in ROLLBACKS])
+def test_rollback_pins(what: str, asked: str | None, serving: str, pinned: str) -> None:
+    status = {"index": {**ON_VOLUME, "servingVersion": serving}}
+    assert actions.rollback_target(corpus(status), asked) == pinned
+
+
+@pytest.mark.parametrize(
+    ("status", "asked", "says"),
+    [
+        ({"index": {**ON_VOLUME, "servingVersion": OLD}}, None, f"no version older than the serving {OLD}"),
+        ({"index": ON_VOLUME}, "20250101t000000z-zz", f"available: {NEW}, {MID}, {OLD}"),
+        ({"index": INDEX}, None, "lists no index versions"),
+        ({}, None, "lists no index versions"),
+    ],
+)
+def test_rollback_refuses_what_cannot_be_served(status: dict[str, Any], asked: str | None, says: str) -> None:
+    with pytest.raises(PluginError) as refused:
+        actions.rollback_target(corpus(status), asked)
+    assert says in str(refused.value)
+
+
+def test_status_lists_the_earlier_backups_under_the_last_one() -> None:
+    backups = [
+        {"time": f"2024-01-0{d}T03:00:00Z", "version": f"v{d}", "sizeBytes": 100 * d, "sha256": f"{d}" * 64}
+        for d in (3, 2, 1)
+    ]
+    obs = summary.Observed(corpus({"lastBackup": backups[0], "backups": backups}))
+    data = summary.status_summary(obs)
+    assert [b["version"] for b in data["backups"]] == ["v3", "v2", "v1"]
+    text = text_of(screen.status_screen(data))
+    assert "2024-01-03T03:00:00Z" in text  # the last backup
+    earlier = [line for line in text.splitlines() if "earlier" in line]
+    assert ["2024-01-02" in earlier[0], "2024-01-01" in earlier[1]] == [True, True], earlier
+    assert "200 bytes" in earlier[0] and "2222222222222222" in earlier[0]

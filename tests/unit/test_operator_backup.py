@@ -11,10 +11,11 @@ import pytest
 from oozo_contract.backup_settings import BackupSettings
 from oozo_contract.results import BackupResult
 from oozo_operator import conditions as C
+from oozo_operator.api.status import BACKUPS_KEPT
 from oozo_operator.config import OperatorSettings
 from oozo_operator.gather import new_backup
 from oozo_operator.observe import UnreadableResult, backup_of, last_backup_fields, read_result
-from oozo_operator.outcome import backup_status
+from oozo_operator.outcome import backup_history, backup_status
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
@@ -233,3 +234,25 @@ def test_an_explicitly_empty_or_dotted_backup_prefix_is_refused(prefix: str) -> 
 
     with pytest.raises(ValidationError, match="must name a folder"):
         corpus_of(with_backup({"bucket": "b-1x", "prefix": prefix}))
+
+
+def _backup(job: str) -> dict[str, Any]:
+    return {"time": f"t-{job}", "uri": f"s3://b/p/{job}", "sha256": "a" * 64, "version": "v", "job": job}
+
+
+@pytest.mark.parametrize(
+    ("last", "before", "history"),
+    [
+        (None, None, None),  # no backup yet: no list
+        (_backup("j1"), None, ["j1"]),  # a status from before the list: it starts from lastBackup
+        (_backup("j2"), [_backup("j1")], ["j2", "j1"]),  # newest first
+        (_backup("j2"), [_backup("j2"), _backup("j1")], ["j2", "j1"]),  # the same backup again: once
+        (_backup("j9"), [_backup(f"j{i}") for i in range(8, 3, -1)], ["j9", "j8", "j7", "j6", "j5"]),
+    ],
+)
+def test_status_backups_keeps_the_last_few_newest_first(
+    last: dict[str, Any] | None, before: list[dict[str, Any]] | None, history: list[str] | None
+) -> None:
+    got = backup_history(last, before)
+    assert (None if got is None else [b["job"] for b in got]) == history
+    assert got is None or len(got) <= BACKUPS_KEPT

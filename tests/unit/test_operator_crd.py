@@ -116,6 +116,7 @@ def test_operator_parses_what_the_crd_defaults() -> None:
         {"source": {"configMap": {"name": "a"}, "include": ["docs/../../*.md"]}},
         {"source": {"configMap": {"name": "a"}, "include": ["**/a/**/*.md"]}},
         {"source": {"configMap": {"name": "a"}}, "index": {"keepVersions": 0}},
+        {"source": {"configMap": {"name": "a"}}, "index": {"pinnedVersion": "../Latest"}},
     ],
 )
 def test_operator_refuses_what_the_crd_refuses(spec: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import pytest
 import xxhash
 
 from oozo_contract.manifest import EmbeddingInfo, Manifest
+from oozo_contract.results import AVAILABLE_MAX, AvailableVersion, IndexBuildResult
 from oozo_runtime import versions
 from oozo_runtime.indexing.cache import EmbeddingCache
 from oozo_runtime.termination import termination_message
@@ -137,3 +138,39 @@ def test_a_scratch_dir_is_removed_even_when_interrupted_right_after_it_was_made(
         versions.write_manifest(work, Manifest(version="v1"))
         versions.publish(tmp_path, work, "v1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "versions"]
+
+
+def test_available_lists_the_newest_versions_first_with_what_their_manifests_say(tmp_path: Path) -> None:
+    for i in range(12):
+        fake_version(tmp_path, f"2026010{i % 10}t00000{i // 10}z-v{i:02d}")
+    (tmp_path / versions.VERSIONS / "not-ours").mkdir()  # no manifest: not an Oozo version
+    listed = versions.available(tmp_path)
+    assert len(listed) == 10  # bounded: status.index.available holds at most AVAILABLE_MAX
+    names = sorted(versions.oldest_first(tmp_path), key=lambda n: n.split("-", 1)[0])
+    assert [a.version for a in listed] == names[::-1][:10]
+    assert {a.embedding_model for a in listed} == {"m"}
+    assert versions.available(tmp_path, limit=2)[0].version == names[-1]
+
+
+def test_a_build_result_listing_every_available_version_fits_a_termination_message() -> None:
+    available = [
+        AvailableVersion(
+            version=f"20261124t12030{i}z-1a2b3c4d",
+            built_at="2026-11-24T12:03:01Z",
+            documents=123456,
+            chunks=9876543,
+            embedding_model="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+        )
+        for i in range(AVAILABLE_MAX + 5)
+    ]
+    result = IndexBuildResult(
+        version=available[0].version, documents=1, chunks=1, skipped_documents=100,
+        skipped=[{"document": f"docs/{'deep/' * 20}file-{i}.pdf", "reason": "x" * 200} for i in range(100)],
+        embedding_model="m", dimensions=384, size_bytes=1, built_at="t", build_seconds=1.0,
+        reused_embeddings=0, available=available,
+    )  # fmt: skip
+    assert len(result.available) == AVAILABLE_MAX
+    message = termination_message(result.model_dump(mode="json", by_alias=True, exclude_none=True))
+    assert len(message.encode()) <= 4096
+    read = IndexBuildResult.model_validate_json(message)
+    assert read.available[0].version == available[0].version  # the newest survive the fitting

@@ -182,6 +182,17 @@ class Index(ApiModel):
         None,
         description="Resources of the index Job's container; empty for 500m CPU / 1Gi requested, 4Gi limit.",
     )
+    pinned_version: str | None = Field(
+        None,
+        max_length=63,
+        pattern=d.VERSION_PATTERN,
+        description=(
+            "Serve this index version (one of status.index.available) instead of the newest, without "
+            "rebuilding; builds go on and never delete it. Remove the field to serve the newest again. "
+            "A version not on the volume stalls the corpus with reason PinnedVersionNotFound while "
+            "the version being served keeps serving."
+        ),
+    )
 
 
 class Generation(ApiModel):

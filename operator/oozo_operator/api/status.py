@@ -13,6 +13,8 @@ from oozo_contract import fetch as F
 from oozo_contract import results as R
 from oozo_operator.api.base import ApiModel
 
+# Successful backups status.backups remembers, newest first.
+BACKUPS_KEPT = 5
 # metav1.Condition limits, as the API server enforces them for built-in types.
 REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
@@ -73,10 +75,39 @@ class EvaluationStatus(ApiModel):
     reason: str | None = Field(None, max_length=R.DETAIL_MAX, description="Why it failed.")
 
 
-class IndexStatus(ApiModel):
-    """The published index version the server is pinned to, as the index Job reported it."""
+class AvailableVersion(ApiModel):
+    """An index version on the volume, as the last build listed it."""
 
-    version: str | None = Field(None, max_length=R.VERSION_MAX, description="Index version id.")
+    version: str = Field(max_length=R.VERSION_MAX, description="Index version id.")
+    built_at: str | None = Field(None, max_length=R.TIME_MAX, description="When it was built (RFC 3339).")
+    documents: int | None = Field(None, ge=0, description="Documents indexed.")
+    chunks: int | None = Field(None, ge=0, description="Chunks in the index.")
+    embedding_model: str | None = Field(
+        None, max_length=R.MODEL_MAX, description="Embedding model it was built with."
+    )
+
+
+class IndexStatus(ApiModel):
+    """The newest index version built for the current spec, as the index Job reported it, the
+    version the server serves (servingVersion: the newest, or spec.index.pinnedVersion) and the
+    versions still on the volume."""
+
+    version: str | None = Field(
+        None, max_length=R.VERSION_MAX, description="Index version id of the newest build."
+    )
+    serving_version: str | None = Field(
+        None,
+        max_length=R.VERSION_MAX,
+        description="Set while the server serves another version than `version`: the one "
+        "spec.index.pinnedVersion names (or, when that one is not available, the version that "
+        "kept serving). Absent: the server serves `version`.",
+    )
+    available: list[AvailableVersion] | None = Field(
+        None,
+        max_length=R.AVAILABLE_MAX,
+        description="Versions on the volume after the last build, newest first (at most "
+        f"{R.AVAILABLE_MAX}): what spec.index.pinnedVersion may choose.",
+    )
     spec_hash: str | None = Field(
         None, max_length=64, description="Hash of (source, chunking, embedding, index type)."
     )
@@ -95,6 +126,12 @@ class IndexStatus(ApiModel):
         None, max_length=R.TIME_MAX, description="When the build finished (RFC 3339)."
     )
     build_seconds: float | None = Field(None, ge=0, description="Build duration.")
+    succeeded_at: str | None = Field(
+        None,
+        max_length=R.TIME_MAX,
+        description="When the Job that reported this index (a build, a refresh or a restore) completed: "
+        "a refresh that found nothing new moves it, builtAt not. The stale-index alert watches it.",
+    )
     reused_embeddings: int | None = Field(
         None, ge=0, description="Chunks whose embeddings came from the cache."
     )
@@ -155,3 +192,8 @@ class RagCorpusStatus(ApiModel):
     )
     replicas: int | None = Field(None, ge=0, description="Ready replicas of the server.")
     last_backup: BackupStatus | None = Field(None, description="The newest backup.")
+    backups: list[BackupStatus] | None = Field(
+        None,
+        max_length=BACKUPS_KEPT,
+        description=f"The last {BACKUPS_KEPT} successful backups, newest first (the first is lastBackup).",
+    )

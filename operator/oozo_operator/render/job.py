@@ -30,10 +30,12 @@ def source_dir(corpus: Corpus) -> str:
 def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, str]:
     """`serving_version`: the version the Deployment serves when the Job is created, which the
     build's retention must keep even when it is not the index's `current` (a build whose result
-    the operator did not adopt). Not part of the index hash: the Job's name, and so whether a
-    build runs, never depends on it."""
+    the operator did not adopt), and spec.index.pinnedVersion, which the server may be rolled
+    back to at any time. Neither is part of the index hash: the Job's name, and so whether a
+    build runs, never depends on them."""
     spec = corpus.spec
-    pinned: dict[str, Any] = {"pinned_versions": [serving_version]} if serving_version else {}
+    keep = [v for v in dict.fromkeys((serving_version, spec.index.pinned_version)) if v]
+    pinned: dict[str, Any] = {"pinned_versions": keep} if keep else {}
     if spec.source.fetched:
         pinned["fetch_result_file"] = fetch.result_file(corpus)
     if spec.evaluation:

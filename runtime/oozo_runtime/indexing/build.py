@@ -115,7 +115,8 @@ def build(
                 and _same_revision(current.manifest, settings, fetched)
             ):
                 result = _unchanged_source(current, started)
-                return result  # nothing new at the source: no retention run is needed either
+                # nothing new at the source: no retention run is needed either
+                return result.model_copy(update={"available": versions.available(root)})
             previous, dimension = previous_chunks(current, settings)
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
@@ -139,7 +140,9 @@ def build(
         if current is not None:  # what the server is pinned to until the operator rolls forward
             keep.add(current.manifest.version)
         pruned = retain(root, settings.keep_versions, keep)
-        return result.model_copy(update={"pruned_versions": len(pruned)})
+        return result.model_copy(
+            update={"pruned_versions": len(pruned), "available": versions.available(root)}
+        )
 
 
 def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet, embedder: Any) -> bool:
