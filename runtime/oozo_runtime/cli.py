@@ -48,6 +48,10 @@ PrefixesOpt = Annotated[
     str | None,
     Opt(help="Who adds e5 'query: '/'passage: ' prefixes: client or server [env OOZO_EMBEDDING_PREFIXES]"),
 ]
+RetrievalModeOpt = Annotated[
+    str | None,
+    Opt(help="hybrid (BM25 + dense, default), dense or lexical [env OOZO_RETRIEVAL_MODE]"),
+]
 
 
 def _embedding_flags(
@@ -255,6 +259,7 @@ def serve(
     embedding_base_url: BaseUrlOpt = None,
     embedding_dimensions: DimensionsOpt = None,
     embedding_prefixes: PrefixesOpt = None,
+    retrieval_mode: RetrievalModeOpt = None,
 ) -> None:
     """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /)."""
     from oozo_runtime.commands import run_serve
@@ -266,6 +271,7 @@ def serve(
             "port": port,
             "index_version": version,
             "model": model,
+            "retrieval_mode": retrieval_mode,
             **_embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),
@@ -287,6 +293,7 @@ def query(
     embedding_base_url: BaseUrlOpt = None,
     embedding_dimensions: DimensionsOpt = None,
     embedding_prefixes: PrefixesOpt = None,
+    retrieval_mode: RetrievalModeOpt = None,
 ) -> None:
     """Answer QUESTION locally from the index (extractive) and print the sources."""
     from oozo_runtime.commands import run_query
@@ -295,6 +302,7 @@ def query(
         "index_dir": index_dir,
         "index_version": version,
         "model": model,
+        "retrieval_mode": retrieval_mode,
         **_embedding_flags(embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes),
     }
     run_query(question, top_k, flags, as_json)

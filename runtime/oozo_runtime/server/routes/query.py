@@ -34,9 +34,10 @@ def router_for(settings: ServeSettings) -> APIRouter:
 
 async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> JSONResponse:
     started = time.perf_counter()
+    mode = body.mode or state.settings.retrieval_mode
     try:
         hits, timings = await anyio.to_thread.run_sync(
-            retriever.retrieve, body.question, body.top_k, limiter=state.limiter
+            retriever.retrieve, body.question, body.top_k, mode, limiter=state.limiter
         )
     except OozoError as exc:  # a remote embeddings server failed: its host and why, never the key
         return JSONResponse(status_code=502, content={"error": exc.message, "reason": exc.reason})
@@ -65,6 +66,7 @@ async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> J
         "answer": answer,
         "sources": [h.as_dict() for h in hits] if body.return_sources or error else [],
         "index_version": retriever.index.version,
+        "mode": mode,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
     if error:
