@@ -1,5 +1,6 @@
-"""Reciprocal rank fusion, the pure function hybrid retrieval ranks with: each item scores the sum
-of 1/(k + rank) over the lists that hold it; ties keep the order items were first seen in."""
+"""Retrieval modes: reciprocal rank fusion, the pure function hybrid retrieval ranks with (each item
+scores the sum of 1/(k + rank) over the lists that hold it; ties keep the order items were first seen
+in), and the mode setting."""
 
 from __future__ import annotations
 
@@ -48,3 +49,13 @@ def test_a_smaller_k_weights_the_first_ranks_more() -> None:
     rankings = [[1, 2], [3, 2, 4, 5, 1]]
     assert reciprocal_rank_fusion(rankings, k=60)[0][1] == 2
     assert reciprocal_rank_fusion(rankings, k=0)[0][1] == 1
+
+
+def test_a_bad_retrieval_mode_setting_is_refused_naming_it() -> None:
+    from pydantic import ValidationError
+
+    from oozo_contract.settings import ServeSettings
+
+    with pytest.raises(ValidationError, match="retrieval_mode"):
+        ServeSettings.model_validate({"retrieval_mode": "semantic"})
+    assert ServeSettings().retrieval_mode == "hybrid"
