@@ -10,8 +10,8 @@ and written by nobody on the project:
 Questions are made mechanically from one passage of their document, with a fixed seed:
 - shuffled: a sentence's content words, a third of them dropped, the rest in random order;
 - rare: the three words of a section rarest in the corpus (no function or module names);
-- no-key-words: a sentence without its rarer half of words and without any name, so only its
-  common words (the meaning) are left;
+- no-key-words: a sentence's words that at least three documents hold, no names: only its common
+  words are left, none that singles its document out;
 - table: a shuffled table row's summary (the row is the only place it is written);
 - near-duplicate: a shuffled sentence from a section only one of two twin documents holds.
 A sentence becomes a question only when no other document holds it, so each question has one
@@ -43,6 +43,7 @@ SECTIONS = 5  # function sections per document (and per twin)
 TABLE_ROWS = 6
 SECTION_CHARS = 500
 SEED = 15
+COMMON_DF = 3  # a word in at least this many documents is no key word of any one of them
 QUESTION_WORDS = 8  # a question's most words: a whole man-page line would be a document, not a question
 
 
@@ -87,6 +88,13 @@ def _shuffled(sentence: str, rng: random.Random) -> str:
     words = content_words(sentence)
     kept = rng.sample(words, min(QUESTION_WORDS, max(3, len(words) * 2 // 3)))
     return " ".join(kept)
+
+
+def _without_key_words(sentence: str, names: set[str], df: Counter[str]) -> str:
+    """The sentence's words that at least COMMON_DF documents hold, no names: what it is about
+    without the words that single its document out. Empty when fewer than three are left."""
+    common = [w for w in dict.fromkeys(content_words(sentence)) if w not in names and df[w] >= COMMON_DF]
+    return " ".join(common[:QUESTION_WORDS]) if len(common) >= 3 else ""
 
 
 def _docx(
@@ -161,14 +169,28 @@ def english(root: Path) -> Corpus:
                 rare = sorted(set(words), key=lambda w: (df[w], w))[:3]
                 text = "Which function is about " + ", ".join(rare) + "?"
             else:
-                common = [w for w in content_words(sentence) if w not in names]
-                by_df = sorted(set(common), key=lambda w: -df[w])[: max(2, len(set(common)) // 2)]
-                text = " ".join([w for w in common if w in by_df][:QUESTION_WORDS])
+                text = _without_key_words(sentence, names, df)
+                if not text:
+                    continue
             questions.append(Question(text, name, kind))
         for _, summary in d["table"][:2]:  # type: ignore[index]
             if len(content_words(summary)) >= 5 and not any(summary in other for other in others):
                 questions.append(Question(_shuffled(summary, rng), name, "table"))
-    return Corpus(root, ["*.docx"], questions)
+    return Corpus(root, ["*.docx"], _distinct(questions))
+
+
+def _distinct(questions: list[Question]) -> list[Question]:
+    """Each question text once; a text made for two documents has no one right answer and goes."""
+    targets: dict[str, set[str]] = {}
+    for q in questions:
+        targets.setdefault(q.text, set()).add(q.document)
+    seen: set[str] = set()
+    kept = []
+    for q in questions:
+        if len(targets[q.text]) == 1 and q.text not in seen:
+            seen.add(q.text)
+            kept.append(q)
+    return kept
 
 
 def _document_text(d: dict[str, object]) -> str:
@@ -195,8 +217,7 @@ def russian(root: Path) -> Corpus:
         if not unique:
             continue
         questions.append(Question(_shuffled(unique[0], rng), name, "shuffled"))
-        common = [w for w in content_words(unique[-1]) if w not in command]
-        by_df = sorted(set(common), key=lambda w: -df[w])[: max(2, len(set(common)) // 2)]
-        kept = [w for w in common if w in by_df][:QUESTION_WORDS]
-        questions.append(Question(" ".join(kept), name, "no-key-words"))
-    return Corpus(root, ["*.txt"], questions)
+        text = _without_key_words(unique[-1], command, df)
+        if text:
+            questions.append(Question(text, name, "no-key-words"))
+    return Corpus(root, ["*.txt"], _distinct(questions))
