@@ -5,7 +5,8 @@ Three modes (`OOZO_RETRIEVAL_MODE`, or per query):
 - dense: FAISS inner product of normalised vectors; a source's score is the cosine.
 - lexical: BM25 over the chunks (oozo_runtime.lexical); the score is the BM25 score. No question is
   embedded.
-- hybrid (default): the dense and the BM25 top CANDIDATES fused by reciprocal rank (k=60); the
+- hybrid (default): the dense and the BM25 top CANDIDATES (the BM25 ones scoring at least
+  LEXICAL_FLOOR of the best) fused by reciprocal rank (k=60); the
   score is the fused score, sum over the lists of 1/(60 + rank). Dense finds paraphrases, BM25
   finds rare names, codes and words of a language the embedding model does not know; rank fusion
   needs no calibration between a cosine and a BM25 score.
@@ -27,6 +28,10 @@ from oozo_runtime.lexical import LexicalIndex
 
 RRF_K = 60  # the constant of Cormack et al. (2009): damps the weight of the very first ranks
 CANDIDATES = 50  # each list's depth before fusion
+# BM25 candidates scoring below this share of the best one match on fewer or commoner words (a
+# word every chunk holds scores near 0): they stay out of the fused lists, or a chunk the dense
+# list likes would outrank a strong exact match merely by also containing "the fault".
+LEXICAL_FLOOR = 0.5
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[float, int]]:
@@ -148,7 +153,8 @@ class LoadedIndex:
         else:
             depth = max(CANDIDATES, top_k)
             dense = [i for _, i in self._dense(vector, depth)]
-            lexical = [i for _, i in self.lexical.search(question, depth)]
+            found = self.lexical.search(question, depth)
+            lexical = [i for score, i in found if score >= LEXICAL_FLOOR * found[0][0]]
             ranked = reciprocal_rank_fusion([dense, lexical])
         hits = []
         for score, idx in ranked[:top_k]:
