@@ -86,6 +86,10 @@ bench: dev controlplane corpora ## Benchmarks; results go to bench-results/ and 
 
 ##@ Local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
 
+.PHONY: eval
+eval: dev corpora ## Retrieval quality (hit@1, hit@5, MRR@5) of dense, lexical and hybrid on generated corpora; docs/benchmarks.md
+	$(PY) -m bench.retrieval_eval
+
 .PHONY: controlplane
 controlplane: ## Build the control-plane binaries from the Go module proxy (cached in ~/.cache/oozo)
 	@bash hack/controlplane/build.sh >/dev/null

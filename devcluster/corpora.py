@@ -27,7 +27,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 CACHE = Path(os.environ.get("OOZO_CORPORA_DIR", Path.home() / ".cache" / "oozo" / "corpora"))
 PACKAGE = "manpages-ru"
@@ -196,10 +196,16 @@ class Score:
 
 
 def hit_at_k(
-    docs: Path, index_dir: Path, embedder: Any, questions: tuple[Question, ...], k: int = 5
+    docs: Path,
+    index_dir: Path,
+    embedder: Any,
+    questions: tuple[Question, ...],
+    k: int = 5,
+    mode: Literal["hybrid", "dense", "lexical"] | None = None,
 ) -> Score:
     """Index `docs` with `embedder` (its settings are the embedder's own), then count the
-    questions whose answer page is among the documents of the top `k` passages."""
+    questions whose answer page is among the documents of the top `k` passages, ranked by
+    `mode` (the retriever's default, hybrid, when None; dense compares the models alone)."""
     from oozo_contract.settings import IndexSettings
     from oozo_runtime.indexing.build import build
     from oozo_runtime.retrieval import LoadedIndex, Retriever
@@ -219,7 +225,7 @@ def hit_at_k(
     retriever = Retriever(embedder, LoadedIndex.load(index_dir, None, fingerprint))
     hits, misses = 0, []
     for question in questions:
-        found, _ = retriever.retrieve(question.text, k)
+        found, _ = retriever.retrieve(question.text, k, mode)
         if question.documents & {hit.document for hit in found}:
             hits += 1
         else:

@@ -19,6 +19,10 @@ BATCH_SIZE = 64
 BATCH_SIZE_MAX = 4096
 
 IndexType = Literal["flat", "hnsw"]
+# hybrid: BM25 and dense results fused by reciprocal rank; dense: the embedding's cosine alone;
+# lexical: BM25 alone (no question is embedded).
+RetrievalMode = Literal["hybrid", "dense", "lexical"]
+RETRIEVAL_MODE: RetrievalMode = "hybrid"
 GenerationProvider = Literal["extractive", "openai"]
 # local: sentence-transformers in the pod; openai: any OpenAI-compatible /v1/embeddings server.
 EmbeddingProvider = Literal["local", "openai"]

@@ -123,6 +123,17 @@ class IndexFileInfo(_Part):
     file: str = "index.faiss"
 
 
+class LexicalIndexInfo(_Part):
+    """The version's BM25 index (hybrid and lexical retrieval). Absent from versions built before
+    it existed: the server then builds one from the chunks at load."""
+
+    file: str = Field(description="a file of the version, covered by its checksums")
+    tokenizer: str = Field(description="how texts were split into words; another one is rebuilt at load")
+    method: str = "lucene"
+    k1: float = 1.5
+    b: float = 0.75
+
+
 class Counts(_Part):
     documents: int
     chunks: int
@@ -139,6 +150,7 @@ class Manifest(_Part):
     embedding: EmbeddingInfo | None = None
     chunking: ChunkingInfo | None = None
     index: IndexFileInfo = Field(default_factory=IndexFileInfo)
+    lexical: LexicalIndexInfo | None = None
     documents: dict[str, str] = Field(default_factory=dict, description="relative path → sha256 of its bytes")
     skipped: list[SkippedDocument] = Field(default_factory=list)
     counts: Counts | None = None

@@ -201,6 +201,10 @@ class ServeSettings(EmbeddingSettings):
     api_keys_file: Path | None = Field(default=None, description="file with one accepted key per line")
     max_question_chars: int = Field(default=4000, ge=1)
     max_top_k: int = Field(default=50, ge=1)
+    retrieval_mode: d.RetrievalMode = Field(
+        default=d.RETRIEVAL_MODE,
+        description="hybrid (BM25 + dense, rank-fused), dense or lexical; a query may ask for another",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     torch_threads: int = Field(default=1, ge=1, le=256, description="torch threads per query encode")
     query_concurrency: int | None = Field(

@@ -48,6 +48,10 @@ PrefixesOpt = Annotated[
     str | None,
     Opt(help="Who adds e5 'query: '/'passage: ' prefixes: client or server [env OOZO_EMBEDDING_PREFIXES]"),
 ]
+RetrievalModeOpt = Annotated[
+    str | None,
+    Opt(help="hybrid (BM25 + dense, default), dense or lexical [env OOZO_RETRIEVAL_MODE]"),
+]
 
 
 def _embedding_flags(
@@ -287,6 +291,7 @@ def serve(
             "OOZO_ANSWER_CACHE_REDIS_PASSWORD [env OOZO_ANSWER_CACHE_REDIS_URL]"
         ),
     ] = None,
+    retrieval_mode: RetrievalModeOpt = None,
 ) -> None:
     """Serve the query API (POST /api/query, /health, /ready, /metrics, /api/info, /), MCP at /mcp and
     OpenAI-compatible chat at /v1/chat/completions."""
@@ -302,6 +307,7 @@ def serve(
             "answer_cache_size": answer_cache_size,
             "answer_cache_ttl_seconds": answer_cache_ttl_seconds,
             "answer_cache_redis_url": answer_cache_redis_url,
+            "retrieval_mode": retrieval_mode,
             **_embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),
@@ -323,6 +329,7 @@ def query(
     embedding_base_url: BaseUrlOpt = None,
     embedding_dimensions: DimensionsOpt = None,
     embedding_prefixes: PrefixesOpt = None,
+    retrieval_mode: RetrievalModeOpt = None,
 ) -> None:
     """Answer QUESTION locally from the index (extractive) and print the sources."""
     from oozo_runtime.commands import run_query
@@ -331,6 +338,7 @@ def query(
         "index_dir": index_dir,
         "index_version": version,
         "model": model,
+        "retrieval_mode": retrieval_mode,
         **_embedding_flags(embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes),
     }
     run_query(question, top_k, flags, as_json)

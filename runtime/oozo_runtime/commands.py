@@ -169,15 +169,22 @@ def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -
     logs.configure("WARNING", secrets=[key.get_secret_value()] if key else [])
     try:
         index = LoadedIndex.load(settings.index_dir, settings.index_version, expected_fingerprint(settings))
-        embedder = make_embedder(settings)
-        check_dimension(index.manifest, embedder.dimension)
+        embedder = None
+        if settings.retrieval_mode != "lexical":  # lexical ranks by words alone: no model to load
+            embedder = make_embedder(settings)
+            check_dimension(index.manifest, embedder.dimension)
     except (ModelMismatch, VersionNotFound, IndexCorrupt, OozoError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    hits, _ = Retriever(embedder, index).retrieve(question, top_k)
+    hits, _ = Retriever(embedder, index, settings.retrieval_mode).retrieve(question, top_k)
     answer = extractive_answer(question, hits)
     if as_json:
-        out = {"answer": answer, "sources": [h.as_dict() for h in hits], "index_version": index.version}
+        out = {
+            "answer": answer,
+            "sources": [h.as_dict() for h in hits],
+            "index_version": index.version,
+            "mode": settings.retrieval_mode,
+        }
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
     from rich.console import Console

@@ -1,25 +1,49 @@
 """Loading a published index version and searching it. Everything a query needs is in memory
-after `load`, so the query path does no disk I/O."""
+after `load`, so the query path does no disk I/O.
+
+Three modes (`OOZO_RETRIEVAL_MODE`, or per query):
+- dense: FAISS inner product of normalised vectors; a source's score is the cosine.
+- lexical: BM25 over the chunks (oozo_runtime.lexical); the score is the BM25 score. No question is
+  embedded.
+- hybrid (default): the dense and the BM25 top CANDIDATES (the BM25 ones scoring at least
+  LEXICAL_FLOOR of the best) fused by reciprocal rank (k=60); the
+  score is the fused score, sum over the lists of 1/(60 + rank). Dense finds paraphrases, BM25
+  finds rare names, codes and words of a language the embedding model does not know; rank fusion
+  needs no calibration between a cosine and a BM25 score.
+"""
 
 from __future__ import annotations
 
 import json
-import math
 import time
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.defaults import RETRIEVAL_MODE, RetrievalMode
 from oozo_contract.manifest import EmbeddingFingerprint, Manifest
 from oozo_runtime import versions
-from oozo_runtime.text import terms
+from oozo_runtime.lexical import LexicalIndex
 
-# Hybrid ranking: dense retrieval finds candidates; a small bonus for the question's rare words
-# found verbatim in a chunk breaks near-ties that small embedding models get wrong on names,
-# codes and numbers ("Project Ochre Heron" vs "Project Indigo Heron").
-LEXICAL_WEIGHT = 0.15
-CANDIDATES_MIN = 20
+RRF_K = 60  # the constant of Cormack et al. (2009): damps the weight of the very first ranks
+CANDIDATES = 50  # each list's depth before fusion
+# BM25 candidates scoring below this share of the best one match on fewer or commoner words (a
+# word every chunk holds scores near 0): they stay out of the fused lists, or a chunk the dense
+# list likes would outrank a strong exact match merely by also containing "the fault".
+LEXICAL_FLOOR = 0.5
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[float, int]]:
+    """(fused score, item) best first: each item scores the sum of 1/(k + rank) over the lists
+    that hold it (rank 1 is the first). Ties go to the item found earlier in an earlier list,
+    so the order is deterministic."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    first_seen = {item: n for n, item in enumerate(dict.fromkeys(i for r in rankings for i in r))}
+    return sorted(((score, item) for item, score in scores.items()), key=lambda p: (-p[0], first_seen[p[1]]))
 
 
 class ModelMismatch(RuntimeError):
@@ -77,18 +101,14 @@ class Hit:
 
 
 class LoadedIndex:
-    def __init__(self, path: Path, manifest: Manifest, index: Any, chunks: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, path: Path, manifest: Manifest, index: Any, chunks: list[dict[str, Any]], lexical: LexicalIndex
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.index = index
         self.chunks = chunks
-        self.chunk_terms = [frozenset(terms(c["text"])) for c in chunks]
-        df: Counter[str] = Counter()
-        for t in self.chunk_terms:
-            df.update(t)
-        n = max(len(chunks), 1)
-        self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
-        self.max_idf = math.log(1 + n)
+        self.lexical = lexical
 
     @property
     def version(self) -> str:
@@ -120,47 +140,50 @@ class LoadedIndex:
             raise versions.IndexCorrupt(
                 f"index version {path.name} is inconsistent: {index.ntotal} vectors, {len(chunks)} chunks"
             )
-        return cls(path, manifest, index, chunks)
+        lexical = LexicalIndex.load(path, manifest.lexical, [c["text"] for c in chunks])
+        return cls(path, manifest, index, chunks, lexical)
 
-    def search(self, vector: Any, top_k: int, question: str | None = None) -> list[Hit]:
-        """Top `top_k` chunks. With the question, the dense candidates are re-ranked by
-        cosine + LEXICAL_WEIGHT x (idf-weighted share of the question's words in the chunk)."""
-        pool = min(max(top_k * 3, CANDIDATES_MIN) if question else top_k, self.index.ntotal)
-        scores, ids = self.index.search(vector, pool)
-        ranked = [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        if question:
-            weights = {t: self.idf.get(t, self.max_idf) for t in terms(question)}
-            total = sum(weights.values())
-            if total > 0:
-                ranked = [
-                    (
-                        s
-                        + LEXICAL_WEIGHT
-                        * sum(w for t, w in weights.items() if t in self.chunk_terms[i])
-                        / total,
-                        i,
-                    )
-                    for s, i in ranked
-                ]
-                ranked.sort(key=lambda pair: -pair[0])
+    def search(self, vector: Any, top_k: int, question: str = "", mode: RetrievalMode = "dense") -> list[Hit]:
+        """The `top_k` best chunks by `mode`; `vector` (the embedded question) is unused by lexical
+        and may be None there, `question` is unused by dense."""
+        if mode == "dense":
+            ranked = self._dense(vector, top_k)
+        elif mode == "lexical":
+            ranked = self.lexical.search(question, top_k)
+        else:
+            depth = max(CANDIDATES, top_k)
+            dense = [i for _, i in self._dense(vector, depth)]
+            found = self.lexical.search(question, depth)
+            lexical = [i for score, i in found if score >= LEXICAL_FLOOR * found[0][0]]
+            ranked = reciprocal_rank_fusion([dense, lexical])
         hits = []
         for score, idx in ranked[:top_k]:
             c = self.chunks[idx]
             hits.append(Hit(c["document"], int(c["chunk"]), score, c["text"], c.get("heading")))
         return hits
 
+    def _dense(self, vector: Any, k: int) -> list[tuple[float, int]]:
+        scores, ids = self.index.search(vector, min(k, self.index.ntotal))
+        return [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
 
 class Retriever:
-    """Embedder + loaded index: one question in, hits and timings out."""
+    """Embedder + loaded index: one question in, hits and timings out. `mode` is the default of
+    queries that name none; the embedder may be None for a retriever that only answers lexical."""
 
-    def __init__(self, embedder: Any, index: LoadedIndex) -> None:
+    def __init__(self, embedder: Any, index: LoadedIndex, mode: RetrievalMode = RETRIEVAL_MODE) -> None:
         self.embedder = embedder
         self.index = index
+        self.mode: RetrievalMode = mode
 
-    def retrieve(self, question: str, top_k: int) -> tuple[list[Hit], dict[str, float]]:
+    def retrieve(
+        self, question: str, top_k: int, mode: RetrievalMode | None = None
+    ) -> tuple[list[Hit], dict[str, float]]:
+        mode = mode or self.mode
         t0 = time.perf_counter()
-        vector = self.embedder.encode_query(question)
+        # lexical ranks by the question's words alone: the embedder is not called
+        vector = None if mode == "lexical" else self.embedder.encode_query(question)
         t1 = time.perf_counter()
-        hits = self.index.search(vector, top_k, question)
+        hits = self.index.search(vector, top_k, question, mode)
         t2 = time.perf_counter()
         return hits, {"embed_ms": (t1 - t0) * 1000, "search_ms": (t2 - t1) * 1000}

@@ -1,4 +1,4 @@
-"""Words of a text, for lexical matching (re-ranking, extractive answers), in any language.
+"""Words of a text, for lexical matching (the BM25 index, extractive answers), in any language.
 
 - Unicode throughout: NFKC (full-width forms, ligatures, the Greek question mark) and casefold
   (German ß = ss, Greek final sigma = sigma), words are runs of letters, digits and marks.
@@ -9,7 +9,7 @@
   (the `stop-words` package; Oozo's own short list for English) covers most of the text's words;
   when lists tie (German and Dutch share "was", "die"), only words that all of them list. An
   English list is never applied to Russian or German text, and a text in a language without a
-  list keeps all its words: the IDF weighting of the re-ranker discounts frequent words anyway.
+  list keeps all its words: BM25's IDF discounts frequent words anyway.
 """
 
 from __future__ import annotations
@@ -99,12 +99,18 @@ def languages_of(tokens: list[str]) -> frozenset[str]:
     return frozenset(language for language, count in votes.items() if count == best)
 
 
-def terms(text: str) -> set[str]:
-    """The distinct content words of `text`: its words minus those that are stop words in its
-    language; when several languages tie, only words that are stop words in all of them."""
+def content_words(text: str) -> list[str]:
+    """The content words of `text` in order, repeats kept (BM25 counts them): its words minus
+    those that are stop words in its language; when several languages tie, only words that are
+    stop words in all of them."""
     tokens = words(text)
     leaders = languages_of(tokens)
     if not leaders:
-        return set(tokens)
+        return tokens
     by_word = _stopword_languages()
-    return {t for t in tokens if not leaders <= by_word.get(t, frozenset())}
+    return [t for t in tokens if not leaders <= by_word.get(t, frozenset())]
+
+
+def terms(text: str) -> set[str]:
+    """The distinct content words of `text`."""
+    return set(content_words(text))

@@ -125,6 +125,11 @@ BAD = [
     ),
     ("unknown index type", make_corpus("a", at("spec.index.type", "ivf")), "spec.index.type"),
     (
+        "unknown retrieval mode",
+        make_corpus("a", at("spec.retrieval.mode", "semantic")),
+        "spec.retrieval.mode",
+    ),
+    (
         "unknown provider",
         make_corpus("a", at("spec.generation.provider", "anthropic")),
         "spec.generation.provider",

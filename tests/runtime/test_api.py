@@ -36,7 +36,8 @@ def test_query_contract(client: TestClient, built: Built) -> None:
     r = client.post("/api/query", json={"question": fact.question, "top_k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"answer", "sources", "index_version", "timings"}
+    assert set(body) == {"answer", "sources", "index_version", "mode", "timings"}
+    assert body["mode"] == "hybrid"  # the default mode answered, and the response says so
     assert fact.answer in body["answer"]
     assert len(body["sources"]) == 3
     assert set(body["sources"][0]) == {"document", "chunk", "score", "text", "heading"}
@@ -64,6 +65,8 @@ def test_sources_can_be_left_out(client: TestClient) -> None:
         ('{"question": "q", "top_k": "five"}', 422, "top_k"),
         ('{"question": "q", "top_k": 2.5}', 422, "top_k"),
         ('{"question": "q", "return_sources": "yes"}', 422, "return_sources"),
+        ('{"question": "q", "mode": "semantic"}', 422, "mode: Input should be 'hybrid', 'dense' or"),
+        ('{"question": "q", "mode": 1}', 422, "mode"),
         ('{"question": "' + "x" * 4001 + '"}', 422, "question: String should have at most 4000 characters"),
     ],
     ids=lambda v: str(v)[:30],

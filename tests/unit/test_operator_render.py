@@ -236,6 +236,14 @@ def test_configmap_is_valid_serve_settings() -> None:
     assert settings.model == "m/served"  # the published index's model, not the spec's next one
 
 
+def test_retrieval_mode_reaches_the_server_and_the_default_stays_unrendered() -> None:
+    assert "OOZO_RETRIEVAL_MODE" not in configmap.render(corpus_of())["data"]  # hybrid, the server's default
+    data = configmap.render(corpus_of(at("spec.retrieval.mode", "lexical")))["data"]
+    assert data["OOZO_RETRIEVAL_MODE"] == "lexical"
+    settings = ServeSettings.model_validate({k.removeprefix("OOZO_").lower(): v for k, v in data.items()})
+    assert settings.retrieval_mode == "lexical"
+
+
 def test_generated_secret_only_without_a_named_one() -> None:
     assert secret.wanted(corpus_of(with_auth()))
     assert not secret.wanted(corpus_of(with_auth({"name": "mine", "key": "keys"})))

@@ -195,6 +195,18 @@ class Index(ApiModel):
     )
 
 
+class Retrieval(ApiModel):
+    """How the server ranks chunks for a question."""
+
+    mode: d.RetrievalMode = Field(
+        d.RETRIEVAL_MODE,
+        description=(
+            "hybrid: BM25 and dense results fused by reciprocal rank; dense: embedding cosine only; "
+            "lexical: BM25 only (questions are not embedded). A query may ask for another mode."
+        ),
+    )
+
+
 class Generation(ApiModel):
     """How answers are written: extractive (no LLM) or any OpenAI-compatible server."""
 
@@ -350,6 +362,7 @@ class RagCorpusSpec(ApiModel):
     chunking: Chunking = Field(default_factory=Chunking, description="How documents are chunked.")
     embedding: Embedding = Field(default_factory=Embedding, description="The embedding model.")
     index: Index = Field(default_factory=Index, description="The vector index and its volume.")
+    retrieval: Retrieval = Field(default_factory=Retrieval, description="How chunks are ranked.")
     generation: Generation = Field(default_factory=Generation, description="How answers are written.")
     runtime: Runtime = Field(default_factory=Runtime, description="The serving Deployment.")
     scheduling: Scheduling | None = Field(None, description="Placement of every pod the corpus runs.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract import defaults as d
 from oozo_contract.settings import ServeSettings, env_for
 from oozo_operator.render import answer_cache, embedding
 from oozo_operator.render import labels as L
@@ -26,6 +27,8 @@ def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:
         "max_tokens": spec.generation.max_tokens,
         "auth_enabled": spec.runtime.auth.enabled,
     }
+    if spec.retrieval.mode != d.RETRIEVAL_MODE:  # the default stays unrendered, as the server's own
+        values["retrieval_mode"] = spec.retrieval.mode
     if spec.generation.base_url:
         values["openai_base_url"] = spec.generation.base_url
     values.update(embedding.settings_values(spec.embedding))

@@ -309,6 +309,7 @@ def _embed_and_publish(
 
     from oozo_runtime.embedding import Prefixes, expected_fingerprint, make_embedder, prefixes_for
     from oozo_runtime.indexing.cache import EmbeddingCache
+    from oozo_runtime.lexical import LexicalIndex
 
     def load_model() -> Any:
         return make_embedder(settings)
@@ -349,6 +350,7 @@ def _embed_and_publish(
         for c in docs.chunks:
             record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    lexical = LexicalIndex.build([c.text for c in docs.chunks]).save(tmp)  # hybrid's BM25 half
     digest = hashlib.sha256(
         json.dumps(
             [fingerprint.cache_identity(), settings.chunk_size, settings.chunk_overlap, docs.documents]
@@ -378,6 +380,7 @@ def _embed_and_publish(
         ),
         chunking=ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap),
         index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),
+        lexical=lexical,
         documents=docs.documents,
         skipped=docs.skipped,
         counts=Counts(documents=len(docs.documents), chunks=len(docs.chunks)),

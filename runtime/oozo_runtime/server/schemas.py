@@ -18,6 +18,8 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonDict
 
+from oozo_contract.defaults import RetrievalMode
+
 NOT_BLANK: JsonDict = {"pattern": r"\S"}
 
 
@@ -39,6 +41,10 @@ class QueryRequest(BaseModel):
     question: str = Field(..., min_length=1)
     return_sources: StrictBool = True
     top_k: TopK = Field(5, ge=1)
+    mode: RetrievalMode | None = Field(
+        default=None,
+        description="hybrid, dense or lexical; absent: the server's OOZO_RETRIEVAL_MODE (hybrid by default)",
+    )
 
     @field_validator("question")
     @classmethod
@@ -51,7 +57,11 @@ class QueryRequest(BaseModel):
 class Source(BaseModel):
     document: str
     chunk: int
-    score: float
+    score: float = Field(
+        description="higher is better; by mode: hybrid, the reciprocal rank fusion score (sum of "
+        "1/(60 + rank) over the dense and BM25 lists, at most 2/61); dense, the cosine; lexical, "
+        "the BM25 score"
+    )
     text: str
     heading: str | None = None
 
@@ -77,6 +87,7 @@ class QueryResponse(BaseModel):
     answer: str | None
     sources: list[Source]
     index_version: str
+    mode: RetrievalMode = Field(description="the retrieval mode that ranked the sources")
     timings: Timings
     error: str | None = None
 
@@ -126,6 +137,10 @@ class Info(BaseModel):
     index_type: str
     chunking: dict[str, object] | None
     generation_provider: str
+    retrieval_mode: RetrievalMode = Field(description="the mode of queries that name none")
+    lexical_index: Literal["stored", "built at load"] = Field(
+        description="the version's own BM25 file, or one built from its chunks (a version from before BM25)"
+    )
     encoder: Literal["onnx", "torch", "remote"] = Field(
         description="what encodes questions: ONNX Runtime, torch (no or a broken graph) or the remote "
         "embeddings server"

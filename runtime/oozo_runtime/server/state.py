@@ -92,7 +92,7 @@ class AppState:
             encoder.encode_query("warm up")
             self.encoder_backend, self.encoder_fallback_reason = backend, reason
             self.metrics.query_encoder.labels(backend).set(1)
-            self.set_retriever(Retriever(encoder, index))
+            self.set_retriever(Retriever(encoder, index, s.retrieval_mode))
         except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
             # Both messages name the version, the models or the files, never a path.
             self.load_error = f"{type(exc).__name__}: {exc}"

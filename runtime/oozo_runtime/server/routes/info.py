@@ -30,6 +30,8 @@ async def info(_: AuthDep, state: StateDep, retriever: RetrieverDep) -> dict[str
         "index_type": manifest.index.type,
         "chunking": manifest.chunking.model_dump() if manifest.chunking else None,
         "generation_provider": state.generator.provider,
+        "retrieval_mode": state.settings.retrieval_mode,
+        "lexical_index": "stored" if index.lexical.stored else "built at load",
         # which engine encodes questions, and why torch when it is torch (no or a broken graph)
         "encoder": state.encoder_backend or getattr(retriever.embedder, "backend", "torch"),
         "encoder_fallback_reason": state.encoder_fallback_reason or None,

@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from oozo_contract.defaults import RetrievalMode
 from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
 from oozo_runtime.errors import OozoError
@@ -42,12 +43,14 @@ async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> J
 
 
 async def retrieve(
-    question: str, top_k: int, state: AppState, retriever: Retriever
+    question: str, top_k: int, state: AppState, retriever: Retriever, mode: RetrievalMode | None = None
 ) -> tuple[list[Hit], dict[str, float]]:
-    """The hits and timings of a question, searched in a worker thread bounded by the limiter;
-    raises OozoError when a remote embeddings server fails."""
+    """The hits and timings of a question (in `mode`, else the server's), searched in a worker
+    thread bounded by the limiter; raises OozoError when a remote embeddings server fails."""
     started = time.perf_counter()
-    hits, timings = await anyio.to_thread.run_sync(retriever.retrieve, question, top_k, limiter=state.limiter)
+    hits, timings = await anyio.to_thread.run_sync(
+        retriever.retrieve, question, top_k, mode, limiter=state.limiter
+    )
     state.metrics.retrieval.observe(time.perf_counter() - started)
     return hits, timings
 
@@ -58,8 +61,9 @@ async def answer_content(
     """The status and body of a query: /api/query sends them as they are, and the MCP tools and
     the OpenAI-compatible chat route (mcp_endpoint.py, chat.py) reshape the same answer."""
     started = time.perf_counter()
+    mode = body.mode or state.settings.retrieval_mode
     try:
-        hits, timings = await retrieve(body.question, body.top_k, state, retriever)
+        hits, timings = await retrieve(body.question, body.top_k, state, retriever, mode)
     except OozoError as exc:  # a remote embeddings server failed: its host and why, never the key
         return 502, {"error": exc.message, "reason": exc.reason}
     retrieved = time.perf_counter()
@@ -86,6 +90,7 @@ async def answer_content(
         "answer": answer,
         "sources": [h.as_dict() for h in hits] if body.return_sources or error else [],
         "index_version": retriever.index.version,
+        "mode": mode,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
     if error:
