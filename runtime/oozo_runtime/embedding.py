@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from oozo_contract.defaults import DEFAULT_MODEL
 from oozo_contract.manifest import EmbeddingFingerprint
+from oozo_runtime.prefixes import prefixes_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,20 +18,6 @@ if TYPE_CHECKING:
     from oozo_contract.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Prefixes:
-    query: str = ""
-    passage: str = ""
-
-
-def prefixes_for(model_id: str) -> Prefixes:
-    """Models trained with instruction prefixes need them at encode time (e5: `query: `/`passage: `)."""
-    name = model_id.rstrip("/").rsplit("/", 1)[-1].lower()
-    if name.startswith(("e5-", "multilingual-e5")) or "-e5-" in name:
-        return Prefixes(query="query: ", passage="passage: ")
-    return Prefixes()
 
 
 def resolve_model_path(model_id: str) -> str:

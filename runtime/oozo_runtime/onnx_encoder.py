@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from oozo_contract.manifest import Manifest, OnnxGraphInfo
-from oozo_runtime.embedding import prefixes_for
+from oozo_runtime.prefixes import prefixes_for
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from oozo_contract.manifest import EmbeddingFingerprint
 from oozo_contract.settings import EmbeddingSettings
-from oozo_runtime.embedding import Prefixes, prefixes_for
 from oozo_runtime.errors import OozoError
+from oozo_runtime.prefixes import Prefixes, prefixes_for
 
 if TYPE_CHECKING:
     import numpy as np

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oozo_runtime.answers import NO_MATCH, best_sentences, extractive_answer, grounded_prompt
-from oozo_runtime.embedding import prefixes_for
+from oozo_runtime.prefixes import prefixes_for
 from oozo_runtime.retrieval import Hit
 
 

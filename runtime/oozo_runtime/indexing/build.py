@@ -307,9 +307,10 @@ def _embed_and_publish(
 ) -> IndexBuildResult:
     import numpy as np
 
-    from oozo_runtime.embedding import Prefixes, expected_fingerprint, make_embedder, prefixes_for
+    from oozo_runtime.embedding import expected_fingerprint, make_embedder
     from oozo_runtime.indexing.cache import EmbeddingCache
     from oozo_runtime.lexical import LexicalIndex
+    from oozo_runtime.prefixes import Prefixes, prefixes_for
 
     def load_model() -> Any:
         return make_embedder(settings)
