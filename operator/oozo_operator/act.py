@@ -18,6 +18,8 @@ from oozo_operator.outcome import Outcome
 from oozo_operator.plan import Apply, Create, Delete, Write
 
 log = logging.getLogger("oozo.reconcile")
+# Stalled reason of a child whose kind the API server does not serve (main.RECHECK retries it).
+RESOURCE_NOT_SERVED = "ResourceNotServed"
 
 
 def now() -> str:
@@ -54,14 +56,17 @@ def apply_writes(kube: Kube, writes: tuple[Write, ...], owner_uid: str) -> tuple
                 if err.status not in (400, 403, 404, 409, 422):
                     raise
                 name = f"{kind} {meta['name']}"
-                # An apply into the corpus's own namespace finds nothing only when the API server
-                # does not serve the kind at all: an HTTPRoute without the Gateway API CRDs.
-                why = (
-                    f"the API server does not serve {kind} ({write.obj['apiVersion']}); install its CRD"
-                    if err.status == 404
-                    else _reason(err)
+                if err.status == 404:
+                    # An apply into the corpus's own namespace finds nothing only when the API
+                    # server does not serve the kind (yet): an HTTPRoute before the Gateway API
+                    # CRDs are installed, or in the seconds after. It fixes itself, so the
+                    # recheck sweep (main.RECHECK) tries again.
+                    why = f"the API server does not serve {kind} ({write.obj['apiVersion']}); install its CRD"
+                    problems.append(C.Problem(RESOURCE_NOT_SERVED, f"{name} not applied: {why}"))
+                    continue
+                problems.append(
+                    C.Problem("ApplyRefused", f"{name} refused by the API server: {_reason(err)}")
                 )
-                problems.append(C.Problem("ApplyRefused", f"{name} refused by the API server: {why}"))
         elif isinstance(write, Create):
             # Create-once objects (Jobs with deterministic names, the generated key Secret):
             # an existing one (409) is kept only if it is ours, never adopted.

@@ -30,6 +30,7 @@ RECHECK = {
     "PersistentVolumeClaimNotFound",
     "PodCannotStart",
     "PolicyViolation",
+    "ResourceNotServed",  # an HTTPRoute before the Gateway API CRDs are installed
 }
 
 
