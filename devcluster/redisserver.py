@@ -14,19 +14,14 @@ installs the package. `python -m devcluster.redisserver DIR` serves one in the f
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from devcluster.ports import free_port
-
-PR_SET_PDEATHSIG = 1
+from devcluster.loopback import LoopbackServer, die_with_parent
 
 
 def redis_server_binary() -> Path:
@@ -36,17 +31,15 @@ def redis_server_binary() -> Path:
     return Path(found)
 
 
-def _die_with_parent() -> None:
-    # If pytest is killed, redis-server gets SIGTERM instead of lingering on its port.
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+class RedisServer(LoopbackServer):
+    process_name = "redis-server"
+    log_name = "redis.log"
+    poll_seconds = 0.05
+    start_timeout = 30.0
 
-
-class RedisServer:
     def __init__(self, workdir: Path, password: str | None = None) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir)
         self.password = password or secrets.token_urlsafe(24)
-        self.port: int | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -54,14 +47,7 @@ class RedisServer:
             raise RuntimeError("the server has not been started")
         return f"redis://127.0.0.1:{self.port}/0"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "redis.log"
-
-    def start(self, timeout: float = 30.0) -> RedisServer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.port is None:  # a restart keeps its port, so clients configured earlier still match
-            self.port = free_port()
+    def _spawn(self) -> subprocess.Popen[bytes]:
         config = self.workdir / "redis.conf"
         config.touch(mode=0o600)
         config.write_text(
@@ -80,34 +66,14 @@ class RedisServer:
                 ]
             )
         )
-        self.proc = subprocess.Popen(
+        return subprocess.Popen(
             [str(redis_server_binary()), str(config)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}:\n{self._log_tail()}")
-            if self._answers():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer in {timeout:.0f}s:\n{self._log_tail()}")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
     def command(self, *args: str) -> str:
         """One command through redis-cli (Debian's redis-tools, a dependency of redis-server);
@@ -134,12 +100,6 @@ class RedisServer:
             return self.command("PING") == "PONG"
         except (RuntimeError, subprocess.TimeoutExpired):
             return False
-
-    def _log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 if __name__ == "__main__":

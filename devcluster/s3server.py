@@ -14,22 +14,20 @@ starts one in the foreground for poking at it by hand.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from devcluster import REPO
+from devcluster.loopback import LoopbackServer, die_with_parent
 from devcluster.ports import free_port
 
 BUILD_SCRIPT = REPO / "hack" / "s3" / "build-minio.sh"
-PR_SET_PDEATHSIG = 1
 
 
 def minio_binary() -> Path:
@@ -41,31 +39,22 @@ def minio_binary() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def _die_with_parent() -> None:
-    # If pytest is killed, MinIO gets SIGTERM instead of lingering on its port.
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-class S3Server:
+class S3Server(LoopbackServer):
+    process_name = "MinIO"
+    log_name = "minio.log"
     access_key = "oozo-test-root"
     secret_key = "oozo-test-root-secret-0123456789"
     region = "us-east-1"
 
     def __init__(self, workdir: Path, port: int | None = None, cpus: set[int] | None = None) -> None:
-        self.workdir = Path(workdir)
-        self.port = port
+        super().__init__(workdir, port)
         self.cpus = cpus  # pin the server to these CPUs (benchmarks: a server on its own cores)
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
         if self.port is None:
             raise RuntimeError("the server has not been started")
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "minio.log"
 
     def env(self) -> dict[str, str]:
         """What a client process needs to reach this server (AWS SDK conventions)."""
@@ -75,12 +64,10 @@ class S3Server:
             "AWS_DEFAULT_REGION": self.region,
         }
 
-    def start(self, timeout: float = 60.0) -> S3Server:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         binary = minio_binary()
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
-        if self.port is None:  # a restart keeps its port, so clients configured earlier still match
-            self.port = free_port()
         console = free_port()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -104,7 +91,7 @@ class S3Server:
             str(data),
         ]
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -113,44 +100,18 @@ class S3Server:
                 cwd=self.workdir,
                 preexec_fn=self._in_child,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"MinIO exited with {self.proc.returncode}:\n{self._log_tail()}")
-            if self._ready():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"MinIO did not become ready in {timeout:.0f}s:\n{self._log_tail()}")
 
     def _in_child(self) -> None:
-        _die_with_parent()
+        die_with_parent()
         if self.cpus:  # before exec, so Go sizes GOMAXPROCS to them
             os.sched_setaffinity(0, self.cpus)
 
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def _ready(self) -> bool:
+    def _answers(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.endpoint}/minio/health/ready", timeout=1) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False
-
-    def _log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
     def client(self, **overrides: Any) -> Any:
         import boto3
@@ -202,12 +163,6 @@ class S3Server:
         with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=name)
         return name
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
