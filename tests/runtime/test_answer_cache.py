@@ -19,6 +19,7 @@ from devcluster.redisserver import RedisServer
 from oozo_runtime.server.answer_cache_redis import RETRY_AFTER_SECONDS
 from tests.runtime.conftest import Built, Server, copy_index
 from tests.runtime.llm_double import ChatCompletionsDouble
+from tests.runtime.test_mcp_endpoint import run as run_mcp
 
 
 def ask(server: Server, question: str, **fields: Any) -> httpx.Response:
@@ -107,6 +108,42 @@ def test_a_cached_answer_saves_the_language_model_call_and_a_failed_one_is_not_c
         assert without_timings(cached.json()) == without_timings(answered.json())
         assert len(llm.requests) == 2  # no third call: the seconds and the tokens are saved
         assert metric(server, "rag_llm_tokens_total", kind="prompt") == tokens
+
+
+def test_chat_and_the_mcp_ask_tool_answer_through_the_same_cache(built: Built, serve: Any) -> None:
+    """One question asked through /api/query, then the OpenAI-compatible chat route, then the
+    MCP `ask` tool: the language model is asked once; the other two are cache hits."""
+    with ChatCompletionsDouble() as llm:
+        server = serve(
+            built.index_dir,
+            {
+                "OOZO_GENERATION_PROVIDER": "openai",
+                "OOZO_OPENAI_BASE_URL": llm.base_url,
+                "OOZO_OPENAI_API_KEY": "sk-cache-test",
+            },
+        )
+        server.wait_ready()
+        fact = built.corpus.facts[3]
+        first = ask(server, fact.question)
+        assert first.status_code == 200 and first.json()["timings"]["cache"] == "miss"
+
+        chat = httpx.post(
+            server.url + "/v1/chat/completions",
+            json={"model": "oozo", "messages": [{"role": "user", "content": fact.question}]},
+            timeout=60,
+        )
+        assert chat.status_code == 200, chat.text
+        # The chat message is the answer followed by its sources (openai_shapes.py).
+        assert chat.json()["choices"][0]["message"]["content"].startswith(first.json()["answer"])
+
+        async def ask_tool(client: Any) -> Any:
+            return await client.call_tool("ask", {"question": fact.question})
+
+        tool = run_mcp(server, ask_tool)
+        assert not tool.is_error
+        assert tool.structured_content["answer"] == first.json()["answer"]
+        assert len(llm.requests) == 1  # chat and MCP did not pay for the model again
+        assert metric(server, "rag_answer_cache_requests_total", result="hit") == 2
 
 
 def test_a_cached_answer_expires_after_its_ttl(built: Built, serve: Any, redis_server: RedisServer) -> None:

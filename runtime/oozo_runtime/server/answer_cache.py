@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cachetools import TLRUCache
-from fastapi.responses import JSONResponse
 
 from oozo_contract.settings import ServeSettings
 from oozo_runtime.server.answer_cache_redis import RedisAnswers
@@ -108,10 +107,11 @@ class AnswerCache:
         self,
         body: QueryRequest,
         index_version: str,
-        compute: Callable[[], Awaitable[JSONResponse]],
-    ) -> JSONResponse:
-        """The cached response for this question, else `compute()`'s (stored when complete).
-        `timings` says which: `cache` is "hit" or "miss" and `cache_ms` the lookup's time."""
+        compute: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+    ) -> tuple[int, dict[str, Any]]:
+        """The cached status and body for this question, else `compute()`'s (stored when
+        complete). `timings` says which: `cache` is "hit" or "miss" and `cache_ms` the lookup's
+        time. /api/query, the MCP `ask` tool and the chat route all answer through here."""
         if not self.enabled:
             return await compute()
         started = time.perf_counter()
@@ -121,20 +121,18 @@ class AnswerCache:
         if cached is not None:
             self.metrics.answer_cache.labels(HIT).inc()
             timings = {"cache": HIT, "cache_ms": round(lookup_ms, 3), "total_ms": round(lookup_ms, 3)}
-            return JSONResponse(content={**cached, "timings": timings})
+            return 200, {**cached, "timings": timings}
         self.metrics.answer_cache.labels(MISS).inc()
-        response = await compute()
-        content = json.loads(bytes(response.body))
-        if response.status_code == 200 and not content.get("error"):
+        status, content = await compute()
+        if status == 200 and not content.get("error"):
             await self._put(key, {k: v for k, v in content.items() if k != "timings"})
-        timings = content.get("timings", {})
+        timings = dict(content.get("timings", {}))
         timings.update(
             cache=MISS,
             cache_ms=round(lookup_ms, 3),
             total_ms=round(timings.get("total_ms", 0.0) + lookup_ms, 3),
         )
-        content["timings"] = timings
-        return JSONResponse(status_code=response.status_code, content=content)
+        return status, {**content, "timings": timings}
 
     async def _get(self, key: str) -> dict[str, Any] | None:
         if self.local is not None:

@@ -63,7 +63,7 @@ class Metrics:
         self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)
         self.answer_cache = Counter(
             "rag_answer_cache_requests_total",
-            "answer cache lookups of /api/query: hit (answered from the cache) or miss",
+            "answer cache lookups (/api/query, MCP ask, chat): hit (answered from the cache) or miss",
             ["result"],
             registry=r,
         )

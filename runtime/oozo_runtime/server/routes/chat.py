@@ -30,7 +30,7 @@ from oozo_runtime.generation import GenerationError
 from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server import openai_shapes as shapes
 from oozo_runtime.server.auth import bearer_token
-from oozo_runtime.server.routes.query import answer_content, retrieve
+from oozo_runtime.server.routes.query import cached_answer_content, retrieve
 from oozo_runtime.server.schemas import QueryRequest, limited_to
 from oozo_runtime.server.state import AppState
 
@@ -68,7 +68,7 @@ async def chat_completions(request: Request) -> Any:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-    _, content = await answer_content(question, state, retriever)
+    _, content = await cached_answer_content(question, state, retriever)
     if "answer" not in content:  # the retrieval itself failed (a remote embeddings server)
         return shapes.error(502, content["error"], content.get("reason", "retrieval_failed"))
     return JSONResponse(shapes.completion(content["answer"], content))

@@ -31,7 +31,7 @@ from oozo_runtime.errors import OozoError
 from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server.auth import bearer_token
 from oozo_runtime.server.middleware import send_json
-from oozo_runtime.server.routes.query import answer_content, retrieve
+from oozo_runtime.server.routes.query import cached_answer_content, retrieve
 from oozo_runtime.server.schemas import QueryRequest, limited_to
 from oozo_runtime.server.state import AppState
 
@@ -108,7 +108,7 @@ def build_server(state: AppState) -> MCPServer[Any]:
     )
     async def ask(question: Question, top_k: TopK = 5) -> AskResult:
         body, retriever = _checked(bounded, question, top_k, state)
-        _, content = await answer_content(body, state, retriever)
+        _, content = await cached_answer_content(body, state, retriever)
         if "answer" not in content:  # the retrieval itself failed
             raise ToolError(f"the search failed: {content['error']}")
         return AskResult.model_validate(content)

@@ -26,10 +26,8 @@ def router_for(settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["query"])
 
     async def query(_: AuthDep, body: QueryRequest, state: StateDep, retriever: RetrieverDep) -> JSONResponse:
-        # The same question against the same version is answered once (answer_cache.py).
-        return await state.answer_cache.answered(
-            body, retriever.index.version, lambda: answer(body, state, retriever)
-        )
+        status, content = await cached_answer_content(body, state, retriever)
+        return JSONResponse(status_code=status, content=content)
 
     # FastAPI reads the body model from the signature: this route's is the bounded one.
     query.__annotations__["body"] = limited_to(settings.max_question_chars, settings.max_top_k)
@@ -37,9 +35,14 @@ def router_for(settings: ServeSettings) -> APIRouter:
     return router
 
 
-async def answer(body: QueryRequest, state: AppState, retriever: Retriever) -> JSONResponse:
-    status, content = await answer_content(body, state, retriever)
-    return JSONResponse(status_code=status, content=content)
+async def cached_answer_content(
+    body: QueryRequest, state: AppState, retriever: Retriever
+) -> tuple[int, dict[str, Any]]:
+    """answer_content() through the answer cache: the same question against the same version is
+    answered once (answer_cache.py), whichever interface asks it."""
+    return await state.answer_cache.answered(
+        body, retriever.index.version, lambda: answer_content(body, state, retriever)
+    )
 
 
 async def retrieve(
