@@ -49,8 +49,9 @@ test-unit: dev ## Unit tier only (seconds)
 	$(PYTEST) -m unit tests
 
 .PHONY: test-runtime
-test-runtime: dev corpora ## Runtime tier: real model, real FAISS, real .docx, real Russian man pages, real redis-server
+test-runtime: dev corpora ## Runtime tier: real model, real FAISS, real .docx, real Russian man pages, real redis-server, headless chromium
 	@bash hack/tools/redis.sh >/dev/null
+	@bash hack/tools/chromium.sh >/dev/null
 	$(PYTEST) -m runtime tests
 
 .PHONY: test-s3
@@ -99,8 +100,11 @@ corpora: dev ## Real non-English text for the multilingual tests: Debian's manpa
 	@$(PY) -m devcluster.corpora
 
 .PHONY: tools
-tools: ## helm and MinIO (Go module proxy), promtool, git and redis-server (Debian) for the chart, S3, Git and cache tests
+tools: ## helm, krew and MinIO (Go module proxy), promtool, git, redis-server, chromium and pipx (Debian) for the chart, plugin, S3, Git, cache and web page tests
 	@bash hack/tools/helm.sh >/dev/null
+	@bash hack/tools/chromium.sh >/dev/null
+	@bash hack/tools/krew.sh >/dev/null
+	@bash hack/tools/pipx.sh >/dev/null
 	@bash hack/tools/git.sh >/dev/null
 	@bash hack/tools/redis.sh >/dev/null
 	@bash hack/tools/promtool.sh >/dev/null

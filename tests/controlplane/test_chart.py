@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,71 @@ def test_chart_corpus_policy_equals_deploy_policy_and_feeds_the_operator(helm: s
     assert binding["spec"]["validationActions"] == ["Warn", "Audit"]
     without = render(helm, "--set", "corpusPolicy.admission=false")
     assert not [d for d in without if d["kind"].startswith("ValidatingAdmissionPolicy")]
+
+
+def helm_test_pods(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in docs
+        if d["kind"] == "Pod" and (d["metadata"].get("annotations") or {}).get("helm.sh/hook") == "test"
+    ]
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_helm_test_pod_asks_the_operator_health_through_its_service(helm: str, value_set: str) -> None:
+    docs = render(helm, *VALUE_SETS[value_set])
+    (pod,) = helm_test_pods(docs)
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    (service,) = [d for d in docs if d["kind"] == "Service"]
+    (operator_container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = pod["spec"]["containers"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    # the operator's own image (it has Python), and as locked down as the operator's pod
+    assert container["image"] == operator_container["image"] and container["command"][:2] == ["python3", "-c"]
+    assert pod["spec"]["securityContext"] == deployment["spec"]["template"]["spec"]["securityContext"]
+    assert container["securityContext"] == operator_container["securityContext"]
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    # never an endpoint of the Service it checks
+    selector = service["spec"]["selector"]
+    assert not all(pod["metadata"]["labels"].get(k) == v for k, v in selector.items())
+
+    # each URL names the Service, a port of it, and behind that port the operator's endpoint
+    (urls,) = [e["value"].split() for e in container["env"] if e["name"] == "OOZO_HEALTH_URLS"]
+    service_ports = {p["port"]: p["targetPort"] for p in service["spec"]["ports"]}
+    container_ports = {p["name"]: p["containerPort"] for p in operator_container["ports"]}
+    liveness = operator_container["livenessProbe"]["httpGet"]
+    host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    targets = {}
+    for url in urls:
+        authority, path = url.removeprefix("http://").split("/", 1)
+        name, port = authority.rsplit(":", 1)
+        assert name == host, url
+        targets[service_ports[int(port)]] = "/" + path
+    assert targets == {liveness["port"]: liveness["path"], "metrics": "/metrics"}
+    assert f"--liveness-port={container_ports[liveness['port']]}" in operator_container["args"]
+
+
+def test_helm_test_script_passes_against_a_live_operator(helm: str, operator: Any) -> None:
+    """The rendered pod's own script, run against a real operator process: the local control
+    plane has no cluster DNS or Service routing for a pod, so the URLs point at the operator's
+    ports on loopback instead of the Service (test_chart_lifecycle.py says why `helm test` itself
+    is not run)."""
+    (pod,) = helm_test_pods(render(helm))
+    (container,) = pod["spec"]["containers"]
+    operator.wait_live()
+    urls = (
+        f"http://127.0.0.1:{operator.liveness_port}/healthz http://127.0.0.1:{operator.metrics_port}/metrics"
+    )
+    done = subprocess.run(
+        [sys.executable, *container["command"][1:]],
+        env={"OOZO_HEALTH_URLS": urls, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split("\n")[:2] == [
+        f"http://127.0.0.1:{operator.liveness_port}/healthz 200",
+        f"http://127.0.0.1:{operator.metrics_port}/metrics 200",
+    ]

@@ -5,7 +5,13 @@ objects but keeping the CRD, so no RagCorpus is deleted with it.
 
 The corpus policy is left out here (corpusPolicy.admission=false): a cluster-wide admission
 policy would judge the corpora of every other test on this API server, and reinstalling one under
-the same names hits kubernetes/kubernetes#133827 (test_corpus_policy_admission.py covers it)."""
+the same names hits kubernetes/kubernetes#133827 (test_corpus_policy_admission.py covers it).
+
+`helm test` is not run here: its pod must run and reach the operator by the Service's cluster DNS
+name. No kubelet runs this module's pods, and the local kubelet (devcluster/kubelet) runs a pod
+as host processes with no cluster DNS and no Service routing (only devcluster's Python resolver
+maps a Service to a pod's loopback address), so that name never resolves. test_chart.py checks the
+rendered pod against the Service and runs its script against a live operator instead."""
 
 from __future__ import annotations
 
