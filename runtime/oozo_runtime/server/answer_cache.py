@@ -120,13 +120,13 @@ class AnswerCache:
         lookup_ms = (time.perf_counter() - started) * 1000
         if cached is not None:
             self.metrics.answer_cache.labels(HIT).inc()
-            timings = {"cache": HIT, "cache_ms": round(lookup_ms, 3), "total_ms": round(lookup_ms, 3)}
-            return 200, {**cached, "timings": timings}
+            hit = {"cache": HIT, "cache_ms": round(lookup_ms, 3), "total_ms": round(lookup_ms, 3)}
+            return 200, {**cached, "timings": hit}
         self.metrics.answer_cache.labels(MISS).inc()
         status, content = await compute()
         if status == 200 and not content.get("error"):
             await self._put(key, {k: v for k, v in content.items() if k != "timings"})
-        timings = dict(content.get("timings", {}))
+        timings: dict[str, Any] = dict(content.get("timings", {}))
         timings.update(
             cache=MISS,
             cache_ms=round(lookup_ms, 3),
