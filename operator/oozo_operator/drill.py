@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from oozo_contract.results import VERIFIED, BackupVerifyResult
+from oozo_operator import conditions as C
 from oozo_operator import observe
 from oozo_operator.observe import UnreadableResult, parse_error, read_result
 
-BACKUP_VERIFIED = "BackupVerified"
+BACKUP_VERIFIED = C.BACKUP_VERIFIED
 VERIFY_FAILED = "VerifyFailed"  # a drill Job that failed without saying why (deadline, OOM)
 PASSED, FAILED = "Verified", "Failed"
 # What status.lastVerifiedBackup takes from a drill's result (passed, or as far as it got).
