@@ -1,4 +1,4 @@
-"""Settings of `oozo backup` and `oozo restore`, as the operator renders them.
+"""Settings of `oozo backup`, `oozo restore` and `oozo verify-backup`, as the operator renders them.
 
 Every flag also comes from an OOZO_* variable, so the operator's CronJob and restore Job set
 only environment (rendered with `oozo_contract.settings.env_for`). S3 credentials are not
@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from oozo_contract import defaults as d
-from oozo_contract.settings import OozoSettings
+from oozo_contract.settings import EmbeddingSettings, OozoSettings
 
 # An owner id: a Kubernetes uid, or any name a CLI user picks. It travels as S3 user metadata,
 # which must be ASCII.
@@ -102,3 +102,35 @@ class RestoreSettings(S3Settings):
         "which must match the prefix's oozo-owner.json",
     )
     backup_signing_key: SecretStr | None = _signing_key_field()
+
+
+# `oozo verify-backup` restores into scratch space, never into the index a server reads.
+VERIFY_SCRATCH_DIR = Path("/var/lib/oozo/scratch")
+
+
+class VerifySettings(RestoreSettings, EmbeddingSettings):
+    """`oozo verify-backup --from s3://BUCKET/PREFIX --scratch DIR`: a restore drill. The embedding
+    settings are the server's (the drill Job reads the server's ConfigMap), so the restored index is
+    loaded and queried exactly as the server would load and query it."""
+
+    index_dir: Path = Field(
+        VERIFY_SCRATCH_DIR,
+        description="scratch directory the backup is restored into (an emptyDir in a drill Job): "
+        "never the index a server reads",
+    )
+    retrieval_mode: d.RetrievalMode = Field(d.RETRIEVAL_MODE, description="how the questions are searched")
+    evaluation_questions: Path | None = Field(
+        None,
+        description="golden questions file (spec.evaluation's ConfigMap key): each is a hit when an "
+        "expected document is in the top 5; without it, sampled chunks' own text is the query",
+    )
+    evaluation_min_hit_at5: float = Field(
+        1.0, ge=0, le=1, description="share of golden questions that must hit for the drill to pass"
+    )
+    verify_samples: int = Field(
+        d.VERIFY_SAMPLES,
+        ge=1,
+        le=d.VERIFY_SAMPLES_MAX,
+        description="chunks sampled as queries when there are no golden questions; each must find "
+        "its own chunk in the top 5",
+    )

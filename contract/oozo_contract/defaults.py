@@ -42,6 +42,9 @@ MAX_TOKENS = 1024
 MAX_TOKENS_MAX = 131_072
 
 BACKUP_KEEP_LAST = 7
+# A restore drill without golden questions queries this many of the restored index's own chunks.
+VERIFY_SAMPLES = 5
+VERIFY_SAMPLES_MAX = 100
 
 # The answer cache of `oozo serve` (docs/runtime.md, "Answer cache"): entries of the in-process
 # LRU (0 turns it off) and how long an answer is reused. One entry is the response body, a few

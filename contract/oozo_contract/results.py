@@ -162,3 +162,32 @@ class RestoreResult(ResultModel):
         None, description="who wrote the backups restored from (oozo-owner.json); empty: not recorded"
     )
     owner_corpus: Detail | None = Field(None, description="that owner's <namespace>/<name>")
+
+
+# Reasons of a restore drill (`oozo verify-backup`) beyond the restore's own (ChecksumMismatch,
+# Truncated, VerificationFailed, SignatureInvalid, ...): the BackupVerified condition carries them.
+VERIFIED = "Verified"
+NO_BACKUP = "NoBackup"
+INDEX_LOAD_FAILED = "IndexLoadFailed"
+QUESTIONS_FAILED = "QuestionsFailed"
+
+
+class BackupVerifyResult(ResultModel):
+    """`oozo verify-backup`: the backup restored into scratch space, every checksum checked, the
+    index loaded as the server loads it and queried. `mode` says what was asked: the golden
+    questions (`questions`) or sampled chunks' own text (`samples`). A failed drill reports
+    `{error, reason}` plus these fields as far as it got (under `verification`)."""
+
+    time: Timestamp
+    uri: Uri
+    sha256: Sha256
+    version: VersionName
+    size_bytes: Count | None = None
+    checksums: Count = Field(description="checksums that matched: the artifact's sha256 and every file's")
+    documents: Count | None = None
+    chunks: Count | None = None
+    mode: Annotated[str, _cut(16)] = Field(description="questions or samples")
+    questions: Count
+    hits: Count
+    missed: list[Annotated[str, _cut(128)]] = Field(default_factory=list, max_length=QUESTION_IDS_MAX)
+    seconds: Seconds

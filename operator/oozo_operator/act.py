@@ -107,6 +107,10 @@ def name_conflict(kind: str, name: str) -> C.Problem:
     )
 
 
+# A failed backup or restore drill is news even the first time: an Event, and a Warning.
+BACKUP_CONDITIONS = (C.BACKUP_SUCCEEDED, C.BACKUP_VERIFIED)
+
+
 def write_status(kube: Kube, body: dict[str, Any], outcome: Outcome) -> None:
     """Patch the status and post an Event for each condition flip worth telling."""
     meta = body["metadata"]
@@ -115,7 +119,7 @@ def write_status(kube: Kube, body: dict[str, Any], outcome: Outcome) -> None:
     for cond in outcome.transitions:
         # Events tell the story: flips, and conditions that first appear True. The first
         # "Stalled=False" or "Ready=False" of a new corpus would only be noise.
-        if cond["type"] in seen or cond["status"] == "True" or cond["type"] == C.BACKUP_SUCCEEDED:
+        if cond["type"] in seen or cond["status"] == "True" or cond["type"] in BACKUP_CONDITIONS:
             _event(kube, body, cond)
 
 
@@ -132,7 +136,7 @@ def _event(kube: Kube, body: dict[str, Any], cond: dict[str, Any]) -> None:
     warning = (
         (cond["type"] == C.STALLED and cond["status"] == "True")
         or (cond["type"] == C.INDEX_READY and cond["reason"] == "IndexBuildFailed")
-        or (cond["type"] == C.BACKUP_SUCCEEDED and cond["status"] == "False")
+        or (cond["type"] in BACKUP_CONDITIONS and cond["status"] == "False")
     )
     if cond["type"] == C.RECONCILING:
         return  # the other three tell the story; this one would double every event

@@ -27,6 +27,7 @@ from oozo_operator.observe import Build, Rollout
 READY, RECONCILING, STALLED, INDEX_READY = "Ready", "Reconciling", "Stalled", "IndexReady"
 # Reported beside the four, never folded into Ready: a failed backup does not stop serving.
 BACKUP_SUCCEEDED = "BackupSucceeded"
+BACKUP_VERIFIED = "BackupVerified"  # the last restore drill (drill.py); never folded into Ready either
 ORDER = (READY, RECONCILING, STALLED, INDEX_READY)
 
 

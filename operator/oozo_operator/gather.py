@@ -11,16 +11,17 @@ rollout's Ready.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.client.rest import ApiException
 
-from oozo_operator import observe, policy
+from oozo_operator import drill, observe, policy
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.conditions import Problem
 from oozo_operator.kube import Kube
-from oozo_operator.render import backup, job, restore
+from oozo_operator.render import backup, job, restore, verify
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
 
@@ -48,6 +49,8 @@ class Workloads:
     pods: tuple[dict[str, Any], ...]  # every pod of the corpus: server, build and backup pods
     # The newest finished backup Job not yet in status.lastBackup; None when there is none.
     new_backup: observe.BackupRun | None = None
+    # The newest finished restore drill not yet in status.lastVerifiedBackup.
+    new_drill: drill.Drill | None = None
 
 
 def corpus_body(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
@@ -73,27 +76,53 @@ def before_writes(kube: Kube, body: dict[str, Any], corpus: Corpus) -> Observed:
     )
 
 
-def after_writes(kube: Kube, corpus: Corpus, last_backup: dict[str, Any] | None) -> Workloads:
+def after_writes(kube: Kube, corpus: Corpus, status: dict[str, Any]) -> Workloads:
+    """`status`: the corpus's status as the pass found it (what is already reported)."""
     deployment = kube.get("apps/v1", "Deployment", corpus.namespace, corpus.name)
     pods = kube.list("v1", "Pod", corpus.namespace, {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER})
     return Workloads(
         rollout=observe.rollout_of(deployment),
         pods=tuple(pods),
-        new_backup=new_backup(kube, corpus, last_backup),
+        new_backup=new_backup(kube, corpus, status.get("lastBackup")),
+        new_drill=new_drill(kube, corpus, status.get("lastVerifiedBackup")),
     )
 
 
 def new_backup(kube: Kube, corpus: Corpus, last: dict[str, Any] | None) -> observe.BackupRun | None:
-    """The newest finished backup Job, unless status.lastBackup already holds it. Pods are
-    read only for Jobs newer than that one, newest first, until one turns out finished."""
-    jobs = kube.list("batch/v1", "Job", corpus.namespace, {L.INSTANCE: corpus.name, L.COMPONENT: L.BACKUP})
+    """The newest finished backup Job, unless status.lastBackup already holds it."""
+    return _newest_finished(
+        kube, corpus, L.BACKUP, last, lambda j, pods: observe.backup_of(j, pods, backup.CONTAINER)
+    )
+
+
+def new_drill(kube: Kube, corpus: Corpus, last: dict[str, Any] | None) -> drill.Drill | None:
+    """The newest finished restore drill Job, unless status.lastVerifiedBackup already holds it."""
+    return _newest_finished(
+        kube, corpus, L.VERIFY, last, lambda j, pods: drill.drill_of(j, pods, verify.CONTAINER)
+    )
+
+
+RunT = TypeVar("RunT")
+
+
+def _newest_finished(
+    kube: Kube,
+    corpus: Corpus,
+    component: str,
+    last: dict[str, Any] | None,
+    read: Callable[[dict[str, Any], list[dict[str, Any]]], RunT | None],
+) -> RunT | None:
+    """The newest finished Job of `component`, read by `read`, unless `last` (its status) already
+    names it. Pods are read only for Jobs newer than that one, newest first, until one turns out
+    finished."""
+    jobs = kube.list("batch/v1", "Job", corpus.namespace, {L.INSTANCE: corpus.name, L.COMPONENT: component})
     jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
     for j in reversed(jobs):
         name = j["metadata"]["name"]
         if last and last.get("job") == name:
             return None  # the newest finished one is already in status
         pods = kube.list("v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": name})
-        run = observe.backup_of(j, pods, backup.CONTAINER)
+        run = read(j, pods)
         if run is None:
             continue  # still running (or retrying): look at the one before
         return run

@@ -37,6 +37,16 @@ REFRESH_INTERVAL = Gauge(
     "The widest gap between two runs of a RagCorpus's spec.refresh schedule.",
     ["namespace", "name"],
 )
+BACKUP_VERIFIED = Gauge(
+    "oozo_backup_verified",
+    "1 when the last restore drill (spec.backup.verify) of a RagCorpus passed, 0 when it failed.",
+    ["namespace", "name"],
+)
+LAST_VERIFIED = Gauge(
+    "oozo_backup_last_verified_timestamp_seconds",
+    "When a restore drill of a RagCorpus last passed (Unix time).",
+    ["namespace", "name"],
+)
 STATUSES = ("True", "False", "Unknown")
 STATUS_WRITES = Counter("oozo_status_writes_total", "Status patches (only written when changed).")
 
@@ -61,7 +71,8 @@ _conditions: dict[tuple[str, str], set[str]] = {}
 def observe_corpus(
     namespace: str, name: str, status: dict[str, Any] | None, refresh_schedule: str | None = None
 ) -> None:
-    """Export one corpus's conditions, last successful build and refresh interval; `status`
+    """Export one corpus's conditions, last successful build, refresh interval and last restore
+    drill; `status`
     None (the corpus is gone) removes its series."""
     with _lock:
         for condition in _conditions.pop((namespace, name), set()):
@@ -69,6 +80,8 @@ def observe_corpus(
                 _remove(CONDITION, namespace, name, condition, value)
         _remove(LAST_SUCCESS, namespace, name)
         _remove(REFRESH_INTERVAL, namespace, name)
+        _remove(BACKUP_VERIFIED, namespace, name)
+        _remove(LAST_VERIFIED, namespace, name)
         if status is None:
             return
         seen = set()
@@ -83,6 +96,12 @@ def observe_corpus(
         finished = _unix_time(index.get("succeededAt") or index.get("builtAt"))
         if finished is not None:
             LAST_SUCCESS.labels(namespace, name).set(finished)
+        drill = status.get("lastVerifiedBackup") or {}
+        if drill.get("result"):
+            BACKUP_VERIFIED.labels(namespace, name).set(1 if drill["result"] == "Verified" else 0)
+        verified_at = _unix_time(drill.get("lastVerifiedTime"))
+        if verified_at is not None:
+            LAST_VERIFIED.labels(namespace, name).set(verified_at)
         if refresh_schedule:
             # a schedule the CRD would not admit leaves nothing to compare with
             with contextlib.suppress(ValueError):

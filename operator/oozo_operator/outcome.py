@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from oozo_operator import conditions as C
-from oozo_operator import observe
+from oozo_operator import drill, observe
 from oozo_operator.api.status import BACKUPS_KEPT
 from oozo_operator.gather import Workloads
 from oozo_operator.plan import Plan
@@ -32,11 +32,15 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
     """`refused`: the applies the API server refused with a 4xx (see act.apply_writes)."""
     before, generation, corpus = plan.observed.status, plan.observed.generation, plan.corpus
     published, rollout = plan.published, workloads.rollout
-    # A backup pod that cannot start (e.g. a missing credentials Secret) is a backup problem,
-    # reported as BackupSucceeded=False/BackupPodCannotStart: it must not stop a serving corpus.
-    is_backup = [(p["metadata"].get("labels") or {}).get(L.COMPONENT) == L.BACKUP for p in workloads.pods]
-    backup_pods = [p for p, b in zip(workloads.pods, is_backup, strict=True) if b]
-    other_pods = [p for p, b in zip(workloads.pods, is_backup, strict=True) if not b]
+
+    # A backup or drill pod that cannot start (e.g. a missing credentials Secret) is a backup
+    # problem, reported as BackupSucceeded or BackupVerified False: it must not stop a serving corpus.
+    def component(p: dict[str, Any]) -> str | None:
+        return (p["metadata"].get("labels") or {}).get(L.COMPONENT)
+
+    backup_pods = [p for p in workloads.pods if component(p) == L.BACKUP]
+    drill_pods = [p for p in workloads.pods if component(p) == L.VERIFY]
+    other_pods = [p for p in workloads.pods if component(p) not in (L.BACKUP, L.VERIFY)]
     pod_problems = tuple(
         C.Problem("PodCannotStart", f"pod {stuck.pod}: {stuck.reason}: {stuck.message}")
         for stuck in observe.pod_problems(other_pods)
@@ -60,6 +64,12 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
             "BackupPodCannotStart",
             f"pod {stuck.pod}: {stuck.reason}: {stuck.message}",
         )
+    last_verified, verified_condition = drill.verified_status(
+        workloads.new_drill, before.get("lastVerifiedBackup")
+    )
+    drill_stuck = observe.pod_problems(drill_pods)
+    if drill_stuck:
+        verified_condition = drill.pod_cannot_start(drill_stuck[0])
     fields: dict[str, Any] = {
         "observedGeneration": generation,  # every child of this generation was applied
         "sourceRevision": corpus.source_revision or (published or {}).get("sourceRevision"),
@@ -69,8 +79,11 @@ def settle(plan: Plan, workloads: Workloads, refused: tuple[C.Problem, ...], now
         "building": _building(plan.build, published),
         "lastBackup": last_backup,
         "backups": backups,
+        "lastVerifiedBackup": last_verified,
     }
-    also = {C.BACKUP_SUCCEEDED: backup_condition} if backup_condition else None
+    also = {C.BACKUP_SUCCEEDED: backup_condition} if backup_condition else {}
+    if verified_condition:
+        also[drill.BACKUP_VERIFIED] = verified_condition
     outcome = _finish(before, inputs, fields, now, also)
     outcome.refresh_schedule = corpus.spec.refresh.schedule if corpus.spec.refresh else None
     return outcome

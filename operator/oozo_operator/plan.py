@@ -33,6 +33,7 @@ from oozo_operator.render import (
     restore,
     secret,
     service,
+    verify,
 )
 from oozo_operator.render.corpus import Corpus
 
@@ -194,6 +195,7 @@ OPTIONAL_CHILDREN = (
     OptionalChild(pdb.wanted, pdb.render, "policy/v1", "PodDisruptionBudget", lambda c: c.name),
     OptionalChild(cronjob.wanted, cronjob.render, "batch/v1", "CronJob", cronjob.name),
     OptionalChild(backup.wanted, backup.render, "batch/v1", "CronJob", backup.name),
+    OptionalChild(verify.wanted, verify.render, "batch/v1", "CronJob", verify.name),
     OptionalChild(
         exposure.ingress_wanted, exposure.render_ingress, "networking.k8s.io/v1", "Ingress", lambda c: c.name
     ),

@@ -53,7 +53,7 @@ def reconcile(kube: Kube, body: dict[str, Any], settings: OperatorSettings, full
     observed = gather.before_writes(kube, body, corpus)
     planned = plan(observed, corpus, full=full, new_api_key=secret.new_key())
     refused = act.apply_writes(kube, planned.writes, planned.corpus.uid)
-    workloads = gather.after_writes(kube, planned.corpus, observed.status.get("lastBackup"))
+    workloads = gather.after_writes(kube, planned.corpus, observed.status)
     return settle(planned, workloads, refused, act.now())
 
 

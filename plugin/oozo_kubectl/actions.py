@@ -107,9 +107,9 @@ def manual_job(cronjob: dict[str, Any], job_name: str) -> dict[str, Any]:
     }
 
 
-def manual_job_name(corpus: str, at: dt.datetime | None = None) -> str:
+def manual_job_name(corpus: str, at: dt.datetime | None = None, cronjob: str | None = None) -> str:
     stamp = (at or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
-    return f"{N.backup_cronjob_name(corpus)}-manual-{stamp}"[:63]
+    return f"{cronjob or N.backup_cronjob_name(corpus)}-manual-{stamp}"[:63]
 
 
 def backup(cluster: Cluster, name: str, job_name: str | None = None) -> str:
@@ -117,7 +117,21 @@ def backup(cluster: Cluster, name: str, job_name: str | None = None) -> str:
     corpus = cluster.corpus(name)
     if not (corpus.get("spec") or {}).get("backup"):
         raise PluginError(f"ragcorpus {cluster.namespace}/{name} has no spec.backup: nothing to back up to")
-    cron_name = N.backup_cronjob_name(name)
+    return _job_from_cronjob(cluster, name, N.backup_cronjob_name(name), job_name)
+
+
+def verify(cluster: Cluster, name: str, job_name: str | None = None) -> str:
+    """Create an on-demand restore drill Job; returns its name."""
+    corpus = cluster.corpus(name)
+    if not ((corpus.get("spec") or {}).get("backup") or {}).get("verify"):
+        raise PluginError(
+            f"ragcorpus {cluster.namespace}/{name} has no spec.backup.verify: no restore drill to run "
+            "(docs/backup.md#restore-drills)"
+        )
+    return _job_from_cronjob(cluster, name, N.verify_cronjob_name(name), job_name)
+
+
+def _job_from_cronjob(cluster: Cluster, name: str, cron_name: str, job_name: str | None) -> str:
     try:
         cronjob = cluster.plain(cluster.batch.read_namespaced_cron_job(cron_name, cluster.namespace))
     except ApiException as err:
@@ -127,7 +141,7 @@ def backup(cluster: Cluster, name: str, job_name: str | None = None) -> str:
                 f"once the corpus has an index (see `kubectl oozo status {name}`)"
             ) from None
         raise PluginError(describe_api_error(err, f"get cronjob {cluster.namespace}/{cron_name}")) from None
-    job = manual_job(cronjob, job_name or manual_job_name(name))
+    job = manual_job(cronjob, job_name or manual_job_name(name, cronjob=cron_name))
     try:
         cluster.batch.create_namespaced_job(cluster.namespace, V1Job.model_validate(job))
     except ApiException as err:

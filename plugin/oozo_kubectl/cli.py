@@ -166,6 +166,26 @@ def backup_cmd(
     out.print(f"job.batch/{job} created")
 
 
+@app.command("verify")
+def verify_cmd(
+    ctx: typer.Context, name: Name,
+    job_name: Annotated[str | None, typer.Option(help="Job name (default: NAME-verify-manual-TIME).")] = None,
+    kubeconfig: Kubeconfig = None, context: Context = None, namespace: Namespace = None,
+) -> None:  # fmt: skip
+    """Run a restore drill now, with an on-demand Job from the drill CronJob's template.
+
+    The drill restores the newest backup into scratch space, checks every checksum, loads it as
+    the server would and answers the golden questions (or sampled chunks); its verdict lands in
+    the BackupVerified condition and status.lastVerifiedBackup like a scheduled drill's. Refused
+    when the corpus has no spec.backup.verify.
+
+    Example: kubectl oozo verify handbook
+    """
+    cluster = connect(ctx, kubeconfig, context, namespace)
+    job = actions.verify(cluster, name, job_name)
+    out.print(f"job.batch/{job} created")
+
+
 @app.command()
 def versions(
     ctx: typer.Context, name: Name, output: OutputOpt = Output.text,

@@ -40,6 +40,11 @@ def backup_cronjob_name(corpus: str) -> str:
     return f"{corpus}-backup"
 
 
+def verify_cronjob_name(corpus: str) -> str:
+    """The restore drill CronJob (render/verify.py)."""
+    return f"{corpus}-verify"
+
+
 def selector(corpus: str, component: str | None = None) -> str:
     """The label selector of a corpus's children (of one component)."""
     parts = [f"{INSTANCE}={corpus}", f"{MANAGED_BY}={MANAGER}"]

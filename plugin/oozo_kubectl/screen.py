@@ -114,9 +114,35 @@ def backup_section(s: dict[str, Any]) -> Table:
         rows.append(
             ("  earlier", f"{earlier.get('time')}  {earlier.get('version')}  {size}  sha256 {digest}")
         )
+    rows.extend(drill_rows(s))
     if restore:
         rows.append(("Restored from", restore.get("restoredFrom") or "restore not finished"))
     return _kv("Backup and restore", rows)
+
+
+def drill_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The last restore drill (spec.backup.verify): its verdict, what it checked and asked."""
+    drill = s.get("lastVerifiedBackup") or {}
+    if not s.get("verifySchedule") and not drill:
+        return []
+    rows: list[tuple[str, Any]] = [("Restore drill", s.get("verifySchedule") or "not scheduled")]
+    if not drill:
+        return [*rows, ("Last verified", "no drill has run yet")]
+    passed = drill.get("result") == "Verified"
+    verdict = Text(f"{drill.get('result')} ({drill.get('reason')})", style="green" if passed else "red")
+    rows += [("Last drill", drill.get("time")), ("  result", verdict)]
+    if drill.get("version"):
+        rows.append(("  backup", f"{drill.get('version')}  {drill.get('uri') or ''}".rstrip()))
+    if drill.get("checksums") is not None:
+        rows.append(("  checksums", f"{drill['checksums']} matched"))
+    if drill.get("questions") is not None:
+        rows.append(
+            ("  answered", f"{drill.get('hits')} of {drill['questions']} {drill.get('mode') or ''}".rstrip())
+        )
+    if not passed:
+        rows.append(("  why", Text(str(drill.get("message") or ""), style="red")))
+    rows.append(("Last verified", drill.get("lastVerifiedTime") or "never passed"))
+    return rows
 
 
 def serving_section(s: dict[str, Any]) -> Table:

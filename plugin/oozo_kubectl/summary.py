@@ -164,6 +164,10 @@ def status_summary(obs: Observed) -> dict[str, Any]:
         "backupSchedule": (obs.backup_cronjob or {}).get("spec", {}).get("schedule"),
         "lastBackup": status.get("lastBackup"),
         "backups": status.get("backups") or [],
+        "verifySchedule": ((((obs.corpus.get("spec") or {}).get("backup") or {}).get("verify")) or {}).get(
+            "schedule"
+        ),
+        "lastVerifiedBackup": status.get("lastVerifiedBackup"),
         "restore": restore(obs.corpus),
         "endpoint": endpoint(obs),
         "replicas": replicas(obs),

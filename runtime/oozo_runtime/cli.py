@@ -120,6 +120,48 @@ def restore(
     )
 
 
+@app.command("verify-backup")
+def verify_backup(
+    source: Annotated[
+        str | None,
+        Opt("--from", help="s3://BUCKET/PREFIX, optionally @VERSION or @latest (env OOZO_RESTORE_URI)."),
+    ] = None,
+    scratch: Annotated[
+        str | None,
+        Opt(
+            "--scratch", help="Scratch directory to restore into; never a serving index (env OOZO_INDEX_DIR)."
+        ),
+    ] = None,
+    endpoint: Annotated[str | None, Opt(help="S3-compatible endpoint URL (env OOZO_S3_ENDPOINT).")] = None,
+    region: Annotated[str | None, Opt(help="S3 region (env OOZO_S3_REGION).")] = None,
+    model: Annotated[str | None, Opt(help="Embedding model the server uses (env OOZO_MODEL).")] = None,
+    questions: Annotated[
+        str | None,
+        Opt(
+            "--questions", help="Golden questions file (env OOZO_EVALUATION_QUESTIONS); else sampled chunks."
+        ),
+    ] = None,
+    samples: Annotated[
+        int | None, Opt("--samples", help="Chunks sampled as queries without questions (5).")
+    ] = None,
+) -> None:
+    """Restore drill: restore a backup into scratch space, check every checksum, load it as the
+    server would and answer the golden questions (or sampled chunks); exit 1 naming what failed."""
+    from oozo_runtime.backup.commands import verify_command
+
+    raise typer.Exit(
+        verify_command(
+            restore_uri=source,
+            index_dir=scratch,
+            s3_endpoint=endpoint,
+            s3_region=region,
+            model=model,
+            evaluation_questions=questions,
+            verify_samples=samples,
+        )
+    )
+
+
 S3Endpoint = Annotated[
     str | None,
     Opt("--s3-endpoint", help="S3-compatible endpoint URL [env OOZO_S3_ENDPOINT, AWS_ENDPOINT_URL_S3]"),

@@ -99,6 +99,13 @@ CASES = [
     ),
     condition_case("OozoCorpusStalled", "Stalled", "True", "False", at="15m"),
     condition_case("OozoBackupFailed", "BackupSucceeded", "False", "True", at="10m"),
+    AlertCase(  # the last restore drill failed; a passing one, or a corpus without drills, is quiet
+        "OozoBackupVerifyFailed",
+        firing={f"oozo_backup_verified{{{TEAM}}}": "1x5 0x20"},
+        quiet={f"oozo_backup_verified{{{TEAM}}}": "0x3 1x20"},
+        at="15m",
+        labels=TEAM,
+    ),
     AlertCase(  # an hourly refresh whose last success was at time 0: stale after two hours
         "OozoIndexStale",
         firing={

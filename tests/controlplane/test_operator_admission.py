@@ -100,6 +100,17 @@ BAD = [
         "spec.refresh.schedule",
     ),
     ("backup without S3", make_corpus("a", at("spec.backup", {"schedule": "0 3 * * *"})), "spec.backup.s3"),
+    (
+        "restore drill schedule with words",
+        make_corpus(
+            "a",
+            at(
+                "spec.backup",
+                {"schedule": "0 3 * * *", "s3": {"bucket": "bkt"}, "verify": {"schedule": "weekly"}},
+            ),
+        ),
+        "spec.backup.verify.schedule",
+    ),
     ("restore without S3", make_corpus("a", at("spec.restore", {"version": "latest"})), "spec.restore.s3"),
     (
         "explicitly empty backup prefix",

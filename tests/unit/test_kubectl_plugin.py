@@ -13,10 +13,12 @@ from oozo_kubectl import actions, report, screen, summary
 from oozo_kubectl import names as N
 from oozo_kubectl.kube import PluginError
 from oozo_kubectl.query import api_key_ref
+from oozo_operator.config import OperatorSettings
 from oozo_operator.render import labels as L
 from oozo_operator.render import secret as S
-from oozo_operator.render import service
-from oozo_operator.render.corpus import REINDEX_ANNOTATION
+from oozo_operator.render import service, verify
+from oozo_operator.render.corpus import REINDEX_ANNOTATION, Corpus
+from tests.operator_builders import at, make_corpus
 
 READY = {"type": "Ready", "status": "True", "reason": "Serving", "message": "version v1 serves"}
 STALLED = {"type": "Stalled", "status": "True", "reason": "SecretMissing", "message": "Secret s3 is missing"}
@@ -239,3 +241,39 @@ def test_status_lists_the_earlier_backups_under_the_last_one() -> None:
     earlier = [line for line in text.splitlines() if "earlier" in line]
     assert ["2024-01-02" in earlier[0], "2024-01-01" in earlier[1]] == [True, True], earlier
     assert "200 bytes" in earlier[0] and "2222222222222222" in earlier[0]
+
+
+@pytest.mark.parametrize(
+    ("drill", "shows"),
+    [
+        (
+            {"result": "Verified", "reason": "Verified", "time": "2024-01-07T04:30:00Z", "version": "v3",
+             "checksums": 7, "mode": "questions", "questions": 5, "hits": 5,
+             "lastVerifiedTime": "2024-01-07T04:30:00Z"},
+            ["Restore drill", "30 4 * * 0", "Verified (Verified)", "7 matched", "5 of 5 questions"],
+        ),
+        (
+            {"result": "Failed", "reason": "ChecksumMismatch", "time": "2024-01-14T04:30:00Z",
+             "message": "s3://b/p/v3/index.tar.zst has sha256 x", "lastVerifiedTime": "2024-01-07T04:30:00Z"},
+            ["Failed (ChecksumMismatch)", "s3://b/p/v3/index.tar.zst has sha256 x", "2024-01-07T04:30:00Z"],
+        ),
+    ],
+    ids=["passed", "failed"],
+)  # fmt: skip
+def test_status_shows_the_last_verified_restore(drill: dict[str, Any], shows: list[str]) -> None:
+    spec = {"backup": {"schedule": "0 3 * * *", "verify": {"schedule": "30 4 * * 0"}}}
+    data = summary.status_summary(
+        summary.Observed(corpus({**BACKED_UP, "lastVerifiedBackup": drill}, **spec))
+    )
+    assert data["lastVerifiedBackup"] == drill and data["verifySchedule"] == "30 4 * * 0"
+    text = text_of(screen.status_screen(data))
+    for expected in shows:
+        assert expected in text, expected
+
+
+def test_the_drill_cronjob_name_is_the_operators() -> None:
+    drill = {"schedule": "0 3 * * *", "s3": {"bucket": "oozo-backups"}, "verify": {"schedule": "0 4 * * *"}}
+    body = make_corpus("docs", at("spec.backup", drill), namespace="team")
+    body["metadata"]["uid"] = "u"
+    assert N.verify_cronjob_name("docs") == verify.name(Corpus.from_body(body, OperatorSettings()))
+    assert actions.manual_job_name("docs", cronjob="docs-verify").startswith("docs-verify-manual-")

@@ -65,6 +65,7 @@ UNWANTED = [  # the optional children a default spec does not ask for
     "delete PodDisruptionBudget docs",
     "delete CronJob docs-refresh",
     "delete CronJob docs-backup",
+    "delete CronJob docs-verify",
     "delete Ingress docs",
     "delete HTTPRoute docs",
 ]
@@ -230,6 +231,7 @@ ROWS = [
             "apply PodDisruptionBudget docs",
             "delete CronJob docs-refresh",
             "delete CronJob docs-backup",
+            "delete CronJob docs-verify",
             "delete Ingress docs",
             "delete HTTPRoute docs",
             *DEFAULT_ON,

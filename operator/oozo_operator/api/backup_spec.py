@@ -60,6 +60,15 @@ class Retention(ApiModel):
     )
 
 
+class BackupVerify(ApiModel):
+    """Restore drills: the CronJob NAME-verify restores the newest backup into scratch space (an
+    emptyDir, never the index volume), checks every checksum, loads it as the server would and
+    answers spec.evaluation's golden questions (else sampled chunks' own text). The verdict is the
+    BackupVerified condition and status.lastVerifiedBackup; it never changes Ready."""
+
+    schedule: Cron = Field(description="Cron schedule of the restore drill CronJob NAME-verify.")
+
+
 class Backup(ApiModel):
     """Scheduled backups of the published index to S3 by the CronJob NAME-backup."""
 
@@ -75,6 +84,11 @@ class Backup(ApiModel):
         description="How S3 checks each uploaded part: crc32 sends an x-amz-checksum-crc32 header "
         "that the server verifies; sha256 signs every body with SigV4 instead (more CPU on both "
         "ends), for S3-compatible servers that refuse x-amz-checksum headers.",
+    )
+    verify: BackupVerify | None = Field(
+        None,
+        description="Restore drills on a schedule: the newest backup is restored into scratch space, "
+        "checked, loaded and queried (docs/backup.md#restore-drills).",
     )
     signing_key_secret_ref: SecretKeyRef | None = Field(
         None,

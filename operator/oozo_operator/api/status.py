@@ -23,7 +23,8 @@ class Condition(ApiModel):
     """A metav1.Condition: one aspect of the corpus's state."""
 
     type: str = Field(
-        max_length=316, description="Ready, Reconciling, Stalled, IndexReady or BackupSucceeded."
+        max_length=316,
+        description="Ready, Reconciling, Stalled, IndexReady, BackupSucceeded or BackupVerified.",
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(max_length=1024, min_length=1, pattern=REASON, description="CamelCase reason.")
@@ -165,6 +166,31 @@ class BackupStatus(ApiModel):
     job: str | None = Field(None, max_length=253, description="The Job that wrote it.")
 
 
+class VerifiedBackupStatus(ApiModel):
+    """The last restore drill (spec.backup.verify), as its Job reported it: passed or not."""
+
+    time: str | None = Field(None, max_length=R.TIME_MAX, description="When the drill restored the backup.")
+    result: Literal["Verified", "Failed"] | None = Field(None, description="Verified or Failed.")
+    reason: str | None = Field(
+        None, max_length=1024, description="Verified, or what failed: ChecksumMismatch, NoBackup, ..."
+    )
+    message: str | None = Field(None, max_length=R.DETAIL_MAX, description="What failed, for people.")
+    uri: str | None = Field(None, max_length=R.URI_MAX, description="The artifact restored.")
+    version: str | None = Field(None, max_length=R.VERSION_MAX, description="Index version of the backup.")
+    checksums: int | None = Field(None, ge=0, description="Checksums that matched.")
+    documents: int | None = Field(None, ge=0, description="Documents in the restored index.")
+    chunks: int | None = Field(None, ge=0, description="Chunks in the restored index.")
+    mode: str | None = Field(
+        None, max_length=16, description="questions (spec.evaluation's) or samples (chunks' own text)."
+    )
+    questions: int | None = Field(None, ge=0, description="Questions asked.")
+    hits: int | None = Field(None, ge=0, description="Questions with an expected source in the top 5.")
+    job: str | None = Field(None, max_length=253, description="The drill Job.")
+    last_verified_time: str | None = Field(
+        None, max_length=R.TIME_MAX, description="When a drill last passed (kept through failed drills)."
+    )
+
+
 class RagCorpusStatus(ApiModel):
     """The observed state, written only by the operator."""
 
@@ -177,7 +203,8 @@ class RagCorpusStatus(ApiModel):
     conditions: list[Condition] | None = Field(
         None,
         max_length=16,
-        description="Ready, Reconciling, Stalled, IndexReady, BackupSucceeded (metav1.Condition).",
+        description="Ready, Reconciling, Stalled, IndexReady, BackupSucceeded, BackupVerified "
+        "(metav1.Condition).",
     )
     index: IndexStatus | None = Field(None, description="The published index version being served.")
     building: IndexStatus | None = Field(None, description="The index build in progress, if any.")
@@ -196,4 +223,7 @@ class RagCorpusStatus(ApiModel):
         None,
         max_length=BACKUPS_KEPT,
         description=f"The last {BACKUPS_KEPT} successful backups, newest first (the first is lastBackup).",
+    )
+    last_verified_backup: VerifiedBackupStatus | None = Field(
+        None, description="The last restore drill (spec.backup.verify) and its verdict."
     )

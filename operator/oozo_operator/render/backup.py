@@ -129,12 +129,21 @@ def render(corpus: Corpus) -> dict[str, Any]:
     b = corpus.spec.backup
     assert b is not None
     job_labels = L.labels(corpus, L.BACKUP)
+    return scheduled_job(corpus, name(corpus), L.BACKUP, b.schedule, pod_template(corpus, job_labels))
+
+
+def scheduled_job(
+    corpus: Corpus, cron_job_name: str, component: str, schedule: str, template: dict[str, Any]
+) -> dict[str, Any]:
+    """A CronJob of backup Jobs (the backup's, the restore drill's): never two at once, the last
+    finished Job of each outcome kept, and a day for the operator to read its result."""
+    job_labels = template["metadata"]["labels"]
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": L.metadata(corpus, name(corpus), L.BACKUP),
+        "metadata": L.metadata(corpus, cron_job_name, component),
         "spec": {
-            "schedule": b.schedule,
+            "schedule": schedule,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": 300,
             "successfulJobsHistoryLimit": 1,
@@ -144,9 +153,9 @@ def render(corpus: Corpus) -> dict[str, Any]:
                 "spec": {
                     "backoffLimit": BACKOFF_LIMIT,
                     "activeDeadlineSeconds": corpus.settings.job_deadline_seconds,
-                    # Long enough for the operator to read the result; status.lastBackup keeps it.
+                    # Long enough for the operator to read the result; status keeps it after.
                     "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
-                    "template": pod_template(corpus, job_labels),
+                    "template": template,
                 },
             },
         },

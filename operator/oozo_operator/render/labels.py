@@ -19,7 +19,7 @@ MANAGER = "oozo"  # the value of managed-by, and the server-side apply field man
 
 # component values
 SERVER, INDEX, CONFIG, STORAGE, AUTH, REFRESH = "server", "index", "config", "storage", "auth", "refresh"
-BACKUP, RESTORE = "backup", "restore"
+BACKUP, RESTORE, VERIFY = "backup", "restore", "verify"
 
 
 def labels(corpus: Corpus, component: str) -> dict[str, str]:

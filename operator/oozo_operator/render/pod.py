@@ -110,6 +110,8 @@ def job_pod(
     init_containers: list[dict[str, Any]] | None = None,
     service_account_name: str | None = None,
     embeds: bool = False,
+    mount_index: bool = True,
+    env_from: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The pod template of every Job a corpus runs (index, refresh, restore, backup): `oozo
     ARGS` as a non-root user on a read-only root filesystem, with the corpus's placement, the
@@ -117,9 +119,14 @@ def job_pod(
     where the operator reads it into status. `mounts`/`volumes` come before the index's.
     `service_account_name` gives the pod a workload identity (an S3 source's); its API token is
     still not mounted: identity webhooks project their own token. `embeds`: the pod runs the
-    embedding model, so it takes spec.embedding's placement too (`placement`)."""
+    embedding model, so it takes spec.embedding's placement too (`placement`). `mount_index`
+    False: no index volume at all (a restore drill restores into scratch space, and must not
+    even see the serving index); `env_from`: settings read from a ConfigMap (the server's)."""
     identity = {"serviceAccountName": service_account_name} if service_account_name else {}
     inits = {"initContainers": init_containers} if init_containers else {}
+    index_mounts = [index_mount(index_read_only)] if mount_index else []
+    index_volumes = [index_volume(corpus, index_read_only)] if mount_index else []
+    from_config = {"envFrom": env_from} if env_from else {}
     return {
         "metadata": {"labels": labels},
         "spec": {
@@ -136,6 +143,7 @@ def job_pod(
                     "imagePullPolicy": corpus.settings.image_pull_policy,
                     "command": ["oozo"],
                     "args": args,
+                    **from_config,
                     "env": [
                         *BASE_ENV,
                         *({"name": k, "value": v} for k, v in env.items()),
@@ -145,9 +153,9 @@ def job_pod(
                     "securityContext": dict(CONTAINER_SECURITY),
                     "terminationMessagePath": TERMINATION_LOG,
                     "terminationMessagePolicy": "FallbackToLogsOnError",
-                    "volumeMounts": [*(mounts or []), index_mount(index_read_only), TMP_MOUNT],
+                    "volumeMounts": [*(mounts or []), *index_mounts, TMP_MOUNT],
                 }
             ],
-            "volumes": [*(volumes or []), index_volume(corpus, index_read_only), TMP_VOLUME],
+            "volumes": [*(volumes or []), *index_volumes, TMP_VOLUME],
         },
     }

@@ -1,4 +1,4 @@
-"""The bodies of `oozo backup` and `oozo restore`: settings in, result out.
+"""The bodies of `oozo backup`, `oozo restore` and `oozo verify-backup`: settings in, result out.
 
 Starting, the one JSON line, the termination message and the exit code are the runner's, the
 same as for `oozo index`.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oozo_contract.backup_settings import BackupSettings, RestoreSettings
-from oozo_contract.results import BackupResult, RestoreResult
+from oozo_contract.backup_settings import BackupSettings, RestoreSettings, VerifySettings
+from oozo_contract.results import BackupResult, BackupVerifyResult, RestoreResult
 from oozo_runtime import runner
 
 # Invalid settings are reported by the flag a user typed, with the variable a Job sets.
@@ -21,10 +21,11 @@ _FLAGS = {
     "backup_owner": "--owner (OOZO_BACKUP_OWNER)",
     "restore_from_owner": "--from-owner (OOZO_RESTORE_FROM_OWNER)",
     "backup_signing_key": "OOZO_BACKUP_SIGNING_KEY",
+    "evaluation_questions": "--questions (OOZO_EVALUATION_QUESTIONS)",
 }
 
 
-def _signing_key(settings: BackupSettings | RestoreSettings) -> bytes | None:
+def _signing_key(settings: BackupSettings | RestoreSettings | VerifySettings) -> bytes | None:
     key = settings.backup_signing_key
     return key.get_secret_value().encode() if key is not None else None
 
@@ -73,3 +74,20 @@ def backup_command(**overrides: Any) -> int:
 def restore_command(**overrides: Any) -> int:
     """Keys: index_dir, restore_uri, s3_endpoint, s3_region, termination_message_path."""
     return runner.run(runner.Command("restore", RestoreSettings, _restore, flags=_FLAGS), overrides)
+
+
+def _verify(settings: VerifySettings) -> BackupVerifyResult:
+    from oozo_runtime.backup.verify import run_verify
+
+    return run_verify(settings, signing_key=_signing_key(settings))
+
+
+def verify_command(**overrides: Any) -> int:
+    """Keys: restore_uri, index_dir (the scratch space), s3_endpoint, s3_region,
+    evaluation_questions, verify_samples, termination_message_path."""
+    flags = {
+        **_FLAGS,
+        "index_dir": "--scratch (OOZO_INDEX_DIR)",
+        "verify_samples": "--samples (OOZO_VERIFY_SAMPLES)",
+    }
+    return runner.run(runner.Command("verify-backup", VerifySettings, _verify, flags=flags), overrides)

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from oozo_contract.defaults import RetrievalMode
 from oozo_contract.manifest import Manifest
 from oozo_contract.results import QUESTION_IDS_MAX, Evaluation
 from oozo_contract.settings import IndexSettings
@@ -168,14 +169,14 @@ def evaluate(
     with _resolvable(root, scratch, manifest.version) as eval_root:
         candidate = _load(eval_root, manifest.version, fingerprint)
     encoder = _query_encoder(settings, root, candidate, embedder)
-    scores = _score_index(candidate, encoder, questions)
+    scores = score_index(candidate, encoder, questions)
     baseline_version = _baseline_version(settings, root)
     baseline_hit_at5: float | None = None
     note = None
     if baseline_version:
         try:
             baseline = _load(root, baseline_version, fingerprint)
-            baseline_hit_at5 = _score_index(baseline, encoder, questions).hit_at5
+            baseline_hit_at5 = score_index(baseline, encoder, questions).hit_at5
         except Exception as exc:  # another model, a pruned or corrupt version: no comparison possible
             note = f"serving version {baseline_version} not compared: {type(exc).__name__}: {exc}"[:512]
             log.warning("quality gate without a baseline", extra={"reason": note})
@@ -256,10 +257,14 @@ def _query_encoder(settings: IndexSettings, root: Path, index: Any, embedder: An
     return choose_query_encoder(root, index.manifest, settings.model, cache).encoder
 
 
-def _score_index(index: Any, encoder: Any, questions: GoldenQuestions) -> Scores:
+def score_index(
+    index: Any, encoder: Any, questions: GoldenQuestions, mode: RetrievalMode | None = None
+) -> Scores:
+    """Each question's top 5 documents from `index`, scored; `mode` None is the server's default.
+    The gate and the restore drill (backup/verify.py) both score through here."""
     from oozo_runtime.retrieval import Retriever
 
-    retriever = Retriever(encoder, index)
+    retriever = Retriever(encoder, index, mode) if mode else Retriever(encoder, index)
     ranked = []
     for q in questions.questions:
         hits, _ = retriever.retrieve(q.question, TOP_K)
