@@ -17,7 +17,7 @@ else
 fi
 
 kind get clusters | grep -qx "$cluster" || kind create cluster --name "$cluster" --config hack/kind/cluster.yaml
-for image in "oozo-operator:$tag" "oozo-runtime:$tag"; do
+for image in "oozo-operator:$tag" "oozo-server:$tag" "oozo-indexer:$tag"; do
   if [ "$engine" = docker ]; then
     kind load docker-image --name "$cluster" "$image"
   else
@@ -31,5 +31,5 @@ export KUBECONFIG="$(mktemp)"
 kind get kubeconfig --name "$cluster" > "$KUBECONFIG"
 helm upgrade --install oozo charts/oozo --namespace oozo-system --create-namespace \
   --set image.repository=oozo-operator --set image.tag="$tag" \
-  --set runtimeImage="oozo-runtime:$tag" --wait
+  --set serverImage="oozo-server:$tag" --set indexerImage="oozo-indexer:$tag" --wait
 OOZO_E2E_TARGET=kind .venv/bin/pytest -m e2e tests

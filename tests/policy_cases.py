@@ -48,6 +48,7 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         "spec.runtime.image",
     ),
     "image-beside-an-allowed-folder": ((with_image("registry.example.com/mlx/r:1"),), "spec.runtime.image"),
+    "indexer-image-from-another-registry": ((at("spec.index.image", "evil.io/miner:1"),), "spec.index.image"),
     "llm-at-another-host": ((with_openai(base_url="https://attacker.net/v1"),), "spec.generation.baseURL"),
     "llm-host-hidden-behind-userinfo": (
         (with_openai(base_url="https://llm.example.com@attacker.net/v1"),),
@@ -88,6 +89,7 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     "oozo-runtime-by-tag": (with_image("ghcr.io/oozo-dev/oozo-runtime:0.2.0"),),
     "oozo-runtime-by-digest": (with_image("ghcr.io/oozo-dev/oozo-runtime@sha256:" + "a" * 64),),
     "image-below-an-allowed-folder": (with_image("registry.example.com/ml/runtime:1"),),
+    "indexer-image-below-an-allowed-folder": (at("spec.index.image", "registry.example.com/ml/indexer:1"),),
     "llm-at-a-listed-host-and-port": (with_openai(base_url="https://LLM.example.com:8443/v1"),),
     "backup-and-restore-at-a-listed-endpoint": (
         with_backup_to("http://minio.storage:9000"),

@@ -50,8 +50,11 @@ OOZO_RUNTIME_IMAGE = Image(
 
 
 def image_for(ref: str) -> Image:
-    """Any image whose repository name starts with `oozo` is the runtime image; others are
-    unknown (their containers need an explicit command found on this machine's PATH)."""
+    """Any image whose repository name starts with `oozo` is the runtime image: oozo-server (the
+    serving pods), oozo-indexer (the Job pods), oozo-runtime (the indexer's older name) and the
+    registries' ghcr.io/oozo-dev/... names of them. They come from one Dockerfile with the same
+    ENTRYPOINT, CMD and ENV, and run locally as this machine's `oozo`. Others are unknown (their
+    containers need an explicit command found on this machine's PATH)."""
     repo = ref.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
     return OOZO_RUNTIME_IMAGE if repo.startswith("oozo") else Image()
 

@@ -5,14 +5,30 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_RUNTIME_IMAGE = "ghcr.io/oozo-dev/oozo-runtime:0.1.0"
+# Two runtime images (Dockerfile.runtime): the indexer (torch, for embedding documents; also
+# tagged oozo-runtime, and it can serve too) runs the index, fetch, backup and restore Jobs and
+# CronJobs; the server (ONNX Runtime, no torch) runs the serving Deployment.
+DEFAULT_INDEXER_IMAGE = "ghcr.io/oozo-dev/oozo-indexer:0.1.0"
+DEFAULT_SERVER_IMAGE = "ghcr.io/oozo-dev/oozo-server:0.1.0"
 
 
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OOZO_", extra="ignore")
 
+    indexer_image: str = Field(
+        default="",
+        description="Image of the index, fetch, backup and restore pods (torch) when a corpus names "
+        f"none in spec.index.image; empty for OOZO_RUNTIME_IMAGE, else {DEFAULT_INDEXER_IMAGE}.",
+    )
     runtime_image: str = Field(
-        default=DEFAULT_RUNTIME_IMAGE, description="Runtime image when a corpus names none."
+        default="",
+        description="The indexer image's name from before the two images (OOZO_RUNTIME_IMAGE): "
+        "used when OOZO_INDEXER_IMAGE is empty, so an existing deployment's setting still applies.",
+    )
+    server_image: str = Field(
+        default=DEFAULT_SERVER_IMAGE,
+        description="Image of the serving pods (`oozo serve`, no torch) when a corpus names none "
+        "in spec.runtime.image.",
     )
     image_pull_policy: str = Field(default="IfNotPresent", description="Pull policy of runtime containers.")
     job_backoff_limit: int = Field(
@@ -43,8 +59,8 @@ class OperatorSettings(BaseSettings):
     # Empty defaults allow anything, so an operator started without them behaves as before.
     allowed_image_repositories: str = Field(
         default="",
-        description="Repositories spec.runtime.image may name (an entry ending in / allows what is "
-        "below it); empty allows any.",
+        description="Repositories spec.runtime.image and spec.index.image may name (an entry ending "
+        "in / allows what is below it); empty allows any.",
     )
     allowed_hosts: str = Field(
         default="",
@@ -55,6 +71,10 @@ class OperatorSettings(BaseSettings):
         default="",
         description="key=value label every Secret and PVC a corpus names must carry; empty asks for none.",
     )
+
+    @property
+    def default_indexer_image(self) -> str:
+        return self.indexer_image or self.runtime_image or DEFAULT_INDEXER_IMAGE
 
     @field_validator("reference_opt_in_label")
     @classmethod

@@ -100,7 +100,12 @@ def run(namespaces: list[str], liveness_port: int = 8080, metrics_port: int = 90
         name="recheck",
         daemon=True,
     ).start()
-    log.info("starting: namespaces=%s runtime image=%s", namespaces or "all", handlers.SETTINGS.runtime_image)
+    log.info(
+        "starting: namespaces=%s server image=%s indexer image=%s",
+        namespaces or "all",
+        handlers.SETTINGS.server_image,
+        handlers.SETTINGS.default_indexer_image,
+    )
     started = time.monotonic()
     try:
         kopf.run(

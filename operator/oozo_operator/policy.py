@@ -160,17 +160,21 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
 
 
 def spec_violations(spec: RagCorpusSpec, policy: CorpusPolicy) -> list[Problem]:
-    """What the spec alone breaks: the runtime image's repository and the endpoints' hosts."""
+    """What the spec alone breaks: the images' repositories (the server's and the indexer's) and
+    the endpoints' hosts."""
     problems = []
-    if spec.runtime.image:
-        repository = image_repository(spec.runtime.image)
-        if not repository_allowed(repository, policy.image_repositories):
-            problems.append(
-                violation(
-                    f"spec.runtime.image: repository {repository} is not allowed "
-                    f"(allowed: {', '.join(policy.image_repositories)})"
-                )
-            )
+    refused_images = [
+        f"{where}: repository {repository} is not allowed"
+        for where, image in (
+            ("spec.runtime.image", spec.runtime.image),
+            ("spec.index.image", spec.index.image),
+        )
+        if image and not repository_allowed(repository := image_repository(image), policy.image_repositories)
+    ]
+    if refused_images:  # one message, as the admission policy words it
+        problems.append(
+            violation(f"{'; '.join(refused_images)} (allowed: {', '.join(policy.image_repositories)})")
+        )
     for where, url in remote_endpoints(spec):
         host = host_of(url)
         if not host_allowed(host, policy.hosts):

@@ -143,6 +143,9 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's CPU arena stays on: without it every encode mallocs from the calling
+        # worker thread, glibc keeps a heap per thread, and RSS grew by 26 MiB over 8 threads
+        # (measured), more than the arena's 11 MiB it saves single-threaded
         self.session = ort.InferenceSession(
             str(folder / GRAPH_FILE), options, providers=["CPUExecutionProvider"]
         )

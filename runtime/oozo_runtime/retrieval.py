@@ -15,6 +15,7 @@ Three modes (`OOZO_RETRIEVAL_MODE`, or per query):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from oozo_contract.defaults import RETRIEVAL_MODE, RetrievalMode
 from oozo_contract.manifest import EmbeddingFingerprint, Manifest
 from oozo_runtime import versions
 from oozo_runtime.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60  # the constant of Cormack et al. (2009): damps the weight of the very first ranks
 CANDIDATES = 50  # each list's depth before fusion
@@ -100,6 +103,23 @@ class Hit:
         }
 
 
+def read_vector_index(path: Path) -> Any:
+    """The FAISS index, its vectors memory-mapped from the file rather than copied into the
+    process (IO_FLAG_MMAP_IFC: flat and HNSW keep their codes in the mapped file; the graph of an
+    HNSW index is small and read). The pages are the kernel's page cache, shared by every worker
+    and replica on the node that maps the same version, and not counted as the process's
+    anonymous memory. A version's files never change after they are published (a new build is
+    a new folder), so the mapping stays what the checksums proved. A filesystem that cannot map
+    the file gets a full read instead."""
+    import faiss
+
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    except RuntimeError as exc:
+        log.warning("index file cannot be memory-mapped, reading it whole", extra={"reason": str(exc)})
+        return faiss.read_index(str(path))
+
+
 class LoadedIndex:
     def __init__(
         self, path: Path, manifest: Manifest, index: Any, chunks: list[dict[str, Any]], lexical: LexicalIndex
@@ -127,13 +147,12 @@ class LoadedIndex:
         """Raises VersionNotFound, ModelMismatch, or IndexCorrupt when a file of the version
         differs from its manifest's checksums: a rewritten chunks.jsonl or a truncated FAISS
         file is never served."""
-        import faiss
 
         path = versions.resolve(root, version)
         manifest = versions.read_manifest(path)
         check_fingerprint(manifest, expected_model)
         versions.check_files(path, manifest)  # before any file is parsed
-        index = faiss.read_index(str(path / versions.INDEX_FILE))
+        index = read_vector_index(path / versions.INDEX_FILE)
         with open(path / versions.CHUNKS_FILE, encoding="utf-8") as fh:
             chunks = [json.loads(line) for line in fh]
         if index.ntotal != len(chunks):

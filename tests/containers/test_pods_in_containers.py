@@ -30,11 +30,15 @@ def start_server_pod(
     known = PodObjects()
     for obj in objects:
         known.add(obj)
+    template = template or rendered
+    # the image the operator rendered: the torch-free server image, whose only command is `oozo serve`
+    (image,) = {c["image"] for c in template["spec"]["containers"]}
+    assert image == SERVER_IMAGE
     pod = prepare(
         podman,
-        template or rendered,
+        template,
         name=f"docs-{uuid.uuid4().hex[:8]}",
-        image=SERVER_IMAGE,
+        image=image,
         objects=known,
         claims={"docs-index": index.folder},
         folder=folder,

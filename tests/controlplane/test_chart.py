@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from oozo_operator.config import DEFAULT_INDEXER_IMAGE, DEFAULT_SERVER_IMAGE
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "oozo"
 # helm built from the module proxy assumes Kubernetes 1.20; render for the version we test on.
@@ -195,7 +197,10 @@ def test_chart_corpus_policy_equals_deploy_policy_and_feeds_the_operator(helm: s
         d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "oozo-corpus-policy"
     ]
     assert params["data"] == {
-        "OOZO_ALLOWED_IMAGE_REPOSITORIES": "ghcr.io/oozo-dev/oozo-runtime",
+        # the server's and the indexer's repositories, and the indexer's older name
+        "OOZO_ALLOWED_IMAGE_REPOSITORIES": (
+            "ghcr.io/oozo-dev/oozo-server,ghcr.io/oozo-dev/oozo-indexer,ghcr.io/oozo-dev/oozo-runtime"
+        ),
         "OOZO_ALLOWED_HOSTS": "",
         "OOZO_REFERENCE_OPT_IN_LABEL": "rag.oozo.dev/usable-by-corpora=true",
     }
@@ -276,3 +281,20 @@ def test_helm_test_script_passes_against_a_live_operator(helm: str, operator: An
         f"http://127.0.0.1:{operator.liveness_port}/healthz 200",
         f"http://127.0.0.1:{operator.metrics_port}/metrics 200",
     ]
+
+
+def test_the_chart_gives_the_operator_both_images(helm: str) -> None:
+    """serverImage for the serving pods, indexerImage for the Job pods: as deploy/operator.yaml
+    and the operator's own defaults name them."""
+
+    def image_env(docs: list[dict[str, Any]]) -> dict[str, str]:
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        return {e["name"]: e["value"] for e in env if e["name"].endswith("_IMAGE")}
+
+    shipped = {"OOZO_SERVER_IMAGE": DEFAULT_SERVER_IMAGE, "OOZO_INDEXER_IMAGE": DEFAULT_INDEXER_IMAGE}
+    assert image_env(render(helm)) == shipped
+    deploy = [d for d in yaml.safe_load_all((ROOT / "deploy/operator.yaml").read_text()) if d]
+    assert image_env(deploy) == shipped
+    chosen = render(helm, "--set", "serverImage=reg/s:1", "--set", "indexerImage=reg/i:1")
+    assert image_env(chosen) == {"OOZO_SERVER_IMAGE": "reg/s:1", "OOZO_INDEXER_IMAGE": "reg/i:1"}

@@ -21,7 +21,7 @@ from kubernetes.client.rest import ApiException
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, install_crd
 from devcluster.waiting import wait_for
 from tests.controlplane.test_chart import render
-from tests.operator_builders import make_corpus
+from tests.operator_builders import at, make_corpus
 from tests.policy_cases import ALLOWED, PARAMS, REFUSED, with_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -247,6 +247,13 @@ def test_the_shipped_defaults_allow_only_oozos_runtime_image(
             120,
         )
         dry_run_create(custom, ns, make_corpus("c", with_image("ghcr.io/oozo-dev/oozo-runtime:0.2.0")))
+        # the two images the operator renders by default, each in its field
+        shipped_images = (
+            with_image("ghcr.io/oozo-dev/oozo-server:0.2.0"),
+            at("spec.index.image", "ghcr.io/oozo-dev/oozo-indexer:0.2.0"),
+        )
+        dry_run_create(custom, ns, make_corpus("c", *shipped_images))
+        assert "spec.index.image" in _message_or_empty(custom, ns, at("spec.index.image", "evil.io/x:1"))
     finally:
         restored = kubectl(env, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(params))
         assert restored.returncode == 0, restored.stderr

@@ -28,8 +28,10 @@ from devcluster.kubelet.launch import (
 )
 from devcluster.kubelet.probes import probe_target
 from devcluster.kubelet.services import local_address, pod_addresses
+from oozo_operator.config import DEFAULT_INDEXER_IMAGE, DEFAULT_SERVER_IMAGE
 
 REPO = Path(__file__).resolve().parents[2]
+OPERATOR_DEFAULT_IMAGES = (DEFAULT_SERVER_IMAGE, DEFAULT_INDEXER_IMAGE)
 
 
 def pod(*containers: dict, **spec: object) -> dict:
@@ -206,6 +208,9 @@ def test_runtime_image_profile_mirrors_the_dockerfile() -> None:
     for name, value in OOZO_RUNTIME_IMAGE.env:
         assert f"{name}={value}" in dockerfile
     assert image_for("oozo-runtime:dev") is OOZO_RUNTIME_IMAGE
+    # the operator's two images, as the chart names them and as `make images` tags them
+    for ref in ("oozo-server:dev", "oozo-indexer:dev", *OPERATOR_DEFAULT_IMAGES):
+        assert image_for(ref) is OOZO_RUNTIME_IMAGE, ref
     assert image_for("docker.io/library/busybox:1.36") == Image()
 
 

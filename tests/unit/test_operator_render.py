@@ -6,7 +6,21 @@ from typing import Any
 
 from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_operator.config import OperatorSettings
-from oozo_operator.render import configmap, cronjob, deployment, hpa, job, pdb, pod, pvc, secret, service
+from oozo_operator.render import (
+    backup,
+    configmap,
+    cronjob,
+    deployment,
+    hpa,
+    job,
+    pdb,
+    pod,
+    pvc,
+    restore,
+    secret,
+    service,
+    verify,
+)
 from oozo_operator.render.corpus import Corpus, index_hash
 from tests.operator_builders import (
     at,
@@ -274,5 +288,41 @@ def test_service_and_pvc() -> None:
 
 
 def test_runtime_image_from_operator_settings_unless_the_corpus_names_one() -> None:
-    assert corpus_of(runtime_image="reg/x:1").image == "reg/x:1"
-    assert corpus_of(at("spec.runtime.image", "reg/y:2"), runtime_image="reg/x:1").image == "reg/y:2"
+    # OOZO_RUNTIME_IMAGE, the setting before the two images, still names the indexer's image
+    assert corpus_of(runtime_image="reg/x:1").indexer_image == "reg/x:1"
+    assert corpus_of(at("spec.index.image", "reg/y:2"), runtime_image="reg/x:1").indexer_image == "reg/y:2"
+    assert corpus_of(runtime_image="reg/x:1", indexer_image="reg/i:3").indexer_image == "reg/i:3"
+    assert corpus_of(server_image="reg/s:1").server_image == "reg/s:1"
+    assert corpus_of(at("spec.runtime.image", "reg/t:2"), server_image="reg/s:1").server_image == "reg/t:2"
+
+
+def _pod_images(pod_spec: dict[str, Any]) -> set[str]:
+    containers = [*pod_spec.get("initContainers", []), *pod_spec["containers"]]
+    return {c["image"] for c in containers}
+
+
+def test_the_server_pod_runs_the_server_image_and_every_job_pod_the_indexer_image() -> None:
+    c = corpus_of(
+        with_source(s3={"bucket": "docs"}),  # the index Job fetches in an init container
+        with_refresh("@hourly"),
+        at(
+            "spec.backup",
+            {"schedule": "@daily", "s3": {"bucket": "backups"}, "verify": {"schedule": "@weekly"}},
+        ),
+        at("spec.restore", {"s3": {"bucket": "backups"}}),
+        server_image="reg/server:1",
+        indexer_image="reg/indexer:1",
+    )
+    served = deployment.render(c, "v1")["spec"]["template"]["spec"]
+    assert _pod_images(served) == {"reg/server:1"}
+    assert served["containers"][0]["args"][0] == "serve"  # the one command the server image has
+    job_pods = [
+        job.render(c)["spec"]["template"]["spec"],
+        cronjob.render(c)["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        backup.render(c)["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        restore.render(c)["spec"]["template"]["spec"],
+        verify.render(c)["spec"]["jobTemplate"]["spec"]["template"]["spec"],  # the restore drill
+    ]
+    assert job_pods[0]["initContainers"]  # the fetch container is covered too
+    for job_pod in job_pods:
+        assert _pod_images(job_pod) == {"reg/indexer:1"}

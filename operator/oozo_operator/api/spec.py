@@ -182,6 +182,15 @@ class Index(ApiModel):
         None,
         description="Resources of the index Job's container; empty for 500m CPU / 1Gi requested, 4Gi limit.",
     )
+    image: str | None = Field(
+        None,
+        max_length=512,
+        pattern=r"^[^\s]+$",
+        description=(
+            "Image of the index, fetch, backup and restore pods (embeds with torch); empty for the "
+            "operator's indexer image."
+        ),
+    )
     pinned_version: str | None = Field(
         None,
         max_length=63,
@@ -317,7 +326,7 @@ class Runtime(ApiModel):
         None,
         max_length=512,
         pattern=r"^[^\s]+$",
-        description="Runtime image; empty for the operator's default.",
+        description="Image of the serving pods (runs `oozo serve`); empty for the operator's server image.",
     )
     cache: AnswerCache | None = Field(None, description="The answer cache; empty for the runtime's defaults.")
 

@@ -61,8 +61,14 @@ class Corpus:
         )
 
     @property
-    def image(self) -> str:
-        return self.spec.runtime.image or self.settings.runtime_image
+    def server_image(self) -> str:
+        """The serving Deployment's image: it runs `oozo serve` only, so it needs no torch."""
+        return self.spec.runtime.image or self.settings.server_image
+
+    @property
+    def indexer_image(self) -> str:
+        """The image of every Job and CronJob pod (index, fetch, backup, restore): torch embeds."""
+        return self.spec.index.image or self.settings.default_indexer_image
 
     @property
     def pvc_name(self) -> str:

@@ -86,7 +86,7 @@ def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, 
                 "containers": [
                     {
                         "name": CONTAINER,
-                        "image": corpus.image,
+                        "image": corpus.server_image,
                         "imagePullPolicy": corpus.settings.image_pull_policy,
                         "command": ["oozo"],
                         "args": ["serve", "--index", INDEX_DIR],

@@ -135,7 +135,7 @@ def init_container(corpus: Corpus, resources: dict[str, Any], unless_revision: s
     return copy.deepcopy(
         {
             "name": CONTAINER,
-            "image": corpus.image,
+            "image": corpus.indexer_image,
             "imagePullPolicy": corpus.settings.image_pull_policy,
             "command": ["oozo"],
             "args": [

@@ -139,7 +139,7 @@ def job_pod(
             "containers": [
                 {
                     "name": container,
-                    "image": corpus.image,
+                    "image": corpus.indexer_image,
                     "imagePullPolicy": corpus.settings.image_pull_policy,
                     "command": ["oozo"],
                     "args": args,
