@@ -7,6 +7,7 @@ operator's log attached.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -151,9 +152,10 @@ class DeployedCorpus:
         return "\n".join(parts)
 
 
-@pytest.fixture(scope="module")
-def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
-    """A RagCorpus over three .docx files in a ConfigMap, applied and waited Ready."""
+@contextlib.contextmanager
+def deployed_handbook(stack: Stack) -> Iterator[DeployedCorpus]:
+    """A RagCorpus over three .docx files in a ConfigMap (two replicas), in a namespace of its
+    own, applied and waited Ready; the namespace is deleted afterwards."""
     namespace = f"e2e-{uuid.uuid4().hex[:6]}"
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
     corpus = DeployedCorpus("handbook", namespace, stack)
@@ -162,6 +164,15 @@ def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
         documents.configmap("handbook-docs", namespace, documents.handbook_docs()),
         ragcorpus("handbook", namespace, "handbook-docs", runtime={"replicas": 2}),
     )
-    corpus.ready_seconds = corpus.wait_ready()
-    yield corpus
-    kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    try:
+        corpus.ready_seconds = corpus.wait_ready()
+        yield corpus
+    finally:
+        kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
+    """The handbook corpus on this module's stack."""
+    with deployed_handbook(stack) as corpus:
+        yield corpus
