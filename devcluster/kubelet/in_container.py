@@ -108,8 +108,17 @@ class PodmanRuntime:
     """The node's container runtime: podman (installed by hack/images/podman.sh), the local
     images, and the label that marks what this kubelet started."""
 
-    def __init__(self, podman_path: str | None = None, tag: str | None = None) -> None:
+    def __init__(self, api_server: str, podman_path: str | None = None, tag: str | None = None) -> None:
+        """api_server: the API server's URL, given to containers as KUBERNETES_SERVICE_HOST/PORT
+        (a kubelet gives the `kubernetes` Service's ClusterIP, which kube-proxy sends there; no
+        ClusterIP routes here, so the address itself), for in-cluster configuration."""
         self.podman = Podman(podman_path or ensure_podman(), owner=f"kubelet-{uuid.uuid4().hex[:8]}")
+        host, _, port = api_server.removeprefix("https://").partition(":")
+        self.service_env = {
+            "KUBERNETES_SERVICE_HOST": host,
+            "KUBERNETES_SERVICE_PORT": port or "443",
+            "KUBERNETES_SERVICE_PORT_HTTPS": port or "443",
+        }
         self.tag = tag or os.environ.get("OOZO_IMAGE_TAG", "dev")
         self._users: dict[str, str] = {}
         self._present: dict[str, bool] = {}
@@ -121,7 +130,8 @@ class PodmanRuntime:
         repo = ref.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
         if not repo.startswith("oozo"):
             return ref if ref and self._exists(ref) else None
-        candidates = [f"oozo-{kind}:{self.tag}" for kind in oozo_images_for(container)]
+        kinds = ("operator",) if repo == "oozo-operator" else oozo_images_for(container)
+        candidates = [f"oozo-{kind}:{self.tag}" for kind in kinds]
         return next((image for image in candidates if self._exists(image)), None)
 
     def _exists(self, image: str) -> bool:
@@ -161,7 +171,7 @@ class PodmanRuntime:
             container,
             image=image,
             image_user=self.image_user(image),
-            env=env,
+            env={**self.service_env, **env},
             volume_dirs=volume_dirs,
             pod_ip=pod_ip,
             termination_dir=str(term_path.parent),

@@ -96,7 +96,7 @@ class LocalKubelet:
     def start(self) -> LocalKubelet:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.runtime == "podman" and self.containers is None:
-            self.containers = PodmanRuntime()
+            self.containers = PodmanRuntime(self.kube.server)
         self._thread = threading.Thread(target=self._watch_loop, name="local-kubelet", daemon=True)
         self._thread.start()
         return self
