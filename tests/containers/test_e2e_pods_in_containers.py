@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,10 +123,14 @@ def test_a_rollout_replaces_the_server_containers_without_a_failed_query(
     seen = roll_out_under_load(handbook, change, "MARIGOLD")
     after = assert_served_from_containers(handbook, podman)
     assert not before & after, (before, after)
-    # The old pods' containers were removed when their pods were deleted, no others kept.
+    # The old pods' containers are removed once their pods have stopped (preStop, SIGTERM, grace).
     assert stack.kubelet.containers is not None
-    left = set(kubelet_containers(podman, stack.kubelet.containers.podman.owner))
-    assert not left & before, left
+    owner = stack.kubelet.containers.podman.owner
+    deadline = time.monotonic() + 120
+    while (left := set(kubelet_containers(podman, owner))) & before:
+        assert time.monotonic() < deadline, f"old pods' containers still there: {left & before}"
+        time.sleep(1)
+    assert after <= left, (after, left)
     print(f"rolled {seen['before']} → {seen['after']} in containers under {seen['queries']} queries")
 
 
