@@ -225,7 +225,7 @@ class PodWorker(threading.Thread):
         st.message = termination_message(
             file_text, log_text, c.spec.get("terminationMessagePolicy"), exit_code
         )
-        if exec_failed(exit_code, log_text):  # as a missing program is reported for a process
+        if c.proc.runtime_id and exec_failed(exit_code, log_text):  # as for a process: StartError
             st.reason, st.exit_code, st.message = "StartError", 128, log_text.strip()[-1024:]
         st.finished_at = _now()
         st.ready = False
