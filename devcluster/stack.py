@@ -44,11 +44,15 @@ def generated_api_key(kubeconfig: Path, namespace: str, corpus: str) -> str:
 
 
 class Stack:
-    def __init__(self, kubeconfig: Path, workdir: Path) -> None:
+    def __init__(self, kubeconfig: Path, workdir: Path, kubelet_runtime: str | None = None) -> None:
+        """kubelet_runtime: how the local kubelet runs pods ('process' or 'podman'; None reads
+        OOZO_KUBELET_RUNTIME, default 'process')."""
         self.kubeconfig = Path(kubeconfig)
         self.workdir = Path(workdir).resolve()
         self.provisioner = Provisioner(self.kubeconfig, self.workdir / "pv")
-        self.kubelet = LocalKubelet(self.kubeconfig, workdir=self.workdir / "kubelet", python_bin=VENV_BIN)
+        self.kubelet = LocalKubelet(
+            self.kubeconfig, workdir=self.workdir / "kubelet", python_bin=VENV_BIN, runtime=kubelet_runtime
+        )
         self.env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         self.operator = OperatorProcess(
             self.env, self.workdir / "logs", OOZO_LOG_FORMAT="text", PYTHONUNBUFFERED="1"

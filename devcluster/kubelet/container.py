@@ -50,6 +50,18 @@ class ContainerProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
 
+    def release(self) -> None:
+        """Free what the run holds after it exited (a process holds nothing; a container does)."""
+
+    @property
+    def runtime_id(self) -> str:
+        """containerID in the pod's status ("": a process is named by its pid)."""
+        return ""
+
+    def exec_argv(self, argv: list[str]) -> list[str]:
+        """How to run argv (an exec probe or hook) where the container runs: on the host."""
+        return argv
+
 
 class Container:
     def __init__(self, spec: dict, init: bool) -> None:

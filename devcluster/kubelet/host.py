@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from devcluster.kube_rest import Kube
+from devcluster.kubelet.in_container import PodmanRuntime
 
 
 class PodHost(Protocol):
@@ -20,6 +21,7 @@ class PodHost(Protocol):
     base_env: dict[str, str]
     python_bin: Path
     stop_grace: float
+    containers: PodmanRuntime | None  # the podman runtime, or None: every container is a process
 
     def read_object(self, kind: str, namespace: str, name: str) -> dict | None: ...
 

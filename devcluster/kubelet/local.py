@@ -22,7 +22,10 @@ It is a different job from KubeletPlayer (player.py), which runs nothing and onl
 status a test asks for: this one runs the real `oozo index` and `oozo serve`, so the e2e tier
 and `make demo` see real builds and real answers.
 
-Not simulated: image contents (launch.OOZO_RUNTIME_IMAGE), isolation, resource limits.
+Not simulated as processes: image contents (launch.OOZO_RUNTIME_IMAGE), isolation, resource
+limits. With OOZO_KUBELET_RUNTIME=podman (or runtime="podman") a container whose image was built
+here by `make images` runs as a real container instead (in_container.py): the image's contents,
+its user, the security context and limits enforced by the kernel.
 
 The node's heartbeat process deletes terminating pods on this node at once (grace 0), which is
 right when nobody runs them; while a pod's processes run this kubelet holds a finalizer on it,
@@ -44,6 +47,7 @@ import time
 from pathlib import Path
 
 from devcluster.kube_rest import Kube
+from devcluster.kubelet.in_container import PodmanRuntime, runtime_from_env
 from devcluster.kubelet.services import pod_addresses
 from devcluster.kubelet.worker import PodWorker
 
@@ -63,12 +67,17 @@ class LocalKubelet:
         workdir: Path | str = ".cluster/kubelet",
         python_bin: Path | str = ".venv/bin",
         stop_grace: float = 5.0,
+        runtime: str | None = None,
     ) -> None:
+        """runtime: 'process' (pods as host processes) or 'podman' (pods as containers where a
+        local image exists, see in_container.py); None reads OOZO_KUBELET_RUNTIME."""
         self.kubeconfig = Path(kubeconfig)
         self.node_name = node_name
         self.workdir = Path(workdir).resolve()
         self.python_bin = Path(python_bin).resolve()
         self.stop_grace = stop_grace
+        self.runtime = runtime_from_env(runtime)
+        self.containers: PodmanRuntime | None = None
         self.kube = Kube(self.kubeconfig)
         self.workers: dict[str, PodWorker] = {}
         self._ips = itertools.count()
@@ -86,6 +95,8 @@ class LocalKubelet:
 
     def start(self) -> LocalKubelet:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.runtime == "podman" and self.containers is None:
+            self.containers = PodmanRuntime(self.kube.server)
         self._thread = threading.Thread(target=self._watch_loop, name="local-kubelet", daemon=True)
         self._thread.start()
         return self
@@ -105,6 +116,8 @@ class LocalKubelet:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(popen.pid, signal.SIGKILL)
             popen.wait()
+        if self.containers is not None:  # and no container must outlive it either
+            self.containers.remove_all()
         if self._thread:
             self._thread.join(timeout=40)
         self.kube.close()

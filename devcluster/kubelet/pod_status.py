@@ -36,6 +36,7 @@ class ContainerState:
     started: bool = False
     last_terminated: dict | None = None
     pid: int | None = None
+    runtime_id: str = ""  # containerID of the current run ("" for a host process: by pid)
 
     def terminated_dict(self) -> dict:
         out: dict[str, Any] = {
@@ -50,6 +51,8 @@ class ContainerState:
         return out
 
     def container_id(self) -> str:
+        if self.runtime_id:
+            return self.runtime_id
         return f"oozo-local://{self.pid}" if self.pid else ""
 
     def to_status(self) -> dict:

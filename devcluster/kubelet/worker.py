@@ -9,23 +9,22 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 from devcluster.kube_rest import ApiError
-from devcluster.kubelet.container import Container, ContainerProcess
+from devcluster.kubelet.container import Container
 from devcluster.kubelet.host import PodHost
+from devcluster.kubelet.in_container import exec_failed
 from devcluster.kubelet.launch import (
     ConfigError,
-    container_env,
     decode_data,
     image_for,
-    launch_plan,
     path_table,
     start_failure_reason,
 )
 from devcluster.kubelet.pod_object import hold, pod_path, release
 from devcluster.kubelet.pod_status import pod_status, restarts, termination_message
-from devcluster.kubelet.probes import Probe, probe_target, run_pre_stop
+from devcluster.kubelet.probes import run_pre_stop
+from devcluster.kubelet.starting import pre_stop_view, start_run
 from devcluster.kubelet.volumes import Volumes
 
 log = logging.getLogger("oozo.local-kubelet")
@@ -159,55 +158,28 @@ class PodWorker(threading.Thread):
 
     def _start(self, c: Container) -> None:
         st = c.state
-        name = c.spec["name"]
-        term = self.dir / "termination" / name
-        term.parent.mkdir(parents=True, exist_ok=True)
-        term.write_text("")
-        image = image_for(c.spec.get("image", ""))
-        table = path_table(c.spec, self.volume_dirs, str(term), str(self.rootfs), image)
-        for cpath, local in table:
-            if cpath in image.paths:
-                Path(local).mkdir(parents=True, exist_ok=True)
         try:
-            user_env = container_env(self.pod, c.spec, self._lookup)
-            plan = launch_plan(
-                self.pod,
-                c.spec,
-                user_env,
-                table,
-                self.local_ip,
-                str(self.kubelet.python_bin),
-                self.kubelet.base_env,
-                str(self.rootfs),
-            )
-            probes = {
-                k: Probe(c.spec[k], probe_target(c.spec[k], c.spec, self.local_ip, table))
-                if c.spec.get(k)
-                else None
-                for k in ("readinessProbe", "livenessProbe", "startupProbe")
-            }
+            run = start_run(self, c.spec, st.restart_count)
         except ConfigError as err:
-            reason = start_failure_reason(err)
-            self._fail_start(c, reason, str(err))
+            self._fail_start(c, start_failure_reason(err), str(err))
             return
-        log_path = self.dir / "logs" / f"{name}.{st.restart_count}.log"
-        try:
-            c.proc = ContainerProcess.start(plan.argv, plan.env, plan.cwd, log_path, term)
         except OSError as err:
             self._fail_start(c, "StartError", str(err))
             return
+        c.proc = run.proc
         popen = c.proc.popen
         self.kubelet.track(popen)
         st.state, st.reason, st.message = "running", "", ""
         st.pid = popen.pid
+        st.runtime_id = c.proc.runtime_id
         st.started_at = _now()
         st.ready = False
         st.started = False
         c.started_mono = time.monotonic()
         c.readiness, c.liveness, c.startup = (
-            probes["readinessProbe"],
-            probes["livenessProbe"],
-            probes["startupProbe"],
+            run.probes["readinessProbe"],
+            run.probes["livenessProbe"],
+            run.probes["startupProbe"],
         )
         for probe in (c.readiness, c.liveness, c.startup):
             if probe:
@@ -215,7 +187,7 @@ class PodWorker(threading.Thread):
         st.started = c.startup is None
         if c.readiness is None and not c.init:
             st.ready = st.started
-        log.info("%s: started %s (pid %s) %s", self.name, name, popen.pid, " ".join(plan.argv))
+        log.info("%s: started %s %s", self.name, c.spec["name"], run.describe)
 
     def _fail_start(self, c: Container, reason: str, message: str) -> None:
         """A container that cannot start: the kubelet keeps it waiting and retries (config
@@ -246,12 +218,15 @@ class PodWorker(threading.Thread):
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
         file_text = c.proc.term_path.read_text(errors="replace") if c.proc.term_path.exists() else ""
         log_text = c.proc.log_path.read_text(errors="replace") if c.proc.log_path.exists() else ""
+        c.proc.release()
         st.state = "terminated"
         st.exit_code = exit_code
         st.reason = "Completed" if exit_code == 0 else "Error"
         st.message = termination_message(
             file_text, log_text, c.spec.get("terminationMessagePolicy"), exit_code
         )
+        if c.proc.runtime_id and exec_failed(exit_code, log_text):  # as for a process: StartError
+            st.reason, st.exit_code, st.message = "StartError", 128, log_text.strip()[-1024:]
         st.finished_at = _now()
         st.ready = False
         log.info("%s: %s exited %s", self.name, c.spec["name"], exit_code)
@@ -295,8 +270,9 @@ class PodWorker(threading.Thread):
     def _pre_stop(self, c: Container, deadline: float) -> None:
         image = image_for(c.spec.get("image", ""))
         table = path_table(c.spec, self.volume_dirs, "/dev/null", str(self.rootfs), image)
+        spec, table = pre_stop_view(c.spec, c.proc, table)
         try:
-            run_pre_stop(c.spec, table, self.local_ip, deadline)
+            run_pre_stop(spec, table, self.local_ip, deadline)
         except Exception as err:
             log.warning("%s: preStop of %s failed: %s", self.name, c.spec["name"], err)
 
@@ -322,6 +298,7 @@ class PodWorker(threading.Thread):
                 except subprocess.TimeoutExpired:
                     c.proc.signal(signal.SIGKILL)
                     c.proc.popen.wait()
+                c.proc.release()
                 self.kubelet.untrack(c.proc.popen)
 
     def _finish(self) -> None:

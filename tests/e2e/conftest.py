@@ -1,5 +1,6 @@
 """The e2e tier: a real control plane, the real operator, and the runtime's real `oozo index` and
-`oozo serve` processes, started by the local kubelet for the pods bound to `oozo-local-0`.
+`oozo serve` processes, started by the local kubelet for the pods bound to `oozo-local-0`; or,
+with OOZO_E2E_TARGET=kubeconfig, any cluster with Oozo installed from the chart (target.py).
 
 Nothing here skips: a missing operator or runtime feature fails the test, loudly, with the
 operator's log attached.
@@ -7,6 +8,7 @@ operator's log attached.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -18,19 +20,28 @@ from typing import Any
 import httpx
 import pytest
 
-from devcluster.controlplane.plane import LOCAL_SCHEDULING
 from devcluster.kubelet.services import resolve_service
 from devcluster.stack import Stack, generated_api_key, kubectl
 from tests.e2e import documents
+from tests.e2e.target import InstalledCluster, e2e_target, scheduling
+
+# What the tests use of the cluster: its kubeconfig and the operator's log.
+Cluster = Stack | InstalledCluster
 
 READY_TIMEOUT = 480  # seconds: first index build + two servers loading the model on 2 shared cores
 
 
 @pytest.fixture(scope="module")
-def stack(control_plane: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """CRD installed, PV provisioner, local kubelet and `oozo-operator` running. Per module: the
-    control-plane tier runs its own (cluster-wide) operator per module, and two operators must
-    never reconcile the same corpus."""
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The cluster of OOZO_E2E_TARGET (tests/e2e/target.py). local: CRD installed, PV
+    provisioner, local kubelet and `oozo-operator` running on the session's control plane, per
+    module (the control-plane tier runs its own cluster-wide operator per module, and two
+    operators must never reconcile the same corpus). kubeconfig: the cluster KUBECONFIG
+    reaches, with Oozo installed from the chart; nothing is started."""
+    if e2e_target() == "kubeconfig":
+        yield InstalledCluster.from_env()
+        return
+    control_plane = request.getfixturevalue("control_plane")
     s = Stack(control_plane.kubeconfig, tmp_path_factory.mktemp("stack")).start()
     try:
         yield s
@@ -61,7 +72,7 @@ def ragcorpus(name: str, namespace: str, source_configmap: str, **spec: Any) -> 
         "spec": {
             "source": {"configMap": {"name": source_configmap}},
             "index": {"storage": {"size": "1Gi"}},
-            "scheduling": LOCAL_SCHEDULING,
+            "scheduling": scheduling(),
             **spec,
         },
     }
@@ -74,7 +85,7 @@ class DeployedCorpus:
 
     name: str
     namespace: str
-    stack: Stack
+    stack: Cluster
     ready_seconds: float = 0.0
     key: str = ""
 
@@ -144,6 +155,8 @@ class DeployedCorpus:
         ):
             parts.append(self.kubectl(*args, check=False).stdout)
         parts.append("--- operator log ---\n" + self.stack.operator_tail())
+        if not isinstance(self.stack, Stack):
+            return "\n".join(parts)  # no local kubelet: pod logs are the cluster's (kubectl logs)
         for pod_dir in sorted((self.stack.kubelet.workdir / "pods").glob(f"{self.namespace}_*")):
             for log in sorted((pod_dir / "logs").glob("*.log")):
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
@@ -151,9 +164,10 @@ class DeployedCorpus:
         return "\n".join(parts)
 
 
-@pytest.fixture(scope="module")
-def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
-    """A RagCorpus over three .docx files in a ConfigMap, applied and waited Ready."""
+@contextlib.contextmanager
+def deployed_handbook(stack: Cluster) -> Iterator[DeployedCorpus]:
+    """A RagCorpus over three .docx files in a ConfigMap (two replicas), in a namespace of its
+    own, applied and waited Ready; the namespace is deleted afterwards."""
     namespace = f"e2e-{uuid.uuid4().hex[:6]}"
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
     corpus = DeployedCorpus("handbook", namespace, stack)
@@ -162,6 +176,15 @@ def handbook(stack: Stack) -> Iterator[DeployedCorpus]:
         documents.configmap("handbook-docs", namespace, documents.handbook_docs()),
         ragcorpus("handbook", namespace, "handbook-docs", runtime={"replicas": 2}),
     )
-    corpus.ready_seconds = corpus.wait_ready()
-    yield corpus
-    kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    try:
+        corpus.ready_seconds = corpus.wait_ready()
+        yield corpus
+    finally:
+        kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def handbook(stack: Cluster) -> Iterator[DeployedCorpus]:
+    """The handbook corpus on this module's stack."""
+    with deployed_handbook(stack) as corpus:
+        yield corpus
