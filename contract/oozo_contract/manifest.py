@@ -116,6 +116,11 @@ class EmbeddingFingerprint(_Part):
 class ChunkingInfo(_Part):
     size: int
     overlap: int
+    # Absent for character windows alone (a remote embeddings server; versions built before
+    # token-aware chunking, which therefore re-chunk once).
+    max_tokens: int | None = Field(
+        default=None, description="token budget of a chunk, prefix and special tokens included"
+    )
 
 
 class IndexFileInfo(_Part):
@@ -137,6 +142,9 @@ class LexicalIndexInfo(_Part):
 class Counts(_Part):
     documents: int
     chunks: int
+    chunks_truncated: int | None = Field(
+        default=None, description="chunks longer than the model reads (absent: not counted, remote model)"
+    )
 
 
 class FileChecksums(_Part):

@@ -99,6 +99,13 @@ class IndexSettings(EmbeddingSettings):
     chunk_overlap: int = Field(
         default=d.CHUNK_OVERLAP, ge=0, le=d.CHUNK_OVERLAP_MAX, description="characters shared by neighbours"
     )
+    chunk_max_tokens: int | None = Field(
+        default=None,
+        ge=d.CHUNK_MAX_TOKENS_MIN,
+        le=d.CHUNK_MAX_TOKENS_MAX,
+        description="tokens per chunk, counted with the model's tokenizer (prefix and special tokens "
+        "included); default: the model's max_seq_length. Local models only",
+    )
     include: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(d.DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
     )

@@ -80,6 +80,11 @@ BAD = [
         "spec.chunking.size",
     ),
     (
+        "chunk token budget too small",
+        make_corpus("a", at("spec.chunking.maxTokens", 8)),
+        "spec.chunking.maxTokens",
+    ),
+    (
         "min above max replicas",
         make_corpus("a", with_autoscaling(5, 2)),
         "spec.runtime.autoscaling.minReplicas",

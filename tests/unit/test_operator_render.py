@@ -276,3 +276,18 @@ def test_service_and_pvc() -> None:
 def test_runtime_image_from_operator_settings_unless_the_corpus_names_one() -> None:
     assert corpus_of(runtime_image="reg/x:1").image == "reg/x:1"
     assert corpus_of(at("spec.runtime.image", "reg/y:2"), runtime_image="reg/x:1").image == "reg/y:2"
+
+
+def index_settings_of(c: Corpus) -> IndexSettings:
+    env = job.index_env(c)
+    return IndexSettings.model_validate({k.removeprefix("OOZO_").lower(): v for k, v in env.items()})
+
+
+def test_chunking_max_tokens_reaches_the_index_job_and_the_index_hash() -> None:
+    """Unset, the runtime fits chunks to the model's own length (nothing rendered, so existing
+    corpora keep their hash); set, it is OOZO_CHUNK_MAX_TOKENS and a change rebuilds."""
+    plain, budget = corpus_of(), corpus_of(at("spec.chunking.maxTokens", 128))
+    assert "OOZO_CHUNK_MAX_TOKENS" not in job.index_env(plain)
+    assert index_settings_of(plain).chunk_max_tokens is None
+    assert index_settings_of(budget).chunk_max_tokens == 128
+    assert plain.index_hash != budget.index_hash

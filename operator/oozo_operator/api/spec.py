@@ -33,13 +33,28 @@ class Chunking(ApiModel):
     )
 
     size: int = Field(
-        d.CHUNK_SIZE, ge=d.CHUNK_SIZE_MIN, le=d.CHUNK_SIZE_MAX, description="Characters per chunk."
+        d.CHUNK_SIZE,
+        ge=d.CHUNK_SIZE_MIN,
+        le=d.CHUNK_SIZE_MAX,
+        description="Most characters per chunk; a chunk ends earlier when maxTokens is reached.",
     )
     overlap: int = Field(
         d.CHUNK_OVERLAP,
         ge=0,
         le=d.CHUNK_OVERLAP_MAX,
         description="Characters shared by neighbouring chunks; below size.",
+    )
+    # No schema default: the model's own length is known only to the runtime, and a default would
+    # appear in every stored object and change the index hash (so rebuild) of existing corpora.
+    max_tokens: int | None = Field(
+        None,
+        ge=d.CHUNK_MAX_TOKENS_MIN,
+        le=d.CHUNK_MAX_TOKENS_MAX,
+        description="Most tokens per chunk, counted with the embedding model's tokenizer (instruction "
+        "prefix and special tokens included); size stays an upper bound in characters. Empty: the "
+        "model's max sequence length, so no chunk is truncated when embedded. Above it, "
+        "status.index.chunksTruncated counts the chunks whose tails are not embedded. Local models "
+        "only: with provider openai chunks are character windows.",
     )
 
     @model_validator(mode="after")

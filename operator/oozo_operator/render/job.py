@@ -38,6 +38,8 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
     pinned: dict[str, Any] = {"pinned_versions": keep} if keep else {}
     if spec.source.fetched:
         pinned["fetch_result_file"] = fetch.result_file(corpus)
+    if spec.chunking.max_tokens is not None:  # unset: the model's own max sequence length
+        pinned["chunk_max_tokens"] = spec.chunking.max_tokens
     if spec.evaluation:
         pinned["evaluation_questions"] = f"{EVALUATION_DIR}/{spec.evaluation.questions.key}"
         pinned["evaluation_min_hit_at5"] = spec.evaluation.min_hit_at5

@@ -49,6 +49,7 @@ from oozo_runtime.indexing.documents import (
     previous_chunks,
     read_documents,
 )
+from oozo_runtime.indexing.tokens import TOKENIZER_FILES, TokenCounter, chunking_info, token_counter
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ def build(
     except ChunkingError as exc:
         raise BuildError("InvalidSettings", str(exc)) from exc
     quality_gate.check_questions(settings)
+    counter = _token_counter(settings)
+    chunking = chunking_info(settings, counter)
     root = Path(settings.index_dir)
     with versions.build_lock(root):
         stale = versions.clean_stale_tmp(root)
@@ -112,29 +115,31 @@ def build(
             if (
                 current is not None
                 and fetched is not None
-                and _same_revision(current.manifest, settings, fetched)
+                and _same_revision(current.manifest, settings, fetched, chunking)
             ):
                 result = _unchanged_source(current, started)
                 # nothing new at the source: no retention run is needed either
                 return result.model_copy(update={"available": versions.available(root)})
-            previous, dimension = previous_chunks(current, settings)
+            previous, dimension = previous_chunks(current, settings, chunking)
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
                 # while the documents are parsed, instead of after.
                 embedder = _Prefetched(settings)
-            docs = read_documents(source, settings, progress.on_stage, progress.on_advance, previous)
+            docs = read_documents(source, settings, progress.on_stage, progress.on_advance, previous, counter)
             if not docs.chunks:
                 detail = f"; {len(docs.skipped)} skipped" if docs.skipped else ""
                 raise BuildError(
                     "NoDocuments",
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
-            if current is not None and _same_inputs(current.manifest, settings, docs, embedder):
-                result = _unchanged(current, docs, started)
+            truncated = _count_truncated(counter, docs)
+            if current is not None and _same_inputs(current.manifest, settings, docs, chunking):
+                result = _unchanged(current, docs, started).model_copy(update={"chunks_truncated": truncated})
             else:
                 revision = fetched.revision if fetched is not None else None
+                inputs = _BuildInputs(docs, chunking, truncated, revision)
                 result = _embed_and_publish(
-                    settings, root, tmp, docs, progress, embedder, dimension, started, revision
+                    settings, root, tmp, inputs, progress, embedder, dimension, started
                 )
         keep = set(settings.pinned_versions)
         if current is not None:  # what the server is pinned to until the operator rolls forward
@@ -145,7 +150,29 @@ def build(
         )
 
 
-def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet, embedder: Any) -> bool:
+def _token_counter(settings: IndexSettings) -> TokenCounter | None:
+    """The local model's tokenizer with this build's token budget (None for a remote model)."""
+    from oozo_runtime.model_files import local_model_folder
+
+    return token_counter(settings, local_model_folder(settings, TOKENIZER_FILES))
+
+
+def _count_truncated(counter: TokenCounter | None, docs: DocumentSet) -> int | None:
+    """Chunks the model would cut; 0 unless the token budget was raised above what it reads."""
+    if counter is None:
+        return None
+    truncated = counter.truncated([c.text for c in docs.chunks])
+    if truncated:
+        log.warning(
+            "chunks longer than the model reads: their tails are not embedded",
+            extra={"chunksTruncated": truncated, "maxSeqLength": counter.max_seq_length},
+        )
+    return truncated
+
+
+def _same_inputs(
+    manifest: Manifest, settings: IndexSettings, docs: DocumentSet, chunking: ChunkingInfo
+) -> bool:
     """Whether the current version was built from exactly these inputs: then a new version would
     hold the same index under another name."""
     from oozo_runtime.embedding import expected_fingerprint
@@ -153,7 +180,7 @@ def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet,
     built = manifest.embedding.fingerprint() if manifest.embedding else None
     return (
         built == expected_fingerprint(settings)
-        and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
+        and manifest.chunking == chunking
         and manifest.index.type == settings.index_type
         and manifest.documents == docs.documents
         and _has_query_graph(settings, manifest)
@@ -171,7 +198,9 @@ def _has_query_graph(settings: IndexSettings, manifest: Manifest) -> bool:
     return reusable_graph(Path(settings.index_dir), manifest, embedding.model) is not None
 
 
-def _same_revision(manifest: Manifest, settings: IndexSettings, fetched: FetchResult) -> bool:
+def _same_revision(
+    manifest: Manifest, settings: IndexSettings, fetched: FetchResult, chunking: ChunkingInfo
+) -> bool:
     """The fetch found the source at the revision the current version was built from, and the
     version was built with these settings: its documents are the ones in SOURCE already."""
     from oozo_runtime.embedding import expected_fingerprint
@@ -182,7 +211,7 @@ def _same_revision(manifest: Manifest, settings: IndexSettings, fetched: FetchRe
         and manifest.source_revision == fetched.revision
         and built == expected_fingerprint(settings)
         and _has_query_graph(settings, manifest)
-        and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
+        and manifest.chunking == chunking
         and manifest.index.type == settings.index_type
     )
 
@@ -195,7 +224,9 @@ def _unchanged_source(current: CurrentVersion, started: float) -> IndexBuildResu
         extra={"version": manifest.version, "sourceRevision": manifest.source_revision},
     )
     chunks = manifest.counts.chunks if manifest.counts else 0
-    return _current_as_result(current, len(manifest.documents), chunks, manifest.skipped, started)
+    truncated = manifest.counts.chunks_truncated if manifest.counts else None
+    result = _current_as_result(current, len(manifest.documents), chunks, manifest.skipped, started)
+    return result.model_copy(update={"chunks_truncated": truncated})
 
 
 def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> IndexBuildResult:
@@ -294,16 +325,25 @@ def _query_graph(
     return graph_for_build(root, embedder)
 
 
+@dataclass(frozen=True)
+class _BuildInputs:
+    """What a new version is built from, and what the manifest records about it."""
+
+    docs: DocumentSet
+    chunking: ChunkingInfo
+    chunks_truncated: int | None
+    source_revision: str | None
+
+
 def _embed_and_publish(
     settings: IndexSettings,
     root: Path,
     tmp: Path,
-    docs: DocumentSet,
+    inputs: _BuildInputs,
     progress: Progress,
     embedder: Any,
     dimension: int | None,
     started: float,
-    source_revision: str | None = None,
 ) -> IndexBuildResult:
     import numpy as np
 
@@ -315,6 +355,7 @@ def _embed_and_publish(
     def load_model() -> Any:
         return make_embedder(settings)
 
+    docs = inputs.docs
     if isinstance(embedder, _Prefetched):
         embedder = embedder.get()
     # The model is loaded only when some chunk is not in the cache (and its dimension unknown):
@@ -354,7 +395,7 @@ def _embed_and_publish(
     lexical = LexicalIndex.build([c.text for c in docs.chunks]).save(tmp)  # hybrid's BM25 half
     digest = hashlib.sha256(
         json.dumps(
-            [fingerprint.cache_identity(), settings.chunk_size, settings.chunk_overlap, docs.documents]
+            [fingerprint.cache_identity(), *inputs.chunking.model_dump().values(), docs.documents]
         ).encode()
     ).hexdigest()
     built_at = datetime.now(UTC).replace(microsecond=0)
@@ -379,13 +420,15 @@ def _embed_and_publish(
             onnx=onnx,
             onnx_error=onnx_error,
         ),
-        chunking=ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap),
+        chunking=inputs.chunking,
         index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),
         lexical=lexical,
         documents=docs.documents,
         skipped=docs.skipped,
-        counts=Counts(documents=len(docs.documents), chunks=len(docs.chunks)),
-        source_revision=source_revision,
+        counts=Counts(
+            documents=len(docs.documents), chunks=len(docs.chunks), chunks_truncated=inputs.chunks_truncated
+        ),
+        source_revision=inputs.source_revision,
     )
     versions.write_manifest(tmp, manifest)
     evaluation = quality_gate.evaluate(settings, root, tmp, manifest, embedder)  # before cache, current move
@@ -405,6 +448,7 @@ def _embed_and_publish(
         built_at=built_at_text,
         build_seconds=round(time.monotonic() - started, 3),
         reused_embeddings=int(found.sum()),
+        chunks_truncated=inputs.chunks_truncated,
         index_type=settings.index_type,
         evaluation=evaluation,
     )
