@@ -66,6 +66,10 @@ class EmbeddingInfo(_Part):
     # then encodes with torch. `onnx_error` says why a build could not export one.
     onnx: OnnxGraphInfo | None = None
     onnx_error: str | None = None
+    # Absent unless Oozo copied the model's files itself (an s3:// model): then the digest of the
+    # copied listing (keys and ETags). A new revision of the same model id rebuilds, and its
+    # vectors are cached apart.
+    model_revision: str | None = Field(default=None, description="revision of the model files copied")
 
     @model_serializer(mode="wrap")
     def _local_has_no_remote_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -86,8 +90,14 @@ class EmbeddingInfo(_Part):
 
     def cache_identity(self) -> str:
         """Whose vectors the embedding cache holds: the model id alone for the local provider (as
-        every cache so far was keyed), provider, host and model for a remote one."""
-        return self.fingerprint().cache_identity()
+        every cache so far was keyed), with @revision for copied model files; provider, host and
+        model for a remote one."""
+        return model_cache_identity(self.fingerprint(), self.model_revision)
+
+
+def model_cache_identity(fingerprint: EmbeddingFingerprint, model_revision: str | None) -> str:
+    identity = fingerprint.cache_identity()
+    return f"{identity}@{model_revision}" if model_revision else identity
 
 
 class EmbeddingFingerprint(_Part):

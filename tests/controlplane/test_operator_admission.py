@@ -85,6 +85,16 @@ BAD = [
         "spec.chunking.maxTokens",
     ),
     (
+        "model s3 access without an s3:// model",
+        make_corpus("a", at("spec.embedding.s3", {"endpoint": "http://minio:9000"})),
+        "spec.embedding.s3",
+    ),
+    (
+        "an s3:// model with an invalid bucket",
+        make_corpus("a", at("spec.embedding.model", "s3://Bad_Bucket/minilm")),
+        "spec.embedding.model",
+    ),
+    (
         "min above max replicas",
         make_corpus("a", with_autoscaling(5, 2)),
         "spec.runtime.autoscaling.minReplicas",

@@ -18,7 +18,7 @@ from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
 from oozo_operator.api.cache_spec import AnswerCache
 from oozo_operator.api.evaluation_spec import Evaluation
 from oozo_operator.api.exposure import HttpRoute, Ingress
-from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
+from oozo_operator.api.fields import S3_MODEL_URI, Cron, ModelS3Access, OptionalSecretKeyRef, SecretKeyRef
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
 
@@ -83,7 +83,22 @@ class Embedding(ApiModel):
                     f".{name}",
                 )
                 for name in REMOTE_ONLY
-            )
+            ),
+            cel(
+                f"!self.model.startsWith('s3://') || self.model.matches('{S3_MODEL_URI}')",
+                "an s3:// model must be s3://BUCKET/PREFIX with a valid bucket name",
+                ".model",
+            ),
+            cel(
+                "!self.model.startsWith('s3://') || !has(self.provider) || self.provider == 'local'",
+                "an s3:// model is a local model: provider openai names the server's model instead",
+                ".model",
+            ),
+            cel(
+                "!has(self.s3) || self.model.startsWith('s3://')",
+                "s3 is only used with an s3:// model",
+                ".s3",
+            ),
         )
     )
 
@@ -94,7 +109,12 @@ class Embedding(ApiModel):
         d.DEFAULT_MODEL,
         min_length=1,
         max_length=256,
-        description="Model id or path inside the image; with provider openai, the server's model name.",
+        description="Model id, path inside the image, or s3://BUCKET/PREFIX of a sentence-transformers "
+        "model folder (copied once by the index Job into INDEX_DIR/models on the corpus volume and "
+        "loaded from there offline; see s3); with provider openai, the server's model name.",
+    )
+    s3: ModelS3Access | None = Field(
+        None, description="Endpoint, region and credentials of an s3:// model (air-gapped clusters)."
     )
     batch_size: int = Field(
         d.BATCH_SIZE,
@@ -143,6 +163,19 @@ class Embedding(ApiModel):
         description="Node labels the index and refresh pods require (e.g. a GPU node pool), merged "
         "over spec.scheduling.nodeSelector (these win on the same key).",
     )
+
+    @model_validator(mode="after")
+    def _s3_model(self) -> Embedding:
+        import re
+
+        if self.model.startswith("s3://"):
+            if not re.match(S3_MODEL_URI, self.model):
+                raise ValueError("an s3:// model must be s3://BUCKET/PREFIX with a valid bucket name")
+            if self.provider == "openai":
+                raise ValueError("an s3:// model is a local model: provider openai names the server's model")
+        elif self.s3 is not None:
+            raise ValueError("s3 is only used with an s3:// model")
+        return self
 
     @model_validator(mode="after")
     def _remote_fields_need_openai(self) -> Embedding:

@@ -129,7 +129,10 @@ def pod_template(
         volumes=source_volumes,
         init_containers=inits,
         service_account_name=identity,
-        secret_env=embedding.api_key_env(corpus.spec.embedding),
+        secret_env=[
+            *embedding.api_key_env(corpus.spec.embedding),
+            *embedding.model_s3_credentials_env(corpus.spec.embedding),
+        ],
         embeds=True,
     )
 

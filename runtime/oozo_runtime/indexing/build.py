@@ -35,6 +35,7 @@ from oozo_contract.manifest import (
     IndexFileInfo,
     Manifest,
     OnnxGraphInfo,
+    model_cache_identity,
 )
 from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
@@ -101,6 +102,9 @@ def build(
     except ChunkingError as exc:
         raise BuildError("InvalidSettings", str(exc)) from exc
     quality_gate.check_questions(settings)
+    from oozo_runtime.model_files import model_revision
+
+    revision = model_revision(settings)  # of copied model files (s3://); else None
     counter = _token_counter(settings)
     chunking = chunking_info(settings, counter)
     root = Path(settings.index_dir)
@@ -116,6 +120,7 @@ def build(
                 current is not None
                 and fetched is not None
                 and _same_revision(current.manifest, settings, fetched, chunking)
+                and _model_revision_of(current.manifest) == revision
             ):
                 result = _unchanged_source(current, started)
                 # nothing new at the source: no retention run is needed either
@@ -133,11 +138,15 @@ def build(
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
             truncated = _count_truncated(counter, docs)
-            if current is not None and _same_inputs(current.manifest, settings, docs, chunking):
+            if (
+                current is not None
+                and _same_inputs(current.manifest, settings, docs, chunking)
+                and _model_revision_of(current.manifest) == revision
+            ):
                 result = _unchanged(current, docs, started).model_copy(update={"chunks_truncated": truncated})
             else:
-                revision = fetched.revision if fetched is not None else None
-                inputs = _BuildInputs(docs, chunking, truncated, revision)
+                source_revision = fetched.revision if fetched is not None else None
+                inputs = _BuildInputs(docs, chunking, truncated, source_revision, revision)
                 result = _embed_and_publish(
                     settings, root, tmp, inputs, progress, embedder, dimension, started
                 )
@@ -148,6 +157,10 @@ def build(
         return result.model_copy(
             update={"pruned_versions": len(pruned), "available": versions.available(root)}
         )
+
+
+def _model_revision_of(manifest: Manifest) -> str | None:
+    return manifest.embedding.model_revision if manifest.embedding else None
 
 
 def _token_counter(settings: IndexSettings) -> TokenCounter | None:
@@ -333,6 +346,7 @@ class _BuildInputs:
     chunking: ChunkingInfo
     chunks_truncated: int | None
     source_revision: str | None
+    model_revision: str | None  # of model files Oozo copied (s3://)
 
 
 def _embed_and_publish(
@@ -370,7 +384,8 @@ def _embed_and_publish(
         embedder = load_model()
     dimension = embedder.dimension if embedder else dimension
     assert dimension is not None
-    cache = EmbeddingCache(root / versions.CACHE, fingerprint.cache_identity(), prefixes.passage, dimension)
+    identity = model_cache_identity(fingerprint, inputs.model_revision)
+    cache = EmbeddingCache(root / versions.CACHE, identity, prefixes.passage, dimension)
     hashes = [c.content_hash for c in docs.chunks]
     found, cached = cache.lookup(hashes)
     vectors = np.zeros((len(hashes), dimension), dtype=np.float32)
@@ -394,9 +409,7 @@ def _embed_and_publish(
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     lexical = LexicalIndex.build([c.text for c in docs.chunks]).save(tmp)  # hybrid's BM25 half
     digest = hashlib.sha256(
-        json.dumps(
-            [fingerprint.cache_identity(), *inputs.chunking.model_dump().values(), docs.documents]
-        ).encode()
+        json.dumps([identity, *inputs.chunking.model_dump().values(), docs.documents]).encode()
     ).hexdigest()
     built_at = datetime.now(UTC).replace(microsecond=0)
     built_at_text = built_at.isoformat().replace("+00:00", "Z")
@@ -419,6 +432,7 @@ def _embed_and_publish(
             server_prefixes=fingerprint.server_prefixes or None,
             onnx=onnx,
             onnx_error=onnx_error,
+            model_revision=inputs.model_revision,
         ),
         chunking=inputs.chunking,
         index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),
