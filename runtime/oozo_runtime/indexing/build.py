@@ -50,7 +50,8 @@ from oozo_runtime.indexing.documents import (
     previous_chunks,
     read_documents,
 )
-from oozo_runtime.indexing.tokens import TOKENIZER_FILES, TokenCounter, chunking_info, token_counter
+from oozo_runtime.indexing.retention import retain
+from oozo_runtime.indexing.tokens import build_counter, chunking_info, count_truncated
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def build(
     from oozo_runtime.model_files import model_revision
 
     revision = model_revision(settings)  # of copied model files (s3://); else None
-    counter = _token_counter(settings)
+    counter = build_counter(settings)
     chunking = chunking_info(settings, counter)
     root = Path(settings.index_dir)
     with versions.build_lock(root):
@@ -137,7 +138,7 @@ def build(
                     "NoDocuments",
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
-            truncated = _count_truncated(counter, docs)
+            truncated = count_truncated(counter, [c.text for c in docs.chunks])
             if (
                 current is not None
                 and _same_inputs(current.manifest, settings, docs, chunking)
@@ -161,26 +162,6 @@ def build(
 
 def _model_revision_of(manifest: Manifest) -> str | None:
     return manifest.embedding.model_revision if manifest.embedding else None
-
-
-def _token_counter(settings: IndexSettings) -> TokenCounter | None:
-    """The local model's tokenizer with this build's token budget (None for a remote model)."""
-    from oozo_runtime.model_files import local_model_folder
-
-    return token_counter(settings, local_model_folder(settings, TOKENIZER_FILES))
-
-
-def _count_truncated(counter: TokenCounter | None, docs: DocumentSet) -> int | None:
-    """Chunks the model would cut; 0 unless the token budget was raised above what it reads."""
-    if counter is None:
-        return None
-    truncated = counter.truncated([c.text for c in docs.chunks])
-    if truncated:
-        log.warning(
-            "chunks longer than the model reads: their tails are not embedded",
-            extra={"chunksTruncated": truncated, "maxSeqLength": counter.max_seq_length},
-        )
-    return truncated
 
 
 def _same_inputs(
@@ -270,32 +251,6 @@ def _current_as_result(
         unchanged=True,
         evaluation=manifest.evaluation,
     )
-
-
-def retain(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
-    """Delete the versions beyond the newest `keep_newest` that are neither current nor in
-    `keep`, then the embedding cache and the ONNX graph of every model no kept version uses."""
-    from oozo_runtime.indexing.cache import prune_models
-    from oozo_runtime.indexing.onnx_export import prune_graphs
-
-    current = versions.current_version(root)
-    pruned = versions.prune(root, keep_newest, keep | ({current} if current else set()))
-    if pruned:
-        log.info("pruned old index versions", extra={"pruned": pruned})
-    kept_models: set[tuple[str, str]] = set()
-    kept_graphs: set[str] = set()
-    for name in versions.list_versions(root):
-        try:
-            embedding = versions.read_manifest(root / versions.VERSIONS / name).embedding
-        except (OSError, ValueError):
-            continue
-        if embedding:
-            kept_models.add((embedding.cache_identity(), embedding.passage_prefix))
-            if embedding.onnx:
-                kept_graphs.add(embedding.onnx.folder)
-    prune_models(root / versions.CACHE, kept_models)
-    prune_graphs(root, kept_graphs)
-    return pruned
 
 
 class _Prefetched:

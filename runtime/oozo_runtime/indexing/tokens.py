@@ -158,3 +158,24 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def build_counter(settings: IndexSettings) -> TokenCounter | None:
+    """The build's counter: the local model's tokenizer with its token budget (None for a
+    remote model)."""
+    from oozo_runtime.model_files import local_model_folder
+
+    return token_counter(settings, local_model_folder(settings, TOKENIZER_FILES))
+
+
+def count_truncated(counter: TokenCounter | None, texts: list[str]) -> int | None:
+    """Chunks the model would cut; 0 unless the token budget was raised above what it reads."""
+    if counter is None:
+        return None
+    truncated = counter.truncated(texts)
+    if truncated:
+        log.warning(
+            "chunks longer than the model reads: their tails are not embedded",
+            extra={"chunksTruncated": truncated, "maxSeqLength": counter.max_seq_length},
+        )
+    return truncated
