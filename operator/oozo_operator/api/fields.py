@@ -84,7 +84,7 @@ class S3Location(ApiModel):
 
 
 # An s3:// model URI: a valid bucket, then an optional prefix (the runtime refuses '..' parts).
-S3_MODEL_URI = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+S3_MODEL_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 
 
 class ModelS3Access(ApiModel):
