@@ -102,11 +102,33 @@ def sync_s3_model(settings: EmbeddingSettings, fetch_flags: dict[str, Any]) -> F
 
 
 def model_revision(settings: EmbeddingSettings) -> str | None:
-    """The revision of the settings' model files when Oozo copied them (an s3:// model), else
-    None (a hub id, a folder, the bundled model: named by their id or path alone)."""
-    if settings.embedding_provider != "local" or not is_s3_model(settings.model):
+    """The revision of the settings' model files: for an s3:// model the digest of the copied
+    listing, for a model given as a folder path (a PVC, spec.embedding.modelVolume) a digest of
+    its files' names and contents, so new weights at the same path rebuild. None for a hub id
+    and the bundled model, which their id names."""
+    if settings.embedding_provider != "local":
         return None
-    return cached_s3_model(settings.model, settings_models_root(settings))[1]
+    if is_s3_model(settings.model):
+        return cached_s3_model(settings.model, settings_models_root(settings))[1]
+    if is_folder_model(settings.model):
+        return folder_revision(Path(settings.model))
+    return None
+
+
+def is_folder_model(model: str) -> bool:
+    """A model named by a folder path (absolute, or starting with . or ~), not a hub id."""
+    return model.startswith(("/", ".", "~")) and Path(model).expanduser().is_dir()
+
+
+def folder_revision(folder: Path) -> str:
+    """sha256 over (relative name, xxh3_128 of the bytes) of every file: ~0.05 s for MiniLM's
+    90 MB, about a second for a 2 GB model, once per build."""
+    from oozo_runtime.sources.sync import digest
+    from oozo_runtime.versions import checksum_file
+
+    root = folder.expanduser()
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return digest((p.relative_to(root).as_posix(), checksum_file(p, "xxh3_128")[0]) for p in files)
 
 
 def local_model_folder(settings: EmbeddingSettings, wanted: list[str]) -> Path | None:

@@ -90,6 +90,14 @@ BAD = [
         "spec.embedding.s3",
     ),
     (
+        "a model volume whose model path is not under /models/",
+        make_corpus(
+            "a",
+            at("spec.embedding", {"model": "/var/lib/oozo/index", "modelVolume": {"claimName": "models"}}),
+        ),
+        "spec.embedding.modelVolume",
+    ),
+    (
         "an s3:// model with an invalid bucket",
         make_corpus("a", at("spec.embedding.model", "s3://Bad_Bucket/minilm")),
         "spec.embedding.model",

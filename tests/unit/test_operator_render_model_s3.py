@@ -94,3 +94,65 @@ def test_the_s3_model_example_in_the_docs_is_a_valid_spec_that_copies_the_model(
     [container] = job.render(corpus_of(spec.embedding.wire()))["spec"]["template"]["spec"]["containers"]
     env = env_of(container)
     assert env["OOZO_MODEL"].startswith("s3://models/") and "AWS_SECRET_ACCESS_KEY" in env
+
+
+VOLUME_MODEL: dict[str, Any] = {
+    "model": "/models/minilm",
+    "modelVolume": {"claimName": "model-store", "subPath": "sentence-transformers/all-MiniLM-L6-v2"},
+}
+
+
+def test_a_model_volume_is_mounted_read_only_at_the_model_path_in_the_job_and_the_server() -> None:
+    corpus = corpus_of(VOLUME_MODEL)
+    expected_mount = {
+        "name": "model",
+        "mountPath": "/models/minilm",
+        "readOnly": True,
+        "subPath": "sentence-transformers/all-MiniLM-L6-v2",
+    }
+    expected_volume = {
+        "name": "model",
+        "persistentVolumeClaim": {"claimName": "model-store", "readOnly": True},
+    }
+    for pod_spec in (
+        job.render(corpus)["spec"]["template"]["spec"],
+        deployment.render(corpus, "v1", "/models/minilm")["spec"]["template"]["spec"],
+    ):
+        [container] = pod_spec["containers"]
+        assert expected_mount in container["volumeMounts"] and expected_volume in pod_spec["volumes"]
+    [container] = job.render(corpus)["spec"]["template"]["spec"]["containers"]
+    assert env_of(container)["OOZO_MODEL"] == "/models/minilm"
+
+
+@pytest.mark.parametrize(
+    "embedding",
+    [
+        {**VOLUME_MODEL, "model": "sentence-transformers/all-MiniLM-L6-v2"},
+        {**VOLUME_MODEL, "model": "/var/lib/oozo/index"},
+        {**VOLUME_MODEL, "model": "/models/../var/lib/oozo/index"},
+        {**VOLUME_MODEL, "provider": "openai"},
+    ],
+    ids=["hub-id", "outside-models", "dot-dot", "openai"],
+)
+def test_a_model_volume_needs_a_model_path_under_models(embedding: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="with modelVolume, model is the path"):
+        Embedding.model_validate(embedding)
+
+
+def test_the_model_volume_example_in_the_docs_is_a_valid_spec_that_mounts_it() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from oozo_operator.api.spec import RagCorpusSpec
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    section = text.split("A model folder can also live on a PersistentVolumeClaim", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    spec = RagCorpusSpec.model_validate(yaml.safe_load(block.group(1))["spec"])
+    [container] = job.render(corpus_of(spec.embedding.wire()))["spec"]["template"]["spec"]["containers"]
+    assert any(
+        m["name"] == "model" and m["mountPath"] == spec.embedding.model for m in container["volumeMounts"]
+    )

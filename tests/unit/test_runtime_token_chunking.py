@@ -94,3 +94,20 @@ def test_a_remote_model_keeps_character_windows() -> None:
     s = IndexSettings(embedding_provider="openai", model="text-embedding-3-small")
     assert token_counter(s, local_model_folder(s, TOKENIZER_FILES)) is None
     assert chunking_info(s, None).max_tokens is None
+
+
+def test_a_folder_model_has_a_content_revision_that_follows_its_files(tmp_path: Path) -> None:
+    """A model on a PVC (a folder path) is named by its path: the revision tells new weights at
+    the same path apart, so the build rebuilds instead of mixing vectors of two models."""
+    from oozo_runtime.model_files import model_revision
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "weights.bin").write_bytes(b"\0" * 1024)
+    settings = IndexSettings(model=str(folder))
+    first = model_revision(settings)
+    assert first is not None and first.startswith("sha256:") and model_revision(settings) == first
+    (folder / "weights.bin").write_bytes(b"\1" * 1024)
+    assert model_revision(settings) not in (None, first)
+    assert model_revision(IndexSettings()) is None  # the bundled model: its id names it

@@ -104,3 +104,17 @@ class ModelS3Access(ApiModel):
         description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optional "
         "AWS_SESSION_TOKEN), given to the index Job only; empty to use the pod's identity.",
     )
+
+
+# Where a model on a PersistentVolumeClaim is mounted: spec.embedding.model names the path.
+MODEL_VOLUME_ROOT = "/models/"
+
+
+class ModelVolume(ApiModel):
+    """A PersistentVolumeClaim holding a sentence-transformers model folder (air-gapped
+    clusters), mounted read-only into the index Job and the server at spec.embedding.model."""
+
+    claim_name: ObjectName = Field(description="Name of the PersistentVolumeClaim holding the model.")
+    sub_path: RelativePath = Field(
+        "", description="Folder of the model inside the volume; empty for its root."
+    )

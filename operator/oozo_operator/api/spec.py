@@ -18,7 +18,15 @@ from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
 from oozo_operator.api.cache_spec import AnswerCache
 from oozo_operator.api.evaluation_spec import Evaluation
 from oozo_operator.api.exposure import HttpRoute, Ingress
-from oozo_operator.api.fields import S3_MODEL_URI, Cron, ModelS3Access, OptionalSecretKeyRef, SecretKeyRef
+from oozo_operator.api.fields import (
+    MODEL_VOLUME_ROOT,
+    S3_MODEL_URI,
+    Cron,
+    ModelS3Access,
+    ModelVolume,
+    OptionalSecretKeyRef,
+    SecretKeyRef,
+)
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
 
@@ -64,6 +72,10 @@ class Chunking(ApiModel):
 
 
 REMOTE_ONLY = ("baseURL", "apiKeySecretRef", "dimensions", "prefixes")
+MODEL_VOLUME_MESSAGE = (
+    f"with modelVolume, model is the path the volume is mounted at: under {MODEL_VOLUME_ROOT}, "
+    "without '..', with the local provider"
+)
 
 
 class Embedding(ApiModel):
@@ -99,6 +111,13 @@ class Embedding(ApiModel):
                 "s3 is only used with an s3:// model",
                 ".s3",
             ),
+            cel(
+                f"!has(self.modelVolume) || (self.model.startsWith('{MODEL_VOLUME_ROOT}') && "
+                "!self.model.split('/').exists(p, p == '..') && "
+                "(!has(self.provider) || self.provider == 'local'))",
+                MODEL_VOLUME_MESSAGE,
+                ".modelVolume",
+            ),
         )
     )
 
@@ -115,6 +134,12 @@ class Embedding(ApiModel):
     )
     s3: ModelS3Access | None = Field(
         None, description="Endpoint, region and credentials of an s3:// model (air-gapped clusters)."
+    )
+    model_volume: ModelVolume | None = Field(
+        None,
+        description="A PersistentVolumeClaim with the model folder, mounted read-only at the path "
+        "model names (under /models/) in the index Job and the server; the build records a digest "
+        "of its files, so new weights rebuild.",
     )
     batch_size: int = Field(
         d.BATCH_SIZE,
@@ -175,6 +200,12 @@ class Embedding(ApiModel):
                 raise ValueError("an s3:// model is a local model: provider openai names the server's model")
         elif self.s3 is not None:
             raise ValueError("s3 is only used with an s3:// model")
+        if self.model_volume is not None and (
+            not self.model.startswith(MODEL_VOLUME_ROOT)
+            or ".." in self.model.split("/")
+            or self.provider == "openai"
+        ):
+            raise ValueError(MODEL_VOLUME_MESSAGE)
         return self
 
     @model_validator(mode="after")

@@ -33,6 +33,22 @@ def settings_values(embedding: Embedding) -> dict[str, Any]:
     return values
 
 
+MODEL_VOLUME = "model"
+
+
+def model_volume(embedding: Embedding) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts) of spec.embedding.modelVolume: the claim, read-only, at the model path,
+    in the index Job and in the server (both load the model from it)."""
+    source = embedding.model_volume
+    if source is None:
+        return [], []
+    mount: dict[str, Any] = {"name": MODEL_VOLUME, "mountPath": embedding.model, "readOnly": True}
+    if source.sub_path.strip("/"):
+        mount["subPath"] = source.sub_path.strip("/")
+    claim = {"claimName": source.claim_name, "readOnly": True}
+    return [{"name": MODEL_VOLUME, "persistentVolumeClaim": claim}], [mount]
+
+
 def model_s3_credentials_env(embedding: Embedding) -> list[dict[str, Any]]:
     """The AWS variables of an s3:// model from its Secret, by reference, for the index Job only
     (the server reads the copy on the corpus volume and never talks to S3)."""

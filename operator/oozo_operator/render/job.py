@@ -111,6 +111,8 @@ def pod_template(
             *source_mounts,
             {"name": "evaluation", "mountPath": EVALUATION_DIR, "readOnly": True},
         ]
+    model_volumes, model_mounts = embedding.model_volume(corpus.spec.embedding)
+    source_volumes, source_mounts = [*source_volumes, *model_volumes], [*source_mounts, *model_mounts]
     inits, identity = [], None
     if corpus.spec.source.fetched:
         fetch_volumes, _ = fetch.volumes(corpus)
