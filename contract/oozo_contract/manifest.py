@@ -73,9 +73,17 @@ class EmbeddingInfo(_Part):
 
     @model_serializer(mode="wrap")
     def _local_has_no_remote_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A local version's embedding reads exactly as before remote embeddings existed."""
+        """A local version's embedding reads exactly as before remote embeddings (and copied
+        models' revisions) existed."""
         data: dict[str, Any] = handler(self)
-        for name in ("provider", "host", "server_prefixes", "serverPrefixes"):
+        for name in (
+            "provider",
+            "host",
+            "server_prefixes",
+            "serverPrefixes",
+            "model_revision",
+            "modelRevision",
+        ):
             if name in data and data[name] is None:
                 del data[name]
         return data
