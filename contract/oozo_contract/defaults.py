@@ -14,6 +14,10 @@ CHUNK_SIZE_MIN = 100
 CHUNK_SIZE_MAX = 100_000
 CHUNK_OVERLAP = 200
 CHUNK_OVERLAP_MAX = 50_000
+# Tokens per chunk (passage prefix and special tokens included). Unset: the embedding model's own
+# max_seq_length (256 for all-MiniLM-L6-v2, 512 for e5), so no chunk is cut when it is embedded.
+CHUNK_MAX_TOKENS_MIN = 16
+CHUNK_MAX_TOKENS_MAX = 32_768
 
 BATCH_SIZE = 64
 BATCH_SIZE_MAX = 4096

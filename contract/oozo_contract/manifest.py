@@ -66,12 +66,24 @@ class EmbeddingInfo(_Part):
     # then encodes with torch. `onnx_error` says why a build could not export one.
     onnx: OnnxGraphInfo | None = None
     onnx_error: str | None = None
+    # Absent unless Oozo copied the model's files itself (an s3:// model): then the digest of the
+    # copied listing (keys and ETags). A new revision of the same model id rebuilds, and its
+    # vectors are cached apart.
+    model_revision: str | None = Field(default=None, description="revision of the model files copied")
 
     @model_serializer(mode="wrap")
     def _local_has_no_remote_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A local version's embedding reads exactly as before remote embeddings existed."""
+        """A local version's embedding reads exactly as before remote embeddings (and copied
+        models' revisions) existed."""
         data: dict[str, Any] = handler(self)
-        for name in ("provider", "host", "server_prefixes", "serverPrefixes"):
+        for name in (
+            "provider",
+            "host",
+            "server_prefixes",
+            "serverPrefixes",
+            "model_revision",
+            "modelRevision",
+        ):
             if name in data and data[name] is None:
                 del data[name]
         return data
@@ -86,8 +98,14 @@ class EmbeddingInfo(_Part):
 
     def cache_identity(self) -> str:
         """Whose vectors the embedding cache holds: the model id alone for the local provider (as
-        every cache so far was keyed), provider, host and model for a remote one."""
-        return self.fingerprint().cache_identity()
+        every cache so far was keyed), with @revision for copied model files; provider, host and
+        model for a remote one."""
+        return model_cache_identity(self.fingerprint(), self.model_revision)
+
+
+def model_cache_identity(fingerprint: EmbeddingFingerprint, model_revision: str | None) -> str:
+    identity = fingerprint.cache_identity()
+    return f"{identity}@{model_revision}" if model_revision else identity
 
 
 class EmbeddingFingerprint(_Part):
@@ -116,6 +134,11 @@ class EmbeddingFingerprint(_Part):
 class ChunkingInfo(_Part):
     size: int
     overlap: int
+    # Absent for character windows alone (a remote embeddings server; versions built before
+    # token-aware chunking, which therefore re-chunk once).
+    max_tokens: int | None = Field(
+        default=None, description="token budget of a chunk, prefix and special tokens included"
+    )
 
 
 class IndexFileInfo(_Part):
@@ -137,6 +160,9 @@ class LexicalIndexInfo(_Part):
 class Counts(_Part):
     documents: int
     chunks: int
+    chunks_truncated: int | None = Field(
+        default=None, description="chunks longer than the model reads (absent: not counted, remote model)"
+    )
 
 
 class FileChecksums(_Part):

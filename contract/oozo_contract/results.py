@@ -119,6 +119,9 @@ class IndexBuildResult(ResultModel):
     built_at: Timestamp
     build_seconds: Seconds
     reused_embeddings: Count
+    # Chunks longer than the model's max_seq_length, whose tails are not embedded: 0 unless
+    # OOZO_CHUNK_MAX_TOKENS was raised above it. None: not counted (a remote embeddings server).
+    chunks_truncated: Count | None = None
     index_type: str | None = None
     unchanged: bool = False
     pruned_versions: Count = 0

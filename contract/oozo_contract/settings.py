@@ -45,7 +45,17 @@ class OozoSettings(BaseSettings):
 class EmbeddingSettings(OozoSettings):
     """Which model turns text into vectors; shared by the indexer and the server."""
 
-    model: str = Field(default=d.DEFAULT_MODEL, description="sentence-transformers model id or local path")
+    model: str = Field(
+        default=d.DEFAULT_MODEL,
+        description="sentence-transformers model id, local folder, or s3://BUCKET/PREFIX of a model's files",
+    )
+    # Where an s3:// model is copied from (`oozo index` copies it into the model cache once; the
+    # server only reads the copy). Credentials: the standard AWS environment, never a setting.
+    model_s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint of an s3:// model; default the AWS environment"
+    )
+    model_s3_region: str | None = Field(default=None, description="S3 region of an s3:// model")
+    model_s3_path_style: bool = Field(default=False, description="path-style addressing for an s3:// model")
     batch_size: int = Field(
         default=d.BATCH_SIZE, ge=1, le=d.BATCH_SIZE_MAX, description="chunks per encode call"
     )
@@ -98,6 +108,13 @@ class IndexSettings(EmbeddingSettings):
     )
     chunk_overlap: int = Field(
         default=d.CHUNK_OVERLAP, ge=0, le=d.CHUNK_OVERLAP_MAX, description="characters shared by neighbours"
+    )
+    chunk_max_tokens: int | None = Field(
+        default=None,
+        ge=d.CHUNK_MAX_TOKENS_MIN,
+        le=d.CHUNK_MAX_TOKENS_MAX,
+        description="tokens per chunk, counted with the model's tokenizer (prefix and special tokens "
+        "included); default: the model's max_seq_length. Local models only",
     )
     include: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(d.DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"

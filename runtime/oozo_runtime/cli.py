@@ -243,6 +243,13 @@ def index(
     chunk_overlap: Annotated[
         int | None, Opt(help="Characters shared by neighbouring chunks (200) [env OOZO_CHUNK_OVERLAP]")
     ] = None,
+    chunk_max_tokens: Annotated[
+        int | None,
+        Opt(
+            help="Tokens per chunk, prefix and special tokens included (the model's max sequence "
+            "length) [env OOZO_CHUNK_MAX_TOKENS]"
+        ),
+    ] = None,
     batch_size: Annotated[int | None, Opt(help="Chunks per encode batch (64) [env OOZO_BATCH_SIZE]")] = None,
     include: Annotated[
         list[str] | None, Opt("--include", help="Glob of files to index, repeatable [env OOZO_INCLUDE]")
@@ -287,6 +294,7 @@ def index(
             "model": model,
             "chunk_size": chunk_size,
             "chunk_overlap": chunk_overlap,
+            "chunk_max_tokens": chunk_max_tokens,
             "batch_size": batch_size,
             "include": include,
             "index_type": index_type,

@@ -63,9 +63,12 @@ def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
     logs.configure()
 
     def fetch_then_build(settings: IndexSettings) -> IndexBuildResult:
+        from oozo_runtime.model_files import is_s3_model, sync_s3_model
         from oozo_runtime.sources.fetch import fetch, source_kind
 
         fetched = _fetch_result_file(settings.fetch_result_file)
+        if settings.embedding_provider == "local" and is_s3_model(settings.model):
+            sync_s3_model(settings, fetch_flags)  # once; a rebuild downloads only changed objects
         if settings.source and source_kind(settings.source)[0] != "folder":
             cache = Path(settings.index_dir) / SOURCE_CACHE
             given = {**fetch_flags, "source": settings.source, "into": cache / "files"}

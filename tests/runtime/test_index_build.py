@@ -50,10 +50,11 @@ def test_manifest_describes_the_version(built: Built) -> None:
         "queryPrefix": "",
         "passagePrefix": "",
     }
-    assert m["chunking"] == {"size": 1000, "overlap": 200}
+    # the token budget is the model's max_seq_length (tests/runtime/test_token_chunking.py)
+    assert m["chunking"] == {"size": 1000, "overlap": 200, "maxTokens": 256}
     assert set(m["documents"]) == set(built.corpus.documents)
     assert all(len(h) == 64 for h in m["documents"].values())
-    assert m["counts"] == {"documents": 30, "chunks": built.result.chunks}
+    assert m["counts"] == {"documents": 30, "chunks": built.result.chunks, "chunksTruncated": 0}
     assert versions.verify(path) == []
 
 

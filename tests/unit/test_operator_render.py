@@ -326,3 +326,18 @@ def test_the_server_pod_runs_the_server_image_and_every_job_pod_the_indexer_imag
     assert job_pods[0]["initContainers"]  # the fetch container is covered too
     for job_pod in job_pods:
         assert _pod_images(job_pod) == {"reg/indexer:1"}
+
+
+def index_settings_of(c: Corpus) -> IndexSettings:
+    env = job.index_env(c)
+    return IndexSettings.model_validate({k.removeprefix("OOZO_").lower(): v for k, v in env.items()})
+
+
+def test_chunking_max_tokens_reaches_the_index_job_and_the_index_hash() -> None:
+    """Unset, the runtime fits chunks to the model's own length (nothing rendered, so existing
+    corpora keep their hash); set, it is OOZO_CHUNK_MAX_TOKENS and a change rebuilds."""
+    plain, budget = corpus_of(), corpus_of(at("spec.chunking.maxTokens", 128))
+    assert "OOZO_CHUNK_MAX_TOKENS" not in job.index_env(plain)
+    assert index_settings_of(plain).chunk_max_tokens is None
+    assert index_settings_of(budget).chunk_max_tokens == 128
+    assert plain.index_hash != budget.index_hash

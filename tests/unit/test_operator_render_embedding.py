@@ -104,5 +104,14 @@ def test_the_crd_carries_the_remote_only_rules() -> None:
     schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     embedding = schema["properties"]["spec"]["properties"]["embedding"]
     rules = {r["fieldPath"]: r["rule"] for r in embedding["x-kubernetes-validations"]}
-    assert set(rules) == {".baseURL", ".apiKeySecretRef", ".dimensions", ".prefixes"}
+    # the remote-only rules, those of an s3:// model and of a model volume (test_operator_render_model_s3)
+    assert set(rules) == {
+        ".baseURL",
+        ".apiKeySecretRef",
+        ".dimensions",
+        ".prefixes",
+        ".model",
+        ".s3",
+        ".modelVolume",
+    }
     assert "default" not in embedding["properties"]["provider"]  # no default: hashes stay stable

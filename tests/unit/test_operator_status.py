@@ -15,6 +15,7 @@ from oozo_operator.observe import (
     Rollout,
     UnreadableResult,
     build_of,
+    index_status,
     pod_problems,
     read_result,
     rollout_of,
@@ -151,6 +152,14 @@ def test_succeeded_job_reports_the_termination_message() -> None:
     assert b.state == "succeeded" and b.result is not None
     assert b.result["version"] == "20260101-ab" and b.result["skipped"][0]["document"] == "bad.docx"
     assert b.result["job"] == "j"
+
+
+def test_the_count_of_truncated_chunks_reaches_status() -> None:
+    """chunksTruncated is copied into status.index; a runtime that does not count it (a remote
+    model, an older image) leaves it out instead of reporting 0."""
+    counted = {**RESULT, "chunksTruncated": 3}
+    assert index_status(IndexBuildResult.model_validate(counted))["chunksTruncated"] == 3
+    assert "chunksTruncated" not in index_status(IndexBuildResult.model_validate(RESULT))
 
 
 def test_succeeded_job_without_a_message_is_a_failure_a_human_must_see() -> None:

@@ -81,3 +81,40 @@ class S3Location(ApiModel):
         description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty to use the pod's "
         "identity.",
     )
+
+
+# An s3:// model URI: a valid bucket, then an optional prefix (the runtime refuses '..' parts).
+S3_MODEL_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+
+
+class ModelS3Access(ApiModel):
+    """How the index Job reaches the S3 (or S3-compatible) server an s3:// model is copied from;
+    the bucket and prefix are in spec.embedding.model itself."""
+
+    endpoint: str = Field(
+        "",
+        max_length=2048,
+        pattern=r"^(https?://[^\s]+)?$",
+        description="Endpoint URL of an S3-compatible server; empty for AWS.",
+    )
+    region: str = Field("", max_length=64, description="Region; empty for the server's default.")
+    path_style: bool = Field(False, description="Path-style addressing (MinIO, Ceph).")
+    credentials_secret: ObjectName | None = Field(
+        None,
+        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optional "
+        "AWS_SESSION_TOKEN), given to the index Job only; empty to use the pod's identity.",
+    )
+
+
+# Where a model on a PersistentVolumeClaim is mounted: spec.embedding.model names the path.
+MODEL_VOLUME_ROOT = "/models/"
+
+
+class ModelVolume(ApiModel):
+    """A PersistentVolumeClaim holding a sentence-transformers model folder (air-gapped
+    clusters), mounted read-only into the index Job and the server at spec.embedding.model."""
+
+    claim_name: ObjectName = Field(description="Name of the PersistentVolumeClaim holding the model.")
+    sub_path: RelativePath = Field(
+        "", description="Folder of the model inside the volume; empty for its root."
+    )

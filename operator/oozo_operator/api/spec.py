@@ -18,7 +18,15 @@ from oozo_operator.api.base import HTTP_URL, QUANTITY, ApiModel, cel, rules
 from oozo_operator.api.cache_spec import AnswerCache
 from oozo_operator.api.evaluation_spec import Evaluation
 from oozo_operator.api.exposure import HttpRoute, Ingress
-from oozo_operator.api.fields import Cron, OptionalSecretKeyRef, SecretKeyRef
+from oozo_operator.api.fields import (
+    MODEL_VOLUME_ROOT,
+    S3_MODEL_URI,
+    Cron,
+    ModelS3Access,
+    ModelVolume,
+    OptionalSecretKeyRef,
+    SecretKeyRef,
+)
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
 
@@ -33,13 +41,28 @@ class Chunking(ApiModel):
     )
 
     size: int = Field(
-        d.CHUNK_SIZE, ge=d.CHUNK_SIZE_MIN, le=d.CHUNK_SIZE_MAX, description="Characters per chunk."
+        d.CHUNK_SIZE,
+        ge=d.CHUNK_SIZE_MIN,
+        le=d.CHUNK_SIZE_MAX,
+        description="Most characters per chunk; a chunk ends earlier when maxTokens is reached.",
     )
     overlap: int = Field(
         d.CHUNK_OVERLAP,
         ge=0,
         le=d.CHUNK_OVERLAP_MAX,
         description="Characters shared by neighbouring chunks; below size.",
+    )
+    # No schema default: the model's own length is known only to the runtime, and a default would
+    # appear in every stored object and change the index hash (so rebuild) of existing corpora.
+    max_tokens: int | None = Field(
+        None,
+        ge=d.CHUNK_MAX_TOKENS_MIN,
+        le=d.CHUNK_MAX_TOKENS_MAX,
+        description="Most tokens per chunk, counted with the embedding model's tokenizer (instruction "
+        "prefix and special tokens included); size stays an upper bound in characters. Empty: the "
+        "model's max sequence length, so no chunk is truncated when embedded. Above it, "
+        "status.index.chunksTruncated counts the chunks whose tails are not embedded. Local models "
+        "only: with provider openai chunks are character windows.",
     )
 
     @model_validator(mode="after")
@@ -49,6 +72,10 @@ class Chunking(ApiModel):
 
 
 REMOTE_ONLY = ("baseURL", "apiKeySecretRef", "dimensions", "prefixes")
+MODEL_VOLUME_MESSAGE = (
+    f"with modelVolume, model is the path the volume is mounted at: under {MODEL_VOLUME_ROOT}, "
+    "without '..', with the local provider"
+)
 
 
 class Embedding(ApiModel):
@@ -68,7 +95,29 @@ class Embedding(ApiModel):
                     f".{name}",
                 )
                 for name in REMOTE_ONLY
-            )
+            ),
+            cel(
+                f"!self.model.startsWith('s3://') || self.model.matches('{S3_MODEL_URI}')",
+                "an s3:// model must be s3://BUCKET/PREFIX with a valid bucket name",
+                ".model",
+            ),
+            cel(
+                "!self.model.startsWith('s3://') || !has(self.provider) || self.provider == 'local'",
+                "an s3:// model is a local model: provider openai names the server's model instead",
+                ".model",
+            ),
+            cel(
+                "!has(self.s3) || self.model.startsWith('s3://')",
+                "s3 is only used with an s3:// model",
+                ".s3",
+            ),
+            cel(
+                f"!has(self.modelVolume) || (self.model.startsWith('{MODEL_VOLUME_ROOT}') && "
+                "!self.model.split('/').exists(p, p == '..') && "
+                "(!has(self.provider) || self.provider == 'local'))",
+                MODEL_VOLUME_MESSAGE,
+                ".modelVolume",
+            ),
         )
     )
 
@@ -79,7 +128,18 @@ class Embedding(ApiModel):
         d.DEFAULT_MODEL,
         min_length=1,
         max_length=256,
-        description="Model id or path inside the image; with provider openai, the server's model name.",
+        description="Model id, path inside the image, or s3://BUCKET/PREFIX of a sentence-transformers "
+        "model folder (copied once by the index Job into INDEX_DIR/models on the corpus volume and "
+        "loaded from there offline; see s3); with provider openai, the server's model name.",
+    )
+    s3: ModelS3Access | None = Field(
+        None, description="Endpoint, region and credentials of an s3:// model (air-gapped clusters)."
+    )
+    model_volume: ModelVolume | None = Field(
+        None,
+        description="A PersistentVolumeClaim with the model folder, mounted read-only at the path "
+        "model names (under /models/) in the index Job and the server; the build records a digest "
+        "of its files, so new weights rebuild.",
     )
     batch_size: int = Field(
         d.BATCH_SIZE,
@@ -128,6 +188,25 @@ class Embedding(ApiModel):
         description="Node labels the index and refresh pods require (e.g. a GPU node pool), merged "
         "over spec.scheduling.nodeSelector (these win on the same key).",
     )
+
+    @model_validator(mode="after")
+    def _s3_model(self) -> Embedding:
+        import re
+
+        if self.model.startswith("s3://"):
+            if not re.match(S3_MODEL_URI, self.model):
+                raise ValueError("an s3:// model must be s3://BUCKET/PREFIX with a valid bucket name")
+            if self.provider == "openai":
+                raise ValueError("an s3:// model is a local model: provider openai names the server's model")
+        elif self.s3 is not None:
+            raise ValueError("s3 is only used with an s3:// model")
+        if self.model_volume is not None and (
+            not self.model.startswith(MODEL_VOLUME_ROOT)
+            or ".." in self.model.split("/")
+            or self.provider == "openai"
+        ):
+            raise ValueError(MODEL_VOLUME_MESSAGE)
+        return self
 
     @model_validator(mode="after")
     def _remote_fields_need_openai(self) -> Embedding:

@@ -136,6 +136,12 @@ class IndexStatus(ApiModel):
     reused_embeddings: int | None = Field(
         None, ge=0, description="Chunks whose embeddings came from the cache."
     )
+    chunks_truncated: int | None = Field(
+        None,
+        ge=0,
+        description="Chunks longer than the embedding model reads (their tails are not embedded): 0 "
+        "unless spec.chunking.maxTokens exceeds the model's length; absent with a remote model.",
+    )
     job: str | None = Field(None, max_length=253, description="The Job that built (or restored) it.")
     source_revision: str | None = Field(
         None,

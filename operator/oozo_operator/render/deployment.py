@@ -64,6 +64,7 @@ def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, 
         *_secret_env(corpus),
     ]
     template_labels = L.labels(corpus, L.SERVER)
+    model_volumes, model_mounts = embedding.model_volume(corpus.spec.embedding)
     resources = rt.resources.wire() if rt.resources else DEFAULT_RESOURCES
     spec: dict[str, Any] = {
         "selector": {"matchLabels": L.selector(corpus, L.SERVER)},
@@ -102,10 +103,10 @@ def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, 
                         # while Service endpoints (kube-proxy, ingress) catch up: without it a
                         # rolling update refuses the connections routed in that window.
                         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
-                        "volumeMounts": [pod.index_mount(read_only=True), pod.TMP_MOUNT],
+                        "volumeMounts": [pod.index_mount(read_only=True), pod.TMP_MOUNT, *model_mounts],
                     }
                 ],
-                "volumes": [pod.index_volume(corpus, read_only=True), pod.TMP_VOLUME],
+                "volumes": [pod.index_volume(corpus, read_only=True), pod.TMP_VOLUME, *model_volumes],
             },
         },
     }

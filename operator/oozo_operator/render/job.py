@@ -38,6 +38,8 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
     pinned: dict[str, Any] = {"pinned_versions": keep} if keep else {}
     if spec.source.fetched:
         pinned["fetch_result_file"] = fetch.result_file(corpus)
+    if spec.chunking.max_tokens is not None:  # unset: the model's own max sequence length
+        pinned["chunk_max_tokens"] = spec.chunking.max_tokens
     if spec.evaluation:
         pinned["evaluation_questions"] = f"{EVALUATION_DIR}/{spec.evaluation.questions.key}"
         pinned["evaluation_min_hit_at5"] = spec.evaluation.min_hit_at5
@@ -109,6 +111,8 @@ def pod_template(
             *source_mounts,
             {"name": "evaluation", "mountPath": EVALUATION_DIR, "readOnly": True},
         ]
+    model_volumes, model_mounts = embedding.model_volume(corpus.spec.embedding)
+    source_volumes, source_mounts = [*source_volumes, *model_volumes], [*source_mounts, *model_mounts]
     inits, identity = [], None
     if corpus.spec.source.fetched:
         fetch_volumes, _ = fetch.volumes(corpus)
@@ -127,7 +131,10 @@ def pod_template(
         volumes=source_volumes,
         init_containers=inits,
         service_account_name=identity,
-        secret_env=embedding.api_key_env(corpus.spec.embedding),
+        secret_env=[
+            *embedding.api_key_env(corpus.spec.embedding),
+            *embedding.model_s3_credentials_env(corpus.spec.embedding),
+        ],
         embeds=True,
     )
 

@@ -35,6 +35,7 @@ from oozo_contract.manifest import (
     IndexFileInfo,
     Manifest,
     OnnxGraphInfo,
+    model_cache_identity,
 )
 from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
@@ -49,6 +50,8 @@ from oozo_runtime.indexing.documents import (
     previous_chunks,
     read_documents,
 )
+from oozo_runtime.indexing.retention import retain
+from oozo_runtime.indexing.tokens import build_counter, chunking_info, count_truncated
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,11 @@ def build(
     except ChunkingError as exc:
         raise BuildError("InvalidSettings", str(exc)) from exc
     quality_gate.check_questions(settings)
+    from oozo_runtime.model_files import model_revision
+
+    revision = model_revision(settings)  # of copied model files (s3://); else None
+    counter = build_counter(settings)
+    chunking = chunking_info(settings, counter)
     root = Path(settings.index_dir)
     with versions.build_lock(root):
         stale = versions.clean_stale_tmp(root)
@@ -112,29 +120,36 @@ def build(
             if (
                 current is not None
                 and fetched is not None
-                and _same_revision(current.manifest, settings, fetched)
+                and _same_revision(current.manifest, settings, fetched, chunking)
+                and _model_revision_of(current.manifest) == revision
             ):
                 result = _unchanged_source(current, started)
                 # nothing new at the source: no retention run is needed either
                 return result.model_copy(update={"available": versions.available(root)})
-            previous, dimension = previous_chunks(current, settings)
+            previous, dimension = previous_chunks(current, settings, chunking)
             if embedder is None and dimension is None:
                 # A full build will need the model: import torch and load it in the background
                 # while the documents are parsed, instead of after.
                 embedder = _Prefetched(settings)
-            docs = read_documents(source, settings, progress.on_stage, progress.on_advance, previous)
+            docs = read_documents(source, settings, progress.on_stage, progress.on_advance, previous, counter)
             if not docs.chunks:
                 detail = f"; {len(docs.skipped)} skipped" if docs.skipped else ""
                 raise BuildError(
                     "NoDocuments",
                     f"no usable document in {source} matching {settings.include}{detail}",
                 )
-            if current is not None and _same_inputs(current.manifest, settings, docs, embedder):
-                result = _unchanged(current, docs, started)
+            truncated = count_truncated(counter, [c.text for c in docs.chunks])
+            if (
+                current is not None
+                and _same_inputs(current.manifest, settings, docs, chunking)
+                and _model_revision_of(current.manifest) == revision
+            ):
+                result = _unchanged(current, docs, started).model_copy(update={"chunks_truncated": truncated})
             else:
-                revision = fetched.revision if fetched is not None else None
+                source_revision = fetched.revision if fetched is not None else None
+                inputs = _BuildInputs(docs, chunking, truncated, source_revision, revision)
                 result = _embed_and_publish(
-                    settings, root, tmp, docs, progress, embedder, dimension, started, revision
+                    settings, root, tmp, inputs, progress, embedder, dimension, started
                 )
         keep = set(settings.pinned_versions)
         if current is not None:  # what the server is pinned to until the operator rolls forward
@@ -145,7 +160,13 @@ def build(
         )
 
 
-def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet, embedder: Any) -> bool:
+def _model_revision_of(manifest: Manifest) -> str | None:
+    return manifest.embedding.model_revision if manifest.embedding else None
+
+
+def _same_inputs(
+    manifest: Manifest, settings: IndexSettings, docs: DocumentSet, chunking: ChunkingInfo
+) -> bool:
     """Whether the current version was built from exactly these inputs: then a new version would
     hold the same index under another name."""
     from oozo_runtime.embedding import expected_fingerprint
@@ -153,7 +174,7 @@ def _same_inputs(manifest: Manifest, settings: IndexSettings, docs: DocumentSet,
     built = manifest.embedding.fingerprint() if manifest.embedding else None
     return (
         built == expected_fingerprint(settings)
-        and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
+        and manifest.chunking == chunking
         and manifest.index.type == settings.index_type
         and manifest.documents == docs.documents
         and _has_query_graph(settings, manifest)
@@ -171,7 +192,9 @@ def _has_query_graph(settings: IndexSettings, manifest: Manifest) -> bool:
     return reusable_graph(Path(settings.index_dir), manifest, embedding.model) is not None
 
 
-def _same_revision(manifest: Manifest, settings: IndexSettings, fetched: FetchResult) -> bool:
+def _same_revision(
+    manifest: Manifest, settings: IndexSettings, fetched: FetchResult, chunking: ChunkingInfo
+) -> bool:
     """The fetch found the source at the revision the current version was built from, and the
     version was built with these settings: its documents are the ones in SOURCE already."""
     from oozo_runtime.embedding import expected_fingerprint
@@ -182,7 +205,7 @@ def _same_revision(manifest: Manifest, settings: IndexSettings, fetched: FetchRe
         and manifest.source_revision == fetched.revision
         and built == expected_fingerprint(settings)
         and _has_query_graph(settings, manifest)
-        and manifest.chunking == ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap)
+        and manifest.chunking == chunking
         and manifest.index.type == settings.index_type
     )
 
@@ -195,7 +218,9 @@ def _unchanged_source(current: CurrentVersion, started: float) -> IndexBuildResu
         extra={"version": manifest.version, "sourceRevision": manifest.source_revision},
     )
     chunks = manifest.counts.chunks if manifest.counts else 0
-    return _current_as_result(current, len(manifest.documents), chunks, manifest.skipped, started)
+    truncated = manifest.counts.chunks_truncated if manifest.counts else None
+    result = _current_as_result(current, len(manifest.documents), chunks, manifest.skipped, started)
+    return result.model_copy(update={"chunks_truncated": truncated})
 
 
 def _unchanged(current: CurrentVersion, docs: DocumentSet, started: float) -> IndexBuildResult:
@@ -226,32 +251,6 @@ def _current_as_result(
         unchanged=True,
         evaluation=manifest.evaluation,
     )
-
-
-def retain(root: Path, keep_newest: int, keep: set[str]) -> list[str]:
-    """Delete the versions beyond the newest `keep_newest` that are neither current nor in
-    `keep`, then the embedding cache and the ONNX graph of every model no kept version uses."""
-    from oozo_runtime.indexing.cache import prune_models
-    from oozo_runtime.indexing.onnx_export import prune_graphs
-
-    current = versions.current_version(root)
-    pruned = versions.prune(root, keep_newest, keep | ({current} if current else set()))
-    if pruned:
-        log.info("pruned old index versions", extra={"pruned": pruned})
-    kept_models: set[tuple[str, str]] = set()
-    kept_graphs: set[str] = set()
-    for name in versions.list_versions(root):
-        try:
-            embedding = versions.read_manifest(root / versions.VERSIONS / name).embedding
-        except (OSError, ValueError):
-            continue
-        if embedding:
-            kept_models.add((embedding.cache_identity(), embedding.passage_prefix))
-            if embedding.onnx:
-                kept_graphs.add(embedding.onnx.folder)
-    prune_models(root / versions.CACHE, kept_models)
-    prune_graphs(root, kept_graphs)
-    return pruned
 
 
 class _Prefetched:
@@ -294,16 +293,26 @@ def _query_graph(
     return graph_for_build(root, embedder)
 
 
+@dataclass(frozen=True)
+class _BuildInputs:
+    """What a new version is built from, and what the manifest records about it."""
+
+    docs: DocumentSet
+    chunking: ChunkingInfo
+    chunks_truncated: int | None
+    source_revision: str | None
+    model_revision: str | None  # of model files Oozo copied (s3://)
+
+
 def _embed_and_publish(
     settings: IndexSettings,
     root: Path,
     tmp: Path,
-    docs: DocumentSet,
+    inputs: _BuildInputs,
     progress: Progress,
     embedder: Any,
     dimension: int | None,
     started: float,
-    source_revision: str | None = None,
 ) -> IndexBuildResult:
     import numpy as np
 
@@ -315,6 +324,7 @@ def _embed_and_publish(
     def load_model() -> Any:
         return make_embedder(settings)
 
+    docs = inputs.docs
     if isinstance(embedder, _Prefetched):
         embedder = embedder.get()
     # The model is loaded only when some chunk is not in the cache (and its dimension unknown):
@@ -329,7 +339,8 @@ def _embed_and_publish(
         embedder = load_model()
     dimension = embedder.dimension if embedder else dimension
     assert dimension is not None
-    cache = EmbeddingCache(root / versions.CACHE, fingerprint.cache_identity(), prefixes.passage, dimension)
+    identity = model_cache_identity(fingerprint, inputs.model_revision)
+    cache = EmbeddingCache(root / versions.CACHE, identity, prefixes.passage, dimension)
     hashes = [c.content_hash for c in docs.chunks]
     found, cached = cache.lookup(hashes)
     vectors = np.zeros((len(hashes), dimension), dtype=np.float32)
@@ -353,9 +364,7 @@ def _embed_and_publish(
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     lexical = LexicalIndex.build([c.text for c in docs.chunks]).save(tmp)  # hybrid's BM25 half
     digest = hashlib.sha256(
-        json.dumps(
-            [fingerprint.cache_identity(), settings.chunk_size, settings.chunk_overlap, docs.documents]
-        ).encode()
+        json.dumps([identity, *inputs.chunking.model_dump().values(), docs.documents]).encode()
     ).hexdigest()
     built_at = datetime.now(UTC).replace(microsecond=0)
     built_at_text = built_at.isoformat().replace("+00:00", "Z")
@@ -378,14 +387,17 @@ def _embed_and_publish(
             server_prefixes=fingerprint.server_prefixes or None,
             onnx=onnx,
             onnx_error=onnx_error,
+            model_revision=inputs.model_revision,
         ),
-        chunking=ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap),
+        chunking=inputs.chunking,
         index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),
         lexical=lexical,
         documents=docs.documents,
         skipped=docs.skipped,
-        counts=Counts(documents=len(docs.documents), chunks=len(docs.chunks)),
-        source_revision=source_revision,
+        counts=Counts(
+            documents=len(docs.documents), chunks=len(docs.chunks), chunks_truncated=inputs.chunks_truncated
+        ),
+        source_revision=inputs.source_revision,
     )
     versions.write_manifest(tmp, manifest)
     evaluation = quality_gate.evaluate(settings, root, tmp, manifest, embedder)  # before cache, current move
@@ -405,6 +417,7 @@ def _embed_and_publish(
         built_at=built_at_text,
         build_seconds=round(time.monotonic() - started, 3),
         reused_embeddings=int(found.sum()),
+        chunks_truncated=inputs.chunks_truncated,
         index_type=settings.index_type,
         evaluation=evaluation,
     )

@@ -1,4 +1,8 @@
-"""Split a document's blocks into overlapping windows of about `size` characters.
+"""Split a document's blocks into overlapping windows of at most `size` characters and, with a
+token counter (oozo_runtime.indexing.tokens), at most its token budget: the window is cut back
+until the model reads all of it, at the same kinds of boundary, and the overlap shrinks in the
+same proportion as the window (Russian text is about one MiniLM token per character, so a
+200-character overlap of a 250-character window would make four times the chunks).
 
 A window ends at the last paragraph break in its second half if there is one, else at the last
 sentence end, else at the last space; the next window starts `overlap` characters earlier, moved
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 
 from oozo_contract.defaults import check_overlap_below_size
 from oozo_runtime.indexing.parsing import Block
+from oozo_runtime.indexing.tokens import TokenCounter
 
 PARAGRAPH_SEP = "\n\n"
 _SENTENCE_END = re.compile(r"[.!?…:;](?=[\s\"')\]]|$)|\n")
@@ -51,23 +56,45 @@ def validate(size: int, overlap: int) -> None:
         raise ChunkingError(str(exc)) from exc
 
 
-def chunk_blocks(document: str, blocks: list[Block], size: int = 1000, overlap: int = 200) -> list[Chunk]:
+def chunk_blocks(
+    document: str,
+    blocks: list[Block],
+    size: int = 1000,
+    overlap: int = 200,
+    counter: TokenCounter | None = None,
+) -> list[Chunk]:
     validate(size, overlap)
     text, starts, headings = _join(blocks)
     chunks: list[Chunk] = []
     start, n = 0, len(text)
     while start < n:
         end = n if n - start <= size else _break_before(text, start, start + size)
+        window = size
+        if counter is not None:
+            end, window = _fit_tokens(text, start, end, size, counter)
         piece = text[start:end].strip()
         if piece:
             chunks.append(Chunk(document, len(chunks), piece, _heading_at(starts, headings, start, end)))
         if end >= n:
             break
-        if overlap == 0:
+        step_back = overlap * window // size
+        if step_back == 0:
             start = _skip_space(text, end, n)
         else:
-            start = _start_after(text, max(end - overlap, start + 1), end, size)
+            start = _start_after(text, max(end - step_back, start + 1), end, window)
     return chunks
+
+
+def _fit_tokens(text: str, start: int, end: int, size: int, counter: TokenCounter) -> tuple[int, int]:
+    """The end of the window [start, end) cut back until it fits the token budget, and the width
+    in characters the budget allowed (`size` when it did not cut)."""
+    window = size
+    while (cut := counter.fit_end(text, start, end)) is not None:
+        window = min(window, cut - start)
+        # Strictly shorter each round, and never empty: one character always fits a budget
+        # larger than the prefix and special tokens (tokens.token_counter refuses smaller).
+        end = max(min(_break_before(text, start, cut), end - 1), start + 1)
+    return end, max(window, 1)
 
 
 def _join(blocks: list[Block]) -> tuple[str, list[int], list[str | None]]:

@@ -17,6 +17,7 @@ from oozo_runtime import versions
 from oozo_runtime.indexing.chunking import Chunk, chunk_blocks
 from oozo_runtime.indexing.isolation import IsolatedParser
 from oozo_runtime.indexing.parsing import SUPPORTED_SUFFIXES, DocumentLimits, UnusableDocument
+from oozo_runtime.indexing.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,12 @@ def current_version(root: Path) -> CurrentVersion | None:
 
 
 def previous_chunks(
-    current: CurrentVersion | None, settings: IndexSettings
+    current: CurrentVersion | None, settings: IndexSettings, chunking: ChunkingInfo
 ) -> tuple[dict[str, tuple[str, list[Chunk]]], int | None]:
     """Chunks of the current version by document, with the document's sha256, when it was
-    chunked with the same parameters; and its embedding dimension when built with the same model.
-    An unchanged document (same bytes) then needs no parsing at all."""
+    chunked with the same parameters (`chunking`, token budget included); and its embedding
+    dimension when built with the same model. An unchanged document (same bytes) then needs no
+    parsing at all."""
     if current is None:
         return {}, None
     manifest = current.manifest
@@ -95,7 +97,7 @@ def previous_chunks(
         manifest.embedding is not None and manifest.embedding.fingerprint() == expected_fingerprint(settings)
     )
     dimension = manifest.dimension if same_embedder else None
-    if manifest.chunking != ChunkingInfo(size=settings.chunk_size, overlap=settings.chunk_overlap):
+    if manifest.chunking != chunking:
         return {}, dimension
     by_doc: dict[str, list[Chunk]] = {}
     try:
@@ -117,6 +119,7 @@ def read_documents(
     on_stage: Callable[[str, int], None],
     on_advance: Callable[[int], None],
     previous: dict[str, tuple[str, list[Chunk]]] | None = None,
+    counter: TokenCounter | None = None,
 ) -> DocumentSet:
     docs = DocumentSet()
     previous = previous or {}
@@ -129,7 +132,7 @@ def read_documents(
         for path in files:
             name = path.relative_to(source).as_posix()
             try:
-                chunks, digest = _chunks_of(path, name, settings, parser, previous)
+                chunks, digest = _chunks_of(path, name, settings, parser, previous, counter)
             except UnusableDocument as exc:
                 docs.skip(name, str(exc))
             else:
@@ -145,6 +148,7 @@ def _chunks_of(
     settings: IndexSettings,
     parser: IsolatedParser,
     previous: dict[str, tuple[str, list[Chunk]]],
+    counter: TokenCounter | None,
 ) -> tuple[list[Chunk], str]:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise UnusableDocument(f"unsupported file type {path.suffix or '(none)'}")
@@ -156,7 +160,7 @@ def _chunks_of(
         chunks = previous[name][1]
     else:
         blocks = parser.parse(path)
-        chunks = chunk_blocks(name, blocks, settings.chunk_size, settings.chunk_overlap)
+        chunks = chunk_blocks(name, blocks, settings.chunk_size, settings.chunk_overlap, counter)
     if not chunks:
         raise UnusableDocument("no text")
     if len(chunks) > settings.max_document_chunks:
