@@ -16,12 +16,15 @@ rendered pod against the Service and runs its script against a live operator ins
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 from devcluster.ragcorpus import install_crd
 from tests.controlplane.test_chart import CHART, helm  # noqa: F401  (helm: a fixture)
+from tests.doc_commands import REPO, documented, shell
 
 CRD = "crd/ragcorpora.rag.oozo.dev"
 
@@ -37,31 +40,44 @@ def log_level(deployment: dict[str, Any]) -> str:
     return str(next(e["value"] for e in env if e["name"] == "OOZO_LOG_LEVEL"))
 
 
-def test_install_upgrade_uninstall_keeps_the_crd(helm: str, control_plane: Any) -> None:  # noqa: F811
-    env = control_plane.env()
-    release, namespace = f"oozo-lc-{uuid.uuid4().hex[:4]}", f"oozo-lc-{uuid.uuid4().hex[:4]}"
-    install_crd(env)  # as a release from crds/, or `kubectl apply`, left it: unowned by Helm
-    run(env, "kubectl", "label", CRD, "--overwrite", "app.kubernetes.io/managed-by=Helm")
-    run(
-        env,
-        "kubectl",
-        "annotate",
-        CRD,
-        "--overwrite",
-        f"meta.helm.sh/release-name={release}",
-        f"meta.helm.sh/release-namespace={namespace}",
+def as_test_release(command: str, release: str, namespace: str) -> str:
+    """A documented line for the release `oozo` in `oozo-system`, made the test's own (the API
+    server is shared with other tests)."""
+    return (
+        command.replace("release-name=oozo ", f"release-name={release} ")
+        .replace(" oozo charts/oozo ", f" {release} charts/oozo ")
+        .replace("oozo-system", namespace)
     )
+
+
+def run_documented(env: dict[str, str], command: str, *extra: str) -> str:
+    """A documented line run by bash from the checkout (charts/oozo is relative), `extra` flags
+    appended."""
+    done = shell(" ".join([command, *extra]), REPO, env, timeout=300)
+    assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def test_install_upgrade_uninstall_keeps_the_crd(helm: str, control_plane: Any) -> None:  # noqa: F811
+    """docs/install.md's (and the chart README's) lines, read from the pages and run by bash:
+    the CRD handed to the release, `helm upgrade --install`, `helm upgrade --reuse-values`.
+    Changed for the test, visibly: the release's name and namespace, and the corpus policy left
+    out on install (see above), logLevel set on upgrade to see the upgrade change something."""
+    env = {**control_plane.env(), "PATH": f"{Path(helm).parent}{os.pathsep}{os.environ['PATH']}"}
+    release, namespace = f"oozo-lc-{uuid.uuid4().hex[:4]}", f"oozo-lc-{uuid.uuid4().hex[:4]}"
+    install = documented("docs/install.md", startswith="helm upgrade --install")
+    assert documented("charts/oozo/README.md", startswith="helm upgrade --install") == install
+    upgrade = documented("docs/install.md", startswith="helm upgrade oozo")
+    hand_over = [
+        documented("docs/install.md", startswith="kubectl label crd ragcorpora.rag.oozo.dev"),
+        documented("docs/install.md", startswith="kubectl annotate crd ragcorpora.rag.oozo.dev"),
+    ]
+    install_crd(env)  # as a release from crds/, or `kubectl apply`, left it: unowned by Helm
+    for command in hand_over:
+        run_documented(env, as_test_release(command, release, namespace))
     common = ["--namespace", namespace]
-    installed = run(
-        env,
-        helm,
-        "install",
-        release,
-        str(CHART),
-        *common,
-        "--create-namespace",
-        "--set",
-        "corpusPolicy.admission=false",
+    installed = run_documented(
+        env, as_test_release(install, release, namespace), "--set", "corpusPolicy.admission=false"
     )
     notes = installed.split("NOTES:", 1)[1]
     assert f"rollout status deployment/{release}" in notes, notes
@@ -74,7 +90,7 @@ def test_install_upgrade_uninstall_keeps_the_crd(helm: str, control_plane: Any) 
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert crd["metadata"]["labels"]["app.kubernetes.io/instance"] == release
 
-    run(env, helm, "upgrade", release, str(CHART), *common, "--reuse-values", "--set", "logLevel=debug")
+    run_documented(env, as_test_release(upgrade, release, namespace), "--set", "logLevel=debug")
     deployment = json.loads(run(env, "kubectl", "get", "deployment", release, "-n", namespace, "-o", "json"))
     assert log_level(deployment) == "debug"
     history = json.loads(run(env, helm, "history", release, *common, "-o", "json"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,6 +15,7 @@ from devcluster.kstatus import kstatus
 from devcluster.kubelet.player import KubeletPlayer, index_result_message
 from devcluster.ragcorpus import GROUP, PLURAL, VERSION, condition, volume_for
 from devcluster.waiting import wait_for
+from tests.doc_commands import documented, namespaced_kubeconfig, shell
 from tests.example_steps import steps_of
 from tests.k8s_fields import owners_of
 from tests.operator_builders import on_local_node
@@ -61,6 +63,49 @@ def test_quickstart_goes_ready(
         text=True,
     )
     assert waited.returncode == 0, waited.stderr
+
+
+def test_the_operator_page_quickstart_lines_go_ready(
+    control_plane: Any, operator: Operator, api: client.ApiClient, ns: str, tmp_path: Path
+) -> None:
+    """docs/operator.md's quickstart after the install line: `kubectl apply -k examples/quickstart`,
+    `kubectl wait ... Ready` and `kubectl get ragc`, read from the page and run by bash from the
+    checkout, in a kubeconfig whose current namespace is the test's (the lines name none). One
+    visible substitution: the quickstart's demo overlay, the same corpus with its pods placed on
+    the node whose kubelet the test plays (kwok's node would finish the index Job without a
+    result); the kubelet player reports the index and the servers, as a cluster's kubelet would."""
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    env = {"KUBECONFIG": str(namespaced_kubeconfig(control_plane.kubeconfig, ns, tmp_path))}
+    volume_for(core, ns, "handbook")
+    quickstart = documented("docs/operator.md", startswith="kubectl apply -k examples/quickstart")
+    applied = shell(quickstart.replace("examples/quickstart", "examples/quickstart/demo"), REPO, env)
+    assert applied.returncode == 0, applied.stderr
+    waiting = subprocess.Popen(
+        ["bash", "-c", documented("docs/operator.md", startswith="kubectl wait --for=condition=Ready")],
+        env={**control_plane.env(), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for("the index Job", lambda: client.BatchV1Api(api).list_namespaced_job(ns).items, 30)
+        kubelet = KubeletPlayer(core)
+        kubelet.finish_index(ns, "handbook", index_result_message("20260101-docs", documents=3, chunks=5))
+
+        def serving() -> dict[str, Any] | None:
+            kubelet.ready_servers(ns, "handbook")
+            obj = corpus(custom, ns, "handbook")
+            return obj if condition(obj, "Ready").get("status") == "True" else None
+
+        wait_for("Ready", serving, 60)
+        out, err = waiting.communicate(timeout=30)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0 and "condition met" in out, err
+    table = shell(documented("docs/operator.md", startswith="kubectl get ragc"), REPO, env)
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "READY", "REASON", "DOCUMENTS", "CHUNKS", "VERSION", "AGE"]
+    assert row.split()[:6] == ["handbook", "True", "Serving", "3", "5", "20260101-docs"]
 
 
 def test_openai_example_wires_secrets_by_reference(

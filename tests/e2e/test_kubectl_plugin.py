@@ -1,13 +1,15 @@
 """`kubectl oozo` against the whole loop: a RagCorpus with auth and a MinIO backup target,
 Ready with a real served index, operated by the plugin run as a real subprocess (the
 `kubectl-oozo` console script) with the test cluster's kubeconfig, the way a user runs it.
-Every command shown in docs/kubectl-plugin.md is run here."""
+Every `kubectl oozo` command shown in docs/kubectl-plugin.md is run here, read from the page
+(tests.doc_commands.documented); rollback's are in test_rollback.py."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import shlex
 import subprocess
 import tarfile
 import time
@@ -20,6 +22,7 @@ import pytest
 from devcluster.operator_process import VENV_BIN
 from devcluster.s3server import S3Server
 from devcluster.stack import Stack, kubectl
+from tests.doc_commands import documented
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
 
@@ -28,9 +31,12 @@ CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
 BUCKET = "oozo-backups"
 
 
-def plugin(corpus: DeployedCorpus, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def plugin(
+    corpus: DeployedCorpus, *args: str, check: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     run = subprocess.run(
         [PLUGIN, "--kubeconfig", str(corpus.kubeconfig), "-n", corpus.namespace, *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -39,6 +45,16 @@ def plugin(corpus: DeployedCorpus, *args: str, check: bool = True) -> subprocess
     if check and run.returncode != 0:
         raise AssertionError(f"kubectl oozo {' '.join(args)} failed ({run.returncode}):\n{run.stderr}")
     return run
+
+
+def page_args(command: str) -> list[str]:
+    """A documented `kubectl oozo ...` line as the plugin's arguments: `kubectl oozo` is the
+    `kubectl-oozo` script kubectl execs, and the page's `-n docs` becomes the test's namespace,
+    which `plugin` passes."""
+    args = shlex.split(command)
+    assert args[:2] == ["kubectl", "oozo"] and args[args.index("-n") + 1] == "docs", command
+    at = args.index("-n")
+    return args[2:at] + args[at + 2 :]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +111,8 @@ def secret_values(corpus: DeployedCorpus) -> list[str]:
 
 def test_status_shows_conditions_index_and_endpoint_on_one_screen(guarded: DeployedCorpus) -> None:
     version = guarded.get()["status"]["index"]["version"]
-    screen = plugin(guarded, "status", "handbook").stdout
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo status handbook -n docs")
+    screen = plugin(guarded, *page_args(shown)).stdout
     for expected in ("Ready", "IndexPublished", version, "Conditions", "handbook-index-", "http:80/TCP"):
         assert expected in screen, screen
     assert "no backup configured" not in screen, screen
@@ -103,7 +120,8 @@ def test_status_shows_conditions_index_and_endpoint_on_one_screen(guarded: Deplo
 
 def test_status_json_is_the_same_data_structured(guarded: DeployedCorpus) -> None:
     status = guarded.get()["status"]
-    data = json.loads(plugin(guarded, "status", "handbook", "-o", "json").stdout)
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo status", contains="-o json")
+    data = json.loads(plugin(guarded, *page_args(shown)).stdout)
     assert {"type": "Ready", "status": "True"}.items() <= next(
         c for c in data["conditions"] if c["type"] == "Ready"
     ).items()
@@ -118,12 +136,15 @@ def test_versions_names_the_serving_version(guarded: DeployedCorpus) -> None:
     version = guarded.get()["status"]["index"]["version"]
     data = json.loads(plugin(guarded, "versions", "handbook", "-o", "json").stdout)
     assert data["versions"][0] == {**data["versions"][0], "role": "serving", "version": version}
-    assert version in plugin(guarded, "versions", "handbook").stdout
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo versions")
+    assert version in plugin(guarded, *page_args(shown)).stdout
 
 
 def test_query_reads_the_api_key_from_the_secret_and_answers(guarded: DeployedCorpus) -> None:
     endpoint = guarded.endpoint()
-    run = plugin(guarded, "query", "handbook", CODE_WORD_QUESTION, "--top-k", "2", "--endpoint", endpoint)
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo query")
+    # The page's endpoint is its port-forward's; the test reaches the Service's endpoint directly.
+    run = plugin(guarded, *page_args(shown.replace("http://127.0.0.1:8080", endpoint)))
     assert "PERIWINKLE" in run.stdout, run.stdout
     assert "aurora-launch.docx" in run.stdout, run.stdout
     reply = json.loads(
@@ -146,7 +167,9 @@ def test_a_missing_corpus_is_one_clear_line(guarded: DeployedCorpus) -> None:
 
 
 def test_backup_creates_a_job_from_the_cronjob_that_backs_up_to_minio(guarded: DeployedCorpus) -> None:
-    run = plugin(guarded, "backup", "handbook", "--job-name", "handbook-backup-now")
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo backup")
+    run = plugin(guarded, *page_args(shown))
+    assert "--job-name handbook-backup-now" in shown
     assert "job.batch/handbook-backup-now created" in run.stdout
     job = json.loads(guarded.kubectl("get", "job", "handbook-backup-now", "-o", "json").stdout)
     cron = json.loads(guarded.kubectl("get", "cronjob", "handbook-backup", "-o", "json").stdout)
@@ -190,8 +213,9 @@ def test_status_keeps_the_last_backups_newest_first_as_minio_holds_them(
 
 
 def test_report_bundles_the_children_and_no_secret_value(guarded: DeployedCorpus, tmp_path: Path) -> None:
-    bundle = tmp_path / "report.tar.gz"
-    plugin(guarded, "report", "handbook", "-o", str(bundle))
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo report")
+    plugin(guarded, *page_args(shown), cwd=tmp_path)
+    bundle = tmp_path / "handbook-report.tar.gz"  # the page's -o
     with tarfile.open(bundle) as tar:
         files = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
     for child in ("Deployment-handbook", "Service-handbook", "ConfigMap-handbook-config",
@@ -210,7 +234,8 @@ def test_report_bundles_the_children_and_no_secret_value(guarded: DeployedCorpus
 def test_logs_of_the_build_go_through_the_api_server(guarded: DeployedCorpus) -> None:
     """The local kubelet serves no kubelet API, so the API server cannot stream pod logs here:
     the plugin must find the build's pod and report the refusal in one line, not a traceback."""
-    run = plugin(guarded, "logs", "handbook", "--build", check=False)
+    shown = documented("docs/kubectl-plugin.md", startswith="kubectl oozo logs")
+    run = plugin(guarded, *page_args(shown), check=False)
     pods = guarded.kubectl("get", "pods", "-l", "app.kubernetes.io/component=index", "-o", "name").stdout
     if run.returncode == 0:
         assert run.stdout.strip(), "logs printed nothing"
@@ -226,7 +251,7 @@ def test_reindex_starts_a_new_build_job(guarded: DeployedCorpus) -> None:
         return set(out.split())
 
     before = index_jobs()
-    run = plugin(guarded, "reindex", "handbook")
+    run = plugin(guarded, *page_args(documented("docs/kubectl-plugin.md", startswith="kubectl oozo reindex")))
     assert "reindex requested at" in run.stdout
     annotations = guarded.get()["metadata"]["annotations"]
     assert annotations["rag.oozo.dev/reindex-requested-at"].endswith("Z")

@@ -7,9 +7,11 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
+from tests.doc_commands import documented, namespaced_kubeconfig, shell
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
 
@@ -47,6 +49,39 @@ def test_ready_corpus_answers_from_the_right_document(handbook: DeployedCorpus) 
     assert row[0] == "handbook" and row[header.index("READY")] == "True", out
     assert row[header.index("DOCUMENTS")] == "3", out
     assert row[header.index("VERSION")] == status["index"]["version"], out
+
+
+def test_the_documented_queries_answer_as_written(handbook: DeployedCorpus, tmp_path: Path) -> None:
+    """The query lines of README.md, docs/querying.md and docs/operator.md, read from the pages and
+    run by bash. Substituted, visibly: the Service's in-cluster name by its endpoint, the pages'
+    namespace by the test's (README's and querying.md's lines name none: they run in a kubeconfig
+    whose current namespace is the test's)."""
+    kubeconfig = {"KUBECONFIG": str(namespaced_kubeconfig(handbook.kubeconfig, handbook.namespace, tmp_path))}
+    endpoint = handbook.endpoint()
+    readme = "\n".join(
+        [
+            documented("README.md", startswith="kubectl wait --for=condition=Ready ragcorpus/handbook"),
+            documented("README.md", startswith="KEY=$(kubectl get secret handbook-api-key"),
+            documented("README.md", startswith="curl -s http://handbook.default.svc/api/query"),
+        ]
+    ).replace("http://handbook.default.svc", endpoint)
+    querying = documented("docs/querying.md", startswith="curl").replace("http://handbook.docs.svc", endpoint)
+    operator = "\n".join(
+        [
+            documented("docs/operator.md", startswith="KEY=$(kubectl get secret handbook-api-key -n docs"),
+            documented("docs/operator.md", startswith="curl -s http://handbook.docs.svc/api/query"),
+        ]
+    )
+    operator = operator.replace("-n docs", f"-n {handbook.namespace}").replace(
+        "http://handbook.docs.svc", endpoint
+    )
+    version = handbook.get()["status"]["index"]["version"]
+    for script in (readme, querying, operator):
+        done = shell(script, tmp_path, kubeconfig, timeout=120)
+        assert done.returncode == 0, (script, done.stderr)
+        reply = json.loads(done.stdout.splitlines()[-1])
+        assert reply.get("answer") and reply["index_version"] == version, (script, reply)
+    assert sources_of(json.loads(shell(querying, tmp_path, kubeconfig).stdout)), querying  # return_sources
 
 
 class QueryLoop(threading.Thread):
@@ -146,3 +181,18 @@ def test_changed_document_rolls_out_a_new_index_without_failed_queries(handbook:
     seen = roll_out_under_load(handbook, change, "MARIGOLD")
     print(f"rolled {seen['before']} → {seen['after']} under {seen['queries']} queries, none failed")
     assert "PERIWINKLE" not in json.dumps(handbook.query(CODE_WORD_QUESTION))
+
+
+def test_the_documented_reindex_annotation_starts_a_build(handbook: DeployedCorpus, tmp_path: Path) -> None:
+    """docs/operator.md's reindex line, read from the page and run by bash in a kubeconfig whose
+    current namespace is the test's (the line names none)."""
+    kubeconfig = {"KUBECONFIG": str(namespaced_kubeconfig(handbook.kubeconfig, handbook.namespace, tmp_path))}
+    before = index_jobs(handbook)
+    command = documented("docs/operator.md", startswith="kubectl annotate ragcorpus handbook")
+    done = shell(command, tmp_path, kubeconfig, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert handbook.get()["metadata"]["annotations"]["rag.oozo.dev/reindex-requested-at"].endswith("Z")
+    deadline = time.monotonic() + 60
+    while not index_jobs(handbook) - before:
+        assert time.monotonic() < deadline, handbook.diagnose()
+        time.sleep(1)

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from devcluster.stack import Stack, kubectl
+from tests.doc_commands import documented
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
-from tests.e2e.test_kubectl_plugin import plugin
+from tests.e2e.test_kubectl_plugin import page_args, plugin
 from tests.e2e.test_quickstart_loop import CODE_WORD_QUESTION, QueryLoop, index_jobs, roll_out_under_load
 
 
@@ -85,13 +86,14 @@ def test_rollback_serves_the_earlier_version_and_latest_returns_without_a_failed
     two_versions: tuple[DeployedCorpus, str, str],
 ) -> None:
     corpus, older, newest = two_versions
+    back = documented("docs/kubectl-plugin.md", startswith="kubectl oozo rollback handbook -n docs")
+    latest = documented("docs/kubectl-plugin.md", startswith="kubectl oozo rollback", contains="--latest")
     listed = json.loads(plugin(corpus, "versions", "handbook", "-o", "json").stdout)
     assert [r["version"] for r in listed["versions"]][:2] == [newest, older], listed
     assert listed["versions"][0]["role"] == "serving"
 
-    loop = roll_under_load(
-        corpus, lambda: plugin(corpus, "rollback", "handbook"), older, "PERIWINKLE"
-    )  # the documented `kubectl oozo rollback handbook -n docs`: the version before the serving one
+    # The page's plain rollback: the version before the serving one.
+    loop = roll_under_load(corpus, lambda: plugin(corpus, *page_args(back)), older, "PERIWINKLE")
     assert set(loop.versions) == {newest, older}, loop.versions
     stored = corpus.get()
     assert stored["spec"]["index"]["pinnedVersion"] == older
@@ -104,9 +106,7 @@ def test_rollback_serves_the_earlier_version_and_latest_returns_without_a_failed
     }
     assert (roles[older], roles[newest]) == ("serving, pinned", "newest"), roles
 
-    loop = roll_under_load(
-        corpus, lambda: plugin(corpus, "rollback", "handbook", "--latest"), newest, "MARIGOLD"
-    )
+    loop = roll_under_load(corpus, lambda: plugin(corpus, *page_args(latest)), newest, "MARIGOLD")
     assert set(loop.versions) == {older, newest}, loop.versions
     stored = corpus.get()
     assert "pinnedVersion" not in stored["spec"]["index"]

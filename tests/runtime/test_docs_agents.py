@@ -21,6 +21,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.doc_commands import documented
 from tests.runtime.conftest import Server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "agents.md"
@@ -101,7 +102,7 @@ def test_the_python_examples_print_the_answer_and_its_source(server: Server) -> 
 
 
 def test_the_curl_example_answers(server: Server) -> None:
-    [curl] = [b for b in blocks("sh") if "/v1/chat/completions" in b]
+    curl = documented("docs/agents.md", startswith="curl", contains="/v1/chat/completions")
     reply = json.loads(run(["bash", "-c", swapped(curl, server)], server))
     assert reply["object"] == "chat.completion"
     assert reply["sources"][0]["document"] == "hr/leave.md"

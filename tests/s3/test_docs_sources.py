@@ -9,24 +9,19 @@ import shlex
 from pathlib import Path
 
 from devcluster.s3server import S3Server
+from tests.doc_commands import documented_all
 from tests.runtime.http_docs import serve_docs
 from tests.s3.helpers import oozo
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "sources.md"
-
-
-def documented_commands() -> list[tuple[list[str], str]]:
-    """Each `$ oozo ...` line of the page with the JSON line printed under it."""
-    lines = DOC.read_text().splitlines()
-    return [
-        (shlex.split(line[2:]), lines[i + 1]) for i, line in enumerate(lines) if line.startswith("$ oozo ")
-    ]
 
 
 def test_the_commands_of_docs_sources_md_work_as_documented(
     s3_server: S3Server, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
-    commands = documented_commands()
+    # Each `$ oozo ...` line of the page with the JSON line printed under it.
+    commands = [
+        (shlex.split(c.text), c.shown_output[0])
+        for c in documented_all("docs/sources.md", startswith="oozo ")
+    ]
     assert [args[:2] for args, _ in commands] == [["oozo", "fetch"]] * 3 + [["oozo", "index"]]
     (tmp_path / "handbook").mkdir()
     for name in ("leave.md", "travel.md"):
