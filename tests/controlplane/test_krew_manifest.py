@@ -7,6 +7,7 @@ installed beside it."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import os
 import subprocess
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 
 from devcluster.ragcorpus import install_crd
-from hack.krew_archives import MANIFEST, OUT, PLATFORMS, ROOT, archive_name, build_all, manifest
+from hack.krew_archives import MANIFEST, OUT, PLATFORMS, ROOT, archive_name, manifest
+from tests.doc_commands import documented, shell
 
 Archives = tuple[Path, dict[tuple[str, str], str]]  # the folder of the archives, and their sha256s
 
@@ -31,8 +33,17 @@ def krew_tools() -> Path:
 
 @pytest.fixture(scope="module")
 def archives() -> Archives:
-    """Built where docs/kubectl-plugin.md's first command puts them (dist/ is not committed)."""
-    return OUT, build_all(OUT)
+    """Built by docs/kubectl-plugin.md's command, where it puts them (dist/ is not committed).
+    The command also rewrites plugin/krew/oozo.yaml; the committed text is put back, so the
+    staleness test compares what is committed with what the archives need."""
+    committed = MANIFEST.read_text()
+    build = documented("docs/kubectl-plugin.md", startswith=".venv/bin/python -m hack.krew_archives")
+    try:
+        shell(build, cwd=ROOT, timeout=900)
+    finally:
+        MANIFEST.write_text(committed)
+    shas = {key: hashlib.sha256((OUT / archive_name(*key)).read_bytes()).hexdigest() for key in PLATFORMS}
+    return OUT, shas
 
 
 @pytest.fixture
@@ -83,14 +94,11 @@ def test_plugin_installed_by_krew_from_the_archive_answers_the_api_server(
     krew_root = tmp_path / "krew"
     env = {**control_plane.env(), "KREW_ROOT": str(krew_root), "PATH": f"{krew_tools}:{os.environ['PATH']}"}
     archive = (archives[0] / archive_name("linux", "amd64")).relative_to(ROOT)
-    # docs/kubectl-plugin.md's command, from the checkout
+    # docs/kubectl-plugin.md's command, from the checkout: the linux/amd64 archive it names
+    command = documented("docs/kubectl-plugin.md", startswith="kubectl krew install")
+    assert f"--archive={archive}" in command, command
     installed = subprocess.run(
-        ["kubectl", "krew", "install", "--manifest=plugin/krew/oozo.yaml", f"--archive={archive}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     plugin = krew_root / "bin" / "kubectl-oozo"
@@ -119,8 +127,15 @@ def test_pipx_install_from_a_checkout_gives_kubectl_oozo(control_plane: Any, tmp
     ).stdout.strip()
     bin_dir = tmp_path / "bin"
     env = {**control_plane.env(), "PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": str(bin_dir)}
+    command = documented("docs/kubectl-plugin.md", startswith="pipx install")
+    assert command.startswith("pipx "), command
     installed = subprocess.run(
-        [pipx, "install", "./[kubectl]"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        ["bash", "-c", pipx + command.removeprefix("pipx")],  # the pipx make tools installed
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     env["PATH"] = f"{bin_dir}:{env.get('PATH', os.environ['PATH'])}"

@@ -20,9 +20,10 @@ import yaml
 from devcluster.controlplane.plane import LOCAL_SCHEDULING
 from devcluster.s3server import S3Server
 from devcluster.stack import Stack, kubectl
+from tests.doc_commands import documented
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply
-from tests.e2e.test_kubectl_plugin import plugin
+from tests.e2e.test_kubectl_plugin import page_args, plugin
 from tests.operator_support import REPO
 
 NAME = "handbook-drilled"
@@ -95,7 +96,10 @@ def test_a_drill_of_a_good_backup_is_verified_and_a_tampered_one_fails_naming_it
     drilled.kubectl("create", "job", f"{NAME}-backup-now", f"--from=cronjob/{NAME}-backup")
     backup = wait_for_status(drilled, "lastBackup", f"{NAME}-backup-now")
 
-    plugin(drilled, "verify", NAME, "--job-name", f"{NAME}-verify-now")
+    # docs/kubectl-plugin.md's verify line, as the page shows it
+    verify = documented("docs/kubectl-plugin.md", startswith="kubectl oozo verify")
+    assert page_args(verify) == ["verify", NAME, "--job-name", f"{NAME}-verify-now"]
+    plugin(drilled, *page_args(verify))
     verified = wait_for_status(drilled, "lastVerifiedBackup", f"{NAME}-verify-now")
     assert verified["result"] == "Verified", verified
     assert verified["version"] == backup["version"] == drilled.get()["status"]["index"]["version"]
