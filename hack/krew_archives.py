@@ -107,7 +107,15 @@ def build_archive(lib: Path, dest: Path) -> str:
     for source in (ROOT / "plugin" / "oozo_kubectl").glob("*.py"):
         files[f"lib/oozo_kubectl/{source.name}"] = (source.read_bytes(), False)
     for source in (p for p in lib.rglob("*") if p.is_file()):
-        files[f"lib/{source.relative_to(lib).as_posix()}"] = (source.read_bytes(), False)
+        name = source.relative_to(lib).as_posix()
+        if name.startswith("bin/"):
+            # The dependencies' console scripts: the plugin runs none, and their shebangs name
+            # the building checkout's Python, so they would make the archive differ per checkout.
+            continue
+        data = source.read_bytes()
+        if name.endswith(".dist-info/RECORD"):  # and the RECORD lines that list those scripts
+            data = b"".join(line for line in data.splitlines(keepends=True) if not line.startswith(b"bin/"))
+        files[f"lib/{name}"] = (data, False)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(files):

@@ -53,7 +53,8 @@ def test_the_backup_page_prints_what_it_shows(
     s3_server: S3Server, bucket: str, s3_env: dict[str, str], workdir: Path
 ) -> None:
     env = environment(s3_server, workdir)
-    backup, restore = documented_all("docs/backup.md", startswith="oozo ")
+    (backup,) = documented_all("docs/backup.md", startswith="oozo backup")
+    (restore,) = documented_all("docs/backup.md", startswith="oozo restore")
     results = []
     for command in (backup, restore):
         assert "s3://rag-backups/" in command.text, command

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from devcluster.s3server import S3Server
+from tests.doc_commands import documented, reader_checkout, shell
 from tests.runtime.corpus import SampleCorpus, make_corpus
 from tests.s3.helpers import Run, backup, oozo
 
@@ -128,3 +129,30 @@ def test_golden_questions_the_backup_cannot_answer_fail_the_drill_with_counts(
     assert error["verification"]["hits"] == 0
     assert error["verification"]["questions"] == len(corpus.facts)
     assert error["verification"]["version"] == version
+
+
+def test_the_drill_command_of_the_backup_page_passes(
+    s3_server: S3Server, bucket: str, built: tuple[SampleCorpus, Path, str], tmp_path: Path
+) -> None:
+    """docs/backup.md's one-command drill, as the page shows it, run from a reader's checkout with
+    its questions.yaml beside it. Substituted, visibly: the documented bucket for the test's, the
+    scratch folder for the test's own, and the S3 endpoint given as OOZO_S3_ENDPOINT."""
+    corpus, index, version = built
+    assert backup(s3_server, index, f"s3://{bucket}/handbook").code == 0
+    questions_file(tmp_path / "questions.yaml", corpus)
+    command = documented("docs/backup.md", startswith="oozo verify-backup")
+    assert "s3://rag-backups/handbook" in command and "/tmp/drill" in command, command
+    command = command.replace("s3://rag-backups/", f"s3://{bucket}/").replace(
+        "/tmp/drill", str(tmp_path / "drill")
+    )
+    env = {
+        **reader_checkout(tmp_path),
+        **s3_server.env(),
+        **OFFLINE,
+        "OOZO_S3_ENDPOINT": s3_server.endpoint,
+    }
+    done = shell(command, tmp_path, env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["version"] == version and result["mode"] == "questions"
+    assert result["hits"] == result["questions"] == len(corpus.facts)
