@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from devcluster.kubelet.services import resolve_service
+from devcluster.s3server import S3Server
 from devcluster.stack import Stack, generated_api_key, kubectl
 from tests.e2e import documents
 from tests.e2e.target import InstalledCluster, e2e_target, scheduling
@@ -188,3 +189,14 @@ def handbook(stack: Cluster) -> Iterator[DeployedCorpus]:
     """The handbook corpus on this module's stack."""
     with deployed_handbook(stack) as corpus:
         yield corpus
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real MinIO on loopback for one module (backups, S3 sources)."""
+    server = S3Server(tmp_path_factory.mktemp("minio"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

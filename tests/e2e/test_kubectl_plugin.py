@@ -58,16 +58,6 @@ def page_args(command: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("minio"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def guarded(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
     """A corpus with API-key auth (the generated NAME-api-key Secret) and backups to MinIO."""
     s3.make_bucket(BUCKET)

@@ -39,16 +39,6 @@ def example_corpus() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("minio"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def drilled(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
     corpus = example_corpus()
     spec = corpus["spec"]

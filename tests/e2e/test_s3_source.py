@@ -25,16 +25,6 @@ CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
 REINDEX = "rag.oozo.dev/reindex-requested-at"
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("minio"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def upload(server: S3Server, files: dict[str, bytes]) -> None:
     client = server.client()
     for name, body in files.items():
