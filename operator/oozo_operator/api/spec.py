@@ -27,6 +27,7 @@ from oozo_operator.api.fields import (
     OptionalSecretKeyRef,
     SecretKeyRef,
 )
+from oozo_operator.api.index_spec import Hnsw, IvfPq
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
 
@@ -246,7 +247,30 @@ class Storage(ApiModel):
 class Index(ApiModel):
     """The vector index built from the chunks."""
 
-    type: d.IndexType = Field("flat", description="FAISS index kind: exact (flat) or approximate (hnsw).")
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "!has(self.hnsw) || !has(self.type) || self.type in ['auto', 'hnsw']",
+                "hnsw parameters need type hnsw (or auto)",
+                ".hnsw",
+            ),
+            cel(
+                "!has(self.ivfpq) || !has(self.type) || self.type in ['auto', 'ivfpq']",
+                "ivfpq parameters need type ivfpq (or auto)",
+                ".ivfpq",
+            ),
+        )
+    )
+
+    type: d.IndexType = Field(
+        d.INDEX_TYPE,
+        description="FAISS index kind: auto (flat below 50,000 chunks, then hnsw, ivfpq past 2 GiB of "
+        "vectors), flat (exact), hnsw or ivfpq (approximate; status.index.vectorIndex.recallAt10 says how close).",
+    )
+    hnsw: Hnsw | None = Field(None, description="HNSW parameters (type hnsw, or auto when it picks hnsw).")
+    ivfpq: IvfPq | None = Field(
+        None, description="IVF-PQ parameters (type ivfpq, or auto when it picks ivfpq)."
+    )
     keep_versions: int = Field(
         d.KEEP_VERSIONS,
         ge=1,
@@ -281,6 +305,14 @@ class Index(ApiModel):
             "the version being served keeps serving."
         ),
     )
+
+    @model_validator(mode="after")
+    def _params_of_its_type(self) -> Index:
+        if self.hnsw is not None and self.type not in ("auto", "hnsw"):
+            raise ValueError("hnsw parameters need type hnsw (or auto)")
+        if self.ivfpq is not None and self.type not in ("auto", "ivfpq"):
+            raise ValueError("ivfpq parameters need type ivfpq (or auto)")
+        return self
 
 
 class Retrieval(ApiModel):
