@@ -265,7 +265,8 @@ class Index(ApiModel):
     type: d.IndexType = Field(
         d.INDEX_TYPE,
         description="FAISS index kind: auto (flat below 50,000 chunks, then hnsw, ivfpq past 2 GiB of "
-        "vectors), flat (exact), hnsw or ivfpq (approximate; status.index.vectorIndex.recallAt10 says how close).",
+        "vectors), flat (exact), hnsw or ivfpq (approximate; status.index.vectorIndex.recallAt10 "
+        "says how close).",
     )
     hnsw: Hnsw | None = Field(None, description="HNSW parameters (type hnsw, or auto when it picks hnsw).")
     ivfpq: IvfPq | None = Field(
