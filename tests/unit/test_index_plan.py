@@ -55,13 +55,13 @@ def test_set_hnsw_parameters_are_kept() -> None:
 @pytest.mark.parametrize(
     ("chunks", "dimension", "expected"),
     [
-        (2_000_000, 384, {"nlist": 4096, "nprobe": 128, "m": 96, "nbits": 8}),
-        (1_000_000, 384, {"nlist": 4096, "nprobe": 128, "m": 96, "nbits": 8}),
-        (100_000, 768, {"nlist": 1024, "nprobe": 32, "m": 192, "nbits": 8}),
+        (2_000_000, 384, {"nlist": 4096, "nprobe": 128, "m": 48, "nbits": 8}),
+        (1_000_000, 384, {"nlist": 4096, "nprobe": 128, "m": 48, "nbits": 8}),
+        (100_000, 768, {"nlist": 1024, "nprobe": 32, "m": 96, "nbits": 8}),
         # small corpora: lists and PQ centroids shrink so each has its 39 training points
-        (2_000, 384, {"nlist": 51, "nprobe": 8, "m": 96, "nbits": 5}),
-        (90, 384, {"nlist": 2, "nprobe": 2, "m": 96, "nbits": 4}),
-        (5_000, 100, {"nlist": 128, "nprobe": 8, "m": 25, "nbits": 7}),
+        (2_000, 384, {"nlist": 51, "nprobe": 8, "m": 48, "nbits": 5}),
+        (90, 384, {"nlist": 2, "nprobe": 2, "m": 48, "nbits": 4}),
+        (5_000, 100, {"nlist": 128, "nprobe": 8, "m": 10, "nbits": 7}),
     ],
 )
 def test_ivfpq_parameters_follow_the_corpus(chunks: int, dimension: int, expected: dict[str, int]) -> None:
@@ -69,8 +69,8 @@ def test_ivfpq_parameters_follow_the_corpus(chunks: int, dimension: int, expecte
 
 
 def test_set_ivfpq_parameters_are_kept_and_nprobe_never_exceeds_nlist() -> None:
-    chosen = settings(index_type="ivfpq", index_ivf_nlist=64, index_ivf_nprobe=100, index_pq_m=48)
-    assert plan_index(chosen, 100_000, 384).params == {"nlist": 64, "nprobe": 64, "m": 48, "nbits": 8}
+    chosen = settings(index_type="ivfpq", index_ivf_nlist=64, index_ivf_nprobe=100, index_pq_m=32)
+    assert plan_index(chosen, 100_000, 384).params == {"nlist": 64, "nprobe": 64, "m": 32, "nbits": 8}
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ class IvfPq(ApiModel):
         ge=1,
         le=d.PQ_M_MAX,
         description="Sub-quantizers, bytes per vector at nbits 8; must divide the embedding dimension "
-        "(default: one per 4 dimensions).",
+        "(default: one per 8 dimensions).",
     )
     nbits: int | None = Field(
         None, ge=d.PQ_NBITS_MIN, le=d.PQ_NBITS_MAX, description="Bits per sub-quantizer code (default 8)."
