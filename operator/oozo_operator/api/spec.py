@@ -420,7 +420,12 @@ class Runtime(ApiModel):
     """The serving Deployment."""
 
     replicas: int = Field(1, ge=0, le=100, description="Replicas when autoscaling is not set.")
-    resources: Resources | None = Field(None, description="Resources of the serving container.")
+    resources: Resources | None = Field(
+        None,
+        description="Resources of the serving container. Without a memory request, the request is 1Gi "
+        "plus the memory the served version needs (status.index.vectorIndex.memoryBytes), within a "
+        "memory limit set here; empty: that request and a limit of at least 2Gi.",
+    )
     autoscaling: Autoscaling | None = Field(
         None, description="Scale on CPU instead of a fixed replica count."
     )

@@ -83,9 +83,7 @@ def measure_recall(
     count = vectors.shape[0]
     k = min(k, count)
     asked = vectors[_sample(count, min(queries, count), RECALL_SEED)]
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(asked, k)
+    _, truth = faiss.knn(asked, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)  # exact, no copy
     _, found = index.search(asked, k)
     hits = sum(len(set(t.tolist()) & set(f.tolist())) for t, f in zip(truth, found, strict=True))
     return round(float(hits) / (k * len(asked)), 4), len(asked)
