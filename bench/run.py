@@ -78,6 +78,13 @@ def multilingual_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     return result, multilingual_bench.markdown_rows(result)
 
 
+def scale_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
+    from bench import scale_bench
+
+    result = scale_bench.run(out)
+    return result, scale_bench.markdown_rows(result)
+
+
 SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "runtime": runtime_suite,
     "multilingual": multilingual_suite,
@@ -85,6 +92,7 @@ SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "backup": backup_suite,
     "fetch": fetch_suite,
     "operator": operator_suite,
+    "scale": scale_suite,
 }
 
 

@@ -22,7 +22,28 @@ CHUNK_MAX_TOKENS_MAX = 32_768
 BATCH_SIZE = 64
 BATCH_SIZE_MAX = 4096
 
-IndexType = Literal["flat", "hnsw"]
+# The FAISS index of a version (docs/indexes.md). auto picks one of the other three by the number
+# of chunks at build time (oozo_runtime.indexing.index_plan), the manifest records what it built.
+IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
+BuiltIndexType = Literal["flat", "hnsw", "ivfpq"]
+INDEX_TYPE: IndexType = "auto"
+# auto: exact search below this many chunks. A flat scan of 50,000 vectors of 384 floats reads
+# 77 MB per question, a few milliseconds on one core; past it HNSW answers in well under one.
+AUTO_FLAT_MAX_CHUNKS = 50_000
+# auto: HNSW while its vectors (kept whole, float32) stay below this; IVF-PQ above, whose codes are
+# 16-32x smaller. 2 GiB is 1.4M chunks of 384 dimensions or 700k of 768.
+AUTO_HNSW_MAX_VECTOR_BYTES = 2 * 1024**3
+# Parameter bounds, for the spec (CRD) and the settings alike.
+HNSW_M = 32  # neighbours per node; also the graph of every HNSW version built before auto
+HNSW_M_MAX = 256
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 64
+HNSW_EF_MAX = 4096
+IVF_NLIST_MAX = 262_144
+IVF_NPROBE_MAX = 65_536
+PQ_M_MAX = 1024
+PQ_NBITS_MIN = 4
+PQ_NBITS_MAX = 12
 # hybrid: BM25 and dense results fused by reciprocal rank; dense: the embedding's cosine alone;
 # lexical: BM25 alone (no question is embedded).
 RetrievalMode = Literal["hybrid", "dense", "lexical"]

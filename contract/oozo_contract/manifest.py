@@ -142,8 +142,25 @@ class ChunkingInfo(_Part):
 
 
 class IndexFileInfo(_Part):
+    """The version's FAISS index: what was built (auto resolved), with which parameters, and what
+    the approximation costs. The measured fields are absent from versions built before them."""
+
     type: str = "flat"
     file: str = "index.faiss"
+    params: dict[str, int] | None = Field(
+        default=None, description="hnsw: m, efConstruction, efSearch; ivfpq: nlist, nprobe, m, nbits"
+    )
+    recall_at10: float | None = Field(
+        default=None,
+        alias="recallAt10",
+        description="share of the exact top 10 the index returns, over a seeded sample of the corpus's "
+        "own vectors as questions; 1.0 for flat (exact, not measured)",
+    )
+    recall_queries: int | None = Field(default=None, description="questions the recall was measured over")
+    size_bytes: int | None = Field(default=None, description="size of the index file")
+    memory_bytes: int | None = Field(
+        default=None, description="memory the version needs in a serving replica (index, chunks, BM25)"
+    )
 
 
 class LexicalIndexInfo(_Part):

@@ -102,6 +102,17 @@ def _newest(limit: int) -> AfterValidator:
     return AfterValidator(lambda items: items[:limit])
 
 
+class VectorIndexReport(ResultModel):
+    """What the version's FAISS index costs and gives (from its manifest): the type built (auto
+    resolved), recall@10 against exact search, the index file's size and the memory a serving
+    replica needs for the version. Absent for versions built before they were measured."""
+
+    type: Annotated[str, _cut(16)]
+    recall_at10: Score | None = Field(None, alias="recallAt10")
+    size_bytes: Count | None = None
+    memory_bytes: Count | None = None
+
+
 class IndexBuildResult(ResultModel):
     """`oozo index`: the version it published, or the current one when the inputs (documents,
     chunking, model, index type) were those of the current version and nothing was published
@@ -123,6 +134,7 @@ class IndexBuildResult(ResultModel):
     # OOZO_CHUNK_MAX_TOKENS was raised above it. None: not counted (a remote embeddings server).
     chunks_truncated: Count | None = None
     index_type: str | None = None
+    vector_index: VectorIndexReport | None = None
     unchanged: bool = False
     pruned_versions: Count = 0
     evaluation: Evaluation | None = None

@@ -119,7 +119,31 @@ class IndexSettings(EmbeddingSettings):
     include: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(d.DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
     )
-    index_type: d.IndexType = Field(default="flat", description="FAISS index kind")
+    index_type: d.IndexType = Field(
+        default=d.INDEX_TYPE, description="FAISS index kind: auto (by chunk count), flat, hnsw or ivfpq"
+    )
+    # Unset: chosen by the build for the corpus's size (docs/indexes.md). Set ones are used as given.
+    index_hnsw_m: int | None = Field(
+        default=None, ge=4, le=d.HNSW_M_MAX, description="HNSW neighbours per node"
+    )
+    index_hnsw_ef_construction: int | None = Field(
+        default=None, ge=8, le=d.HNSW_EF_MAX, description="HNSW candidate list while building"
+    )
+    index_hnsw_ef_search: int | None = Field(
+        default=None, ge=8, le=d.HNSW_EF_MAX, description="HNSW candidate list per query"
+    )
+    index_ivf_nlist: int | None = Field(
+        default=None, ge=1, le=d.IVF_NLIST_MAX, description="IVF-PQ clusters (inverted lists)"
+    )
+    index_ivf_nprobe: int | None = Field(
+        default=None, ge=1, le=d.IVF_NPROBE_MAX, description="IVF-PQ clusters searched per query"
+    )
+    index_pq_m: int | None = Field(
+        default=None, ge=1, le=d.PQ_M_MAX, description="IVF-PQ sub-quantizers; must divide the dimension"
+    )
+    index_pq_nbits: int | None = Field(
+        default=None, ge=d.PQ_NBITS_MIN, le=d.PQ_NBITS_MAX, description="IVF-PQ bits per sub-quantizer code"
+    )
     keep_versions: int = Field(
         default=d.KEEP_VERSIONS,
         ge=1,

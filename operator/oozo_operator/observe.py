@@ -106,7 +106,7 @@ def read_result(message: str | None, model: type[ResultT]) -> ResultT | None:
 INDEX_STATUS_FIELDS = {
     "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model", "dimensions",
     "size_bytes", "built_at", "build_seconds", "reused_embeddings", "chunks_truncated", "evaluation",
-    "available",
+    "available", "vector_index",
 }  # fmt: skip
 
 

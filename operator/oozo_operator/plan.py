@@ -142,7 +142,12 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
     if not light or published != before.get("index"):
         writes.append(Apply(configmap.render(corpus, model)))
         if chosen.version and not problems:
-            writes.append(Apply(deployment.render(corpus, chosen.version, model)))
+            # The memory measured for the newest build holds for the version served when it is
+            # that one; a pinned older version gets the resources of an unmeasured one.
+            same = published is not None and published.get("version") == chosen.version
+            measured = (published or {}).get("vectorIndex") or {} if same else {}
+            memory = measured.get("memoryBytes")
+            writes.append(Apply(deployment.render(corpus, chosen.version, model, memory)))
     # An optional child can only have become unwanted through a spec change not yet handled.
     may_exist = observed.generation > 1 and before.get("observedGeneration") != observed.generation
     if light and published != before.get("index") and cronjob.wanted(corpus) and corpus.spec.source.fetched:

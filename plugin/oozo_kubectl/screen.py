@@ -68,15 +68,32 @@ def index_section(s: dict[str, Any]) -> Table:
             f"{index.get('documents', '-')} / {index.get('chunks', '-')}" if index else None,
         ),
         ("Embedding model", index.get("embeddingModel")),
+        ("Vector index", vector_index_line(index.get("vectorIndex"))),
         ("Source revision", s.get("sourceRevision")),
     ]
-    # the pin rows only while there is a pin: most corpora serve their newest version
-    rows = [(k, v) for k, v in rows if v is not None or k not in ("Newest version", "Pinned version")]
+    # the pin rows only while there is a pin: most corpora serve their newest version; the vector
+    # index row only for a version whose build measured it
+    optional = ("Newest version", "Pinned version", "Vector index")
+    rows = [(k, v) for k, v in rows if v is not None or k not in optional]
     if building:
         rows.append(("Building", building.get("version") or building.get("job")))
     if index.get("restoredFrom"):
         rows.append(("Restored from", index["restoredFrom"]))
     return _kv("Index", rows)
+
+
+def vector_index_line(facts: dict[str, Any] | None) -> str | None:
+    """status.index.vectorIndex in one line: "hnsw, recall@10 0.9969, 110 MiB, 134 MiB per replica"."""
+    if not facts:
+        return None
+    parts = [str(facts.get("type", "-"))]
+    if facts.get("recallAt10") is not None:
+        parts.append(f"recall@10 {facts['recallAt10']}")
+    if facts.get("sizeBytes") is not None:
+        parts.append(f"{facts['sizeBytes'] / 2**20:.0f} MiB")
+    if facts.get("memoryBytes") is not None:
+        parts.append(f"{facts['memoryBytes'] / 2**20:.0f} MiB per replica")
+    return ", ".join(parts)
 
 
 def build_section(build: dict[str, Any] | None) -> Table:

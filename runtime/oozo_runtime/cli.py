@@ -254,7 +254,9 @@ def index(
     include: Annotated[
         list[str] | None, Opt("--include", help="Glob of files to index, repeatable [env OOZO_INCLUDE]")
     ] = None,
-    index_type: Annotated[str | None, Opt(help="flat (exact) or hnsw [env OOZO_INDEX_TYPE]")] = None,
+    index_type: Annotated[
+        str | None, Opt(help="auto (by size), flat, hnsw or ivfpq: docs/indexes.md [env OOZO_INDEX_TYPE]")
+    ] = None,
     termination_message_path: Annotated[
         Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
     ] = None,

@@ -105,12 +105,12 @@ class Hit:
 
 def read_vector_index(path: Path) -> Any:
     """The FAISS index, its vectors memory-mapped from the file rather than copied into the
-    process (IO_FLAG_MMAP_IFC: flat and HNSW keep their codes in the mapped file; the graph of an
-    HNSW index is small and read). The pages are the kernel's page cache, shared by every worker
-    and replica on the node that maps the same version, and not counted as the process's
-    anonymous memory. A version's files never change after they are published (a new build is
-    a new folder), so the mapping stays what the checksums proved. A filesystem that cannot map
-    the file gets a full read instead."""
+    process (IO_FLAG_MMAP_IFC, FAISS 1.15: flat and HNSW keep their vectors in the mapped file,
+    IVF-PQ its inverted lists; the HNSW graph and the IVF centroids are small and read). The pages
+    are the kernel's page cache, shared by every worker and replica on the node that maps the same
+    version, and not counted as the process's anonymous memory. A version's files never change
+    after they are published (a new build is a new folder), so the mapping stays what the
+    checksums proved. A filesystem that cannot map the file gets a full read instead."""
     import faiss
 
     try:
@@ -180,6 +180,10 @@ class LoadedIndex:
             c = self.chunks[idx]
             hits.append(Hit(c["document"], int(c["chunk"]), score, c["text"], c.get("heading")))
         return hits
+
+    def warm_up(self, vector: Any) -> None:
+        """One search, so what every query needs is paged in before the server says it is ready."""
+        self._dense(vector, 1)
 
     def _dense(self, vector: Any, k: int) -> list[tuple[float, int]]:
         scores, ids = self.index.search(vector, min(k, self.index.ntotal))

@@ -27,6 +27,7 @@ from oozo_operator.api.fields import (
     OptionalSecretKeyRef,
     SecretKeyRef,
 )
+from oozo_operator.api.index_spec import Hnsw, IvfPq
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.source_spec import Source
 
@@ -246,7 +247,31 @@ class Storage(ApiModel):
 class Index(ApiModel):
     """The vector index built from the chunks."""
 
-    type: d.IndexType = Field("flat", description="FAISS index kind: exact (flat) or approximate (hnsw).")
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "!has(self.hnsw) || !has(self.type) || self.type in ['auto', 'hnsw']",
+                "hnsw parameters need type hnsw (or auto)",
+                ".hnsw",
+            ),
+            cel(
+                "!has(self.ivfpq) || !has(self.type) || self.type in ['auto', 'ivfpq']",
+                "ivfpq parameters need type ivfpq (or auto)",
+                ".ivfpq",
+            ),
+        )
+    )
+
+    type: d.IndexType = Field(
+        d.INDEX_TYPE,
+        description="FAISS index kind: auto (flat below 50,000 chunks, then hnsw, ivfpq past 2 GiB of "
+        "vectors), flat (exact), hnsw or ivfpq (approximate; status.index.vectorIndex.recallAt10 "
+        "says how close).",
+    )
+    hnsw: Hnsw | None = Field(None, description="HNSW parameters (type hnsw, or auto when it picks hnsw).")
+    ivfpq: IvfPq | None = Field(
+        None, description="IVF-PQ parameters (type ivfpq, or auto when it picks ivfpq)."
+    )
     keep_versions: int = Field(
         d.KEEP_VERSIONS,
         ge=1,
@@ -281,6 +306,14 @@ class Index(ApiModel):
             "the version being served keeps serving."
         ),
     )
+
+    @model_validator(mode="after")
+    def _params_of_its_type(self) -> Index:
+        if self.hnsw is not None and self.type not in ("auto", "hnsw"):
+            raise ValueError("hnsw parameters need type hnsw (or auto)")
+        if self.ivfpq is not None and self.type not in ("auto", "ivfpq"):
+            raise ValueError("ivfpq parameters need type ivfpq (or auto)")
+        return self
 
 
 class Retrieval(ApiModel):
@@ -387,7 +420,12 @@ class Runtime(ApiModel):
     """The serving Deployment."""
 
     replicas: int = Field(1, ge=0, le=100, description="Replicas when autoscaling is not set.")
-    resources: Resources | None = Field(None, description="Resources of the serving container.")
+    resources: Resources | None = Field(
+        None,
+        description="Resources of the serving container. Without a memory request, the request is 1Gi "
+        "plus the memory the served version needs (status.index.vectorIndex.memoryBytes), within a "
+        "memory limit set here; empty: that request and a limit of at least 2Gi.",
+    )
     autoscaling: Autoscaling | None = Field(
         None, description="Scale on CPU instead of a fixed replica count."
     )

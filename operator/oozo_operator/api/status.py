@@ -88,6 +88,27 @@ class AvailableVersion(ApiModel):
     )
 
 
+class VectorIndexStatus(ApiModel):
+    """What the version's FAISS index costs and gives, measured by its build (docs/indexes.md)."""
+
+    type: str = Field(max_length=16, description="The index built: flat, hnsw or ivfpq (auto resolved).")
+    recall_at10: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        alias="recallAt10",
+        description="Share of the exact top 10 the index returns, measured at build time over a sample "
+        "of the corpus's own vectors as questions; 1 for flat (exact).",
+    )
+    size_bytes: int | None = Field(None, ge=0, description="Size of the index file.")
+    memory_bytes: int | None = Field(
+        None,
+        ge=0,
+        description="Memory a serving replica needs for the version (index, chunks, BM25); the "
+        "server's default memory request is 1Gi plus this.",
+    )
+
+
 class IndexStatus(ApiModel):
     """The newest index version built for the current spec, as the index Job reported it, the
     version the server serves (servingVersion: the newest, or spec.index.pinnedVersion) and the
@@ -123,6 +144,9 @@ class IndexStatus(ApiModel):
     )
     dimensions: int | None = Field(None, ge=0, description="Vector dimensions.")
     size_bytes: int | None = Field(None, ge=0, description="Size of the version on disk.")
+    vector_index: VectorIndexStatus | None = Field(
+        None, description="The FAISS index of the version: type, recall, size and memory per replica."
+    )
     built_at: str | None = Field(
         None, max_length=R.TIME_MAX, description="When the build finished (RFC 3339)."
     )

@@ -122,6 +122,11 @@ def index_hash(spec: RagCorpusSpec, source_revision: str = "", reindex_requested
         "embedding": {k: v for k, v in spec.embedding.wire().items() if k not in PLACEMENT_FIELDS},
         "indexType": spec.index.type,
     }
+    index_params = spec.index.model_dump(
+        by_alias=True, exclude_none=True, mode="json", include={"hnsw", "ivfpq"}
+    )
+    if any(index_params.values()):  # absent otherwise: the hash of a corpus without them stays as it was
+        inputs["indexParams"] = index_params
     if spec.evaluation:  # absent otherwise: the hash of a corpus without a gate stays as it was
         inputs["evaluation"] = spec.evaluation.wire()
     if source_revision:

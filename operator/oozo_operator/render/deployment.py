@@ -14,10 +14,11 @@ from oozo_contract.settings import ServeSettings, env_for, env_name
 from oozo_operator.render import answer_cache, configmap, embedding, pod, secret
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus, short_hash
+from oozo_operator.render.server_memory import DEFAULT_RESOURCES as DEFAULT_RESOURCES
+from oozo_operator.render.server_memory import server_resources
 
 CONTAINER = "server"
 PRE_STOP_SECONDS = 5
-DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 
 
 def _secret_env(corpus: Corpus) -> list[dict[str, Any]]:
@@ -55,7 +56,11 @@ def replicas(corpus: Corpus) -> int | None:
     return None if corpus.spec.runtime.autoscaling else corpus.spec.runtime.replicas
 
 
-def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, Any]:
+def render(
+    corpus: Corpus, version: str, model: str | None = None, memory_bytes: int | None = None
+) -> dict[str, Any]:
+    """`memory_bytes`: what a replica needs for `version` (status.index.memoryBytes), which the
+    default memory request follows (render/server_memory.py); None when unknown."""
     rt = corpus.spec.runtime
     version_env = env_for(ServeSettings, index_version=version)
     env = [
@@ -65,7 +70,7 @@ def render(corpus: Corpus, version: str, model: str | None = None) -> dict[str, 
     ]
     template_labels = L.labels(corpus, L.SERVER)
     model_volumes, model_mounts = embedding.model_volume(corpus.spec.embedding)
-    resources = rt.resources.wire() if rt.resources else DEFAULT_RESOURCES
+    resources = server_resources(rt.resources.wire() if rt.resources else None, memory_bytes)
     spec: dict[str, Any] = {
         "selector": {"matchLabels": L.selector(corpus, L.SERVER)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},

@@ -13,6 +13,7 @@ from typing import Any
 
 from oozo_contract.results import QUALITY_GATE_EXIT_CODE
 from oozo_contract.settings import IndexSettings, env_for
+from oozo_operator.api.spec import Index
 from oozo_operator.render import embedding, fetch, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
@@ -40,6 +41,7 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
         pinned["fetch_result_file"] = fetch.result_file(corpus)
     if spec.chunking.max_tokens is not None:  # unset: the model's own max sequence length
         pinned["chunk_max_tokens"] = spec.chunking.max_tokens
+    pinned.update(_index_params(spec.index))
     if spec.evaluation:
         pinned["evaluation_questions"] = f"{EVALUATION_DIR}/{spec.evaluation.questions.key}"
         pinned["evaluation_min_hit_at5"] = spec.evaluation.min_hit_at5
@@ -61,6 +63,20 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
         **pinned,
         **embedding.settings_values(spec.embedding),
     )
+
+
+def _index_params(index: Index) -> dict[str, int]:
+    """The index parameters the spec sets; unset ones are left to the build (docs/indexes.md)."""
+    names = {
+        "index_hnsw_m": index.hnsw and index.hnsw.m,
+        "index_hnsw_ef_construction": index.hnsw and index.hnsw.ef_construction,
+        "index_hnsw_ef_search": index.hnsw and index.hnsw.ef_search,
+        "index_ivf_nlist": index.ivfpq and index.ivfpq.nlist,
+        "index_ivf_nprobe": index.ivfpq and index.ivfpq.nprobe,
+        "index_pq_m": index.ivfpq and index.ivfpq.m,
+        "index_pq_nbits": index.ivfpq and index.ivfpq.nbits,
+    }
+    return {name: value for name, value in names.items() if value}
 
 
 def _source_volume(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

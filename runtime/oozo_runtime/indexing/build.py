@@ -37,7 +37,7 @@ from oozo_contract.manifest import (
     OnnxGraphInfo,
     model_cache_identity,
 )
-from oozo_contract.results import IndexBuildResult
+from oozo_contract.results import IndexBuildResult, VectorIndexReport
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.errors import OozoError
@@ -50,8 +50,10 @@ from oozo_runtime.indexing.documents import (
     previous_chunks,
     read_documents,
 )
+from oozo_runtime.indexing.index_plan import IndexPlan, IndexPlanError, plan_index
 from oozo_runtime.indexing.retention import retain
 from oozo_runtime.indexing.tokens import build_counter, chunking_info, count_truncated
+from oozo_runtime.indexing.vector_index import build_vector_index, memory_needed
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +68,6 @@ class Progress:
 
     on_stage: Callable[[str, int], None] = lambda stage, total: None
     on_advance: Callable[[int], None] = lambda n: None
-
-
-def build_faiss(vectors: Any, index_type: str) -> Any:
-    import faiss
-
-    dim = vectors.shape[1]
-    index: Any
-    if index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 64
-    else:
-        index = faiss.IndexFlatIP(dim)
-    index.add(vectors)
-    return index
 
 
 def build(
@@ -160,6 +147,20 @@ def build(
         )
 
 
+def index_facts(manifest: Manifest) -> dict[str, Any]:
+    """The index fields of a build result, from the version's manifest."""
+    info = manifest.index
+    report = None
+    if info.recall_at10 is not None:  # measured: built by an Oozo that reports it
+        report = VectorIndexReport(
+            type=info.type,
+            recall_at10=info.recall_at10,
+            size_bytes=info.size_bytes,
+            memory_bytes=info.memory_bytes,
+        )
+    return {"index_type": info.type, "vector_index": report}
+
+
 def _model_revision_of(manifest: Manifest) -> str | None:
     return manifest.embedding.model_revision if manifest.embedding else None
 
@@ -175,7 +176,7 @@ def _same_inputs(
     return (
         built == expected_fingerprint(settings)
         and manifest.chunking == chunking
-        and manifest.index.type == settings.index_type
+        and _same_index(manifest, settings, len(docs.chunks))
         and manifest.documents == docs.documents
         and _has_query_graph(settings, manifest)
     )
@@ -206,8 +207,31 @@ def _same_revision(
         and built == expected_fingerprint(settings)
         and _has_query_graph(settings, manifest)
         and manifest.chunking == chunking
-        and manifest.index.type == settings.index_type
+        and _same_index(manifest, settings, manifest.counts.chunks if manifest.counts else 0)
     )
+
+
+def _same_index(manifest: Manifest, settings: IndexSettings, chunks: int) -> bool:
+    """Whether the version's index is the one these settings plan for its chunks: the type and
+    every parameter. A version built before parameters were recorded had the fixed ones of its
+    type (HNSW: m 32, efConstruction 80, efSearch 64)."""
+    if manifest.dimension is None:
+        return False
+    try:
+        plan = _plan(settings, chunks, manifest.dimension)
+    except BuildError:
+        return False  # the build itself reports what is wrong with the settings
+    built = manifest.index.params
+    if built is None and manifest.index.type == "hnsw":
+        built = {"m": 32, "efConstruction": 80, "efSearch": 64}
+    return manifest.index.type == plan.type and (built or {}) == plan.params
+
+
+def _plan(settings: IndexSettings, chunks: int, dimension: int) -> IndexPlan:
+    try:
+        return plan_index(settings, chunks, dimension)
+    except IndexPlanError as exc:
+        raise BuildError(exc.reason, exc.message) from exc
 
 
 def _unchanged_source(current: CurrentVersion, started: float) -> IndexBuildResult:
@@ -247,8 +271,8 @@ def _current_as_result(
         built_at=manifest.built_at or "",
         build_seconds=round(time.monotonic() - started, 3),
         reused_embeddings=chunks,
-        index_type=manifest.index.type,
         unchanged=True,
+        **index_facts(manifest),
         evaluation=manifest.evaluation,
     )
 
@@ -339,6 +363,7 @@ def _embed_and_publish(
         embedder = load_model()
     dimension = embedder.dimension if embedder else dimension
     assert dimension is not None
+    plan = _plan(settings, len(docs.chunks), dimension)  # before hours of embedding, not after
     identity = model_cache_identity(fingerprint, inputs.model_revision)
     cache = EmbeddingCache(root / versions.CACHE, identity, prefixes.passage, dimension)
     hashes = [c.content_hash for c in docs.chunks]
@@ -354,10 +379,11 @@ def _embed_and_publish(
         )
     progress.on_stage("publishing", 1)
     onnx, onnx_error = _query_graph(root, embedder, model_id, load_model)
-    versions_index = build_faiss(vectors, settings.index_type)
     import faiss
 
-    faiss.write_index(versions_index, str(tmp / versions.INDEX_FILE))
+    vector_index, facts = build_vector_index(vectors, plan)
+    faiss.write_index(vector_index, str(tmp / versions.INDEX_FILE))
+    del vector_index
     with open(tmp / versions.CHUNKS_FILE, "w", encoding="utf-8") as fh:
         for c in docs.chunks:
             record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
@@ -390,7 +416,15 @@ def _embed_and_publish(
             model_revision=inputs.model_revision,
         ),
         chunking=inputs.chunking,
-        index=IndexFileInfo(type=settings.index_type, file=versions.INDEX_FILE),
+        index=IndexFileInfo(
+            type=facts.type,
+            file=versions.INDEX_FILE,
+            params=facts.params or None,
+            recall_at10=facts.recall_at10,
+            recall_queries=facts.recall_queries or None,
+            size_bytes=(tmp / versions.INDEX_FILE).stat().st_size,
+            memory_bytes=memory_needed(tmp, versions.INDEX_FILE, versions.CHUNKS_FILE, lexical.file),
+        ),
         lexical=lexical,
         documents=docs.documents,
         skipped=docs.skipped,
@@ -418,6 +452,6 @@ def _embed_and_publish(
         build_seconds=round(time.monotonic() - started, 3),
         reused_embeddings=int(found.sum()),
         chunks_truncated=inputs.chunks_truncated,
-        index_type=settings.index_type,
         evaluation=evaluation,
+        **index_facts(manifest),
     )

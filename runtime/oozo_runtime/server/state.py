@@ -89,7 +89,10 @@ class AppState:
                     return
                 backend, reason = "remote", ""
             check_dimension(index.manifest, encoder.dimension)
-            encoder.encode_query("warm up")
+            # One dense search before /ready: the mapped index's search structures (IVF
+            # centroids, the HNSW entry point) are read once, and a file the kernel cannot page
+            # in fails here instead of on a user's question.
+            index.warm_up(encoder.encode_query("warm up"))
             self.encoder_backend, self.encoder_fallback_reason = backend, reason
             self.metrics.query_encoder.labels(backend).set(1)
             self.set_retriever(Retriever(encoder, index, s.retrieval_mode))
