@@ -23,6 +23,10 @@ BATCH_SIZE = 64
 BATCH_SIZE_MAX = 4096
 
 IndexType = Literal["flat", "hnsw"]
+# Pods of one parallel index build (spec.index.build.parallelism, `oozo index --shards N`): each
+# embeds the documents whose stable path hash falls in its shard, then one merge publishes.
+INDEX_PARALLELISM = 1
+INDEX_PARALLELISM_MAX = 64
 # hybrid: BM25 and dense results fused by reciprocal rank; dense: the embedding's cosine alone;
 # lexical: BM25 alone (no question is embedded).
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
