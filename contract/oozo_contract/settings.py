@@ -173,7 +173,7 @@ class IndexSettings(EmbeddingSettings):
         "pinned version, else current",
     )
 
-    # Parallel builds (docs/index.md, "Parallel builds"): `--shard K --shards N` writes shard K's
+    # Parallel builds (docs/runtime.md, "Parallel builds"): `--shard K --shards N` writes shard K's
     # chunks and vectors to the staging folder; `--merge --shards N` publishes one version from all N.
     # An Indexed Job gives each pod its index as JOB_COMPLETION_INDEX.
     shards: int = Field(
@@ -189,7 +189,11 @@ class IndexSettings(EmbeddingSettings):
         validation_alias=AliasChoices("shard", "OOZO_SHARD", "JOB_COMPLETION_INDEX"),
         description="build only shard K (0..N-1) into the staging folder; falls back to JOB_COMPLETION_INDEX",
     )
-    merge: bool = Field(default=False, description="merge the N shards in the staging folder and publish")
+    merge: bool = Field(
+        default=False,
+        description="merge the N staged shards and publish; with shard: stage it, then merge if it "
+        "finds all N staged (the last shard of an Indexed Job publishes)",
+    )
     staging_dir: Path | None = Field(
         default=None, description="where shards leave their results; default INDEX_DIR/staging"
     )
@@ -201,8 +205,6 @@ class IndexSettings(EmbeddingSettings):
 
     @model_validator(mode="after")
     def _one_shard_step(self) -> IndexSettings:
-        if self.shard is not None and self.merge:
-            raise ValueError("give either shard (build one shard) or merge (publish all), not both")
         if self.shard is not None and self.shard >= self.shards:
             raise ValueError(f"shard {self.shard} is not below shards {self.shards} (shards are 0..N-1)")
         return self

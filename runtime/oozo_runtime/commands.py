@@ -108,10 +108,16 @@ def _build_with_progress(
 
     if settings.embedding_api_key:  # a second line of defence: the key is never logged anyway
         logs.configure(secrets=[settings.embedding_api_key.get_secret_value()])
-    if settings.shard is not None:  # one pod of a parallel build: stage, publish nothing
-        from oozo_runtime.indexing.shards import build_shard
+    if settings.shard is not None:  # one pod of a parallel build: stage its shard
+        from oozo_runtime.indexing.shards import build_shard, claim_merge
 
-        return build_shard(settings)
+        staged = build_shard(settings)
+        if not (settings.merge and claim_merge(settings, staged.build)):
+            return staged
+        from oozo_runtime.indexing.merge import merge
+
+        log.info("every shard is staged: this one merges", extra={"shard": settings.shard})
+        return merge(settings, fetched=fetched)
     if settings.merge:
         from oozo_runtime.indexing.merge import merge
 

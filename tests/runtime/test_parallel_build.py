@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from oozo_contract.results import ShardResult
+from oozo_contract.results import IndexBuildResult, ShardResult
 from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.cli import app
@@ -141,3 +141,19 @@ def test_the_runtime_page_builds_three_shards_then_merges(small_corpus: SampleCo
     assert merged.returncode == 0, merged.stderr
     result = json.loads(merged.stdout.splitlines()[-1])
     assert (result["documents"], result["shards"], result["skippedDocuments"]) == (12, 3, 1), result
+
+
+def test_with_merge_the_shard_that_finds_all_staged_publishes(
+    small_corpus: SampleCorpus, embedder: Any, tmp_path: Path
+) -> None:
+    from oozo_runtime.commands import _build_with_progress
+
+    results = [
+        _build_with_progress(settings_for(small_corpus.root, tmp_path, shard=k, merge=True))
+        for k in (2, 0, 1)
+    ]
+    assert [type(r).__name__ for r in results] == ["ShardResult", "ShardResult", "IndexBuildResult"]
+    published_result = results[-1]
+    assert isinstance(published_result, IndexBuildResult)
+    assert (published_result.documents, published_result.shards) == (12, SHARDS)
+    assert versions.current_version(tmp_path) == published_result.version

@@ -14,6 +14,10 @@ folder, so they meet in one folder without being told its name, and a changed do
 a fresh staging folder instead of mixing old and new results. Shard K's folder appears by an
 atomic rename of a temporary one: a shard killed mid-way leaves no result, and its retry redoes
 its own documents only; a retry that finds its result staged already returns it.
+
+With `--merge` too (the operator's Indexed Job), the shard that finds every shard staged after
+its own claims the merge (`claim_merge`) and publishes: no pod waits for another, and no second
+Job is needed.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ DOCUMENTS_FILE = "documents.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
 TMP_PREFIX = ".tmp-"
+MERGE_CLAIM = "merge-claim"  # which shard merges, when the shards merge themselves (`--merge`)
 
 
 def shard_of(document: str, shards: int) -> int:
@@ -200,6 +205,24 @@ def _stage(target: Path, result: ShardResult, docs: DocumentSet, vectors: Any) -
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def claim_merge(settings: IndexSettings, key: str) -> bool:
+    """Whether this shard merges: when every shard is staged, the first to create the claim (an
+    atomic O_EXCL create) does, and so does its retry (an Indexed Job retries a pod under the
+    same index), so a merger killed mid-way is not left without a successor. The others end
+    with their shard result."""
+    assert settings.shard is not None
+    if not all((shard_folder(settings, key, k) / RESULT_FILE).is_file() for k in range(settings.shards)):
+        return False
+    claim = staging_folder(settings, key) / MERGE_CLAIM
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return claim.read_text(encoding="utf-8").strip() == str(settings.shard)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(str(settings.shard))
+    return True
 
 
 def read_result(folder: Path) -> ShardResult:
