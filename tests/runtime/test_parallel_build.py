@@ -157,3 +157,22 @@ def test_with_merge_the_shard_that_finds_all_staged_publishes(
     assert isinstance(published_result, IndexBuildResult)
     assert (published_result.documents, published_result.shards) == (12, SHARDS)
     assert versions.current_version(tmp_path) == published_result.version
+
+
+def test_the_build_key_follows_the_documents_bytes_not_their_file_times(
+    small_corpus: SampleCorpus, tmp_path: Path
+) -> None:
+    """Each pod gets its own copy of a ConfigMap volume: same bytes, other times."""
+    import os
+
+    from oozo_runtime.indexing.shards import build_key
+    from oozo_runtime.indexing.tokens import build_counter, chunking_info
+
+    copy = shutil.copytree(small_corpus.root, tmp_path / "copy")
+    for path in copy.rglob("*.docx"):
+        os.utime(path, ns=(1, 1))
+    settings = settings_for(small_corpus.root, tmp_path)
+    chunking = chunking_info(settings, build_counter(settings))
+    assert build_key(settings, copy, chunking) == build_key(settings, small_corpus.root, chunking)
+    make_docx(copy / "dept/003.docx", *department_doc(7)[0])
+    assert build_key(settings, copy, chunking) != build_key(settings, small_corpus.root, chunking)

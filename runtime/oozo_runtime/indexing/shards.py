@@ -8,7 +8,7 @@ documents and skipped documents in STAGING/<build>/shard-K for the merge (indexi
 It never writes the cache nor publishes: N shards run at once, and only the merge, which runs
 alone under the build lock, may.
 
-<build> is a hash of the build's inputs: the documents (path, size, modification time), the
+<build> is a hash of the build's inputs: the documents (path and sha256 of the bytes), the
 chunking, the embedding model and N. Every shard and the merge compute it from the same source
 folder, so they meet in one folder without being told its name, and a changed document starts
 a fresh staging folder instead of mixing old and new results. Shard K's folder appears by an
@@ -54,16 +54,21 @@ def shard_of(document: str, shards: int) -> int:
 
 
 def build_key(settings: IndexSettings, source: Path, chunking: ChunkingInfo) -> str:
-    """The staging folder's name for this build. File size and modification time stand for the
-    content: every shard computes this over the whole source, and a stat is cheap where reading
-    every document N times is not (each shard hashes its own documents' bytes for the manifest)."""
+    """The staging folder's name for this build. Every shard hashes every document's bytes:
+    neither modification times nor inodes are shared by pods (each pod gets its own copy of a
+    ConfigMap volume), and a size can stay the same while the content changes. Reading the
+    corpus once per shard costs far less than embedding it."""
+    from oozo_runtime import versions
     from oozo_runtime.embedding import expected_fingerprint
 
     files, refused = discover(source, settings.include)
     listing = []
     for path in files:
-        stat = path.stat()
-        listing.append([path.relative_to(source).as_posix(), stat.st_size, stat.st_mtime_ns])
+        try:
+            digest = versions.sha256_file(path)
+        except OSError as exc:  # skipped by its shard with the reason; the same in every pod
+            digest = f"unreadable: {exc.strerror or exc}"
+        listing.append([path.relative_to(source).as_posix(), digest])
     inputs = {
         "files": listing,
         "refused": sorted(refused),
