@@ -217,7 +217,9 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 name,
                 None,
                 "NoResult",
-                f"Job {name} succeeded without reporting a result "
+                shards.NO_MERGE.format(job=name)
+                if shards.is_indexed(job)
+                else f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
             )
         fields = {**with_fetch_result(index_status(result), good[-1][1]), "job": name}

@@ -8,6 +8,11 @@ from typing import Any
 
 # Set by the Job controller on every pod of an Indexed Job (and passed to it as JOB_COMPLETION_INDEX).
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+# Every shard succeeded and none merged: they staged different builds (docs/operator.md).
+NO_MERGE = (
+    "Job {job}: every shard finished but none merged: the shards saw different documents (did the "
+    "source change during the build?); the next refresh or reindex builds again"
+)
 
 
 def is_indexed(job: dict[str, Any]) -> bool:

@@ -128,3 +128,10 @@ def test_a_failed_shard_is_named_by_its_index() -> None:
 
 def test_completed_indexes_are_counted() -> None:
     assert [count_indexes(t) for t in ("", None, "0", "0-2", "0-2,4,6-7")] == [0, 0, 1, 3, 6]
+
+
+def test_shards_that_all_finish_without_a_merge_say_so() -> None:
+    complete = _indexed_job(succeeded=3, conditions=[{"type": "Complete", "status": "True"}])
+    build = build_of(complete, [_pod(k, 0, {**SHARD, "shard": k}, f"t{k}") for k in range(3)])
+    assert (build.state, build.reason) == ("failed", "NoResult")
+    assert "every shard finished but none merged" in build.message
