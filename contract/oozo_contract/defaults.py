@@ -44,6 +44,10 @@ IVF_NPROBE_MAX = 65_536
 PQ_M_MAX = 1024
 PQ_NBITS_MIN = 4
 PQ_NBITS_MAX = 12
+# Pods of one parallel index build (spec.index.build.parallelism, `oozo index --shards N`): each
+# embeds the documents whose stable path hash falls in its shard, then one merge publishes.
+INDEX_PARALLELISM = 1
+INDEX_PARALLELISM_MAX = 64
 # hybrid: BM25 and dense results fused by reciprocal rank; dense: the embedding's cosine alone;
 # lexical: BM25 alone (no question is embedded).
 RetrievalMode = Literal["hybrid", "dense", "lexical"]

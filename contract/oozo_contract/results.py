@@ -52,6 +52,7 @@ class SkippedDocument(ResultModel):
 
     document: Detail
     reason: Detail
+    shard: Count | None = None  # the shard of a parallel build that skipped it
 
 
 Score = Annotated[float, Field(ge=0, le=1)]
@@ -141,6 +142,25 @@ class IndexBuildResult(ResultModel):
     # The versions retention kept, newest first (the reported one among them); cut to
     # AVAILABLE_MAX. Empty from a runtime older than pins: only `version` is known to exist.
     available: Annotated[list[AvailableVersion], _newest(AVAILABLE_MAX)] = Field(default_factory=list)
+    shards: Count | None = None  # the shards a parallel build merged; None: one pod built it
+
+
+class ShardResult(ResultModel):
+    """`oozo index --shard K --shards N`: one shard of a parallel build, left in the staging
+    folder for the merge. `embedded` chunks were new; `reused_embeddings` came from the cache;
+    `reused_result`: the shard's result was already staged (a retry after success), nothing redone."""
+
+    shard: Count
+    shards: Count
+    build: Sha256  # the staging folder's name: a hash of the build's inputs
+    documents: Count
+    chunks: Count
+    embedded: Count
+    reused_embeddings: Count
+    skipped_documents: Count
+    skipped: list[SkippedDocument] = Field(default_factory=list)
+    seconds: Seconds
+    reused_result: bool = False
 
 
 class BackupResult(ResultModel):

@@ -197,10 +197,44 @@ class IndexSettings(EmbeddingSettings):
         "pinned version, else current",
     )
 
+    # Parallel builds (docs/runtime.md, "Parallel builds"): `--shard K --shards N` writes shard K's
+    # chunks and vectors to the staging folder; `--merge --shards N` publishes one version from all N.
+    # An Indexed Job gives each pod its index as JOB_COMPLETION_INDEX.
+    shards: int = Field(
+        default=d.INDEX_PARALLELISM,
+        ge=1,
+        le=d.INDEX_PARALLELISM_MAX,
+        description="shards of a parallel build (its pods); 1: one pod builds and publishes",
+    )
+    shard: int | None = Field(
+        default=None,
+        ge=0,
+        lt=d.INDEX_PARALLELISM_MAX,
+        validation_alias=AliasChoices("shard", "OOZO_SHARD", "JOB_COMPLETION_INDEX"),
+        description="build only shard K (0..N-1) into the staging folder; falls back to JOB_COMPLETION_INDEX",
+    )
+    merge: bool = Field(
+        default=False,
+        description="merge the N staged shards and publish; with shard: stage it, then merge if it "
+        "finds all N staged (the last shard of an Indexed Job publishes)",
+    )
+    staging_dir: Path | None = Field(
+        default=None, description="where shards leave their results; default INDEX_DIR/staging"
+    )
+
     @field_validator("include", "pinned_versions", mode="before")
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return split_list(value)
+
+    @model_validator(mode="after")
+    def _one_shard_step(self) -> IndexSettings:
+        if self.shard is not None and self.shard >= self.shards:
+            raise ValueError(f"shard {self.shard} is not below shards {self.shards} (shards are 0..N-1)")
+        return self
+
+    def resolved_staging_dir(self) -> Path:
+        return self.staging_dir or self.index_dir / "staging"
 
     @field_validator("include")
     @classmethod

@@ -19,6 +19,7 @@ from oozo_contract.results import (
     RestoreResult,
     ResultModel,
 )
+from oozo_operator import shards
 from oozo_operator.gate import failed_gate
 from oozo_operator.render import fetch, restore
 from oozo_operator.render import labels as L
@@ -189,8 +190,11 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
         key=lambda tp: tp[0].get("finishedAt") or "",
     )
     failures = int(status.get("failed") or 0)
-    if _job_condition(job, "Complete") or status.get("succeeded"):
+    # An Indexed Job (a parallel build) counts each shard's pod in `succeeded`: all must be done.
+    if _job_condition(job, "Complete") or int(status.get("succeeded") or 0) >= shards.completions(job):
         good = [(t, p) for t, p in finished if t.get("exitCode") == 0]
+        if shards.is_indexed(job):  # a parallel build: only the shard that merged published
+            good = shards.publishing(good)
         message = good[-1][0].get("message") if good else None
         try:
             result: IndexBuildResult | RestoreResult | None = (
@@ -213,7 +217,9 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
                 name,
                 None,
                 "NoResult",
-                f"Job {name} succeeded without reporting a result "
+                shards.NO_MERGE.format(job=name)
+                if shards.is_indexed(job)
+                else f"Job {name} succeeded without reporting a result "
                 "in its termination message; is the runtime image an Oozo runtime?",
             )
         fields = {**with_fetch_result(index_status(result), good[-1][1]), "job": name}
@@ -231,6 +237,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     if attempts and attempts[-1][1]:
         source_reason = _error_reason(attempts[-1][0].get("message"), "")
     failed = _job_condition(job, "Failed")
+    indexed = shards.is_indexed(job)
+    shard = shards.named(job, pods, container) if indexed else ""  # "shard 1 ": which one failed
     if failed:
         detail = last_error or failed.get("message") or failed.get("reason", "")
         return Build(
@@ -238,7 +246,7 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             name,
             None,
             source_reason or failed.get("reason") or "JobFailed",
-            f"Job {name} failed: {detail}",
+            f"Job {name} {shard}failed: {detail}",
         )
     if failures:
         return Build(
@@ -246,11 +254,12 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
             name,
             None,
             "Retrying",
-            f"Job {name} attempt {failures} failed: {last_error}",
+            f"Job {name} {shard}attempt {failures} failed: {last_error}",
         )
     if _fetching(pods):
         return Build("running", name, None, "Indexing", f"Job {name} is fetching the documents")
-    return Build("running", name, None, "Indexing", f"Job {name} is building the index")
+    done = f" ({shards.progress(job)})" if indexed else ""
+    return Build("running", name, None, "Indexing", f"Job {name} is building the index{done}")
 
 
 REASON_OK = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")

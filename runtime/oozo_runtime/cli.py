@@ -283,10 +283,23 @@ def index(
         float | None,
         Opt(help="Most hit@5 below the serving version's, 0..1 (0) [env OOZO_EVALUATION_MAX_REGRESSION]"),
     ] = None,
+    shard: Annotated[
+        int | None,
+        Opt(help="Stage only shard K (0..N-1) [env OOZO_SHARD or JOB_COMPLETION_INDEX]"),
+    ] = None,
+    shards: Annotated[int | None, Opt(help="Shards of a parallel build (1) [env OOZO_SHARDS]")] = None,
+    merge: Annotated[
+        bool | None, Opt("--merge", help="Merge the N staged shards and publish one version [env OOZO_MERGE]")
+    ] = None,
+    staging: Annotated[
+        Path | None, Opt(help="Where shards stage their results (INDEX_DIR/staging) [env OOZO_STAGING_DIR]")
+    ] = None,
 ) -> None:
     """Index SOURCE into a new immutable version under --out and make it current. A source
     that is not a folder is fetched first into INDEX_DIR/source-cache/files. With
-    --evaluation-questions, a version that fails the quality gate is not published (exit 3)."""
+    --evaluation-questions, a version that fails the quality gate is not published (exit 3).
+    With --shard K --shards N, only shard K is built into the staging folder; --merge --shards N
+    then publishes one version from all N (docs/index.md, "Parallel builds")."""
     from oozo_runtime.commands import run_index
 
     run_index(
@@ -304,6 +317,10 @@ def index(
             "evaluation_questions": evaluation_questions,
             "evaluation_min_hit_at5": min_hit_at_5,
             "evaluation_max_regression": max_regression,
+            "shard": shard,
+            "shards": shards,
+            "merge": merge,
+            "staging_dir": staging,
             **_embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),

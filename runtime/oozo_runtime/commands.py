@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from oozo_contract.fetch import FetchResult
-from oozo_contract.results import IndexBuildResult
+from oozo_contract.results import IndexBuildResult, ShardResult
 from oozo_contract.settings import FetchSettings, IndexSettings, ServeSettings
 from oozo_runtime import logs, runner
 from oozo_runtime.errors import BUILD_FAILED, OozoError
@@ -40,6 +40,9 @@ INDEX_FLAGS = {
     "evaluation_questions": "--evaluation-questions",
     "evaluation_min_hit_at5": "--min-hit-at-5",
     "evaluation_max_regression": "--max-regression",
+    "shard": "--shard",
+    "shards": "--shards",
+    "staging_dir": "--staging",
 }
 # Where `oozo index URI --out INDEX_DIR` keeps a fetched source: next to the versions, outside them.
 SOURCE_CACHE = "source-cache"
@@ -62,7 +65,7 @@ def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
     INDEX_DIR/source-cache/files (its state in INDEX_DIR/source-cache/state), then indexed."""
     logs.configure()
 
-    def fetch_then_build(settings: IndexSettings) -> IndexBuildResult:
+    def fetch_then_build(settings: IndexSettings) -> IndexBuildResult | ShardResult:
         from oozo_runtime.model_files import is_s3_model, sync_s3_model
         from oozo_runtime.sources.fetch import fetch, source_kind
 
@@ -98,11 +101,27 @@ def _fetch_result_file(path: Path | None) -> FetchResult | None:
         return None
 
 
-def _build_with_progress(settings: IndexSettings, fetched: FetchResult | None = None) -> IndexBuildResult:
+def _build_with_progress(
+    settings: IndexSettings, fetched: FetchResult | None = None
+) -> IndexBuildResult | ShardResult:
     from oozo_runtime.indexing.build import Progress, build
 
     if settings.embedding_api_key:  # a second line of defence: the key is never logged anyway
         logs.configure(secrets=[settings.embedding_api_key.get_secret_value()])
+    if settings.shard is not None:  # one pod of a parallel build: stage its shard
+        from oozo_runtime.indexing.shards import build_shard, claim_merge
+
+        staged = build_shard(settings)
+        if not (settings.merge and claim_merge(settings, staged.build)):
+            return staged
+        from oozo_runtime.indexing.merge import merge
+
+        log.info("every shard is staged: this one merges", extra={"shard": settings.shard})
+        return merge(settings, fetched=fetched)
+    if settings.merge:
+        from oozo_runtime.indexing.merge import merge
+
+        return merge(settings, fetched=fetched)
     if not sys.stderr.isatty():
         return build(settings, fetched=fetched)
     from rich.console import Console

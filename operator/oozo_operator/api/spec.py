@@ -244,6 +244,18 @@ class Storage(ApiModel):
     )
 
 
+class IndexBuild(ApiModel):
+    """How the index Job runs. Not an index input: the same documents give the same version."""
+
+    parallelism: int = Field(
+        d.INDEX_PARALLELISM,
+        ge=1,
+        le=d.INDEX_PARALLELISM_MAX,
+        description="Pods one build is spread over: an Indexed Job whose pods each embed their shard of "
+        "the documents; the last to finish merges and publishes. 1: one pod, a plain Job.",
+    )
+
+
 class Index(ApiModel):
     """The vector index built from the chunks."""
 
@@ -282,6 +294,7 @@ class Index(ApiModel):
         ),
     )
     storage: Storage = Field(default_factory=Storage, description="Volume for index versions.")
+    build: IndexBuild | None = Field(None, description="How the index Job runs (parallel builds).")
     resources: Resources | None = Field(
         None,
         description="Resources of the index Job's container; empty for 500m CPU / 1Gi requested, 4Gi limit.",

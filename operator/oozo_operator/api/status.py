@@ -42,6 +42,7 @@ class SkippedDocument(ApiModel):
 
     document: str = Field(max_length=R.DETAIL_MAX, description="Path of the document inside the source.")
     reason: str = Field(max_length=R.DETAIL_MAX, description="Why it was skipped.")
+    shard: int | None = Field(None, ge=0, description="The shard of a parallel build that skipped it.")
 
 
 class EvaluationStatus(ApiModel):

@@ -9,6 +9,7 @@ fetched first by the `fetch` init container into the source cache on the index v
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from oozo_contract.results import QUALITY_GATE_EXIT_CODE
@@ -175,14 +176,47 @@ def job_spec(
     }
 
 
+def parallelism(corpus: Corpus) -> int:
+    build = corpus.spec.index.build
+    return build.parallelism if build else 1
+
+
+def sharded(spec: dict[str, Any], shards: int) -> dict[str, Any]:
+    """The index Job as an Indexed Job of `shards` pods, all at once (docs/operator.md, "Parallel
+    builds"). Pod k gets JOB_COMPLETION_INDEX=k from the Job controller and stages shard k;
+    with OOZO_MERGE the one that finds every shard staged merges and publishes, so no pod waits
+    and no second Job is needed. Each index may fail `backoffLimit` times on its own
+    (backoffLimitPerIndex, Kubernetes 1.29+), and the Job as a whole as many times per shard: an
+    API server without per-index limits drops the field and keeps the global one."""
+    out = copy.deepcopy(spec)
+    retries = out["backoffLimit"]
+    out.update(
+        {
+            "completionMode": "Indexed",
+            "completions": shards,
+            "parallelism": shards,
+            "backoffLimitPerIndex": retries,
+            "backoffLimit": retries * shards,
+        }
+    )
+    (container,) = [c for c in out["template"]["spec"]["containers"] if c["name"] == CONTAINER]
+    extra = env_for(IndexSettings, shards=shards, merge=True)
+    container["env"] = [*container["env"], *({"name": k, "value": v} for k, v in extra.items())]
+    return out
+
+
 def render(corpus: Corpus, serving_version: str | None = None) -> dict[str, Any]:
     """The Job is created once under its hashed name (never re-applied), so the serving version
-    it pins is the one at its creation: the version a running build must not delete."""
+    it pins is the one at its creation: the version a running build must not delete. With
+    spec.index.build.parallelism above 1 it is an Indexed Job (`sharded`); the refresh CronJob
+    builds in one pod."""
     extra = {L.INDEX_HASH: corpus.index_hash}
     meta = L.metadata(corpus, corpus.job_name, L.INDEX, **extra)
+    spec = job_spec(corpus, {**L.labels(corpus, L.INDEX), **extra}, serving_version)
+    shards = parallelism(corpus)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": meta,
-        "spec": job_spec(corpus, {**L.labels(corpus, L.INDEX), **extra}, serving_version),
+        "spec": sharded(spec, shards) if shards > 1 else spec,
     }

@@ -75,9 +75,12 @@ def build(
     progress: Progress | None = None,
     embedder: Any = None,
     fetched: FetchResult | None = None,
+    read: Callable[..., DocumentSet] = read_documents,
 ) -> IndexBuildResult:
     """Build and publish one index version; returns what it published. `fetched`: the fetch
-    that brought SOURCE, whose revision the manifest records."""
+    that brought SOURCE, whose revision the manifest records. `read`: where the chunks come
+    from, called under the build lock like `read_documents` (the merge of a parallel build
+    reads the shards' staged results instead: indexing/merge.py)."""
     progress = progress or Progress()
     started = time.monotonic()
     if not settings.source:
@@ -118,7 +121,7 @@ def build(
                 # A full build will need the model: import torch and load it in the background
                 # while the documents are parsed, instead of after.
                 embedder = _Prefetched(settings)
-            docs = read_documents(source, settings, progress.on_stage, progress.on_advance, previous, counter)
+            docs = read(source, settings, progress.on_stage, progress.on_advance, previous, counter)
             if not docs.chunks:
                 detail = f"; {len(docs.skipped)} skipped" if docs.skipped else ""
                 raise BuildError(

@@ -81,6 +81,14 @@ class EmbeddingCache:
             raise
         self._keys, self._vecs = keys, vecs
 
+    def add(self, hashes: list[str], vectors: np.ndarray) -> None:
+        """Atomically add these entries and keep every one already held. The merge of a parallel
+        build puts the shards' vectors here before it publishes: a merge that fails (its quality
+        gate) must leave the serving version's vectors in the cache, and the publish that
+        succeeds trims the cache to its own chunks with `replace`."""
+        held = [key.decode() for key in self._keys.tolist()]
+        self.replace([*hashes, *held], np.concatenate([vectors.astype(np.float32), self._vecs]))
+
 
 def prune_models(root: Path, kept: set[tuple[str, str]]) -> list[str]:
     """Remove the cache directories of models not in `kept` ((model id, passage prefix) of every

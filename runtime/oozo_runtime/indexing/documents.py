@@ -120,10 +120,16 @@ def read_documents(
     on_advance: Callable[[int], None],
     previous: dict[str, tuple[str, list[Chunk]]] | None = None,
     counter: TokenCounter | None = None,
+    select: Callable[[str], bool] | None = None,
 ) -> DocumentSet:
+    """`select`: which documents (by relative path) this build reads; default all. A shard of a
+    parallel build reads only its own (indexing/shards.py)."""
     docs = DocumentSet()
     previous = previous or {}
     files, refused = discover(source, settings.include)
+    if select is not None:
+        files = [f for f in files if select(f.relative_to(source).as_posix())]
+        refused = {name: reason for name, reason in refused.items() if select(name)}
     for name, reason in sorted(refused.items()):
         docs.skip(name, reason)
     on_stage("parsing", len(files))
