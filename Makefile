@@ -59,7 +59,7 @@ test-s3: dev tools ## S3 tier: backup and restore against a real MinIO on loopba
 	$(PYTEST) -m s3 tests
 
 .PHONY: test-git
-test-git: dev tools ## Git tier: fetching Git sources from a real git http-backend on loopback
+test-git: dev tools ## Git tier: fetching Git sources from a real git http-backend and a real sshd on loopback
 	$(PYTEST) -m git tests
 
 .PHONY: test-controlplane
@@ -100,12 +100,13 @@ corpora: dev ## Real non-English text for the multilingual tests: Debian's manpa
 	@$(PY) -m devcluster.corpora
 
 .PHONY: tools
-tools: ## helm, krew and MinIO (Go module proxy), promtool, git, redis-server, chromium and pipx (Debian) for the chart, plugin, S3, Git, cache and web page tests
+tools: ## helm, krew and MinIO (Go module proxy), promtool, git, sshd, redis-server, chromium and pipx (Debian) for the chart, plugin, S3, Git, cache and web page tests
 	@bash hack/tools/helm.sh >/dev/null
 	@bash hack/tools/chromium.sh >/dev/null
 	@bash hack/tools/krew.sh >/dev/null
 	@bash hack/tools/pipx.sh >/dev/null
 	@bash hack/tools/git.sh >/dev/null
+	@bash hack/tools/sshd.sh >/dev/null
 	@bash hack/tools/redis.sh >/dev/null
 	@bash hack/tools/promtool.sh >/dev/null
 	@bash hack/s3/build-minio.sh >/dev/null

@@ -73,6 +73,14 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         (with_source(git={"url": "https://evil.net/team/docs.git"}),),
         "spec.source.git.url",
     ),
+    "git-ssh-source-elsewhere": (
+        (
+            with_source(
+                git={"url": "ssh://git@evil.net:2222/team/docs.git", "credentialsSecret": "deploy-key"}
+            ),
+        ),
+        "spec.source.git.url",
+    ),
     "answer-cache-redis-elsewhere": (
         (with_answer_cache("redis://cache.evil.net:6379/0"),),
         "spec.runtime.cache.redis.url",
@@ -97,6 +105,11 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     ),
     "http-source-under-a-wildcard": (with_source(http={"urls": ["https://docs.example.org/a.pdf"]}),),
     "git-source-at-a-listed-host": (with_source(git={"url": "https://git.example.com/team/d.git"}),),
+    "git-ssh-source-at-a-listed-host": (
+        with_source(
+            git={"url": "ssh://git@git.example.com:2222/team/d.git", "credentialsSecret": "deploy-key"}
+        ),
+    ),
     "answer-cache-redis-under-a-wildcard": (with_answer_cache("rediss://cache.example.org:6380/1"),),
     "embeddings-at-a-listed-host": (with_remote_embeddings("http://llm.example.com:8080/v1"),),
 }

@@ -35,7 +35,8 @@ SourceKind = Literal["folder", "s3", "git", "http"]
 SOURCE_UNREACHABLE = "SourceUnreachable"  # DNS, connect, TLS or timeout: the server never answered
 SOURCE_AUTH_FAILED = "SourceAuthFailed"  # 401/403, bad credentials, refused SSH key
 SOURCE_NOT_FOUND = "SourceNotFound"  # missing bucket, repository, ref, or every URL 404
-SOURCE_REFUSED = "SourceRefused"  # a URL the fetch policy forbids (link-local, private range)
+# A URL the fetch policy forbids (link-local, private range), an SSH host key known_hosts lacks
+SOURCE_REFUSED = "SourceRefused"
 SOURCE_INVALID = "SourceInvalid"  # a URI that names no source Oozo can fetch
 SOURCE_BUSY = "SourceBusy"  # another fetch held the state folder for longer than the wait
 SOURCE_FAILURES = frozenset(

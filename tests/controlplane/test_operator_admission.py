@@ -238,6 +238,18 @@ BAD = [
     ),
     ("name too long", make_corpus("a" * 45), "metadata.name"),
     ("S3 bucket name invalid", make_corpus("a", with_source(s3={"bucket": "A"})), "spec.source.s3.bucket"),
+    (
+        "git ssh URL with a password",
+        make_corpus(
+            "a", with_source(git={"url": "ssh://git:hunter2@git.example.com/r.git", "credentialsSecret": "k"})
+        ),
+        "spec.source.git.url",
+    ),
+    (
+        "git ssh URL without its key Secret",
+        make_corpus("a", with_source(git={"url": "ssh://git@git.example.com/r.git"})),
+        "spec.source.git",
+    ),
 ]
 
 
@@ -292,6 +304,13 @@ def test_every_good_source_kind_is_accepted(custom: client.CustomObjectsApi, ns:
         },
         {"http": {"urls": ["https://example.org/a.docx"]}},
         {"git": {"url": "https://example.org/r.git", "ref": "main", "path": "docs"}},
+        {
+            "git": {
+                "url": "ssh://git@example.org:2222/team/r.git",
+                "ref": "v1",
+                "credentialsSecret": "deploy-key",
+            }
+        },
     ]
     for i, source in enumerate(sources):
         obj = make_corpus(

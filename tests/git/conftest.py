@@ -1,5 +1,6 @@
 """The git tier: a real Git server (`git http-backend` behind devcluster/gitserver.py) on
-loopback, one open and one behind basic auth, and repositories made with the git CLI.
+loopback, one open and one behind basic auth, a real sshd serving the same repositories over
+ssh (devcluster/sshserver.py, `ssh_access`), and repositories made with the git CLI.
 
     repo = source_repo("docs")              # an empty repository served as docs.git
     repo.write("guide.md", "# Guide")
@@ -13,11 +14,13 @@ import os
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from devcluster.gitserver import GitServer
+from devcluster.sshserver import SshServer, make_key
 
 GIT_USERNAME = "oozo-reader"
 GIT_PASSWORD = "s3cr3t-t0ken-" + "f" * 20  # long and distinctive: easy to spot if it ever leaks
@@ -134,3 +137,41 @@ def tree(folder: Path) -> dict[str, bytes]:
         elif path.is_file():
             entries[rel] = path.read_bytes()
     return entries
+
+
+# -- git over ssh: Debian's sshd on loopback (devcluster/sshserver.py) -----------------------
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    """A client key the server accepts and a known_hosts file naming the server's host key."""
+
+    server: SshServer
+    key_file: Path
+    known_hosts_file: Path
+
+    def uri(self, repo: SourceRepo, ref: str | None = None, subdir: str | None = None) -> str:
+        """git+ssh://USER@127.0.0.1:PORT/ABSOLUTE/PATH/NAME.git@REF#SUBDIR for `repo`."""
+        uri = "git+" + self.server.url(str(repo.bare))
+        return uri + (f"@{ref}" if ref else "") + (f"#{subdir}" if subdir else "")
+
+
+@pytest.fixture(scope="session")
+def ssh_access(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshAccess]:
+    folder = tmp_path_factory.mktemp("git-ssh")
+    key_file = folder / "client_ed25519"
+    server = SshServer(folder / "sshd", [make_key(key_file)]).start()
+    known_hosts = folder / "known_hosts"
+    known_hosts.write_text(server.known_hosts_line() + "\n")
+    try:
+        yield SshAccess(server, key_file, known_hosts)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ssh_env(ssh_access: SshAccess, monkeypatch: pytest.MonkeyPatch) -> SshAccess:
+    """The key and known_hosts as the index Job gets them: files named by the environment."""
+    monkeypatch.setenv("OOZO_GIT_SSH_KEY_FILE", str(ssh_access.key_file))
+    monkeypatch.setenv("OOZO_GIT_KNOWN_HOSTS_FILE", str(ssh_access.known_hosts_file))
+    return ssh_access

@@ -207,11 +207,11 @@ def test_files_already_equal_to_the_source_are_adopted_without_a_record(
     "uri",
     [
         "git+http://user:hunter2@127.0.0.1:1/docs.git",
-        "git+ssh://git@127.0.0.1/docs.git",
+        "git+ssh://git:hunter2@127.0.0.1/docs.git",
         "https://127.0.0.1/docs.git",
         "git+http://127.0.0.1:1/docs.git#../../etc",
     ],
-    ids=["password-in-uri", "ssh-not-yet", "no-git-plus", "subdir-escapes"],
+    ids=["password-in-uri", "password-in-ssh-uri", "no-git-plus", "subdir-escapes"],
 )
 def test_uris_oozo_cannot_fetch_are_source_invalid_without_their_secrets(
     uri: str, into: Path, state: Path

@@ -45,9 +45,36 @@ def test_userinfo_in_the_uri_is_refused_without_quoting_it(uri: str) -> None:
 
 @pytest.mark.parametrize(
     "uri",
-    ["git+ssh://git@host/docs.git", "git+ftp://host/docs.git", "git+https:///docs.git", "git+https://host/"],
+    ["git+ssh://git@host/", "git+ftp://host/docs.git", "git+https:///docs.git", "git+https://host/"],
 )
 def test_uris_that_name_no_fetchable_repository_are_source_invalid(uri: str) -> None:
     with pytest.raises(SourceError) as failure:
         parse_git_uri(uri)
     assert failure.value.reason == "SourceInvalid"
+
+
+def test_an_ssh_uri_keeps_its_user_port_and_path_but_shows_no_user() -> None:
+    source = parse_git_uri("git+ssh://deploy@git.example.com:2222/srv/git/docs.git@v1.2#handbook")
+    assert source.ssh is not None
+    assert (source.ssh.host, source.ssh.port, source.ssh.user, source.ssh.path) == (
+        "git.example.com",
+        2222,
+        "deploy",
+        "/srv/git/docs.git",
+    )
+    assert (source.ref, source.subdir, source.remote_path) == ("v1.2", "handbook", b"/srv/git/docs.git")
+    assert source.display == "ssh://git.example.com:2222/srv/git/docs.git"
+
+
+def test_an_ssh_uri_without_user_logs_in_as_git_on_port_22() -> None:
+    source = parse_git_uri("git+ssh://github.com/team/docs.git")
+    assert source.ssh is not None
+    assert (source.ssh.login, source.ssh.server) == ("git", "github.com:22")
+
+
+def test_a_password_in_an_ssh_uri_is_refused_without_quoting_it() -> None:
+    with pytest.raises(SourceError) as failure:
+        parse_git_uri("git+ssh://git:hunter2@git.example.com/docs.git")
+    assert failure.value.reason == "SourceInvalid"
+    assert "hunter2" not in failure.value.message
+    assert "OOZO_GIT_SSH_KEY_FILE" in failure.value.message

@@ -124,6 +124,43 @@ def test_git_credentials_come_from_the_secret_by_reference() -> None:
     assert public["args"][1] == "git+https://x.org/r.git@main" and secret_refs(public) == {}
 
 
+GIT_SSH = {
+    "url": "ssh://git@git.example.com:2222/team/handbook.git",
+    "ref": "v2",
+    "credentialsSecret": "deploy-key",
+}
+
+
+@pytest.mark.parametrize("refresh", [False, True], ids=["index-job", "refresh-cronjob"])
+def test_git_ssh_key_and_known_hosts_are_read_only_secret_files_seen_only_by_the_fetch(refresh: bool) -> None:
+    c = corpus_of(with_source(git=GIT_SSH), *([with_refresh("@hourly")] if refresh else []))
+    template = (
+        cronjob.render(c)["spec"]["jobTemplate"]["spec"]["template"]
+        if refresh
+        else job.render(c)["spec"]["template"]
+    )
+    spec = template["spec"]
+    fetcher = next(i for i in spec["initContainers"] if i["name"] == "fetch")
+    assert fetcher["args"][1] == "git+ssh://git@git.example.com:2222/team/handbook.git@v2"
+    assert secret_refs(fetcher) == {}  # the key is never an environment variable
+    env = plain_env(fetcher)
+    assert env["OOZO_GIT_SSH_KEY_FILE"] == "/var/run/oozo/git-ssh/ssh-privatekey"
+    assert env["OOZO_GIT_KNOWN_HOSTS_FILE"] == "/var/run/oozo/git-ssh/known_hosts"
+    volume = next(v for v in spec["volumes"] if v["name"] == "git-ssh")
+    assert volume["secret"] == {
+        "secretName": "deploy-key",
+        "items": [
+            {"key": "ssh-privatekey", "path": "ssh-privatekey"},
+            {"key": "known_hosts", "path": "known_hosts"},
+        ],
+        "defaultMode": 0o400,
+    }
+    assert {"name": "git-ssh", "mountPath": "/var/run/oozo/git-ssh", "readOnly": True} in fetcher[
+        "volumeMounts"
+    ]
+    assert all(m["name"] != "git-ssh" for m in spec["containers"][0]["volumeMounts"])
+
+
 def test_http_headers_are_a_mounted_secret_file_seen_only_by_the_fetch() -> None:
     c = corpus_of(with_source(http=HTTP), http_source_refuse_private=True)
     spec, fetcher = pod_spec(c), fetch_container(c)
@@ -185,7 +222,8 @@ def test_the_reindex_annotation_is_part_of_the_index_hash() -> None:
     ("source", "says"),
     [
         ({"git": {"url": "https://user:token@git.example.com/r.git"}}, "url"),
-        ({"git": {"url": "ssh://git@git.example.com/r.git"}}, "url"),
+        ({"git": {"url": "ssh://git:hunter2@git.example.com/r.git", "credentialsSecret": "k"}}, "url"),
+        ({"git": {"url": "ssh://git@git.example.com/r.git"}}, "credentialsSecret"),
         ({"git": {"url": "https://git.example.com/r.git", "ref": "main#x"}}, "ref"),
         ({"http": {"urls": ["https://user:pw@docs.example.com/a.md"]}}, "credentials"),
         ({"s3": {"bucket": "b", "serviceAccountName": "Not_A_Name"}}, "serviceAccountName"),

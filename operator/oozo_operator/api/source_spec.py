@@ -33,6 +33,9 @@ IncludePattern = Annotated[
 # belong in a Secret (git.credentialsSecret, http.headersSecret). An ssh user name is no secret.
 NO_USERINFO = r"^[a-z+]+://[^/@]*@"
 NO_USERINFO_MESSAGE = "must not carry credentials (user:password@); put them in a Secret"
+# https:// and http:// without userinfo; ssh:// with at most a login user (no ':', so no password)
+# and a path. The runtime parses the same shapes (oozo_runtime.sources.git.parse_git_uri).
+GIT_URL = r"^(https?://[^\s@]+|ssh://([A-Za-z0-9._-]+@)?[^\s@/]+/[^\s@]+)$"
 
 
 class ConfigMapSource(ApiModel):
@@ -95,13 +98,23 @@ class HTTPSource(ApiModel):
 
 class GitSource(ApiModel):
     """Documents in a Git repository: a shallow fetch of one ref, whose commit SHA is the source
-    revision. Over https:// or http:// only (ssh:// is not fetched by this release)."""
+    revision. Over https://, http:// or ssh:// (a deploy key, with the server's host key checked
+    strictly against the Secret's known_hosts)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "!self.url.startsWith('ssh://') || has(self.credentialsSecret)",
+                "an ssh:// url needs credentialsSecret with the keys ssh-privatekey and known_hosts",
+            )
+        )
+    )
 
     url: str = Field(
         max_length=2048,
-        pattern=r"^https?://[^\s@]+$",
-        description="Clone URL, https:// (or http:// for a server inside the network), without "
-        "credentials in it.",
+        pattern=GIT_URL,
+        description="Clone URL: https:// (or http:// for a server inside the network) without "
+        "credentials in it, or ssh://[USER@]HOST[:PORT]/PATH with no password (USER defaults to git).",
     )
     ref: str = Field(
         "main",
@@ -113,9 +126,24 @@ class GitSource(ApiModel):
     path: RelativePath = Field("", description="Folder inside the repository; empty for its root.")
     credentials_secret: ObjectName | None = Field(
         None,
-        description="Secret with the keys username and password (a password or an access token; a "
-        "kubernetes.io/basic-auth Secret has both); empty for public repositories.",
+        description="For https:// and http://, a Secret with the keys username and password (a "
+        "password or an access token; a kubernetes.io/basic-auth Secret has both); empty for public "
+        "repositories. For ssh://, required: a Secret with the keys ssh-privatekey (an unencrypted "
+        "deploy key; a kubernetes.io/ssh-auth Secret has it) and known_hosts (the server's host keys: "
+        "an unknown or changed one is refused), mounted read-only as files.",
     )
+
+    @property
+    def over_ssh(self) -> bool:
+        return self.url.startswith("ssh://")
+
+    @model_validator(mode="after")
+    def _ssh_needs_a_key(self) -> GitSource:
+        if self.over_ssh and not self.credentials_secret:
+            raise ValueError(
+                "an ssh:// url needs credentialsSecret with the keys ssh-privatekey and known_hosts"
+            )
+        return self
 
 
 class Source(ApiModel):

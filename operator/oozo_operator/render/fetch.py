@@ -13,8 +13,11 @@ Credentials reach the container by reference only, never as values the operator 
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and an optional AWS_SESSION_TOKEN, as for backups), or
   none: the pod then runs as spec.source.s3.serviceAccountName, whose workload identity the AWS
   SDK's default chain picks up;
-- git: OOZO_GIT_USERNAME (optional) and OOZO_GIT_PASSWORD from the keys username and password of
-  spec.source.git.credentialsSecret;
+- git over https/http: OOZO_GIT_USERNAME (optional) and OOZO_GIT_PASSWORD from the keys username
+  and password of spec.source.git.credentialsSecret;
+- git over ssh: the keys ssh-privatekey and known_hosts of that Secret mounted as read-only files
+  (mode 0400; the pod's fsGroup adds group read), named by OOZO_GIT_SSH_KEY_FILE and
+  OOZO_GIT_KNOWN_HOSTS_FILE: the key never sits in an environment variable;
 - http: the Secret key spec.source.http.headersSecret mounted as a file, OOZO_HTTP_HEADERS_FILE.
 """
 
@@ -34,6 +37,10 @@ HEADERS_VOLUME = "http-headers"
 HEADERS_DIR = "/var/run/oozo/http-headers"
 HEADERS_FILE = f"{HEADERS_DIR}/headers"
 GIT_USERNAME_KEY, GIT_PASSWORD_KEY = "username", "password"
+# The key of a kubernetes.io/ssh-auth Secret, and the known_hosts next to it.
+GIT_SSH_KEY_KEY, GIT_KNOWN_HOSTS_KEY = "ssh-privatekey", "known_hosts"
+GIT_SSH_VOLUME = "git-ssh"
+GIT_SSH_DIR = "/var/run/oozo/git-ssh"
 
 
 def files_dir(corpus: Corpus) -> str:
@@ -97,6 +104,11 @@ def credential_env(corpus: Corpus) -> list[dict[str, Any]]:
     source = corpus.spec.source
     if source.s3:
         return backup.s3_env(source.s3)
+    if source.git and source.git.over_ssh:
+        return [
+            {"name": "OOZO_GIT_SSH_KEY_FILE", "value": f"{GIT_SSH_DIR}/{GIT_SSH_KEY_KEY}"},
+            {"name": "OOZO_GIT_KNOWN_HOSTS_FILE", "value": f"{GIT_SSH_DIR}/{GIT_KNOWN_HOSTS_KEY}"},
+        ]
     if source.git and source.git.credentials_secret:
         secret = source.git.credentials_secret
         return [
@@ -111,6 +123,17 @@ def credential_env(corpus: Corpus) -> list[dict[str, Any]]:
 
 def volumes(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(pod volumes, fetch container mounts) beyond the index volume and /tmp."""
+    git = corpus.spec.source.git
+    if git and git.over_ssh and git.credentials_secret:
+        ssh_volume = {
+            "name": GIT_SSH_VOLUME,
+            "secret": {
+                "secretName": git.credentials_secret,
+                "items": [{"key": k, "path": k} for k in (GIT_SSH_KEY_KEY, GIT_KNOWN_HOSTS_KEY)],
+                "defaultMode": 0o400,  # the fsGroup adds group read for the pod's user, nobody else
+            },
+        }
+        return [ssh_volume], [{"name": GIT_SSH_VOLUME, "mountPath": GIT_SSH_DIR, "readOnly": True}]
     http = corpus.spec.source.http
     if not (http and http.headers_secret):
         return [], []

@@ -1,6 +1,7 @@
 """Fetch a Git repository's documents: `git+https://HOST/PATH.git@REF#SUBDIR` into a folder.
 
     result = fetch_git("git+https://git.example.com/team/docs.git@main#handbook", into, state_dir)
+    result = fetch_git("git+ssh://git@git.example.com/team/docs.git@v2", into, state_dir)
 
 Why dulwich and not the git CLI: dulwich is a maintained pure-Python Git implementation (its
 speedups are optional wheels), so the slim runtime image needs no git binary, no shell-out and
@@ -21,7 +22,10 @@ How a fetch goes:
 Credentials for http(s) come only from the environment: OOZO_GIT_USERNAME and
 OOZO_GIT_PASSWORD (a password or an access token; with a token alone the username defaults to
 `oozo`, which GitHub and GitLab accept with tokens). A URI carrying userinfo is refused, so a
-credential never sits in a spec, a log line or a status. `git+ssh://` is not supported yet.
+credential never sits in a spec, a log line or a status; a `git+ssh://` URI may name its login
+user (no secret), never a password. Over ssh the key and the server's host key come from the
+files OOZO_GIT_SSH_KEY_FILE and OOZO_GIT_KNOWN_HOSTS_FILE name, with strict host key checking
+(oozo_runtime.sources.git_ssh, which says why paramiko); everything else goes as over https.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import urllib3.exceptions
-from dulwich.client import HTTPUnauthorized, Urllib3HttpGitClient
-from dulwich.errors import GitProtocolError, NotGitRepository
+from dulwich.client import GitClient, HTTPUnauthorized, Urllib3HttpGitClient
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.objects import Commit, ObjectID, Tag
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -57,6 +61,8 @@ from oozo_runtime.sources.git_checkout import MAX_FILE_BYTES, MAX_FILES, materia
 if TYPE_CHECKING:  # dulwich declares its callback protocols for type checkers only
     from dulwich.client import DetermineWantsFunc
 
+    from oozo_runtime.sources.git_ssh import SshAddress
+
 USERNAME_ENV = "OOZO_GIT_USERNAME"
 PASSWORD_ENV = "OOZO_GIT_PASSWORD"  # a password or an access token
 TOKEN_ONLY_USERNAME = "oozo"
@@ -65,17 +71,26 @@ STORE_FOLDER = "repository.git"
 FETCHED_REF = Ref(b"refs/oozo/fetched")  # keeps the materialised commit reachable in the store
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _HTTP_STATUS = re.compile(r"unexpected http resp (\d{3})")
+# What git-upload-pack (and hosted servers' ssh front ends) say for a repository they lack.
+_NO_REPOSITORY = re.compile(r"not a git repository|does not appear to be a git repository|not found", re.I)
 
 
 @dataclass(frozen=True)
 class GitSource:
-    """A parsed `git+` URI. `url` is what the client connects to; `display` names the
-    repository in messages (scheme, host, port and path: never userinfo or query)."""
+    """A parsed `git+` URI. `url` is what an http(s) client connects to, `ssh` where an ssh one
+    does; `display` names the repository in messages (scheme, host, port and path: never
+    userinfo or query)."""
 
     url: str
     display: str
     ref: str | None
     subdir: str | None
+    ssh: SshAddress | None = None
+
+    @property
+    def remote_path(self) -> bytes:
+        """The path the client asks for: an http(s) client holds the whole URL already."""
+        return self.ssh.path.encode() if self.ssh is not None else b""
 
     @property
     def named(self) -> str:
@@ -85,24 +100,36 @@ class GitSource:
 def parse_git_uri(uri: str) -> GitSource:
     scheme, sep, rest = uri.partition("+")
     if scheme != "git" or not sep:
-        raise SourceError(SOURCE_INVALID, "a Git source URI starts with git+https://, git+http://")
+        raise SourceError(
+            SOURCE_INVALID, "a Git source URI starts with git+https://, git+http:// or git+ssh://"
+        )
     parts = urlsplit(rest)
-    if parts.scheme == "ssh":
+    if parts.scheme not in ("http", "https", "ssh") or not parts.hostname:
         raise SourceError(
             SOURCE_INVALID,
-            f"git+ssh:// sources are not supported yet: use git+https:// with {USERNAME_ENV}/{PASSWORD_ENV}",
+            "a Git source URI starts with git+https://HOST/, git+http://HOST/ or git+ssh://[USER@]HOST/",
         )
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a port that is no number, or out of range
         raise SourceError(
-            SOURCE_INVALID, "a Git source URI starts with git+https://HOST/ or git+http://HOST/"
-        )
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+            SOURCE_INVALID, f"the Git source URI for {parts.hostname} has an invalid port"
+        ) from None
+    if parts.scheme == "ssh":
+        return _parse_ssh(parts, host)
     if parts.username is not None or parts.password is not None:
         raise SourceError(
             SOURCE_INVALID,
             f"the Git source URI for {parts.scheme}://{host} carries credentials; "
             f"give them as {USERNAME_ENV}/{PASSWORD_ENV} from a Secret instead",
         )
+    path, ref = _path_and_ref(parts, host)
+    display = f"{parts.scheme}://{host}{path}"
+    url = display + (f"?{parts.query}" if parts.query else "")
+    return GitSource(url=url, display=display, ref=ref or None, subdir=_subdir(parts.fragment, display))
+
+
+def _path_and_ref(parts: SplitResult, host: str) -> tuple[str, str]:
     path, at, ref = parts.path.rpartition("@")
     if not at:
         path, ref = parts.path, ""
@@ -110,9 +137,27 @@ def parse_git_uri(uri: str) -> GitSource:
         raise SourceError(
             SOURCE_INVALID, f"the Git source URI for {parts.scheme}://{host} names no repository"
         )
-    display = f"{parts.scheme}://{host}{path}"
-    url = display + (f"?{parts.query}" if parts.query else "")
-    return GitSource(url=url, display=display, ref=ref or None, subdir=_subdir(parts.fragment, display))
+    return path, ref
+
+
+def _parse_ssh(parts: SplitResult, host: str) -> GitSource:
+    """`ssh://[USER@]HOST[:PORT]/PATH@REF#SUBDIR`: a user name is fine, a password never is."""
+    from oozo_runtime.sources.git_ssh import KEY_FILE_ENV, SshAddress
+
+    if parts.password is not None:
+        raise SourceError(
+            SOURCE_INVALID,
+            f"the Git source URI for ssh://{host} carries a password; give a key as {KEY_FILE_ENV} "
+            "from a Secret instead",
+        )
+    if parts.query:
+        raise SourceError(SOURCE_INVALID, f"the Git source URI for ssh://{host} may not carry a query")
+    path, ref = _path_and_ref(parts, host)
+    display = f"ssh://{host}{path}"
+    address = SshAddress(host=parts.hostname or "", port=parts.port, user=parts.username or None, path=path)
+    return GitSource(
+        url=display, display=display, ref=ref or None, subdir=_subdir(parts.fragment, display), ssh=address
+    )
 
 
 def _subdir(fragment: str, display: str) -> str | None:
@@ -146,6 +191,8 @@ def _remote_errors(source: GitSource, *, fetching: bool = False) -> Iterator[Non
     except NotGitRepository as error:
         raise SourceError(SOURCE_NOT_FOUND, f"no Git repository at {source.display}") from error
     except GitProtocolError as error:  # HangupException included
+        if source.ssh is not None and _NO_REPOSITORY.search(_remote_text(error)):
+            raise SourceError(SOURCE_NOT_FOUND, f"no Git repository at {source.display}") from error
         raise _protocol_error(source, error, fetching) from error
 
 
@@ -169,6 +216,23 @@ def _protocol_error(source: GitSource, error: GitProtocolError, fetching: bool) 
         # upload-pack answers "not our ref" (git http-backend: hangs up) to a want it lacks
         return SourceError(SOURCE_NOT_FOUND, f"commit {source.ref} not found in {source.display}")
     return SourceError(SOURCE_UNREACHABLE, f"the Git server failed while serving {source.named}")
+
+
+def _remote_text(error: GitProtocolError) -> str:
+    """What the server said before it hung up (git's stderr over ssh; "ERROR: " lines); only
+    matched against, never passed on."""
+    if isinstance(error, HangupException) and error.stderr_lines:
+        return b"\n".join(error.stderr_lines).decode("utf-8", "replace")
+    return str(error)
+
+
+def _client(source: GitSource, timeout: float) -> GitClient:
+    if source.ssh is not None:
+        from oozo_runtime.sources.git_ssh import ssh_client  # paramiko only for ssh sources
+
+        return ssh_client(source.ssh, timeout)
+    username, password = _credentials()
+    return Urllib3HttpGitClient(source.url, username=username, password=password, timeout=timeout)
 
 
 def resolve_ref(source: GitSource, refs: Mapping[Ref, ObjectID | None]) -> ObjectID:
@@ -239,15 +303,15 @@ def fetch_git(
     """Fetch the commit REF names and make `into` hold exactly its files (under SUBDIR).
 
     Raises SourceError: SourceInvalid (a URI Oozo cannot fetch), SourceUnreachable,
-    SourceAuthFailed (401/403), SourceNotFound (repository, ref, commit or SUBDIR missing),
+    SourceAuthFailed (401/403, a refused SSH key), SourceRefused (an SSH host key that
+    known_hosts lacks or contradicts), SourceNotFound (repository, ref, commit or SUBDIR missing),
     SourceRefused (more files than `max_files`). On failure `into` is as it was.
     """
     source = parse_git_uri(uri)
     sync.check_into(into, state_dir)
-    username, password = _credentials()
-    client = Urllib3HttpGitClient(source.url, username=username, password=password, timeout=timeout)
+    client = _client(source, timeout)
     with _remote_errors(source):
-        wanted = resolve_ref(source, client.get_refs(b"").refs)
+        wanted = resolve_ref(source, client.get_refs(source.remote_path).refs)
     if unless_revision is not None and wanted.decode() == unless_revision:
         return sync.unchanged_result("git", unless_revision)  # known from the refs: no pack, no store
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +320,7 @@ def fetch_git(
         commit = _commit_in(store, wanted)
         if commit is None:  # only then does a pack travel: an unchanged ref costs one round trip
             with _remote_errors(source, fetching=True):
-                client.fetch(b"", store, determine_wants=_only(wanted), depth=1)
+                client.fetch(source.remote_path, store, determine_wants=_only(wanted), depth=1)
             commit = _commit_in(store, wanted)
         if commit is None:
             raise SourceError(SOURCE_NOT_FOUND, f"{source.named} does not name a commit")
