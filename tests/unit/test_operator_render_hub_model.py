@@ -108,3 +108,23 @@ def test_the_token_secret_is_a_reference_the_policy_checks() -> None:
 def test_revision_and_hub_are_refused_where_nothing_is_downloaded(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Embedding.model_validate(bad)
+
+
+def test_the_documented_hub_model_spec_renders_as_described() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from oozo_operator.api.spec import RagCorpusSpec
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    section = text.split("### Any Hugging Face model", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    spec = RagCorpusSpec.model_validate(yaml.safe_load(block.group(1))["spec"])
+    env = env_of(index_container(corpus_of(spec.embedding.wire())))
+    assert (
+        env["OOZO_MODEL"] == spec.embedding.model and env["HF_TOKEN"]["secretKeyRef"]["name"] == "huggingface"
+    )
+    assert env["OOZO_HUB_ENDPOINT"] == "http://hf-mirror.models.svc:8090"
