@@ -8,6 +8,17 @@ from typing import Literal
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_INCLUDE = ("**/*.docx", "**/*.md", "**/*.txt", "**/*.pdf")
+# A Hugging Face Hub model id (`org/name` or `name`), downloaded by the index step into the model
+# cache on the corpus volume; the bundled default, s3:// URIs and paths are not hub ids.
+HUB_MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)?$"
+# A hub revision: a branch, a tag or a 40-hex commit.
+HUB_REVISION = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+
+
+def is_hub_model_id(model: str) -> bool:
+    """Whether a local model name is a hub id the index step downloads (not the bundled default)."""
+    return model != DEFAULT_MODEL and re.match(HUB_MODEL_ID, model) is not None
+
 
 CHUNK_SIZE = 1000
 CHUNK_SIZE_MIN = 100

@@ -66,10 +66,13 @@ class EmbeddingInfo(_Part):
     # then encodes with torch. `onnx_error` says why a build could not export one.
     onnx: OnnxGraphInfo | None = None
     onnx_error: str | None = None
-    # Absent unless Oozo copied the model's files itself (an s3:// model): then the digest of the
-    # copied listing (keys and ETags). A new revision of the same model id rebuilds, and its
-    # vectors are cached apart.
-    model_revision: str | None = Field(default=None, description="revision of the model files copied")
+    # Absent for the bundled model and remote ones. For an s3:// model the digest of the copied
+    # listing (keys and ETags), for a model folder a digest of its files, for a Hugging Face Hub
+    # id the commit the index step downloaded (the server loads exactly that commit). A new
+    # revision of the same model id rebuilds, and its vectors are cached apart.
+    model_revision: str | None = Field(
+        default=None, description="revision of the model files: a digest, or a hub model's commit"
+    )
 
     @model_serializer(mode="wrap")
     def _local_has_no_remote_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -56,6 +56,23 @@ class EmbeddingSettings(OozoSettings):
     )
     model_s3_region: str | None = Field(default=None, description="S3 region of an s3:// model")
     model_s3_path_style: bool = Field(default=False, description="path-style addressing for an s3:// model")
+    # Where a Hugging Face Hub model id is downloaded from, and which revision (`oozo index` only:
+    # the server loads the commit a version records from the model cache, offline). The token of
+    # a gated model is HF_TOKEN in the index step's environment, never a setting.
+    hub_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="Hugging Face Hub or mirror a hub model id is downloaded from; default HF_ENDPOINT, "
+        "else huggingface.co",
+    )
+    hub_revision: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        pattern=d.HUB_REVISION,
+        description="branch, tag or commit of a hub model (default main); the commit it resolves to "
+        "is recorded in the manifest",
+    )
     batch_size: int = Field(
         default=d.BATCH_SIZE, ge=1, le=d.BATCH_SIZE_MAX, description="chunks per encode call"
     )

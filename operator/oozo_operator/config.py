@@ -31,6 +31,12 @@ class OperatorSettings(BaseSettings):
         "in spec.runtime.image.",
     )
     image_pull_policy: str = Field(default="IfNotPresent", description="Pull policy of runtime containers.")
+    hub_endpoint: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s]+)?$",
+        description="Hugging Face Hub mirror the index Jobs download hub model ids from when a corpus "
+        "names none in spec.embedding.hub.endpoint (OOZO_HUB_ENDPOINT); empty: huggingface.co.",
+    )
     job_backoff_limit: int = Field(
         default=2, ge=0, le=20, description="Retries of an index Job before Stalled."
     )

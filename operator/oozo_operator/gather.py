@@ -200,6 +200,9 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
          "spec.source.http.headersSecret"),
     )  # fmt: skip
     refs.extend(("Secret", secret, where) for secret, where in source_secrets if secret)
+    hub_token = spec.embedding.hub.token_secret if spec.embedding.hub else None
+    if hub_token is not None:  # the index Job's HF_TOKEN: missing, its pod could not start
+        refs.append(("Secret", hub_token.name, "spec.embedding.hub.tokenSecret"))
     problems, source_revision = [], ""
     for kind, ref_name, where in refs:
         found = kube.revision("v1", kind, corpus.namespace, ref_name)

@@ -132,6 +132,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
         out.append(Reference("Secret", auth.api_key_secret_ref.name, "spec.runtime.auth.apiKeySecretRef"))
     key_refs = [
         ("spec.embedding.apiKeySecretRef", spec.embedding.api_key_secret_ref),
+        ("spec.embedding.hub.tokenSecret", spec.embedding.hub.token_secret if spec.embedding.hub else None),
         ("spec.source.http.headersSecret", spec.source.http.headers_secret if spec.source.http else None),
         ("spec.backup.signingKeySecretRef", spec.backup.signing_key_secret_ref if spec.backup else None),
         ("spec.restore.signingKeySecretRef", spec.restore.signing_key_secret_ref if spec.restore else None),

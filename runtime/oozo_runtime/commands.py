@@ -193,7 +193,8 @@ def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -
         index = LoadedIndex.load(settings.index_dir, settings.index_version, expected_fingerprint(settings))
         embedder = None
         if settings.retrieval_mode != "lexical":  # lexical ranks by words alone: no model to load
-            embedder = make_embedder(settings)
+            built = index.manifest.embedding
+            embedder = make_embedder(settings, built.model_revision if built else None)
             check_dimension(index.manifest, embedder.dimension)
     except (ModelMismatch, VersionNotFound, IndexCorrupt, OozoError) as exc:
         typer.echo(str(exc), err=True)

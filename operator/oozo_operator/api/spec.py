@@ -22,6 +22,7 @@ from oozo_operator.api.fields import (
     MODEL_VOLUME_ROOT,
     S3_MODEL_URI,
     Cron,
+    HubAccess,
     ModelS3Access,
     ModelVolume,
     OptionalSecretKeyRef,
@@ -79,6 +80,18 @@ MODEL_VOLUME_MESSAGE = (
 )
 
 
+# revision and hub are for a model the index Job downloads from the hub: a hub id (not the bundled
+# default, an s3:// URI or a path) of the local provider.
+HUB_MODEL_CEL = (
+    f"self.model != '{d.DEFAULT_MODEL}' && self.model.matches('{d.HUB_MODEL_ID}') && "
+    "!has(self.modelVolume) && (!has(self.provider) || self.provider == 'local')"
+)
+HUB_ONLY_MESSAGE = (
+    "revision and hub are only used with a Hugging Face Hub model id (org/name, not the bundled "
+    "default, an s3:// URI or a path) and the local provider"
+)
+
+
 class Embedding(ApiModel):
     """The model that turns chunks and questions into vectors: a sentence-transformers model in the
     runtime image (provider local, the default) or any OpenAI-compatible /v1/embeddings server
@@ -113,6 +126,11 @@ class Embedding(ApiModel):
                 ".s3",
             ),
             cel(
+                f"(!has(self.revision) && !has(self.hub)) || {HUB_MODEL_CEL}",
+                HUB_ONLY_MESSAGE,
+                ".model",  # the model is what is not a hub id; the message names revision and hub
+            ),
+            cel(
                 f"!has(self.modelVolume) || (self.model.startsWith('{MODEL_VOLUME_ROOT}') && "
                 "!self.model.split('/').exists(p, p == '..') && "
                 "(!has(self.provider) || self.provider == 'local'))",
@@ -129,9 +147,10 @@ class Embedding(ApiModel):
         d.DEFAULT_MODEL,
         min_length=1,
         max_length=256,
-        description="Model id, path inside the image, or s3://BUCKET/PREFIX of a sentence-transformers "
-        "model folder (copied once by the index Job into INDEX_DIR/models on the corpus volume and "
-        "loaded from there offline; see s3); with provider openai, the server's model name.",
+        description="Hugging Face Hub model id (downloaded once by the index Job into INDEX_DIR/models "
+        "on the corpus volume and loaded from there offline; see revision and hub), path inside the "
+        "image, or s3://BUCKET/PREFIX of a sentence-transformers model folder (copied the same way; "
+        "see s3); with provider openai, the server's model name.",
     )
     s3: ModelS3Access | None = Field(
         None, description="Endpoint, region and credentials of an s3:// model (air-gapped clusters)."
@@ -141,6 +160,17 @@ class Embedding(ApiModel):
         description="A PersistentVolumeClaim with the model folder, mounted read-only at the path "
         "model names (under /models/) in the index Job and the server; the build records a digest "
         "of its files, so new weights rebuild.",
+    )
+    revision: str | None = Field(
+        None,
+        max_length=256,
+        pattern=d.HUB_REVISION,
+        description="Branch, tag or commit of a Hugging Face Hub model (default main). The index Job "
+        "records the commit it resolves to in the manifest (embedding.modelRevision), so a new "
+        "upstream commit rebuilds; a commit already downloaded is used without asking the hub.",
+    )
+    hub: HubAccess | None = Field(
+        None, description="Hub endpoint (a mirror) and token Secret of a Hugging Face Hub model id."
     )
     batch_size: int = Field(
         d.BATCH_SIZE,
@@ -201,6 +231,10 @@ class Embedding(ApiModel):
                 raise ValueError("an s3:// model is a local model: provider openai names the server's model")
         elif self.s3 is not None:
             raise ValueError("s3 is only used with an s3:// model")
+        if (self.revision is not None or self.hub is not None) and not (
+            d.is_hub_model_id(self.model) and self.model_volume is None and self.provider != "openai"
+        ):
+            raise ValueError(HUB_ONLY_MESSAGE)
         if self.model_volume is not None and (
             not self.model.startswith(MODEL_VOLUME_ROOT)
             or ".." in self.model.split("/")

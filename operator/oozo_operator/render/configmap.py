@@ -32,6 +32,8 @@ def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:
     if spec.generation.base_url:
         values["openai_base_url"] = spec.generation.base_url
     values.update(embedding.settings_values(spec.embedding))
+    # the served model's cache (a hub model's downloaded commits), not the spec's next one
+    values.update(embedding.model_cache_values(values["model"], spec.embedding.provider))
     values.update(answer_cache.settings_values(spec.runtime.cache))
     return env_for(ServeSettings, **values)
 

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from oozo_contract.defaults import is_hub_model_id
 from oozo_contract.settings import EmbeddingSettings, env_name
 from oozo_operator.api.spec import Embedding
 from oozo_operator.render.backup import OPTIONAL_SECRET_KEYS, SECRET_KEYS
+from oozo_operator.render.corpus import INDEX_DIR
+
+# The model cache on the corpus volume: the index Job downloads a hub model into it (writable
+# there), the server loads the recorded commit from it (read-only, offline).
+MODEL_CACHE_DIR = f"{INDEX_DIR}/models"
+# Only the index Job goes online, and only for a hub model: the image's HF_HUB_OFFLINE=1 is
+# lifted there, and huggingface_hub's own state (the Xet chunk cache) goes to the writable /tmp
+# instead of the read-only HF_HOME of the image.
+HUB_JOB_ENV = {"HF_HUB_OFFLINE": "0", "HF_HOME": "/tmp/huggingface"}
 
 
 def settings_values(embedding: Embedding) -> dict[str, Any]:
@@ -78,3 +88,43 @@ def api_key_env(embedding: Embedding) -> list[dict[str, Any]]:
             "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
         }
     ]
+
+
+def downloads_from_hub(embedding: Embedding) -> bool:
+    return (
+        embedding.provider != "openai" and embedding.model_volume is None and is_hub_model_id(embedding.model)
+    )
+
+
+def model_cache_values(model: str, provider: str | None) -> dict[str, Any]:
+    """OOZO_MODEL_CACHE_DIR on the corpus volume for a hub model (the index Job's and the
+    server's, which must find the same cache); nothing otherwise, so other corpora render as
+    before."""
+    return {"model_cache_dir": MODEL_CACHE_DIR} if provider != "openai" and is_hub_model_id(model) else {}
+
+
+def hub_index_values(embedding: Embedding, operator_endpoint: str) -> dict[str, Any]:
+    """The index Job's settings for a hub model: where to download it from (spec.embedding.hub,
+    else the operator's OOZO_HUB_ENDPOINT) and which revision. The server gets neither: it
+    loads the commit the version records."""
+    if not downloads_from_hub(embedding):
+        return {}
+    endpoint = (embedding.hub.endpoint if embedding.hub else None) or operator_endpoint
+    return {
+        **model_cache_values(embedding.model, embedding.provider),
+        **({"hub_endpoint": endpoint} if endpoint else {}),
+        **({"hub_revision": embedding.revision} if embedding.revision else {}),
+    }
+
+
+def hub_job_env(embedding: Embedding) -> dict[str, str]:
+    return dict(HUB_JOB_ENV) if downloads_from_hub(embedding) else {}
+
+
+def hub_token_env(embedding: Embedding) -> list[dict[str, Any]]:
+    """HF_TOKEN from the Secret spec.embedding.hub.tokenSecret names, by reference, for the index
+    Job only (huggingface_hub reads it from the environment; Oozo never sees it)."""
+    ref = embedding.hub.token_secret if embedding.hub and downloads_from_hub(embedding) else None
+    if ref is None:
+        return []
+    return [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}]

@@ -63,6 +63,7 @@ def index_env(corpus: Corpus, serving_version: str | None = None) -> dict[str, s
         termination_message_path=TERMINATION_LOG,
         **pinned,
         **embedding.settings_values(spec.embedding),
+        **embedding.hub_index_values(spec.embedding, corpus.settings.hub_endpoint),
     )
 
 
@@ -141,7 +142,7 @@ def pod_template(
         job_labels,
         container=CONTAINER,
         args=["index", source_dir(corpus), "--out", INDEX_DIR],
-        env=index_env(corpus, serving_version),
+        env={**index_env(corpus, serving_version), **embedding.hub_job_env(corpus.spec.embedding)},
         resources=model_resources(corpus),
         index_read_only=False,
         mounts=source_mounts,
@@ -151,6 +152,7 @@ def pod_template(
         secret_env=[
             *embedding.api_key_env(corpus.spec.embedding),
             *embedding.model_s3_credentials_env(corpus.spec.embedding),
+            *embedding.hub_token_env(corpus.spec.embedding),
         ],
         embeds=True,
     )

@@ -93,9 +93,11 @@ def build(
     except ChunkingError as exc:
         raise BuildError("InvalidSettings", str(exc)) from exc
     quality_gate.check_questions(settings)
-    from oozo_runtime.model_files import model_revision
+    from oozo_runtime.model_files import model_revision, pin_hub_commit
 
-    revision = model_revision(settings)  # of copied model files (s3://); else None
+    # of copied model files (s3://), a model folder, or the hub commit; None for the bundled model
+    revision = model_revision(settings)
+    settings = pin_hub_commit(settings, revision)
     counter = build_counter(settings)
     chunking = chunking_info(settings, counter)
     root = Path(settings.index_dir)
@@ -328,7 +330,7 @@ class _BuildInputs:
     chunking: ChunkingInfo
     chunks_truncated: int | None
     source_revision: str | None
-    model_revision: str | None  # of model files Oozo copied (s3://)
+    model_revision: str | None  # of model files Oozo copied (s3://, a folder) or the hub commit
 
 
 def _embed_and_publish(
