@@ -62,12 +62,9 @@ class AppState:
     def load(self) -> None:
         """Load the model and the index version; waits for a missing version to appear, gives
         up on a model mismatch (a configuration error no wait will fix)."""
-        import faiss
-
         from oozo_runtime.onnx_encoder import choose_query_encoder
 
         s = self.settings
-        faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
         try:
             index = self._wait_for_index()
             if index is None:
