@@ -7,7 +7,6 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 
 from oozo_contract.settings import ServeSettings
@@ -19,6 +18,7 @@ from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
+from oozo_runtime.server.pool import QueryPool
 from oozo_runtime.server.routes import chat, health, info, mcp_endpoint, query, ui
 from oozo_runtime.server.state import AppState, default_concurrency
 
@@ -33,7 +33,7 @@ def create_app(
         metrics=metrics,
         keys=KeyStore([k.get_secret_value() for k in settings.api_keys], settings.api_keys_file),
         generator=make_generator(settings),
-        limiter=anyio.CapacityLimiter(default_concurrency(settings)),
+        pool=QueryPool(default_concurrency(settings), metrics),
         answer_cache=AnswerCache(settings, metrics),
     )
     if retriever is not None:

@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from oozo_contract.settings import ServeSettings
 from oozo_runtime.embedding import expected_fingerprint
 from oozo_runtime.errors import OozoError
@@ -24,6 +22,7 @@ from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_
 from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
+from oozo_runtime.server.pool import QueryPool
 from oozo_runtime.versions import IndexCorrupt, VersionNotFound
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class AppState:
     metrics: Metrics
     keys: KeyStore
     generator: Generator
-    limiter: anyio.CapacityLimiter
+    pool: QueryPool
     answer_cache: AnswerCache
     retriever: Retriever | None = None
     load_error: str | None = None
