@@ -300,7 +300,16 @@ class ServeSettings(EmbeddingSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     torch_threads: int = Field(default=1, ge=1, le=256, description="torch threads per query encode")
     query_concurrency: int | None = Field(
-        default=None, ge=1, le=256, description="queries encoded at once (default: CPU count)"
+        default=None,
+        ge=1,
+        le=256,
+        description="queries encoded at once per worker (default: CPU limit / workers)",
+    )
+    server_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="server processes on one port, one mapped index (default: one per 4 CPUs of the limit)",
     )
     log_level: str = Field(default="INFO", description="root log level")
     # HTTP hardening: every connection is bounded in time, number and header size.

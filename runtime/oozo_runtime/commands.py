@@ -158,7 +158,7 @@ def run_serve(flags: dict[str, Any]) -> None:
     from oozo_runtime import versions
     from oozo_runtime.embedding import expected_fingerprint
     from oozo_runtime.retrieval import ModelMismatch, check_fingerprint
-    from oozo_runtime.server import http
+    from oozo_runtime.server import memory, workers
     from oozo_runtime.server.app import create_app
 
     settings = serve_settings(flags)
@@ -176,8 +176,10 @@ def run_serve(flags: dict[str, Any]) -> None:
         raise typer.Exit(3) from exc
     except versions.VersionNotFound as exc:
         log.warning("no index yet; serving /health and waiting", extra={"reason": str(exc)})
-    app = create_app(settings)
-    http.run(app, settings)
+    memory.limit_arenas()  # before any thread: a heap per pool thread held memory it no longer used
+    code = workers.run(settings, lambda gate: create_app(settings, ready_gate=gate))
+    if code:
+        raise typer.Exit(code)
 
 
 def run_query(question: str, top_k: int, flags: dict[str, Any], as_json: bool) -> None:

@@ -9,9 +9,10 @@ tokeniser's name; a version whose stored index was made by another tokeniser (or
 from before BM25) gets its index built in memory from its chunks at load instead, so an upgrade
 never serves mismatched tokens and old versions keep their lexical ranking.
 
-The scoring is bm25s (sparse matrices, numpy only: no torch, fine for the serve image), Lucene's
-BM25 variant with k1=1.5, b=0.75. The file is an uncompressed numpy archive read with
-`allow_pickle=False`: a tampered file is caught by its checksum first, and even then cannot run code.
+The index is built by bm25s (Lucene's BM25 variant with k1=1.5, b=0.75: no torch, fine for the
+serve image); a question is scored with numpy alone on its stored score matrix. The file is an
+uncompressed numpy archive read with `allow_pickle=False`: a tampered file is caught by its
+checksum first, and even then cannot run code.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -41,9 +41,18 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class LexicalIndex:
-    """BM25 over the chunks of one version; `search` gives (score, chunk position) pairs."""
+    """BM25 over the chunks of one version; `search` gives (score, chunk position) pairs.
 
-    bm25: Any  # bm25s.BM25
+    The index is bm25s's eager score matrix in compressed sparse columns, one column per word:
+    `data[indptr[w]:indptr[w + 1]]` are word w's BM25 scores in the chunks `indices[...]` that hold
+    it. bm25s builds it; scoring a question needs only numpy, so the server never imports bm25s
+    (nor the scipy it loads: half a second of start-up and its memory)."""
+
+    data: np.ndarray  # float32 scores
+    indices: np.ndarray  # chunk positions
+    indptr: np.ndarray  # column starts, one column per word
+    num_docs: int
+    vocabulary: dict[str, int]  # word -> column
     stored: bool  # read from the version's file (True) or built at load (False)
 
     @classmethod
@@ -53,21 +62,26 @@ class LexicalIndex:
         bm25 = bm25s.BM25(method=METHOD, k1=K1, b=B)
         # An empty chunk list (or chunks without words) still indexes: bm25s adds its empty token.
         bm25.index([tokenize(t) for t in texts] or [[]], show_progress=False)
-        if not texts:
-            bm25.scores["num_docs"] = 0
-        return cls(bm25, stored=False)
-
-    def save(self, version_dir: Path) -> LexicalIndexInfo:
-        """Write the index into the version folder; the manifest entry that names it."""
-        scores = self.bm25.scores
-        vocabulary = sorted(self.bm25.vocab_dict, key=self.bm25.vocab_dict.__getitem__)
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
+        scores = bm25.scores
+        return cls(
             data=scores["data"],
             indices=scores["indices"],
             indptr=scores["indptr"],
-            num_docs=np.array(scores["num_docs"], dtype=np.int64),
+            num_docs=int(scores["num_docs"]) if texts else 0,
+            vocabulary=dict(bm25.vocab_dict),
+            stored=False,
+        )
+
+    def save(self, version_dir: Path) -> LexicalIndexInfo:
+        """Write the index into the version folder; the manifest entry that names it."""
+        vocabulary = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            data=self.data,
+            indices=self.indices,
+            indptr=self.indptr,
+            num_docs=np.array(self.num_docs, dtype=np.int64),
             # the words as one UTF-8 JSON list: a fixed-width numpy string array would pad every
             # word to the longest one
             vocabulary=np.frombuffer(json.dumps(vocabulary, ensure_ascii=False).encode(), dtype=np.uint8),
@@ -81,40 +95,52 @@ class LexicalIndex:
         `texts` (the chunks) now. The file's checksum has been checked with the others."""
         if info is None or info.tokenizer != TOKENIZER or info.method != METHOD:
             return cls.build(texts)
-        import bm25s
-
         with np.load(version_dir / info.file, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         vocabulary = json.loads(arrays["vocabulary"].tobytes().decode())
-        bm25 = bm25s.BM25(method=info.method, k1=info.k1, b=info.b)
-        bm25.scores = {
-            "data": arrays["data"],
-            "indices": arrays["indices"],
-            "indptr": arrays["indptr"],
-            "num_docs": int(arrays["num_docs"]),
-        }
-        bm25.vocab_dict = {word: position for position, word in enumerate(vocabulary)}
-        bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
-        bm25.nonoccurrence_array = None  # Lucene's BM25 scores only the words a chunk holds
+        index = cls(
+            data=arrays["data"],
+            indices=arrays["indices"],
+            indptr=arrays["indptr"],
+            num_docs=int(arrays["num_docs"]),
+            vocabulary={word: position for position, word in enumerate(vocabulary)},
+            stored=True,
+        )
         # one column per word (bm25s's empty token has none): a query word maps to a column
-        if bm25.scores["num_docs"] != len(texts) or len(bm25.scores["indptr"]) - 1 > len(vocabulary):
+        if index.num_docs != len(texts) or len(index.indptr) - 1 > len(vocabulary):
             raise IndexCorrupt(
-                f"index version {version_dir.name}: its BM25 index covers {bm25.scores['num_docs']} "
+                f"index version {version_dir.name}: its BM25 index covers {index.num_docs} "
                 f"chunks, its chunks.jsonl holds {len(texts)}"
             )
-        return cls(bm25, stored=True)
+        return index
 
     @property
     def size(self) -> int:
-        return int(self.bm25.scores["num_docs"])
+        return self.num_docs
+
+    def scores(self, question: str) -> np.ndarray | None:
+        """Every chunk's BM25 score for the question (Lucene's BM25 scores only the words a
+        chunk holds, so a chunk without any scores 0), or None when no word of it is indexed.
+        A word the question repeats counts each time, as bm25s counts it."""
+        columns = len(self.indptr) - 1
+        ids = [
+            i for i in (self.vocabulary.get(w) for w in tokenize(question)) if i is not None and i < columns
+        ]
+        if not ids or self.num_docs == 0:
+            return None
+        scores = np.zeros(self.num_docs, dtype=self.data.dtype)
+        for word in ids:
+            start, end = self.indptr[word], self.indptr[word + 1]
+            # a column holds each chunk once, so a fancy-index add equals bm25s's np.add.at
+            scores[self.indices[start:end]] += self.data[start:end]
+        return scores
 
     def search(self, question: str, k: int) -> list[tuple[float, int]]:
         """The `k` best chunks sharing at least one word with the question, best first (BM25
         scores, higher is better); fewer, or none, when fewer chunks share a word."""
-        ids = self.bm25.get_tokens_ids(tokenize(question))
-        if not ids or self.size == 0 or k <= 0:
+        scores = self.scores(question) if k > 0 else None
+        if scores is None:
             return []
-        scores = self.bm25.get_scores_from_ids(ids)
         matching = np.flatnonzero(scores > 0)
         if len(matching) > k:
             matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]

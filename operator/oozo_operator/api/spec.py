@@ -493,6 +493,13 @@ class Runtime(ApiModel):
         description="Image of the serving pods (runs `oozo serve`); empty for the operator's server image.",
     )
     cache: AnswerCache | None = Field(None, description="The answer cache; empty for the runtime's defaults.")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Server processes per pod, sharing its port and the memory-mapped index; empty for one "
+        "per 4 CPUs of the CPU limit. Each adds about 250 MiB (its ONNX session, chunks, BM25).",
+    )
 
 
 class Toleration(ApiModel):

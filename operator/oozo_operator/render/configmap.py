@@ -29,6 +29,8 @@ def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:
     }
     if spec.retrieval.mode != d.RETRIEVAL_MODE:  # the default stays unrendered, as the server's own
         values["retrieval_mode"] = spec.retrieval.mode
+    if spec.runtime.workers:  # unset: the runtime picks by the pod's CPU limit
+        values["server_workers"] = spec.runtime.workers
     if spec.generation.base_url:
         values["openai_base_url"] = spec.generation.base_url
     values.update(embedding.settings_values(spec.embedding))

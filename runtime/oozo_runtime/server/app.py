@@ -7,7 +7,6 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 
 from oozo_contract.settings import ServeSettings
@@ -19,21 +18,28 @@ from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
+from oozo_runtime.server.pool import QueryPool
 from oozo_runtime.server.routes import chat, health, info, mcp_endpoint, query, ui
-from oozo_runtime.server.state import AppState, default_concurrency
+from oozo_runtime.server.state import AppState, ReadyGate, default_concurrency
 
 
 def create_app(
-    settings: ServeSettings | None = None, retriever: Retriever | None = None, load: bool = True
+    settings: ServeSettings | None = None,
+    retriever: Retriever | None = None,
+    load: bool = True,
+    ready_gate: ReadyGate | None = None,
 ) -> FastAPI:
+    """`ready_gate`: this app is one of several server workers (server/workers.py)."""
     settings = settings or ServeSettings()
     metrics = Metrics()
+    workers = ready_gate.workers if ready_gate else 1
     state = AppState(
         settings=settings,
         metrics=metrics,
         keys=KeyStore([k.get_secret_value() for k in settings.api_keys], settings.api_keys_file),
         generator=make_generator(settings),
-        limiter=anyio.CapacityLimiter(default_concurrency(settings)),
+        pool=QueryPool(default_concurrency(settings, workers), metrics),
+        ready_gate=ready_gate,
         answer_cache=AnswerCache(settings, metrics),
     )
     if retriever is not None:

@@ -11,6 +11,7 @@ when the head is still incomplete at that time."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import h11
@@ -25,6 +26,13 @@ class HeadDeadlineProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.head_deadline: asyncio.TimerHandle | None = None
+        # asyncio turns Nagle off only for sockets created with proto IPPROTO_TCP; a socket bound
+        # before forking workers (server/workers.py) has proto 0, and h11 writes a response's
+        # head and body in two sends: each answer then waited for the client's delayed ACK
+        # (about 40 ms per request, measured).
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._arm_head_deadline()
 

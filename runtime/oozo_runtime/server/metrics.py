@@ -60,6 +60,19 @@ class Metrics:
             ["backend"],
             registry=r,
         )
+        self.pool_size = Gauge(
+            "rag_query_pool_size",
+            "questions encoded and searched at once at most (the CPU limit)",
+            registry=r,
+        )
+        self.pool_in_flight = Gauge(
+            "rag_query_pool_in_flight", "questions being encoded and searched now", registry=r
+        )
+        self.pool_peak = Gauge(
+            "rag_query_pool_in_flight_peak",
+            "the most questions encoded and searched at once since the process started",
+            registry=r,
+        )
         self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)
         self.answer_cache = Counter(
             "rag_answer_cache_requests_total",

@@ -14,19 +14,44 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from oozo_contract.settings import ServeSettings
 from oozo_runtime.embedding import expected_fingerprint
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import Generator
 from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_dimension
+from oozo_runtime.server import memory
 from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
+from oozo_runtime.server.pool import QueryPool
 from oozo_runtime.versions import IndexCorrupt, VersionNotFound
 
 log = logging.getLogger(__name__)
+
+
+class ReadyGate:
+    """How many of a pod's server workers (server/workers.py) have loaded the index, counted in
+    memory the forked workers share: the pod is ready when all have."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+
+        self.workers = workers
+        self._loaded = multiprocessing.get_context("fork").Value("i", 0)
+
+    def loaded(self) -> None:
+        with self._loaded.get_lock():
+            self._loaded.value += 1
+
+    @property
+    def count(self) -> int:
+        return int(self._loaded.value)
+
+    def reason(self) -> str | None:
+        """Why the pod is not ready yet, or None when every worker has loaded the index."""
+        if self.count >= self.workers:
+            return None
+        return f"WorkersLoading: {self.count} of {self.workers} server workers have loaded the index"
 
 
 @dataclass
@@ -35,13 +60,14 @@ class AppState:
     metrics: Metrics
     keys: KeyStore
     generator: Generator
-    limiter: anyio.CapacityLimiter
+    pool: QueryPool
     answer_cache: AnswerCache
     retriever: Retriever | None = None
     load_error: str | None = None
     encoder_backend: str | None = None  # "onnx" or "torch" once loaded
     encoder_fallback_reason: str = ""  # why torch, when it is torch
     stopping: threading.Event = field(default_factory=threading.Event)
+    ready_gate: ReadyGate | None = None  # several workers: ready once all have loaded
 
     def set_retriever(self, retriever: Retriever) -> None:
         index = retriever.index
@@ -54,6 +80,8 @@ class AppState:
             self.metrics.index_built.set(datetime.fromisoformat(built_at.replace("Z", "+00:00")).timestamp())
         self.retriever = retriever
         self.load_error = None
+        if self.ready_gate is not None:
+            self.ready_gate.loaded()
         log.info(
             "index loaded",
             extra={"version": index.version, "model": index.model, "chunks": len(index.chunks)},
@@ -62,12 +90,9 @@ class AppState:
     def load(self) -> None:
         """Load the model and the index version; waits for a missing version to appear, gives
         up on a model mismatch (a configuration error no wait will fix)."""
-        import faiss
-
         from oozo_runtime.onnx_encoder import choose_query_encoder
 
         s = self.settings
-        faiss.omp_set_num_threads(1)  # single-query searches: OpenMP start-up costs more than it saves
         try:
             index = self._wait_for_index()
             if index is None:
@@ -96,6 +121,7 @@ class AppState:
             self.encoder_backend, self.encoder_fallback_reason = backend, reason
             self.metrics.query_encoder.labels(backend).set(1)
             self.set_retriever(Retriever(encoder, index, s.retrieval_mode))
+            memory.trim()  # what parsing the version and the graph freed goes back to the kernel
         except (ModelMismatch, IndexCorrupt) as exc:  # no wait fixes these: say why, stay unready
             # Both messages name the version, the models or the files, never a path.
             self.load_error = f"{type(exc).__name__}: {exc}"
@@ -153,9 +179,10 @@ def waiting_reason(version: str | None) -> str:
     return "IndexNotFound: no index version is published yet (run `oozo index` first)"
 
 
-def default_concurrency(settings: ServeSettings) -> int:
-    """Queries encoded and searched at once: the setting, else the CPUs this process may use."""
-    return settings.query_concurrency or cpu_limit()
+def default_concurrency(settings: ServeSettings, workers: int = 1) -> int:
+    """Queries encoded and searched at once by one worker: the setting, else its share of the
+    CPUs the pod may use."""
+    return settings.query_concurrency or max(1, cpu_limit() // workers)
 
 
 def cpu_limit(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:

@@ -2,7 +2,7 @@
 corpus, `GET /v1/models` lists the one model, so any OpenAI client or chat UI can talk to a corpus.
 
 The answer takes the same path as `POST /api/query` (routes/query.py): the same bounds on the
-question and top_k, the limiter, the metrics and the configured generator (extractive, or the
+question and top_k, the bounded query pool, the metrics and the configured generator (extractive, or the
 LLM). With `stream: true` the answer comes as `chat.completion.chunk` events ending with
 `data: [DONE]`, the LLM's tokens as it sends them (one piece for an extractive answer).
 

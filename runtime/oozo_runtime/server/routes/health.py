@@ -21,12 +21,17 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=Ready, responses=responses.READY)
 async def ready(state: StateDep) -> JSONResponse:
-    """Readiness: 200 once an index version is loaded, 503 (with the reason) before."""
+    """Readiness: 200 once every worker has loaded the index version, 503 (with the reason) before."""
     if state.retriever is None:
         return JSONResponse(
             status_code=503,
             content={"status": "loading", "error": state.load_error or "index not loaded yet"},
             headers={"Retry-After": "2"},
+        )
+    waiting = state.ready_gate.reason() if state.ready_gate else None
+    if waiting:  # this worker has loaded, another of the pod's has not: a query could land there
+        return JSONResponse(
+            status_code=503, content={"status": "loading", "error": waiting}, headers={"Retry-After": "1"}
         )
     return JSONResponse({"status": "ready", "index_version": state.retriever.index.version})
 

@@ -3,7 +3,7 @@
 
 Stateless and JSON-answering: every request stands alone, so any replica behind the Service can
 answer it and no session outlives a rollout. The tools take the same path as `POST /api/query`
-(routes/query.py: the limiter, the retrieval and generation metrics, the configured generator)
+(routes/query.py: the query pool, the retrieval and generation metrics, the configured generator)
 and the same bounds on the question and `top_k`; a bad argument is a tool error whose text says
 which argument and why. The endpoint sits behind the same bearer key as the API, checked before
 the SDK sees the request, and inside the same middleware (body limit, security headers, metrics).

@@ -1,11 +1,10 @@
-"""`POST /api/query`: retrieve (in a worker thread, bounded by a limiter) then answer."""
+"""`POST /api/query`: retrieve (in the bounded query pool, server/pool.py) then answer."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -48,12 +47,10 @@ async def cached_answer_content(
 async def retrieve(
     question: str, top_k: int, state: AppState, retriever: Retriever, mode: RetrievalMode | None = None
 ) -> tuple[list[Hit], dict[str, float]]:
-    """The hits and timings of a question (in `mode`, else the server's), searched in a worker
-    thread bounded by the limiter; raises OozoError when a remote embeddings server fails."""
+    """The hits and timings of a question (in `mode`, else the server's), searched in the
+    bounded query pool; raises OozoError when a remote embeddings server fails."""
     started = time.perf_counter()
-    hits, timings = await anyio.to_thread.run_sync(
-        retriever.retrieve, question, top_k, mode, limiter=state.limiter
-    )
+    hits, timings = await state.pool.run(retriever.retrieve, question, top_k, mode)
     state.metrics.retrieval.observe(time.perf_counter() - started)
     return hits, timings
 
