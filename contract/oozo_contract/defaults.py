@@ -167,3 +167,7 @@ HTTP_MAX_REDIRECTS = 5
 # How long a fetch waits for another fetch of the same state folder (the index Job and the
 # refresh CronJob can overlap) before it fails with SourceBusy.
 FETCH_LOCK_WAIT_SECONDS = 900.0
+
+# The folder under INDEX_DIR that holds models Oozo copied (s3:// prefixes): on the corpus volume,
+# so a copy is made once per corpus and every pod of the corpus loads it.
+MODEL_CACHE_FOLDER = "models"

@@ -86,6 +86,11 @@ def rewrite_path(value: str, table: PathTable) -> str:
     if value.startswith("--") and "=" in value:
         flag, _, rest = value.partition("=")
         return f"{flag}={rewrite_path(rest, table)}"
+    # A value that already names one of this pod's local folders is left alone: the operator
+    # passes on what a pod reported (status.index.embeddingModel is the local path of a model
+    # volume here), and under /tmp, where test folders live, a second rewrite would move it.
+    if any(value == local or value.startswith(local.rstrip("/") + "/") for _, local in table):
+        return value
     for cpath, local in table:
         if value == cpath:
             return local

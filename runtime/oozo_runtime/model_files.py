@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.defaults import MODEL_CACHE_FOLDER
 from oozo_contract.fetch import FetchResult
 from oozo_contract.settings import EmbeddingSettings, FetchSettings, IndexSettings
 from oozo_runtime.errors import OozoError
@@ -26,7 +27,7 @@ from oozo_runtime.hub_models import download_hub_model, is_hub_model
 log = logging.getLogger(__name__)
 
 MODEL_UNAVAILABLE = "ModelUnavailable"
-MODELS_DIR = "models"  # under INDEX_DIR when no OOZO_MODEL_CACHE_DIR is given
+MODELS_DIR = MODEL_CACHE_FOLDER  # under INDEX_DIR when no OOZO_MODEL_CACHE_DIR is given
 S3_SCHEME = "s3://"
 # A model's weights are one object: e5-large is 2.2 GB, bigger models more. The document cap
 # (256 MiB) would skip them.

@@ -58,6 +58,9 @@ def test_every_example_folder_is_covered() -> None:
         "git",
         "http",
         "remote-embeddings",
+        "multilingual",
+        "s3-model",
+        "model-volume",
     }
 
 

@@ -76,6 +76,22 @@ def test_paths_under_a_mount_are_rewritten_longest_mount_first() -> None:
     assert rewrite_path("/var/cache/oozo/models", table) == "/w/pods/p/rootfs/var/cache/oozo/models"
 
 
+def test_a_path_that_is_already_local_is_not_rewritten_again() -> None:
+    """The operator renders what a pod reported (the index's model: the local folder of a model
+    volume) into another pod; with that folder under /tmp and an emptyDir at /tmp, a second
+    rewrite would point the server at a folder inside its own /tmp."""
+    dirs = {"tmp": "/tmp/w/pods/p/volumes/tmp", "model": "/tmp/w/pv/model-store"}
+    model_mount = {"name": "model", "mountPath": "/models/minilm", "subPath": "st/minilm"}
+    c = container(volumeMounts=[TMP_MOUNT, model_mount])
+    table = path_table(
+        c, dirs, "/tmp/w/pods/p/termination/serve", "/tmp/w/pods/p/rootfs", image_for(c["image"])
+    )
+    assert rewrite_path("/models/minilm", table) == "/tmp/w/pv/model-store/st/minilm"
+    assert rewrite_path("/tmp/w/pv/model-store/st/minilm", table) == "/tmp/w/pv/model-store/st/minilm"
+    assert rewrite_path("/tmp/w/pods/p/volumes/tmp/x", table) == "/tmp/w/pods/p/volumes/tmp/x"
+    assert rewrite_path("/tmp/x", table) == "/tmp/w/pods/p/volumes/tmp/x"
+
+
 def test_shell_scripts_get_whole_container_paths_rewritten_once() -> None:
     table = table_for(container(volumeMounts=[INDEX_MOUNT, TMP_MOUNT]))
     script = 'cp /tmp/a /var/lib/oozo/index/v1 && echo ok > /dev/termination-log; ls /tmpx "/tmp"'

@@ -60,6 +60,24 @@ def test_the_server_reads_the_copy_and_gets_no_credentials() -> None:
     assert not [e for e in container["env"] if e["name"].startswith("AWS_")]
 
 
+def test_the_model_is_copied_to_the_corpus_volume_where_the_server_loads_it() -> None:
+    """Not the image's OOZO_MODEL_CACHE_DIR (/var/cache/oozo/models): that is on each pod's
+    read-only root filesystem, so the copy would fail there and no server could read it."""
+    corpus = corpus_of(S3_MODEL)
+    [index] = job.render(corpus)["spec"]["template"]["spec"]["containers"]
+    [mount] = [m for m in index["volumeMounts"] if m["name"] == "index"]
+    cache = env_of(index)["OOZO_MODEL_CACHE_DIR"]
+    assert cache == f"{mount['mountPath']}/models" and not mount.get("readOnly")
+    assert configmap.render(corpus, MODEL)["data"]["OOZO_MODEL_CACHE_DIR"] == cache
+    [server] = deployment.render(corpus, "v1", MODEL)["spec"]["template"]["spec"]["containers"]
+    assert any(m["name"] == "index" and m["mountPath"] == mount["mountPath"] for m in server["volumeMounts"])
+    # A model that is not copied keeps the image's cache setting.
+    plain = corpus_of({"model": "sentence-transformers/all-MiniLM-L6-v2"})
+    assert "OOZO_MODEL_CACHE_DIR" not in env_of(
+        job.render(plain)["spec"]["template"]["spec"]["containers"][0]
+    )
+
+
 def test_another_model_prefix_rebuilds() -> None:
     other = {**S3_MODEL, "model": "s3://models/minilm/v2"}
     assert index_hash(corpus_of(S3_MODEL).spec) != index_hash(corpus_of(other).spec)

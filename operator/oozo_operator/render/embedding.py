@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from oozo_contract.defaults import is_hub_model_id
+from oozo_contract.defaults import MODEL_CACHE_FOLDER, is_hub_model_id
 from oozo_contract.settings import EmbeddingSettings, env_name
 from oozo_operator.api.spec import Embedding
 from oozo_operator.render.backup import OPTIONAL_SECRET_KEYS, SECRET_KEYS
 from oozo_operator.render.corpus import INDEX_DIR
 
-# The model cache on the corpus volume: the index Job downloads a hub model into it (writable
-# there), the server loads the recorded commit from it (read-only, offline).
-MODEL_CACHE_DIR = f"{INDEX_DIR}/models"
+# The model cache on the corpus volume: the index Job copies an s3:// model or downloads a hub
+# model into it (writable there), the server loads it from there (read-only, offline). Named
+# explicitly because the runtime image sets OOZO_MODEL_CACHE_DIR to /var/cache/oozo/models, which
+# is on the read-only root filesystem of the pods (the copy would fail) and is not shared by them.
+MODEL_CACHE_DIR = f"{INDEX_DIR}/{MODEL_CACHE_FOLDER}"
 # Only the index Job goes online, and only for a hub model: the image's HF_HUB_OFFLINE=1 is
 # lifted there, and huggingface_hub's own state (the Xet chunk cache) goes to the writable /tmp
 # instead of the read-only HF_HOME of the image.
@@ -30,7 +32,8 @@ def settings_values(embedding: Embedding) -> dict[str, Any]:
         s3 = embedding.s3
         endpoint = {"model_s3_endpoint": s3.endpoint} if s3.endpoint else {}
         region = {"model_s3_region": s3.region} if s3.region else {}
-        return {**endpoint, **region, **({"model_s3_path_style": True} if s3.path_style else {})}
+        path_style = {"model_s3_path_style": True} if s3.path_style else {}
+        return {"model_cache_dir": MODEL_CACHE_DIR, **endpoint, **region, **path_style}
     if embedding.provider != "openai":
         return {}
     values: dict[str, Any] = {"embedding_provider": "openai"}
