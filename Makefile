@@ -100,7 +100,7 @@ corpora: dev ## Real non-English text for the multilingual tests: Debian's manpa
 	@$(PY) -m devcluster.corpora
 
 .PHONY: tools
-tools: ## helm, krew and MinIO (Go module proxy), promtool, git, sshd, redis-server, chromium and pipx (Debian) for the chart, plugin, S3, Git, cache and web page tests
+tools: dev ## helm, krew and MinIO (Go module proxy), promtool, git, sshd, redis-server, chromium and pipx (Debian), olah (PyPI) for the chart, plugin, S3, Git, hub, cache and web page tests
 	@bash hack/tools/helm.sh >/dev/null
 	@bash hack/tools/chromium.sh >/dev/null
 	@bash hack/tools/krew.sh >/dev/null
@@ -110,6 +110,7 @@ tools: ## helm, krew and MinIO (Go module proxy), promtool, git, sshd, redis-ser
 	@bash hack/tools/redis.sh >/dev/null
 	@bash hack/tools/promtool.sh >/dev/null
 	@bash hack/s3/build-minio.sh >/dev/null
+	@$(PY) -c 'from devcluster.hubserver import olah_command; olah_command()'
 
 .PHONY: cluster-up
 cluster-up: dev controlplane ## Start the local control plane; kubeconfig in .cluster/kubeconfig
