@@ -48,6 +48,7 @@ def test_the_index_job_downloads_through_the_endpoint_with_the_token_by_referenc
     assert env["OOZO_HUB_REVISION"] == "main"
     assert env["OOZO_MODEL_CACHE_DIR"] == CACHE
     assert env["HF_HUB_OFFLINE"] == "0"
+    assert env["HF_HUB_DOWNLOAD_TIMEOUT"] == "60"  # a slow mirror does not fail a large download
     assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf", "key": "token"}}
     settings = IndexSettings.model_validate(
         {

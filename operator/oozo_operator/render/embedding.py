@@ -22,8 +22,10 @@ from oozo_operator.render.corpus import INDEX_DIR
 MODEL_CACHE_DIR = f"{INDEX_DIR}/{MODEL_CACHE_FOLDER}"
 # Only the index Job goes online, and only for a hub model: the image's HF_HUB_OFFLINE=1 is
 # lifted there, and huggingface_hub's own state (the Xet chunk cache) goes to the writable /tmp
-# instead of the read-only HF_HOME of the image.
-HUB_JOB_ENV = {"HF_HUB_OFFLINE": "0", "HF_HOME": "/tmp/huggingface"}
+# instead of the read-only HF_HOME of the image. huggingface_hub waits only 10 s for a read by
+# default; a mirror or proxy in front of the hub that is slow to start streaming a large weights
+# file would fail the build, so the Job waits a minute per read.
+HUB_JOB_ENV = {"HF_HUB_OFFLINE": "0", "HF_HOME": "/tmp/huggingface", "HF_HUB_DOWNLOAD_TIMEOUT": "60"}
 
 
 def settings_values(embedding: Embedding) -> dict[str, Any]:
