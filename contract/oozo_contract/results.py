@@ -136,6 +136,9 @@ class IndexBuildResult(ResultModel):
     chunks_truncated: Count | None = None
     index_type: str | None = None
     vector_index: VectorIndexReport | None = None
+    # The model files' revision the manifest records (a hub model's commit, or a digest of an
+    # s3:// or volume model); None for the bundled model and remote embeddings.
+    model_revision: str | None = Field(default=None, max_length=128)
     unchanged: bool = False
     pruned_versions: Count = 0
     evaluation: Evaluation | None = None

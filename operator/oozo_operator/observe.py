@@ -105,9 +105,9 @@ def read_result(message: str | None, model: type[ResultT]) -> ResultT | None:
 
 
 INDEX_STATUS_FIELDS = {
-    "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model", "dimensions",
-    "size_bytes", "built_at", "build_seconds", "reused_embeddings", "chunks_truncated", "evaluation",
-    "available", "vector_index",
+    "version", "documents", "chunks", "skipped_documents", "skipped", "embedding_model",
+    "model_revision", "dimensions", "size_bytes", "built_at", "build_seconds", "reused_embeddings",
+    "chunks_truncated", "evaluation", "available", "vector_index",
 }  # fmt: skip
 
 

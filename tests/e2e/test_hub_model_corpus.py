@@ -86,6 +86,7 @@ def test_a_gated_hub_model_is_downloaded_by_the_index_job_and_served_without_the
     # The version records the commit olah serves; the snapshot sits in the corpus volume's cache.
     index_dir, manifest = manifest_of(corpus)
     assert manifest["embedding"]["modelRevision"] == commit, manifest["embedding"]
+    assert corpus.get()["status"]["index"]["modelRevision"] == commit  # and status says so
     assert (index_dir / "models" / "hub" / "models--oozo-test--minilm" / "snapshots" / commit).is_dir()
 
     # The token reaches the index Job by reference only; the server gets neither it nor the hub.

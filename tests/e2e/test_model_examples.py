@@ -107,6 +107,7 @@ def test_a_model_from_an_s3_prefix_serves_and_the_server_never_gets_the_credenti
     assert copied["fetched"] == files, copied
     assert manifest["embedding"]["modelRevision"] == copied["revision"], manifest["embedding"]
     assert copied["revision"].startswith("sha256:"), copied
+    assert status["index"]["modelRevision"] == copied["revision"], status["index"]
 
     # The credentials reach the index Job's container by reference, and nothing of the server.
     assert all(
@@ -139,6 +140,7 @@ def test_a_model_from_a_volume_serves_and_outlives_the_corpus(stack: Cluster, na
 
     _, manifest = manifest_of(corpus)
     assert manifest["embedding"]["modelRevision"] == folder_revision(BUNDLED_MODEL), manifest["embedding"]
+    assert status["index"]["modelRevision"] == folder_revision(BUNDLED_MODEL), status["index"]
 
     corpus.kubectl("delete", "ragcorpus", corpus.name, "--timeout=120s")
     corpus.kubectl("get", "pvc", claim["metadata"]["name"])  # still there, and so are its files

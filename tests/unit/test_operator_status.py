@@ -162,6 +162,16 @@ def test_the_count_of_truncated_chunks_reaches_status() -> None:
     assert "chunksTruncated" not in index_status(IndexBuildResult.model_validate(RESULT))
 
 
+def test_the_model_files_revision_reaches_status() -> None:
+    """modelRevision (a hub commit, a digest of an s3:// or volume model) is copied into
+    status.index, so a user sees which weights the serving vectors came from; the bundled model
+    reports none and status leaves the field out."""
+    commit = "0" * 40
+    pinned = {**RESULT, "modelRevision": commit}
+    assert index_status(IndexBuildResult.model_validate(pinned))["modelRevision"] == commit
+    assert "modelRevision" not in index_status(IndexBuildResult.model_validate(RESULT))
+
+
 def test_succeeded_job_without_a_message_is_a_failure_a_human_must_see() -> None:
     b = build_of(_job("j", succeeded=1), [_pod(0, "")])
     assert b.state == "failed" and b.reason == "NoResult"

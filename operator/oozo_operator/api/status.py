@@ -143,6 +143,13 @@ class IndexStatus(ApiModel):
     embedding_model: str | None = Field(
         None, max_length=R.MODEL_MAX, description="Embedding model of the index."
     )
+    model_revision: str | None = Field(
+        None,
+        max_length=128,
+        description="Revision of the model files the vectors came from: the commit a hub model "
+        "resolved to, or a sha256: digest of an s3:// or volume model. Absent for the bundled model "
+        "and remote embeddings.",
+    )
     dimensions: int | None = Field(None, ge=0, description="Vector dimensions.")
     size_bytes: int | None = Field(None, ge=0, description="Size of the version on disk.")
     vector_index: VectorIndexStatus | None = Field(

@@ -153,7 +153,8 @@ def build(
 
 
 def index_facts(manifest: Manifest) -> dict[str, Any]:
-    """The index fields of a build result, from the version's manifest."""
+    """The index fields of a build result, from the version's manifest: the vector index and the
+    revision of the model files (a hub commit or a digest) the vectors came from."""
     info = manifest.index
     report = None
     if info.recall_at10 is not None:  # measured: built by an Oozo that reports it
@@ -163,7 +164,7 @@ def index_facts(manifest: Manifest) -> dict[str, Any]:
             size_bytes=info.size_bytes,
             memory_bytes=info.memory_bytes,
         )
-    return {"index_type": info.type, "vector_index": report}
+    return {"index_type": info.type, "vector_index": report, "model_revision": _model_revision_of(manifest)}
 
 
 def _model_revision_of(manifest: Manifest) -> str | None:
