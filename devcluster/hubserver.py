@@ -4,10 +4,10 @@ no upstream hub is needed (none is reachable here). olah answers the hub's own r
 (/api/models/ID/revision/REV, /ID/resolve/COMMIT/FILE with X-Repo-Commit and ETag headers) and
 huggingface_hub downloads from it as from huggingface.co.
 
-olah has no authentication, so a small real HTTP proxy (`TokenGate`) in front of it answers as
-the hub does for gated models: 401 with X-Error-Code GatedRepo without a token, 401 "Invalid
-credentials in Authorization header" with a wrong one; requests with the right token (and for
-repositories that are not gated) go through to olah unchanged.
+olah has no authentication, so a small real HTTP proxy (`TokenGate`, a `proxy.LoopbackProxy`) in
+front of it answers as the hub does for gated models: 401 with X-Error-Code GatedRepo without a
+token, 401 "Invalid credentials in Authorization header" with a wrong one; requests with the
+right token (and for repositories that are not gated) go through to olah unchanged.
 
 olah is installed on first use into its own environment (~/.cache/oozo/olah, pinned version) so
 its dependencies never mix with the project's.
@@ -25,14 +25,12 @@ import http.client
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 from devcluster import procs
 from devcluster.loopback import LoopbackServer
+from devcluster.proxy import LoopbackProxy
 
 OLAH_VERSION = "0.5.4"
 OLAH_HOME = Path.home() / ".cache" / "oozo" / f"olah-{OLAH_VERSION}"
@@ -118,22 +116,20 @@ class HubServer(LoopbackServer):
             return False
 
 
-class TokenGate:
+class TokenGate(LoopbackProxy):
     """Forwards GET/HEAD to `upstream` (olah); for repositories in `gated` demands `Bearer
     token` and answers as the hub does otherwise. Records each request's (method, path, had a
     token) in `requests`, never the token itself."""
 
+    methods = ("GET", "HEAD")
+    thread_name = "token-gate"
+    upstream_timeout = 300.0
+
     def __init__(self, upstream: str, token: str, gated: set[str]) -> None:
-        self.upstream = urlsplit(upstream)
+        super().__init__(upstream)
         self.token = token
         self.gated = gated
         self.requests: list[tuple[str, str, bool]] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "the gate has not been started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def _repo_of(self, path: str) -> str:
         parts = path.split("?")[0].strip("/").split("/")
@@ -141,78 +137,16 @@ class TokenGate:
             parts = parts[2:]
         return "/".join(parts[:2])
 
-    def start(self) -> TokenGate:
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _refuse(self, headers: dict[str, str]) -> None:
-                body = b'{"error": "access refused"}'
-                self.send_response(401)
-                for name, value in {**headers, "Content-Type": "application/json"}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            def _handle(self) -> None:
-                authorization = self.headers.get("Authorization", "")
-                gate.requests.append((self.command, self.path, bool(authorization)))
-                if gate._repo_of(self.path) in gate.gated:
-                    if not authorization:
-                        self._refuse({"X-Error-Code": "GatedRepo", "X-Error-Message": "gated"})
-                        return
-                    if authorization != f"Bearer {gate.token}":
-                        self._refuse({"X-Error-Message": "Invalid credentials in Authorization header"})
-                        return
-                gate._forward(self)
-
-            do_GET = _handle
-            do_HEAD = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="token-gate", daemon=True).start()
-        return self
-
-    def _forward(self, handler: BaseHTTPRequestHandler) -> None:
-        """Streams olah's answer through as it comes (a model's weights are large, and a client
-        times out when no byte arrives for a while)."""
-        conn = http.client.HTTPConnection(
-            self.upstream.hostname or "127.0.0.1", self.upstream.port, timeout=300
-        )
-        try:
-            conn.request(handler.command, handler.path, headers={"Accept-Encoding": "identity"})
-            response = conn.getresponse()
-            length = response.getheader("Content-Length")
-            body = b"" if length is not None or handler.command == "HEAD" else response.read()
-            handler.send_response(response.status)
-            for name, value in response.getheaders():
-                if name.lower() in ("transfer-encoding", "connection", "content-length"):
-                    continue
-                if name.lower() == "location":
-                    value = value.replace(f"{self.upstream.scheme}://{self.upstream.netloc}", self.url)
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", length if length is not None else str(len(body)))
-            handler.end_headers()
-            if handler.command == "HEAD":
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        authorization = request.headers.get("Authorization", "")
+        self.requests.append((request.command, request.path, bool(authorization)))
+        if self._repo_of(request.path) in self.gated:
+            refused = b'{"error": "access refused"}'
+            if not authorization:
+                self.reply(request, 401, refused, {"X-Error-Code": "GatedRepo", "X-Error-Message": "gated"})
                 return
-            if length is None:
-                handler.wfile.write(body)
+            if authorization != f"Bearer {self.token}":
+                invalid = {"X-Error-Message": "Invalid credentials in Authorization header"}
+                self.reply(request, 401, refused, invalid)
                 return
-            while chunk := response.read(1024 * 1024):
-                handler.wfile.write(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout, a resumed download): nothing to answer
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self.forward(request)

@@ -19,6 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from oozo_operator import drill, observe, policy
 from oozo_operator.api.crd import GROUP, KIND, VERSION
+from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.conditions import Problem
 from oozo_operator.kube import Kube
 from oozo_operator.render import backup, job, restore, verify
@@ -168,12 +169,15 @@ def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
     return builds
 
 
-def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]:
-    """Referenced objects that do not exist, and the resourceVersion of a source ConfigMap.
-    Every read is metadata-only (PartialObjectMetadata): the operator never reads a Secret's
-    data, and needs no document bytes to notice that a ConfigMap changed."""
-    refs: list[tuple[str, str, str]] = []  # (kind, name, field)
-    spec = corpus.spec
+def required_references(spec: RagCorpusSpec) -> list[tuple[str, str, str]]:
+    """(kind, name, field) of every object the spec names that a pod of the corpus (the index
+    Job, the restore Job, the server) mounts or reads by reference: missing, that pod could not
+    start, so the corpus stalls naming the field instead. Left out on purpose, each for its
+    reason: spec.backup.s3.credentialsSecret (a backup problem, reported as BackupPodCannotStart:
+    it must not stop a serving corpus), spec.runtime.ingress.tls.secretName (read by the Ingress
+    controller, not a pod of ours, and written later by cert-manager when it issues it), and
+    spec.runtime.auth.apiKeySecretRef while auth is off (then nothing reads it)."""
+    refs: list[tuple[str, str, str]] = []
     if spec.generation.provider == "openai" and spec.generation.api_key_secret_ref:
         refs.append(("Secret", spec.generation.api_key_secret_ref.name, "spec.generation.apiKeySecretRef"))
     auth_ref = spec.runtime.auth.api_key_secret_ref
@@ -193,18 +197,35 @@ def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]
         refs.append(
             ("ConfigMap", spec.evaluation.questions.config_map, "spec.evaluation.questions.configMap")
         )
-    source_secrets = (
+    embedding, restore_s3 = spec.embedding, spec.restore.s3 if spec.restore else None
+    credentials = (
         (spec.source.s3 and spec.source.s3.credentials_secret, "spec.source.s3.credentialsSecret"),
         (spec.source.git and spec.source.git.credentials_secret, "spec.source.git.credentialsSecret"),
         (spec.source.http and spec.source.http.headers_secret and spec.source.http.headers_secret.name,
          "spec.source.http.headersSecret"),
+        # the index Job's HF_TOKEN, the embeddings server's key (Job and server), the credentials
+        # an s3:// model is copied with and those a restore reads its backup with
+        (embedding.hub and embedding.hub.token_secret and embedding.hub.token_secret.name,
+         "spec.embedding.hub.tokenSecret"),
+        (embedding.api_key_secret_ref and embedding.api_key_secret_ref.name,
+         "spec.embedding.apiKeySecretRef"),
+        (embedding.s3 and embedding.s3.credentials_secret, "spec.embedding.s3.credentialsSecret"),
+        (restore_s3 and restore_s3.credentials_secret, "spec.restore.s3.credentialsSecret"),
     )  # fmt: skip
-    refs.extend(("Secret", secret, where) for secret, where in source_secrets if secret)
-    hub_token = spec.embedding.hub.token_secret if spec.embedding.hub else None
-    if hub_token is not None:  # the index Job's HF_TOKEN: missing, its pod could not start
-        refs.append(("Secret", hub_token.name, "spec.embedding.hub.tokenSecret"))
+    refs.extend(("Secret", secret, where) for secret, where in credentials if secret)
+    if embedding.model_volume:  # mounted read-only into the index Job and the server
+        refs.append(
+            ("PersistentVolumeClaim", embedding.model_volume.claim_name, "spec.embedding.modelVolume")
+        )
+    return refs
+
+
+def _missing_references(kube: Kube, corpus: Corpus) -> tuple[list[Problem], str]:
+    """Referenced objects that do not exist, and the resourceVersion of a source ConfigMap.
+    Every read is metadata-only (PartialObjectMetadata): the operator never reads a Secret's
+    data, and needs no document bytes to notice that a ConfigMap changed."""
     problems, source_revision = [], ""
-    for kind, ref_name, where in refs:
+    for kind, ref_name, where in required_references(corpus.spec):
         found = kube.revision("v1", kind, corpus.namespace, ref_name)
         if found == "":
             problems.append(Problem(f"{kind}NotFound", f"{kind} {ref_name} ({where}) not found"))

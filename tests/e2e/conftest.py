@@ -185,6 +185,40 @@ def deployed_handbook(stack: Cluster) -> Iterator[DeployedCorpus]:
         kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
 
 
+# A refresh schedule no test run reaches (once a year): the tests run their refreshes by hand.
+REFRESH_BY_HAND = "0 0 1 1 *"
+
+
+def namespace_for(stack: Cluster, kind: str) -> str:
+    """A new namespace e2e-KIND-xxxxxx on the cluster."""
+    namespace = f"e2e-{kind}-{uuid.uuid4().hex[:6]}"
+    kubectl(stack.kubeconfig, "create", "namespace", namespace)
+    return namespace
+
+
+@contextlib.contextmanager
+def deployed_source(
+    stack: Cluster, kind: str, source: dict[str, Any], *secrets: dict[str, Any], refresh: str | None = None
+) -> Iterator[DeployedCorpus]:
+    """The RagCorpus handbook over a fetched `source` (its spec.source: git, http, s3), with its
+    `secrets` (named in their metadata, no namespace) beside it, in a namespace of its own
+    (`namespace_for(stack, kind)`), applied and waited Ready; the namespace is deleted afterwards.
+    `refresh`: spec.refresh.schedule, e.g. REFRESH_BY_HAND for a refresh CronJob a test runs."""
+    namespace = namespace_for(stack, kind)
+    corpus = ragcorpus("handbook", namespace, "unused")
+    corpus["spec"]["source"] = source
+    if refresh is not None:
+        corpus["spec"]["refresh"] = {"schedule": refresh}
+    placed = [{**secret, "metadata": {**secret["metadata"], "namespace": namespace}} for secret in secrets]
+    deployed = DeployedCorpus("handbook", namespace, stack)
+    apply(stack.kubeconfig, *placed, corpus)
+    try:
+        deployed.ready_seconds = deployed.wait_ready()
+        yield deployed
+    finally:
+        kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+
+
 @pytest.fixture(scope="module")
 def handbook(stack: Cluster) -> Iterator[DeployedCorpus]:
     """The handbook corpus on this module's stack."""

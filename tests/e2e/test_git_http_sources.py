@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ from typing import Any
 import pytest
 
 from devcluster.gitserver import GitServer
-from devcluster.stack import Stack, kubectl
-from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
+from devcluster.stack import Stack
+from tests.e2e.conftest import REFRESH_BY_HAND, DeployedCorpus, deployed_source
 from tests.e2e.test_s3_source import fetch_result_of, wait_for_status
 from tests.git.conftest import SourceRepo
 from tests.runtime.http_docs import DocServer, serve_docs
@@ -43,12 +42,6 @@ LEAVE = "# Leave\n\nEvery employee has 27 days of paid leave a year, booked in t
 TRAVEL = "# Travel\n\nBook trains for trips under 600 km; flights need a manager's approval.\n"
 
 
-def namespace_for(stack: Stack, kind: str) -> str:
-    namespace = f"e2e-{kind}-{uuid.uuid4().hex[:6]}"
-    kubectl(stack.kubeconfig, "create", "namespace", namespace)
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     server = GitServer(tmp_path_factory.mktemp("git"), username=GIT_USER, password=GIT_TOKEN).start()
@@ -58,9 +51,9 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def repo(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> SourceRepo:
-    repo = SourceRepo(git_server, "handbook", Path(tmp_path_factory.mktemp("work")) / "handbook")
+def first_commit(repo: SourceRepo) -> SourceRepo:
+    """The handbook's first commit: two pages under docs/ (the corpus's path) and a README
+    outside it, which the corpus must not index."""
     repo.write("docs/aurora-launch.md", aurora("PERIWINKLE"))
     repo.write("docs/leave.md", LEAVE)
     repo.write("README.md", "# Not part of the corpus (outside docs/)\n")
@@ -69,16 +62,21 @@ def repo(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Sou
 
 
 @pytest.fixture(scope="module")
+def repo(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> SourceRepo:
+    return first_commit(
+        SourceRepo(git_server, "handbook", Path(tmp_path_factory.mktemp("work")) / "handbook")
+    )
+
+
+@pytest.fixture(scope="module")
 def git_handbook(stack: Stack, repo: SourceRepo) -> Iterator[DeployedCorpus]:
-    namespace = namespace_for(stack, "git")
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "git-token", "namespace": namespace},
+        "metadata": {"name": "git-token"},
         "stringData": {"username": GIT_USER, "password": GIT_TOKEN},
     }
-    corpus = ragcorpus("handbook", namespace, "unused")
-    corpus["spec"]["source"] = {
+    source = {
         "git": {
             "url": repo.server.url(repo.name),
             "ref": "main",
@@ -86,11 +84,8 @@ def git_handbook(stack: Stack, repo: SourceRepo) -> Iterator[DeployedCorpus]:
             "credentialsSecret": "git-token",
         }
     }
-    deployed = DeployedCorpus("handbook", namespace, stack)
-    apply(stack.kubeconfig, secret, corpus)
-    deployed.ready_seconds = deployed.wait_ready()
-    yield deployed
-    kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    with deployed_source(stack, "git", source, secret) as deployed:
+        yield deployed
 
 
 @pytest.fixture(scope="module")
@@ -102,17 +97,9 @@ def site() -> Iterator[DocServer]:
 def http_handbook(stack: Stack, site: DocServer) -> Iterator[DeployedCorpus]:
     site.put("/handbook/aurora-launch.md", aurora("PERIWINKLE").encode())
     site.put("/handbook/travel.md", TRAVEL.encode())
-    namespace = namespace_for(stack, "http")
-    corpus = ragcorpus("handbook", namespace, "unused")
-    corpus["spec"]["source"] = {
-        "http": {"urls": [site.url("/handbook/aurora-launch.md"), site.url("/handbook/travel.md")]}
-    }
-    corpus["spec"]["refresh"] = {"schedule": "0 0 1 1 *"}  # run by hand below, never by the clock
-    deployed = DeployedCorpus("handbook", namespace, stack)
-    apply(stack.kubeconfig, corpus)
-    deployed.ready_seconds = deployed.wait_ready()
-    yield deployed
-    kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    source = {"http": {"urls": [site.url("/handbook/aurora-launch.md"), site.url("/handbook/travel.md")]}}
+    with deployed_source(stack, "http", source, refresh=REFRESH_BY_HAND) as deployed:
+        yield deployed
 
 
 def answers(corpus: DeployedCorpus, word: str, document: str) -> dict[str, Any]:

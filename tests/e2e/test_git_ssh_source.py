@@ -13,9 +13,9 @@ import pytest
 
 from devcluster.gitserver import GitServer
 from devcluster.sshserver import SshServer, make_key
-from devcluster.stack import Stack, kubectl
-from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
-from tests.e2e.test_git_http_sources import LEAVE, answers, aurora, namespace_for
+from devcluster.stack import Stack
+from tests.e2e.conftest import REFRESH_BY_HAND, DeployedCorpus, deployed_source
+from tests.e2e.test_git_http_sources import answers, first_commit
 from tests.e2e.test_s3_source import fetch_result_of, wait_for_status
 from tests.git.conftest import SourceRepo
 
@@ -41,31 +41,26 @@ def ssh_server(tmp_path_factory: pytest.TempPathFactory, client_key: Path) -> It
 def repo(tmp_path_factory: pytest.TempPathFactory) -> SourceRepo:
     # A GitServer only as the folder of bare repositories SourceRepo pushes to: sshd serves them.
     repositories = GitServer(tmp_path_factory.mktemp("repositories"))
-    repo = SourceRepo(repositories, "handbook", Path(tmp_path_factory.mktemp("work")) / "handbook")
-    repo.write("docs/aurora-launch.md", aurora("PERIWINKLE"))
-    repo.write("docs/leave.md", LEAVE)
-    repo.write("README.md", "# Not part of the corpus (outside docs/)\n")
-    repo.commit("first")
-    return repo
+    return first_commit(
+        SourceRepo(repositories, "handbook", Path(tmp_path_factory.mktemp("work")) / "handbook")
+    )
 
 
 @pytest.fixture(scope="module")
 def ssh_handbook(
     stack: Stack, repo: SourceRepo, ssh_server: SshServer, client_key: Path
 ) -> Iterator[DeployedCorpus]:
-    namespace = namespace_for(stack, "git-ssh")
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "kubernetes.io/ssh-auth",
-        "metadata": {"name": "deploy-key", "namespace": namespace},
+        "metadata": {"name": "deploy-key"},
         "stringData": {
             "ssh-privatekey": client_key.read_text(),
             "known_hosts": ssh_server.known_hosts_line() + "\n",
         },
     }
-    corpus = ragcorpus("handbook", namespace, "unused")
-    corpus["spec"]["source"] = {
+    source = {
         "git": {
             "url": ssh_server.url(str(repo.bare)),
             "ref": "main",
@@ -73,12 +68,8 @@ def ssh_handbook(
             "credentialsSecret": "deploy-key",
         }
     }
-    corpus["spec"]["refresh"] = {"schedule": "0 0 1 1 *"}  # run by hand below, never by the clock
-    deployed = DeployedCorpus("handbook", namespace, stack)
-    apply(stack.kubeconfig, secret, corpus)
-    deployed.ready_seconds = deployed.wait_ready()
-    yield deployed
-    kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    with deployed_source(stack, "git-ssh", source, secret, refresh=REFRESH_BY_HAND) as deployed:
+        yield deployed
 
 
 def test_a_git_ssh_corpus_is_ready_at_its_commit_and_answers(

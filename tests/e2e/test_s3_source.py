@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from devcluster.s3server import S3Server
-from devcluster.stack import Stack, kubectl
+from devcluster.stack import Stack
 from tests.e2e import documents
-from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
+from tests.e2e.conftest import REFRESH_BY_HAND, DeployedCorpus, deployed_source
 
 BUCKET, PREFIX = "team-docs", "handbook/"
 CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
@@ -35,16 +34,13 @@ def upload(server: S3Server, files: dict[str, bytes]) -> None:
 def s3_handbook(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
     s3.make_bucket(BUCKET)
     upload(s3, documents.handbook_docs())
-    namespace = f"e2e-s3-{uuid.uuid4().hex[:6]}"
-    kubectl(stack.kubeconfig, "create", "namespace", namespace)
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "s3-credentials", "namespace": namespace},
+        "metadata": {"name": "s3-credentials"},
         "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
     }
-    corpus = ragcorpus("handbook", namespace, "unused")
-    corpus["spec"]["source"] = {
+    source = {
         "s3": {
             "bucket": BUCKET,
             "prefix": PREFIX,
@@ -54,12 +50,8 @@ def s3_handbook(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
             "credentialsSecret": "s3-credentials",
         }
     }
-    corpus["spec"]["refresh"] = {"schedule": "0 0 1 1 *"}  # run by hand below, never by the clock
-    deployed = DeployedCorpus("handbook", namespace, stack)
-    apply(stack.kubeconfig, secret, corpus)
-    deployed.ready_seconds = deployed.wait_ready()
-    yield deployed
-    kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    with deployed_source(stack, "s3", source, secret, refresh=REFRESH_BY_HAND) as deployed:
+        yield deployed
 
 
 def fetch_result_of(corpus: DeployedCorpus, job: str) -> dict[str, Any]:

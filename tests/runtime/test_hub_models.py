@@ -13,7 +13,6 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from devcluster.hubserver import HubServer, TokenGate
@@ -21,16 +20,11 @@ from devcluster.ports import free_port
 from oozo_contract.defaults import DEFAULT_MODEL
 from oozo_runtime.embedding import resolve_model_path
 from tests.doc_commands import documented
-from tests.runtime.conftest import Server
+from tests.model_steps import HANDBOOK, OFFLINE, assert_answers_from_the_cached_model, write_docs
 from tests.s3.helpers import Run, oozo
 
 MODEL, GATED = "oozo-test/minilm", "oozo-test/gated-minilm"
 TOKEN = "hf_oozo_test_token_0123456789"  # a test value; must never be printed
-DOCS = {
-    "leave.md": "# Leave\n\nEvery employee has 27 days of paid leave a year.\n",
-    "travel.md": "# Travel\n\nBook trains for trips under 600 km; flights need approval.\n",
-}
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # what docs/operator.md's commands name, swapped for this test's hub and model
 DOCUMENTED_MODEL, DOCUMENTED_HUB = "intfloat/multilingual-e5-small", "http://127.0.0.1:8090"
 
@@ -59,11 +53,7 @@ def online(gate: TokenGate, **extra: str) -> dict[str, str]:
 
 
 def docs_in(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text)
-    return docs
+    return write_docs(tmp_path / "docs", HANDBOOK)
 
 
 def downloads(gate: TokenGate, since: int) -> list[str]:
@@ -117,18 +107,7 @@ def test_a_hub_model_is_downloaded_once_its_commit_recorded_and_served_offline(
     # Strictly offline, with no endpoint that answers: the recorded commit from the cache.
     dead = {**OFFLINE, "OOZO_HUB_ENDPOINT": f"http://127.0.0.1:{free_port()}", **query_env}
     assert query_env["HF_HUB_OFFLINE"] == "1"
-    answer = oozo(*query_args, "--json", env=dead)
-    assert answer.code == 0, answer.stderr
-    assert json.loads(answer.stdout)["sources"][0]["document"] == "leave.md"
-    serving = Server(index, tmp_path / "serve.log", {**dead, "OOZO_MODEL": MODEL})
-    try:
-        serving.wait_ready()
-        reply = httpx.post(
-            serving.url + "/api/query", json={"question": "Which trips go by train?"}, timeout=30
-        )
-        assert reply.status_code == 200 and reply.json()["sources"][0]["document"] == "travel.md"
-    finally:
-        serving.stop()
+    assert_answers_from_the_cached_model(query_args, index, MODEL, dead, tmp_path / "serve.log")
 
     # A new upstream commit on main is a new index input: rebuilt, the new commit recorded.
     (tmp_path / "card").mkdir()

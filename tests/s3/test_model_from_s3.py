@@ -9,20 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from devcluster.s3server import S3Server
 from oozo_contract.defaults import DEFAULT_MODEL
 from oozo_runtime.embedding import resolve_model_path
-from tests.runtime.conftest import Server
+from tests.model_steps import HANDBOOK, OFFLINE, assert_answers_from_the_cached_model, write_docs
 from tests.s3.helpers import Run, oozo
 
-DOCS = {
-    "leave.md": "# Leave\n\nEvery employee has 27 days of paid leave a year.\n",
-    "travel.md": "# Travel\n\nBook trains for trips under 600 km; flights need approval.\n",
-    "laptops.txt": "Laptops are replaced every four years.\n",
-}
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+DOCS = {**HANDBOOK, "laptops.txt": "Laptops are replaced every four years.\n"}
 
 
 def upload_bundled_model(server: S3Server, bucket: str, prefix: str) -> int:
@@ -44,10 +37,7 @@ def test_a_model_from_an_s3_prefix_is_copied_once_recorded_and_served_offline(
     s3_server: S3Server, bucket: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     files = upload_bundled_model(s3_server, bucket, "models/minilm")
-    docs, index = tmp_path / "docs", tmp_path / "index"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text)
+    docs, index = write_docs(tmp_path / "docs", DOCS), tmp_path / "index"
     model = f"s3://{bucket}/models/minilm"
     args = ("index", str(docs), "--out", str(index), "--model", model, "--s3-endpoint", s3_server.endpoint)
     env = {**s3_server.env(), **OFFLINE}
@@ -68,19 +58,8 @@ def test_a_model_from_an_s3_prefix_is_copied_once_recorded_and_served_offline(
     assert (again.result["version"], again.result["unchanged"]) == (built.result["version"], True)
 
     # Served without any S3 credentials or endpoint: the pods read the cached copy.
-    query = ("query", "How many days of paid leave?", "--index", str(index), "--model", model, "--json")
-    answer = oozo(*query, env=OFFLINE)
-    assert answer.code == 0, answer.stderr
-    assert json.loads(answer.stdout)["sources"][0]["document"] == "leave.md"
-    server = Server(index, tmp_path / "serve.log", {**OFFLINE, "OOZO_MODEL": model})
-    try:
-        server.wait_ready()
-        reply = httpx.post(
-            server.url + "/api/query", json={"question": "Which trips go by train?"}, timeout=30
-        )
-        assert reply.status_code == 200 and reply.json()["sources"][0]["document"] == "travel.md"
-    finally:
-        server.stop()
+    query = ("query", "How many days of paid leave?", "--index", str(index), "--model", model)
+    assert_answers_from_the_cached_model(query, index, model, OFFLINE, tmp_path / "serve.log")
 
     # A new revision of the model at the same prefix (one object changed) is a new index input.
     s3_server.client().put_object(Bucket=bucket, Key="models/minilm/README.md", Body=b"# retrained\n")

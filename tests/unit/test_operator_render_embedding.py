@@ -10,10 +10,9 @@ from pydantic import ValidationError
 
 from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_operator.api.spec import Embedding
-from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap, deployment, job
-from oozo_operator.render.corpus import Corpus, index_hash
-from tests.operator_builders import at, make_corpus
+from oozo_operator.render.corpus import index_hash
+from tests.unit.render_helpers import corpus_of, env_of
 
 REMOTE: dict[str, Any] = {
     "provider": "openai",
@@ -24,16 +23,6 @@ REMOTE: dict[str, Any] = {
     "prefixes": "server",
 }
 KEY_REF = {"secretKeyRef": {"name": "embeddings", "key": "api-key"}}
-
-
-def corpus_of(embedding: dict[str, Any] | None = None) -> Corpus:
-    obj = make_corpus("docs", *([at("spec.embedding", embedding)] if embedding else []), namespace="ns")
-    obj["metadata"]["uid"] = "uid-1"
-    return Corpus.from_body(obj, OperatorSettings())
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 def test_the_index_job_gets_the_remote_embedder_and_the_key_by_reference() -> None:

@@ -14,9 +14,8 @@ from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_operator.api.spec import Embedding
 from oozo_operator.config import OperatorSettings
 from oozo_operator.policy import references
-from oozo_operator.render import configmap, deployment, job
-from oozo_operator.render.corpus import Corpus
-from tests.operator_builders import at, make_corpus
+from oozo_operator.render import configmap, deployment
+from tests.unit.render_helpers import corpus_of, documented_spec, env_of, index_container
 
 MODEL = "intfloat/multilingual-e5-large"
 HUB_MODEL: dict[str, Any] = {
@@ -25,21 +24,6 @@ HUB_MODEL: dict[str, Any] = {
     "hub": {"endpoint": "http://hf-mirror.models:8090", "tokenSecret": {"name": "hf", "key": "token"}},
 }
 CACHE = "/var/lib/oozo/index/models"
-
-
-def corpus_of(embedding: dict[str, Any], settings: OperatorSettings | None = None) -> Corpus:
-    obj = make_corpus("docs", at("spec.embedding", embedding), namespace="ns")
-    obj["metadata"]["uid"] = "uid-1"
-    return Corpus.from_body(obj, settings or OperatorSettings())
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
-
-
-def index_container(corpus: Corpus) -> dict[str, Any]:
-    [container] = job.render(corpus)["spec"]["template"]["spec"]["containers"]
-    return container
 
 
 def test_the_index_job_downloads_through_the_endpoint_with_the_token_by_reference() -> None:
@@ -112,18 +96,7 @@ def test_revision_and_hub_are_refused_where_nothing_is_downloaded(bad: dict[str,
 
 
 def test_the_documented_hub_model_spec_renders_as_described() -> None:
-    import re
-    from pathlib import Path
-
-    import yaml
-
-    from oozo_operator.api.spec import RagCorpusSpec
-
-    text = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
-    section = text.split("### Any Hugging Face model", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert block is not None
-    spec = RagCorpusSpec.model_validate(yaml.safe_load(block.group(1))["spec"])
+    spec = documented_spec("docs/operator.md", after="### Any Hugging Face model")
     env = env_of(index_container(corpus_of(spec.embedding.wire())))
     assert (
         env["OOZO_MODEL"] == spec.embedding.model and env["HF_TOKEN"]["secretKeyRef"]["name"] == "huggingface"

@@ -11,26 +11,15 @@ from pydantic import ValidationError
 
 from oozo_contract.settings import IndexSettings, ServeSettings
 from oozo_operator.api.spec import Embedding
-from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap, deployment, job
-from oozo_operator.render.corpus import Corpus, index_hash
-from tests.operator_builders import at, make_corpus
+from oozo_operator.render.corpus import index_hash
+from tests.unit.render_helpers import corpus_of, documented_spec, env_of, index_container
 
 MODEL = "s3://models/minilm/v1"
 S3_MODEL: dict[str, Any] = {
     "model": MODEL,
     "s3": {"endpoint": "http://minio.storage:9000", "pathStyle": True, "credentialsSecret": "model-s3"},
 }
-
-
-def corpus_of(embedding: dict[str, Any]) -> Corpus:
-    obj = make_corpus("docs", at("spec.embedding", embedding), namespace="ns")
-    obj["metadata"]["uid"] = "uid-1"
-    return Corpus.from_body(obj, OperatorSettings())
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 def test_the_index_job_copies_the_model_with_credentials_by_reference() -> None:
@@ -97,19 +86,8 @@ def test_bad_s3_models_are_refused_naming_the_problem(embedding: dict[str, Any],
 
 
 def test_the_s3_model_example_in_the_docs_is_a_valid_spec_that_copies_the_model() -> None:
-    import re
-    from pathlib import Path
-
-    import yaml
-
-    from oozo_operator.api.spec import RagCorpusSpec
-
-    text = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
-    section = text.split("### A model from S3", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert block is not None
-    spec = RagCorpusSpec.model_validate(yaml.safe_load(block.group(1))["spec"])
-    [container] = job.render(corpus_of(spec.embedding.wire()))["spec"]["template"]["spec"]["containers"]
+    spec = documented_spec("docs/operator.md", after="### A model from S3")
+    container = index_container(corpus_of(spec.embedding.wire()))
     env = env_of(container)
     assert env["OOZO_MODEL"].startswith("s3://models/") and "AWS_SECRET_ACCESS_KEY" in env
 
@@ -158,19 +136,10 @@ def test_a_model_volume_needs_a_model_path_under_models(embedding: dict[str, Any
 
 
 def test_the_model_volume_example_in_the_docs_is_a_valid_spec_that_mounts_it() -> None:
-    import re
-    from pathlib import Path
-
-    import yaml
-
-    from oozo_operator.api.spec import RagCorpusSpec
-
-    text = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
-    section = text.split("A model folder can also live on a PersistentVolumeClaim", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert block is not None
-    spec = RagCorpusSpec.model_validate(yaml.safe_load(block.group(1))["spec"])
-    [container] = job.render(corpus_of(spec.embedding.wire()))["spec"]["template"]["spec"]["containers"]
+    spec = documented_spec(
+        "docs/operator.md", after="A model folder can also live on a PersistentVolumeClaim"
+    )
+    container = index_container(corpus_of(spec.embedding.wire()))
     assert any(
         m["name"] == "model" and m["mountPath"] == spec.embedding.model for m in container["volumeMounts"]
     )
