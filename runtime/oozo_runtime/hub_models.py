@@ -163,6 +163,33 @@ def _download(model: str, revision: str, root: Path, endpoint: str) -> tuple[Pat
     return _repo_folder(root, model) / "snapshots" / commit, commit
 
 
+def prune_hub_commits(root: Path, kept: set[tuple[str, str]]) -> list[str]:
+    """Delete from the hub cache under `root` the commits no kept version records ((model id,
+    commit) pairs), through huggingface_hub's own cache manager: a blob another kept commit
+    shares stays, and a ref naming a deleted commit goes with it. A commit any kept version uses
+    (under any model id: two mirrors of the same files can share a commit) is never deleted.
+    Returns the deleted `model@commit`s."""
+    cache = hub_cache(root)
+    if not cache.is_dir():
+        return []
+    from huggingface_hub import scan_cache_dir
+
+    kept_commits = {commit for _, commit in kept}
+    stale = [
+        (repo.repo_id, revision.commit_hash)
+        for repo in scan_cache_dir(cache).repos
+        if repo.repo_type == "model"
+        for revision in repo.revisions
+        if revision.commit_hash not in kept_commits
+    ]
+    if not stale:
+        return []
+    scan_cache_dir(cache).delete_revisions(*{commit for _, commit in stale}).execute()
+    for model, commit in stale:
+        _complete_marker(root, model, commit).unlink(missing_ok=True)
+    return [f"{model}@{commit}" for model, commit in stale]
+
+
 def _ignored(names: list[str]) -> list[str]:
     safetensors = any(n.endswith(".safetensors") for n in names)
     return [*OTHER_FRAMEWORKS, *(["*.bin", "*.pt"] if safetensors else [])]

@@ -188,3 +188,58 @@ def assert_model_unavailable(run: Run, model: str, says: str) -> None:
     assert run.code != 0
     assert run.error["reason"] == "ModelUnavailable", run.stderr
     assert model in run.error["error"] and says in run.error["error"], run.error
+
+
+def test_a_commit_no_kept_version_records_is_pruned_from_the_index_folders_model_cache(
+    hub: tuple[HubServer, TokenGate, dict[str, str]], tmp_path: Path
+) -> None:
+    """Retention removes a hub commit with the last version that recorded it; the commit still
+    served stays whole (the weights blobs both commits share are kept) and loads offline."""
+    server, gate, _ = hub
+    model = "oozo-test/pruned-minilm"
+    old = server.add_model(model, Path(resolve_model_path(DEFAULT_MODEL)))
+    index = tmp_path / "index"
+    args = ("index", str(docs_in(tmp_path)), "--out", str(index), "--model", model)
+    env = online(gate, OOZO_KEEP_VERSIONS="1")
+    assert oozo(*args, env=env).code == 0
+    (tmp_path / "card").mkdir()
+    (tmp_path / "card" / "README.md").write_text("# retrained\n")
+    new = server.add_model(model, tmp_path / "card")
+    rebuilt = oozo(*args, env=env)
+    assert rebuilt.code == 0, rebuilt.stderr
+    repo = index / "models" / "hub" / ("models--" + model.replace("/", "--"))
+    # the old version was serving while the new one rolled out: kept, and so is its commit
+    assert (repo / "snapshots" / old).is_dir() and (repo / "snapshots" / new).is_dir()
+
+    again = oozo(*args, env=env)  # the next build: the old version goes, and its commit with it
+    assert again.code == 0 and again.result["prunedVersions"] == 1, again.stderr
+    assert not (repo / "snapshots" / old).exists() and not (repo / "oozo-complete" / old).exists()
+    assert (repo / "snapshots" / new / "model.safetensors").resolve().is_file()
+    answer = oozo(
+        "query",
+        "How many days of paid leave?",
+        "--index",
+        str(index),
+        "--json",
+        env={**OFFLINE, "OOZO_MODEL": model},
+    )
+    assert answer.code == 0 and json.loads(answer.stdout)["sources"][0]["document"] == "leave.md"
+
+
+def test_a_model_cache_outside_the_index_folder_is_never_pruned(
+    hub: tuple[HubServer, TokenGate, dict[str, str]], tmp_path: Path, index_step_online: None
+) -> None:
+    """A cache given with OOZO_MODEL_CACHE_DIR may serve other indexes on the same laptop: the
+    commits in it stay whatever this index's versions record."""
+    from oozo_contract.settings import IndexSettings
+    from oozo_runtime.hub_models import download_hub_model
+    from oozo_runtime.indexing.retention import retain
+
+    _, gate, commits = hub
+    shared = tmp_path / "shared-models"
+    folder, _ = download_hub_model(
+        IndexSettings(model=MODEL, hub_endpoint=gate.url, hub_revision=commits[MODEL]), shared
+    )
+    (tmp_path / "index").mkdir()
+    retain(tmp_path / "index", 1, set(), shared)
+    assert (folder / "model.safetensors").is_file()

@@ -61,6 +61,7 @@ from oozo_runtime.indexing.unchanged import (
     unchanged_source,
 )
 from oozo_runtime.indexing.vector_index import build_vector_index, memory_needed
+from oozo_runtime.model_files import settings_models_root
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def build(
         keep = set(settings.pinned_versions)
         if current is not None:  # what the server is pinned to until the operator rolls forward
             keep.add(current.manifest.version)
-        pruned = retain(root, settings.keep_versions, keep)
+        pruned = retain(root, settings.keep_versions, keep, settings_models_root(settings))
         return result.model_copy(
             update={"pruned_versions": len(pruned), "available": versions.available(root)}
         )

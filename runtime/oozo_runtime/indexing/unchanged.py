@@ -36,8 +36,7 @@ def index_facts(manifest: Manifest) -> dict[str, Any]:
             size_bytes=info.size_bytes,
             memory_bytes=info.memory_bytes,
         )
-    model_revision = manifest.embedding.model_revision if manifest.embedding else None
-    return {"index_type": info.type, "vector_index": report, "model_revision": model_revision}
+    return {"index_type": info.type, "vector_index": report, "model_revision": model_revision_of(manifest)}
 
 
 def model_revision_of(manifest: Manifest) -> str | None:
