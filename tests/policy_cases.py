@@ -32,6 +32,16 @@ def with_remote_embeddings(base_url: str | None = None) -> Modifier:
     return at("spec.embedding", spec)
 
 
+def with_s3_model(endpoint: str = "") -> Modifier:
+    return at(
+        "spec.embedding", {"model": "s3://models/minilm", "s3": {"endpoint": endpoint} if endpoint else {}}
+    )
+
+
+def with_hub_mirror(endpoint: str) -> Modifier:
+    return at("spec.embedding", {"model": "intfloat/multilingual-e5-small", "hub": {"endpoint": endpoint}})
+
+
 def with_backup_to(endpoint: str) -> Modifier:
     return at("spec.backup", {"schedule": "@daily", "s3": s3(endpoint)})
 
@@ -90,6 +100,10 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         "spec.embedding.baseURL",
     ),
     "embeddings-default-openai-host-not-listed": ((with_remote_embeddings(),), "spec.embedding.baseURL"),
+    "s3-model-on-aws-not-listed": ((with_s3_model(),), "spec.embedding.s3.endpoint"),
+    "s3-model-at-another-endpoint": ((with_s3_model("http://evil.net:9000"),), "spec.embedding.s3.endpoint"),
+    # the index Job would send the hub token there
+    "hub-mirror-elsewhere": ((with_hub_mirror("https://hf.evil.net"),), "spec.embedding.hub.endpoint"),
 }
 
 ALLOWED: dict[str, tuple[Modifier, ...]] = {
@@ -112,6 +126,10 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     ),
     "answer-cache-redis-under-a-wildcard": (with_answer_cache("rediss://cache.example.org:6380/1"),),
     "embeddings-at-a-listed-host": (with_remote_embeddings("http://llm.example.com:8080/v1"),),
+    "s3-model-at-a-listed-endpoint": (with_s3_model("http://minio.storage:9000"),),
+    "hub-mirror-under-a-wildcard": (with_hub_mirror("http://hf-mirror.example.org:8090"),),
+    # the operator's OOZO_HUB_ENDPOINT (the administrator's) or huggingface.co: the spec names no host
+    "hub-model-without-an-endpoint": (at("spec.embedding", {"model": "intfloat/multilingual-e5-small"}),),
 }
 
 

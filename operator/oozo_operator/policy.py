@@ -111,6 +111,12 @@ def remote_endpoints(spec: RagCorpusSpec) -> list[tuple[str, str]]:
     for where, location in s3_locations:
         if location is not None:
             out.append((where, location.endpoint or f"https://{AWS_S3_HOST}"))
+    if spec.embedding.s3 is not None:  # the index Job copies an s3:// model from there
+        out.append(("spec.embedding.s3.endpoint", spec.embedding.s3.endpoint or f"https://{AWS_S3_HOST}"))
+    if spec.embedding.hub and spec.embedding.hub.endpoint:
+        # The index Job sends the hub token there. Without one it asks the operator's
+        # OOZO_HUB_ENDPOINT (the administrator's choice) or huggingface.co.
+        out.append(("spec.embedding.hub.endpoint", spec.embedding.hub.endpoint))
     if spec.source.http:
         out.extend((f"spec.source.http.urls[{i}]", url) for i, url in enumerate(spec.source.http.urls))
     if spec.source.git:
@@ -144,6 +150,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
         ("spec.source.git.credentialsSecret", spec.source.git),
         ("spec.backup.s3.credentialsSecret", spec.backup.s3 if spec.backup else None),
         ("spec.restore.s3.credentialsSecret", spec.restore.s3 if spec.restore else None),
+        ("spec.embedding.s3.credentialsSecret", spec.embedding.s3),
     ]
     for where, holder in credentials:
         if holder is not None and holder.credentials_secret:
@@ -153,10 +160,13 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
         # A certificate the author names is served to the world by the Ingress controller; one
         # cert-manager issues is written by cert-manager, so it need not exist yet.
         out.append(Reference("Secret", tls.secret_name, "spec.runtime.ingress.tls.secretName"))
-    if spec.source.pvc:
-        out.append(
-            Reference("PersistentVolumeClaim", spec.source.pvc.claim_name, "spec.source.pvc.claimName")
-        )
+    claims = [
+        ("spec.source.pvc.claimName", spec.source.pvc),
+        ("spec.embedding.modelVolume.claimName", spec.embedding.model_volume),
+    ]
+    out.extend(
+        Reference("PersistentVolumeClaim", c.claim_name, where) for where, c in claims if c is not None
+    )
     return out
 
 

@@ -137,6 +137,17 @@ def test_the_embeddings_server_key_is_a_reference() -> None:
     assert [(r.name, r.field) for r in P.references(body)] == [("tei-key", "spec.embedding.apiKeySecretRef")]
 
 
+def test_a_model_from_s3_or_a_volume_names_references() -> None:
+    from_s3 = {"model": "s3://models/minilm", "s3": {"credentialsSecret": "model-bucket"}}
+    assert [(r.kind, r.name, r.field) for r in P.references(spec(at("spec.embedding", from_s3)))] == [
+        ("Secret", "model-bucket", "spec.embedding.s3.credentialsSecret")
+    ]
+    on_volume = {"model": "/models/minilm", "modelVolume": {"claimName": "models"}}
+    assert [(r.kind, r.name, r.field) for r in P.references(spec(at("spec.embedding", on_volume)))] == [
+        ("PersistentVolumeClaim", "models", "spec.embedding.modelVolume.claimName")
+    ]
+
+
 def test_the_generated_api_key_secret_is_no_reference() -> None:
     assert P.references(spec(with_auth())) == []
 
