@@ -23,7 +23,14 @@ class Rerank(ApiModel):
                 "!self.endpoint.contains('@')",
                 "endpoint must not carry credentials: the key comes from apiKeySecretRef",
                 ".endpoint",
-            )
+            ),
+            # The API server checks a whole number against `minimum` truncated to a whole number
+            # (0.1 -> 0), so the schema alone lets `timeoutSeconds: 0` through.
+            cel(
+                "!has(self.timeoutSeconds) || self.timeoutSeconds >= 0.1",
+                "timeoutSeconds must be at least 0.1",
+                ".timeoutSeconds",
+            ),
         )
     )
 
