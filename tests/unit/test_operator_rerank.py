@@ -7,9 +7,12 @@ refused naming the field."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from oozo_contract.settings import ServeSettings
@@ -18,10 +21,11 @@ from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap, deployment
 from oozo_operator.render.corpus import Corpus
-from tests.operator_builders import Modifier, make_corpus, with_rerank
+from tests.operator_builders import Modifier, at, make_corpus, with_rerank
 
 pytestmark = pytest.mark.unit
 
+REPO = Path(__file__).resolve().parents[2]
 TEI = "http://tei-reranker.models:8080"
 
 
@@ -106,3 +110,20 @@ def test_an_api_is_required() -> None:
     del body["retrieval"]["rerank"]["api"]
     with pytest.raises(ValidationError, match="api"):
         RagCorpusSpec.model_validate(body)
+
+
+def test_the_rerank_example_in_the_docs_renders_with_and_without_its_commented_fields() -> None:
+    section = (REPO / "docs" / "querying.md").read_text().split("## Reranking", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    # the commented fields are part of the example too: uncommented, they must hold as well
+    uncommented = re.sub(r"^(\s*)# ", r"\1", block.group(1), flags=re.M)
+    for text in (block.group(1), uncommented):
+        retrieval = yaml.safe_load(text)["spec"]["retrieval"]
+        corpus = corpus_of(at("spec.retrieval", retrieval))
+        data = configmap.render(corpus)["data"]
+        assert data["OOZO_RERANK_ENDPOINT"] == "http://tei-reranker.models:8080"
+    assert server_env(corpus)["OOZO_RERANK_API_KEY"] == {
+        "secretKeyRef": {"name": "reranker", "key": "api-key"}
+    }
+    assert data["OOZO_RERANK_MODEL"] == "BAAI/bge-reranker-base"
