@@ -40,6 +40,7 @@ class RerankDouble:
         self.requests_seen = 0
         self.authorizations: list[str] = []
         self.bodies: list[dict[str, Any]] = []
+        self.scoring_seconds: list[float] = []  # the double's own time per answered request
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -77,6 +78,7 @@ class RerankDouble:
                 if double.api_key is not None and authorization != f"Bearer {double.api_key}":
                     self._reply(401, {"error": "invalid api key"})
                     return
+                started = time.perf_counter()
                 if self.path == "/rerank":
                     ranked = double.ranked(request["query"], request["texts"])
                     self._reply(200, [{"index": i, "score": s} for i, s in ranked])
@@ -89,6 +91,9 @@ class RerankDouble:
                     )
                 else:
                     self._reply(404, {"error": f"no route {self.path}"})
+                    return
+                with double._lock:
+                    double.scoring_seconds.append(time.perf_counter() - started)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="rerank-double", daemon=True).start()
