@@ -106,6 +106,20 @@ def with_small_pods(obj: dict[str, Any]) -> None:
     obj["spec"].setdefault("runtime", {})["resources"] = small
 
 
+def with_rerank(
+    endpoint: str = "http://tei-reranker.models:8080",
+    api: str = "tei",
+    secret: str | None = None,
+    **fields: Any,
+) -> Modifier:
+    """spec.retrieval.rerank: `fields` are model/topN/timeoutSeconds; the API key's Secret (key
+    `api-key`) when `secret` is given."""
+    rerank: dict[str, Any] = {"endpoint": endpoint, "api": api, **fields}
+    if secret:
+        rerank["apiKeySecretRef"] = {"name": secret, "key": "api-key"}
+    return at("spec.retrieval.rerank", rerank)
+
+
 def with_answer_cache(
     redis_url: str | None = None, secret: str = "redis-cache", key: str = "password", **fields: int
 ) -> Modifier:

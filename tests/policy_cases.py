@@ -4,7 +4,15 @@ specs, and name the same field."""
 
 from __future__ import annotations
 
-from tests.operator_builders import Modifier, at, make_corpus, with_answer_cache, with_openai, with_source
+from tests.operator_builders import (
+    Modifier,
+    at,
+    make_corpus,
+    with_answer_cache,
+    with_openai,
+    with_rerank,
+    with_source,
+)
 
 IMAGES = ("ghcr.io/oozo-dev/oozo-runtime", "registry.example.com/ml/")
 HOSTS = ("llm.example.com", "*.example.org", "minio.storage", "git.example.com")
@@ -95,6 +103,7 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         (with_answer_cache("redis://cache.evil.net:6379/0"),),
         "spec.runtime.cache.redis.url",
     ),
+    "reranker-elsewhere": ((with_rerank("https://rerank.evil.net"),), "spec.retrieval.rerank.endpoint"),
     "embeddings-at-another-host": (
         (with_remote_embeddings("https://attacker.net/v1"),),
         "spec.embedding.baseURL",
@@ -130,6 +139,7 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     "hub-mirror-under-a-wildcard": (with_hub_mirror("http://hf-mirror.example.org:8090"),),
     # the operator's OOZO_HUB_ENDPOINT (the administrator's) or huggingface.co: the spec names no host
     "hub-model-without-an-endpoint": (at("spec.embedding", {"model": "intfloat/multilingual-e5-small"}),),
+    "reranker-at-a-listed-host": (with_rerank("http://llm.example.com:8080/v1", api="cohere"),),
 }
 
 

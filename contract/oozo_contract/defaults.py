@@ -63,6 +63,15 @@ INDEX_PARALLELISM_MAX = 64
 # lexical: BM25 alone (no question is embedded).
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 RETRIEVAL_MODE: RetrievalMode = "hybrid"
+# Optional reranking of the fused top N by a remote cross-encoder (spec.retrieval.rerank): the wire
+# shape the server speaks. tei: Text Embeddings Inference's POST /rerank {query, texts} ->
+# [{index, score}]; cohere: POST /v1/rerank {model, query, documents, top_n} ->
+# {results: [{index, relevance_score}]} (Cohere, vLLM, Jina, Infinity).
+RerankApi = Literal["tei", "cohere"]
+RERANK_TOP_N = 20
+RERANK_TOP_N_MAX = 100  # each candidate is one cross-encoder pass: the cost grows with N
+RERANK_TIMEOUT_SECONDS = 2.0
+RERANK_TIMEOUT_SECONDS_MAX = 30.0
 GenerationProvider = Literal["extractive", "openai"]
 # local: sentence-transformers in the pod; openai: any OpenAI-compatible /v1/embeddings server.
 EmbeddingProvider = Literal["local", "openai"]

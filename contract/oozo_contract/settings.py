@@ -19,6 +19,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from oozo_contract import defaults as d
+from oozo_contract.rerank_settings import RerankSettings
 
 ENV_PREFIX = "OOZO_"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
@@ -266,8 +267,8 @@ class IndexSettings(EmbeddingSettings):
         return self
 
 
-class ServeSettings(EmbeddingSettings):
-    """`oozo serve --index INDEX_DIR`."""
+class ServeSettings(EmbeddingSettings, RerankSettings):
+    """`oozo serve --index INDEX_DIR`; the reranking settings are RerankSettings'."""
 
     index_dir: Path = Field(default=Path("/var/lib/oozo/index"), description="where versions are published")
     index_version: str | None = Field(

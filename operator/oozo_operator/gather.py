@@ -189,6 +189,9 @@ def required_references(spec: RagCorpusSpec) -> list[tuple[str, str, str]]:
     redis = spec.runtime.cache.redis if spec.runtime.cache else None
     if redis is not None:
         refs.append(("Secret", redis.password_secret_ref.name, "spec.runtime.cache.redis.passwordSecretRef"))
+    rerank = spec.retrieval.rerank
+    if rerank is not None and rerank.api_key_secret_ref:  # env by reference: missing, the pod cannot start
+        refs.append(("Secret", rerank.api_key_secret_ref.name, "spec.retrieval.rerank.apiKeySecretRef"))
     if spec.source.config_map:
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:

@@ -124,6 +124,8 @@ def remote_endpoints(spec: RagCorpusSpec) -> list[tuple[str, str]]:
     cache = spec.runtime.cache
     if cache and cache.redis:
         out.append(("spec.runtime.cache.redis.url", cache.redis.url))
+    if spec.retrieval.rerank:  # the server sends every question and its top N chunks there
+        out.append(("spec.retrieval.rerank.endpoint", spec.retrieval.rerank.endpoint))
     return out
 
 
@@ -132,6 +134,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
     out: list[Reference] = []
     gen, auth = spec.generation, spec.runtime.auth
     redis = spec.runtime.cache.redis if spec.runtime.cache else None
+    rerank = spec.retrieval.rerank
     if gen.api_key_secret_ref:
         out.append(Reference("Secret", gen.api_key_secret_ref.name, "spec.generation.apiKeySecretRef"))
     if auth.api_key_secret_ref and auth.api_key_secret_ref.name:
@@ -143,6 +146,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
         ("spec.backup.signingKeySecretRef", spec.backup.signing_key_secret_ref if spec.backup else None),
         ("spec.restore.signingKeySecretRef", spec.restore.signing_key_secret_ref if spec.restore else None),
         ("spec.runtime.cache.redis.passwordSecretRef", redis.password_secret_ref if redis else None),
+        ("spec.retrieval.rerank.apiKeySecretRef", rerank.api_key_secret_ref if rerank else None),
     ]
     out.extend(Reference("Secret", ref.name, where) for where, ref in key_refs if ref is not None)
     credentials = [

@@ -30,6 +30,7 @@ from oozo_operator.api.fields import (
 )
 from oozo_operator.api.index_spec import Hnsw, IvfPq
 from oozo_operator.api.network import NetworkPolicy
+from oozo_operator.api.rerank_spec import Rerank
 from oozo_operator.api.source_spec import Source
 
 
@@ -372,6 +373,10 @@ class Retrieval(ApiModel):
             "hybrid: BM25 and dense results fused by reciprocal rank; dense: embedding cosine only; "
             "lexical: BM25 only (questions are not embedded). A query may ask for another mode."
         ),
+    )
+    rerank: Rerank | None = Field(
+        None,
+        description="Reorder the top N by a remote cross-encoder (TEI or Cohere-shaped); off when absent.",
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from oozo_contract import defaults as d
 from oozo_contract.settings import ServeSettings, env_for
-from oozo_operator.render import answer_cache, embedding
+from oozo_operator.render import answer_cache, embedding, rerank
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus
 
@@ -37,6 +37,7 @@ def serve_env(corpus: Corpus, model: str | None = None) -> dict[str, str]:
     # the served model's cache (a hub model's downloaded commits), not the spec's next one
     values.update(embedding.model_cache_values(values["model"], spec.embedding.provider))
     values.update(answer_cache.settings_values(spec.runtime.cache))
+    values.update(rerank.settings_values(spec.retrieval.rerank))
     return env_for(ServeSettings, **values)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract.settings import ServeSettings, env_for, env_name
-from oozo_operator.render import answer_cache, configmap, embedding, pod, secret
+from oozo_operator.render import answer_cache, configmap, embedding, pod, rerank, secret
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus, short_hash
 from oozo_operator.render.server_memory import DEFAULT_RESOURCES as DEFAULT_RESOURCES
@@ -35,6 +35,7 @@ def _secret_env(corpus: Corpus) -> list[dict[str, Any]]:
         )
     env.extend(embedding.api_key_env(corpus.spec.embedding))
     env.extend(answer_cache.password_env(corpus.spec.runtime.cache))
+    env.extend(rerank.api_key_env(corpus.spec.retrieval.rerank))
     api_keys = secret.api_key_ref(corpus)
     if api_keys:
         env.append(

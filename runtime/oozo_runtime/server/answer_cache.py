@@ -5,8 +5,9 @@ when OOZO_ANSWER_CACHE_REDIS_URL is set, a Redis shared by all replicas (answer_
 A lookup asks the LRU, then Redis (a Redis hit is kept in the LRU for the rest of its lifetime);
 an answer is stored in both. The key holds everything an answer depends on (`AnswerKey`), the
 index version among them, so a new version never meets an old answer and nothing has to be
-invalidated. Only complete answers are stored: an error (4xx/5xx) or an answer whose generation
-failed (the extractive fallback with `error`) is computed again next time.
+invalidated. Only complete answers are stored: an error (4xx/5xx), an answer whose generation
+failed (the extractive fallback with `error`) or one whose reranking was skipped (the fused order)
+is computed again next time.
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ def generation_identity(settings: ServeSettings) -> tuple[tuple[str, str], ...]:
     )
 
 
+def rerank_identity(settings: ServeSettings) -> tuple[tuple[str, str], ...]:
+    """The reranking settings an answer depends on (never the key): empty when it is off."""
+    if not settings.rerank_endpoint:
+        return ()
+    return (
+        ("endpoint", settings.rerank_endpoint),
+        ("api", settings.rerank_api),
+        ("model", settings.rerank_model or ""),
+        ("top_n", str(settings.rerank_top_n)),
+    )
+
+
 @dataclass(frozen=True)
 class AnswerKey:
     """Everything an answer depends on. Anything new that changes answers is one more field."""
@@ -62,6 +75,7 @@ class AnswerKey:
     return_sources: bool
     mode: str | None  # the retrieval mode, when the request names one
     generation: tuple[tuple[str, str], ...]
+    rerank: tuple[tuple[str, str], ...] = ()  # rerank_identity(): another reranker, another order
 
     def digest(self) -> str:
         """A fixed-size name for the key (Redis keys stay short; the question is not in clear)."""
@@ -69,7 +83,12 @@ class AnswerKey:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def key_for(body: QueryRequest, index_version: str, generation: tuple[tuple[str, str], ...]) -> AnswerKey:
+def key_for(
+    body: QueryRequest,
+    index_version: str,
+    generation: tuple[tuple[str, str], ...],
+    rerank: tuple[tuple[str, str], ...] = (),
+) -> AnswerKey:
     mode = getattr(body, "mode", None)  # the request's retrieval mode, where the API has one
     return AnswerKey(
         index_version=index_version,
@@ -78,6 +97,7 @@ def key_for(body: QueryRequest, index_version: str, generation: tuple[tuple[str,
         return_sources=body.return_sources,
         mode=None if mode is None else str(mode),
         generation=generation,
+        rerank=rerank,
     )
 
 
@@ -92,6 +112,7 @@ class AnswerCache:
         self.ttl_seconds = float(settings.answer_cache_ttl_seconds)
         self.metrics = metrics
         self.generation = generation_identity(settings)
+        self.rerank = rerank_identity(settings)
         self.local: TLRUCache[str, _Entry] | None = None
         if settings.answer_cache_size > 0:
             self.local = TLRUCache(
@@ -115,7 +136,7 @@ class AnswerCache:
         if not self.enabled:
             return await compute()
         started = time.perf_counter()
-        key = key_for(body, index_version, self.generation).digest()
+        key = key_for(body, index_version, self.generation, self.rerank).digest()
         cached = await self._get(key)
         lookup_ms = (time.perf_counter() - started) * 1000
         if cached is not None:
@@ -124,7 +145,8 @@ class AnswerCache:
             return 200, {**cached, "timings": hit}
         self.metrics.answer_cache.labels(MISS).inc()
         status, content = await compute()
-        if status == 200 and not content.get("error"):
+        # A skipped rerank is a degraded answer: the next asker gets the reranker's order.
+        if status == 200 and not content.get("error") and content.get("rerank", {}).get("applied", True):
             await self._put(key, {k: v for k, v in content.items() if k != "timings"})
         timings: dict[str, Any] = dict(content.get("timings", {}))
         timings.update(

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from oozo_contract.settings import ServeSettings
 from oozo_runtime import __version__
 from oozo_runtime.generation import make_generator
+from oozo_runtime.rerank import OUTCOMES, Reranker
 from oozo_runtime.retrieval import Retriever
 from oozo_runtime.server import errors, openapi
 from oozo_runtime.server.answer_cache import AnswerCache
@@ -41,7 +42,11 @@ def create_app(
         pool=QueryPool(default_concurrency(settings, workers), metrics),
         ready_gate=ready_gate,
         answer_cache=AnswerCache(settings, metrics),
+        reranker=Reranker(settings) if settings.rerank_endpoint else None,
     )
+    if state.reranker is not None:
+        for outcome in OUTCOMES:  # every series exists from the start: rates need no absent()
+            metrics.rerank.labels(outcome)
     if retriever is not None:
         state.set_retriever(retriever)
 
@@ -54,6 +59,8 @@ def create_app(
         state.stopping.set()
         await state.generator.aclose()
         await state.answer_cache.aclose()
+        if state.reranker is not None:
+            await state.reranker.aclose()
 
     # No /docs, /redoc or default /openapi.json: the document is ours to serve (openapi.py).
     app = FastAPI(

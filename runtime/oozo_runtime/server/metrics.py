@@ -89,6 +89,19 @@ class Metrics:
         for result in ("hit", "miss"):  # both series exist from the start: rates need no absent()
             self.answer_cache.labels(result)
         self.answer_cache_errors.labels("redis")
+        self.rerank = Counter(
+            "rag_rerank_total",
+            "queries sent to the reranker (spec.retrieval.rerank) by outcome: applied, or skipped "
+            "(timeout, unreachable, refused, malformed) and answered in the fused order",
+            ["outcome"],
+            registry=r,
+        )
+        self.rerank_duration = Histogram(
+            "rag_rerank_duration_seconds",
+            "time the reranker took per query, skipped calls included",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.index_built = Gauge(
             "rag_index_built_timestamp_seconds",
             "when the served index version was built (Unix time); dashboards show its age",

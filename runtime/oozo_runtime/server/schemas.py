@@ -60,15 +60,15 @@ class Source(BaseModel):
     score: float = Field(
         description="higher is better; by mode: hybrid, the reciprocal rank fusion score (sum of "
         "1/(60 + rank) over the dense and BM25 lists, at most 2/61); dense, the cosine; lexical, "
-        "the BM25 score"
+        "the BM25 score; when `rerank.applied` is true, the reranker's score instead (its own scale)"
     )
     text: str
     heading: str | None = None
 
 
 class Timings(BaseModel):
-    """Milliseconds of each step (`retrieval_ms`, `generation_ms`, `total_ms`, `cache_ms`, …)
-    and, when the answer cache is on, whether it answered."""
+    """Milliseconds of each step (`retrieval_ms`, which holds `rerank_ms`, `generation_ms`,
+    `total_ms`, `cache_ms`, …) and, when the answer cache is on, whether it answered."""
 
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, float] = Field(init=False)
@@ -77,6 +77,17 @@ class Timings(BaseModel):
         default=None,
         description="hit: answered from the answer cache (no retrieval, no generation); miss: computed "
         "now; absent when the cache is off",
+    )
+
+
+class RerankNote(BaseModel):
+    """What the reranker (spec.retrieval.rerank) did; absent when none is configured."""
+
+    applied: bool = Field(description="true: the sources are in the reranker's order, with its scores")
+    skipped: str | None = Field(
+        default=None,
+        description="why not, when applied is false (timeout, unreachable, refused, malformed): the "
+        "sources are then in the fused order of `mode`, with its scores",
     )
 
 
@@ -89,6 +100,7 @@ class QueryResponse(BaseModel):
     index_version: str
     mode: RetrievalMode = Field(description="the retrieval mode that ranked the sources")
     timings: Timings
+    rerank: RerankNote | None = None
     error: str | None = None
 
 

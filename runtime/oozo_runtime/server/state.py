@@ -18,6 +18,7 @@ from oozo_contract.settings import ServeSettings
 from oozo_runtime.embedding import expected_fingerprint
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import Generator
+from oozo_runtime.rerank import Reranker
 from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_dimension
 from oozo_runtime.server import memory
 from oozo_runtime.server.answer_cache import AnswerCache
@@ -68,6 +69,7 @@ class AppState:
     encoder_fallback_reason: str = ""  # why torch, when it is torch
     stopping: threading.Event = field(default_factory=threading.Event)
     ready_gate: ReadyGate | None = None  # several workers: ready once all have loaded
+    reranker: Reranker | None = None  # spec.retrieval.rerank; None: off
 
     def set_retriever(self, retriever: Retriever) -> None:
         index = retriever.index

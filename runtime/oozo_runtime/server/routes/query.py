@@ -13,6 +13,7 @@ from oozo_contract.settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import GenerationError
+from oozo_runtime.rerank import Reranked
 from oozo_runtime.retrieval import Hit, Retriever
 from oozo_runtime.server import responses
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
@@ -47,12 +48,30 @@ async def cached_answer_content(
 async def retrieve(
     question: str, top_k: int, state: AppState, retriever: Retriever, mode: RetrievalMode | None = None
 ) -> tuple[list[Hit], dict[str, float]]:
-    """The hits and timings of a question (in `mode`, else the server's), searched in the
-    bounded query pool; raises OozoError when a remote embeddings server fails."""
-    started = time.perf_counter()
-    hits, timings = await state.pool.run(retriever.retrieve, question, top_k, mode)
-    state.metrics.retrieval.observe(time.perf_counter() - started)
+    """The hits and timings of a question (in `mode`, else the server's), reranked when a
+    reranker is configured; raises OozoError when a remote embeddings server fails."""
+    hits, timings, _ = await retrieve_ranked(question, top_k, state, retriever, mode)
     return hits, timings
+
+
+async def retrieve_ranked(
+    question: str, top_k: int, state: AppState, retriever: Retriever, mode: RetrievalMode | None = None
+) -> tuple[list[Hit], dict[str, float], Reranked | None]:
+    """retrieve(), with what the reranker did (None when none is configured). The fused top
+    max(top_k, top N) go to the reranker, so every returned source carries its score; searched in
+    the bounded query pool, reranked on the event loop (the wait is the reranker's, not ours)."""
+    reranker = state.reranker
+    depth = max(top_k, reranker.top_n) if reranker else top_k
+    started = time.perf_counter()
+    hits, timings = await state.pool.run(retriever.retrieve, question, depth, mode)
+    state.metrics.retrieval.observe(time.perf_counter() - started)
+    if reranker is None:
+        return hits, timings, None
+    reranked = await reranker.rerank(question, hits)
+    state.metrics.rerank.labels(reranked.outcome).inc()
+    state.metrics.rerank_duration.observe(reranked.seconds)
+    timings["rerank_ms"] = reranked.seconds * 1000
+    return reranked.hits[:top_k], timings, reranked
 
 
 async def answer_content(
@@ -63,7 +82,7 @@ async def answer_content(
     started = time.perf_counter()
     mode = body.mode or state.settings.retrieval_mode
     try:
-        hits, timings = await retrieve(body.question, body.top_k, state, retriever, mode)
+        hits, timings, reranked = await retrieve_ranked(body.question, body.top_k, state, retriever, mode)
     except OozoError as exc:  # a remote embeddings server failed: its host and why, never the key
         return 502, {"error": exc.message, "reason": exc.reason}
     retrieved = time.perf_counter()
@@ -93,6 +112,8 @@ async def answer_content(
         "mode": mode,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
+    if reranked is not None:
+        content["rerank"] = reranked.as_dict()
     if error:
         content["error"] = error
     return status, content
