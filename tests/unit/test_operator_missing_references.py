@@ -99,6 +99,10 @@ CHECKED: dict[str, tuple[tuple[Modifier, ...], tuple[str, str, str]]] = {
         (at("spec.restore", {"s3": BACKUP_TO, "signingKeySecretRef": KEY}),),
         ("Secret", "x", "spec.restore.signingKeySecretRef"),
     ),
+    "spec.retrieval.rerank.apiKeySecretRef": (
+        (at("spec.retrieval.rerank", {"endpoint": "http://tei:8080", "api": "tei", "apiKeySecretRef": KEY}),),
+        ("Secret", "x", "spec.retrieval.rerank.apiKeySecretRef"),
+    ),
     "spec.evaluation.questions.configMap": (
         (at("spec.evaluation", {"questions": {"configMap": "golden"}}),),
         ("ConfigMap", "golden", "spec.evaluation.questions.configMap"),
