@@ -72,7 +72,14 @@ def one_pod(source: Path, folder: Path) -> dict[str, Any]:
     )
     wall = time.perf_counter() - started
     result = _last_json(proc.stdout)
-    return {"chunks": result["chunks"], "wallSeconds": round(wall, 2), "buildSeconds": result["buildSeconds"]}
+    return {
+        "chunks": result["chunks"],
+        "wallSeconds": round(wall, 2),
+        "buildSeconds": result["buildSeconds"],
+        # What a replica needs for this version (docs/indexes.md), for the capacity page.
+        "memoryBytes": result["vectorIndex"]["memoryBytes"],
+        "versionBytes": result["sizeBytes"],
+    }
 
 
 def sharded(source: Path, folder: Path) -> dict[str, Any]:
@@ -154,6 +161,7 @@ def run(out: Path) -> dict[str, Any]:
         "mergeSeconds": statistics.median(r["mergeSeconds"] for r in parallel),
         "mergeFraction": merge_fraction,
         "parallelEfficiency": round(one_wall / two_wall, 3),  # same two cores: the chunks/s ratio
+        "replicaMemoryBytesPerChunk": round(single[0]["memoryBytes"] / chunks),
     }
 
 
@@ -174,6 +182,8 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
         f"| ≤ 5 %: {_verdict(r['mergeFraction'] <= 0.05)} |",
         f"| parallel efficiency (chunks/s per core, two shards ÷ one pod) | **{r['parallelEfficiency']}** "
         f"| ≥ 0.9: {_verdict(r['parallelEfficiency'] >= 0.9)} |",
+        f"| replica memory the version reports (`memoryBytes`, flat index) | "
+        f"{r['replicaMemoryBytesPerChunk']:,} bytes per chunk | for docs/capacity.md |",
         "",
         f"Load average (1 min) {r['loadAverage1mBefore']} before, {r['loadAverage1mAfter']} after, on "
         f"{r['cores']} cores shared with other work. Both index folders warm (ONNX graph exported, "
