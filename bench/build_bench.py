@@ -168,7 +168,7 @@ def run(out: Path) -> dict[str, Any]:
         "twoShards": parallel,
         "onePodChunksPerSecond": round(chunks / one_wall, 1),
         "twoShardsChunksPerSecond": round(chunks / two_wall, 1),
-        "mergeSeconds": statistics.median(r["mergeSeconds"] for r in parallel),
+        "mergeSeconds": round(statistics.median(r["mergeSeconds"] for r in parallel), 2),
         "mergeFraction": merge_fraction,
         "parallelEfficiency": round(one_wall / two_wall, 3),  # same two cores: the chunks/s ratio
         "twoShardsUnpinned": unpinned,
