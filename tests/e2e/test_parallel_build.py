@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 import uuid
+
+from kubernetes import client, config, watch
 
 from devcluster.stack import Stack, kubectl
 from oozo_operator.shards import COMPLETION_INDEX
@@ -59,32 +60,55 @@ def test_a_corpus_built_by_three_shards_goes_ready_and_answers(stack: Stack) -> 
 # The shard the test kills: the one that reads aurora-launch.docx (shard_of("aurora-launch.docx",
 # 3) is 1), so the code word in the answer can only come from the retried shard's work.
 KILLED_SHARD = 1
-CONDITIONS = '{range .status.conditions[*]}{.type}={.status}:{.reason}:{.message}|{end}{"\\n"}'
 
 
 class ConditionLog:
-    """Every state of the corpus's conditions while the test runs, from a `kubectl get -w`
-    (a watch: no update is missed between two polls)."""
+    """Every state of the corpus's conditions while the test runs, from a watch of the RagCorpus
+    (resumed from the last resourceVersion it saw, so no update is missed between two polls)."""
 
     def __init__(self, corpus: DeployedCorpus) -> None:
-        args = ["get", "ragcorpus", corpus.name, "-n", corpus.namespace, "-w", "-o", f"jsonpath={CONDITIONS}"]
-        self.proc = subprocess.Popen(
-            ["kubectl", f"--kubeconfig={corpus.kubeconfig}", *args], stdout=subprocess.PIPE, text=True
-        )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.corpus = corpus
+        self.api = config.new_client_from_config(str(corpus.kubeconfig))
+        self.states: list[str] = []
+        self.done = threading.Event()
+        self.reader = threading.Thread(target=self._watch, daemon=True)
         self.reader.start()
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.strip())
+    def _watch(self) -> None:
+        objects = client.CustomObjectsApi(self.api)
+        version: str | None = None
+        while not self.done.is_set():
+            try:
+                for event in watch.Watch().stream(
+                    objects.list_namespaced_custom_object,
+                    "rag.oozo.dev",
+                    "v1alpha1",
+                    self.corpus.namespace,
+                    "ragcorpora",
+                    field_selector=f"metadata.name={self.corpus.name}",
+                    resource_version=version,
+                    timeout_seconds=5,
+                ):
+                    corpus = event["object"]
+                    version = corpus["metadata"]["resourceVersion"]
+                    conditions = (corpus.get("status") or {}).get("conditions") or []
+                    self.states.append(
+                        "|".join(
+                            f"{c['type']}={c['status']}:{c.get('reason')}:{c.get('message')}"
+                            for c in conditions
+                        )
+                    )
+                    if self.done.is_set():
+                        return
+            except Exception:  # a broken or expired stream: list again from the start
+                version = None
+                self.done.wait(0.2)
 
     def stop(self) -> list[str]:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.reader.join(timeout=10)
-        return self.lines
+        self.done.set()
+        self.reader.join(timeout=15)
+        self.api.close()
+        return self.states
 
 
 def kill_shard_mid_build(stack: Stack, namespace: str, shard: int, timeout: float = 300) -> int:
@@ -160,6 +184,6 @@ def test_a_shard_killed_mid_build_is_retried_and_the_build_publishes_one_version
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{corpus.diagnose()}") from None
     finally:
-        if conditions is not None and conditions.proc.poll() is None:
+        if conditions is not None and not conditions.done.is_set():
             conditions.stop()
         kubectl(stack.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
