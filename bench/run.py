@@ -85,6 +85,13 @@ def scale_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
     return result, scale_bench.markdown_rows(result)
 
 
+def build_suite(out: Path) -> tuple[dict[str, Any], list[str]]:
+    from bench import build_bench
+
+    result = build_bench.run(out)
+    return result, build_bench.markdown_rows(result)
+
+
 SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "runtime": runtime_suite,
     "multilingual": multilingual_suite,
@@ -93,6 +100,7 @@ SUITES: dict[str, Callable[[Path], tuple[dict[str, Any], list[str]]]] = {
     "fetch": fetch_suite,
     "operator": operator_suite,
     "scale": scale_suite,
+    "build": build_suite,
 }
 
 
