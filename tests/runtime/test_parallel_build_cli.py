@@ -31,14 +31,18 @@ def test_the_documented_shard_k_of_n_and_oozo_merge_publish_what_one_pod_builds(
 ) -> None:
     shutil.copytree(small_corpus.root, tmp_path / "docs")
     env = reader_checkout(tmp_path)
-    staged = shell(documented("docs/runtime.md", startswith="for shard in 0/3"), tmp_path, env)
+    staged = shell(
+        documented("docs/runtime.md", startswith="for shard in 0/3", contains="./staging"), tmp_path, env
+    )
     assert staged.returncode == 0, staged.stderr
     shards = [json.loads(line) for line in staged.stdout.splitlines() if line.startswith("{")]
     assert [(s["shard"], s["shards"]) for s in shards] == [(0, 3), (1, 3), (2, 3)]
     assert sum(s["documents"] for s in shards) == 12
     assert not (tmp_path / "index" / "current").exists(), "a shard publishes nothing"
 
-    merged = shell(documented("docs/runtime.md", startswith="oozo merge"), tmp_path, env)
+    merged = shell(
+        documented("docs/runtime.md", startswith="oozo merge", contains="./staging"), tmp_path, env
+    )
     assert merged.returncode == 0, merged.stderr
     result = json.loads(merged.stdout.splitlines()[-1])
     assert (result["documents"], result["shards"], result["skippedDocuments"]) == (12, 3, 1), result

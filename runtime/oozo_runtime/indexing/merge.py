@@ -21,6 +21,7 @@ from typing import Any
 from oozo_contract.fetch import FetchResult
 from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
+from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.build import BuildError, Progress, build
 from oozo_runtime.indexing.chunking import Chunk
 from oozo_runtime.indexing.documents import DocumentSet
@@ -83,10 +84,13 @@ def merge(
     result = build(settings, progress, embedder, fetched, read=read_shards)
     # Published (or found unchanged): this build's staging has served, and builds abandoned
     # longer than the retention (their source changed before a merge) go with it.
-    staging.remove_build(key)
-    expired = remove_expired(staging, key, settings.staging_retention_hours)
-    if expired:
-        log.info("removed abandoned staging", extra={"builds": expired, "staging": str(staging)})
+    try:
+        staging.remove_build(key)
+        expired = remove_expired(staging, key, settings.staging_retention_hours)
+        if expired:
+            log.info("removed abandoned staging", extra={"builds": expired, "staging": str(staging)})
+    except (OozoError, OSError) as exc:  # published already: a cleanup left for the next merge fails nothing
+        log.warning("staging not removed", extra={"staging": str(staging), "error": str(exc)})
     update: dict[str, Any] = {"shards": settings.shards}
     if not result.unchanged and reused:
         update["reused_embeddings"] = reused[0]  # what the shards took from the cache

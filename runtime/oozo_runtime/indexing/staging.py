@@ -301,7 +301,15 @@ class S3Staging:
         with self._errors("remove staged shards"):
             for start in range(0, len(ours), 1000):
                 batch = [{"Key": k} for k in ours[start : start + 1000]]
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                response = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+                if response.get("Errors"):  # a partial failure: say so; what is left stays safe to retry
+                    first = response["Errors"][0]
+                    raise OozoError(
+                        STAGING_UNAVAILABLE,
+                        f"remove staged shards: deleting {first.get('Key')!r} failed: {first.get('Code')}",
+                    )
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
