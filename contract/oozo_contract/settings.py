@@ -262,17 +262,19 @@ class IndexSettings(EmbeddingSettings):
             raise ValueError(f"shard {self.shard} is not below shards {self.shards} (shards are 0..N-1)")
         return self
 
-    @field_validator("staging_dir")
+    @field_validator("staging_dir", mode="before")
     @classmethod
-    def _staging_uri(cls, value: str | None) -> str | None:
-        if value and value.startswith("s3://"):
+    def _staging_uri(cls, value: Any) -> Any:
+        if isinstance(value, Path):  # a folder given as a Path, as before s3:// staging existed
+            value = str(value)
+        if isinstance(value, str) and value.startswith("s3://"):
             bucket, _, prefix = value[len("s3://") :].partition("/")
             if not bucket or any(part in ("", ".", "..") for part in prefix.strip("/").split("/") if prefix):
                 raise ValueError(
                     f"{value!r} is not s3://BUCKET/PREFIX (a bucket, and a prefix without empty, '.' "
                     "or '..' parts)"
                 )
-        elif value and "://" in value:
+        elif isinstance(value, str) and "://" in value:
             raise ValueError(f"{value!r}: staging is a folder or s3://BUCKET/PREFIX")
         return value
 
