@@ -59,6 +59,9 @@ PQ_NBITS_MAX = 12
 # embeds the documents whose stable path hash falls in its shard, then one merge publishes.
 INDEX_PARALLELISM = 1
 INDEX_PARALLELISM_MAX = 64
+# Staging of an abandoned parallel build (its source changed before the merge) older than this is
+# removed by the next successful merge into the same staging area.
+STAGING_RETENTION_HOURS = 24.0
 # hybrid: BM25 and dense results fused by reciprocal rank; dense: the embedding's cosine alone;
 # lexical: BM25 alone (no question is embedded).
 RetrievalMode = Literal["hybrid", "dense", "lexical"]

@@ -236,9 +236,21 @@ class IndexSettings(EmbeddingSettings):
         description="merge the N staged shards and publish; with shard: stage it, then merge if it "
         "finds all N staged (the last shard of an Indexed Job publishes)",
     )
-    staging_dir: Path | None = Field(
-        default=None, description="where shards leave their results; default INDEX_DIR/staging"
+    staging_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="where shards leave their results: a folder or s3://BUCKET/PREFIX; default "
+        "INDEX_DIR/staging",
     )
+    staging_retention_hours: float = Field(
+        default=d.STAGING_RETENTION_HOURS,
+        ge=0,
+        description="a successful merge removes other builds' staging older than this",
+    )
+    # An s3:// staging area's endpoint; else `--s3-endpoint`, else the AWS environment. Credentials
+    # only from the AWS environment (a Secret by reference on Kubernetes), as the backup's.
+    staging_s3_endpoint: str | None = Field(default=None, description="S3 endpoint of an s3:// staging area")
+    staging_s3_region: str | None = Field(default=None, description="S3 region of an s3:// staging area")
 
     @field_validator("include", "pinned_versions", mode="before")
     @classmethod
@@ -251,8 +263,28 @@ class IndexSettings(EmbeddingSettings):
             raise ValueError(f"shard {self.shard} is not below shards {self.shards} (shards are 0..N-1)")
         return self
 
+    @field_validator("staging_dir", mode="before")
+    @classmethod
+    def _staging_uri(cls, value: Any) -> Any:
+        if isinstance(value, Path):  # a folder given as a Path, as before s3:// staging existed
+            value = str(value)
+        if isinstance(value, str) and value.startswith("s3://"):
+            bucket, _, prefix = value[len("s3://") :].partition("/")
+            if not bucket or any(part in ("", ".", "..") for part in prefix.strip("/").split("/") if prefix):
+                raise ValueError(
+                    f"{value!r} is not s3://BUCKET/PREFIX (a bucket, and a prefix without empty, '.' "
+                    "or '..' parts)"
+                )
+        elif isinstance(value, str) and "://" in value:
+            raise ValueError(f"{value!r}: staging is a folder or s3://BUCKET/PREFIX")
+        return value
+
+    def staging_is_s3(self) -> bool:
+        return bool(self.staging_dir and self.staging_dir.startswith("s3://"))
+
     def resolved_staging_dir(self) -> Path:
-        return self.staging_dir or self.index_dir / "staging"
+        """The staging folder (not for an s3:// staging area)."""
+        return Path(self.staging_dir) if self.staging_dir else self.index_dir / "staging"
 
     @field_validator("include")
     @classmethod

@@ -10,6 +10,21 @@ from typing import Annotated
 import typer
 
 from oozo_runtime import __version__
+from oozo_runtime.cli_options import (
+    BaseUrlOpt,
+    DimensionsOpt,
+    HttpRefusePrivate,
+    Opt,
+    PrefixesOpt,
+    ProviderOpt,
+    RetrievalModeOpt,
+    S3Endpoint,
+    S3PathStyle,
+    S3Region,
+    StagingOpt,
+    embedding_flags,
+    shard_option,
+)
 
 app = typer.Typer(
     name="oozo",
@@ -29,40 +44,6 @@ def main() -> None:
 def version() -> None:
     """Print the Oozo version."""
     typer.echo(__version__)
-
-
-Opt = typer.Option  # flags default to None: unset flags fall back to OOZO_* env, then defaults
-
-# The embedder flags of `index`, `serve` and `query`; the key comes only from the environment
-# (OOZO_EMBEDDING_API_KEY), never from a flag that `ps` would show.
-ProviderOpt = Annotated[
-    str | None, Opt(help="local or openai (an OpenAI-compatible server) [env OOZO_EMBEDDING_PROVIDER]")
-]
-BaseUrlOpt = Annotated[
-    str | None, Opt(help="Embeddings server base URL, e.g. http://tei:8080/v1 [env OOZO_EMBEDDING_BASE_URL]")
-]
-DimensionsOpt = Annotated[
-    int | None, Opt(help="Vector size to ask the server for [env OOZO_EMBEDDING_DIMENSIONS]")
-]
-PrefixesOpt = Annotated[
-    str | None,
-    Opt(help="Who adds e5 'query: '/'passage: ' prefixes: client or server [env OOZO_EMBEDDING_PREFIXES]"),
-]
-RetrievalModeOpt = Annotated[
-    str | None,
-    Opt(help="hybrid (BM25 + dense, default), dense or lexical [env OOZO_RETRIEVAL_MODE]"),
-]
-
-
-def _embedding_flags(
-    provider: str | None, base_url: str | None, dimensions: int | None, prefixes: str | None
-) -> dict[str, object]:
-    return {
-        "embedding_provider": provider,
-        "embedding_base_url": base_url,
-        "embedding_dimensions": dimensions,
-        "embedding_prefixes": prefixes,
-    }
 
 
 @app.command()
@@ -160,24 +141,6 @@ def verify_backup(
             verify_samples=samples,
         )
     )
-
-
-S3Endpoint = Annotated[
-    str | None,
-    Opt("--s3-endpoint", help="S3-compatible endpoint URL [env OOZO_S3_ENDPOINT, AWS_ENDPOINT_URL_S3]"),
-]
-S3Region = Annotated[str | None, Opt("--s3-region", help="S3 region [env OOZO_S3_REGION, AWS_REGION]")]
-S3PathStyle = Annotated[
-    bool | None,
-    Opt("--s3-path-style/--no-s3-path-style", help="Path-style S3 addressing [env OOZO_S3_PATH_STYLE]"),
-]
-HttpRefusePrivate = Annotated[
-    bool | None,
-    Opt(
-        "--http-refuse-private/--no-http-refuse-private",
-        help="Refuse private and loopback addresses too; link-local always is [env OOZO_HTTP_REFUSE_PRIVATE]",
-    ),
-]
 
 
 @app.command()
@@ -284,23 +247,27 @@ def index(
         Opt(help="Most hit@5 below the serving version's, 0..1 (0) [env OOZO_EVALUATION_MAX_REGRESSION]"),
     ] = None,
     shard: Annotated[
-        int | None,
-        Opt(help="Stage only shard K (0..N-1) [env OOZO_SHARD or JOB_COMPLETION_INDEX]"),
+        str | None,
+        Opt(
+            help="Stage only shard K of N: K/N, K from 0 (or K with --shards N) [env OOZO_SHARD or "
+            "JOB_COMPLETION_INDEX]",
+            metavar="K/N",
+        ),
     ] = None,
     shards: Annotated[int | None, Opt(help="Shards of a parallel build (1) [env OOZO_SHARDS]")] = None,
     merge: Annotated[
         bool | None, Opt("--merge", help="Merge the N staged shards and publish one version [env OOZO_MERGE]")
     ] = None,
-    staging: Annotated[
-        Path | None, Opt(help="Where shards stage their results (INDEX_DIR/staging) [env OOZO_STAGING_DIR]")
-    ] = None,
+    staging: StagingOpt = None,
 ) -> None:
     """Index SOURCE into a new immutable version under --out and make it current. A source
     that is not a folder is fetched first into INDEX_DIR/source-cache/files. With
     --evaluation-questions, a version that fails the quality gate is not published (exit 3).
-    With --shard K --shards N, only shard K is built into the staging folder; --merge --shards N
-    then publishes one version from all N (docs/index.md, "Parallel builds")."""
+    With --shard K/N, only shard K of N is built into --staging; `oozo merge` then publishes
+    one version from all N (docs/runtime.md, "Parallel builds")."""
     from oozo_runtime.commands import run_index
+
+    shard_number, shards = shard_option(shard, shards)
 
     run_index(
         {
@@ -317,11 +284,11 @@ def index(
             "evaluation_questions": evaluation_questions,
             "evaluation_min_hit_at5": min_hit_at_5,
             "evaluation_max_regression": max_regression,
-            "shard": shard,
+            "shard": shard_number,
             "shards": shards,
             "merge": merge,
             "staging_dir": staging,
-            **_embedding_flags(
+            **embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),
         },
@@ -331,6 +298,64 @@ def index(
             "s3_path_style": s3_path_style,
             "http_refuse_private": http_refuse_private,
         },
+    )
+
+
+@app.command("merge")
+def merge_command(
+    staging: StagingOpt = None,
+    out: Annotated[Path | None, Opt("--out", "-o", help="Index directory [env OOZO_INDEX_DIR]")] = None,
+    model: Annotated[str | None, Opt(help="Embedding model the shards used [env OOZO_MODEL]")] = None,
+    chunk_size: Annotated[int | None, Opt(help="The shards' --chunk-size [env OOZO_CHUNK_SIZE]")] = None,
+    chunk_overlap: Annotated[
+        int | None, Opt(help="The shards' --chunk-overlap [env OOZO_CHUNK_OVERLAP]")
+    ] = None,
+    chunk_max_tokens: Annotated[
+        int | None, Opt(help="The shards' --chunk-max-tokens [env OOZO_CHUNK_MAX_TOKENS]")
+    ] = None,
+    index_type: Annotated[
+        str | None, Opt(help="auto (by size), flat, hnsw or ivfpq: docs/indexes.md [env OOZO_INDEX_TYPE]")
+    ] = None,
+    evaluation_questions: Annotated[
+        Path | None,
+        Opt(help="Golden questions the merged version must answer [env OOZO_EVALUATION_QUESTIONS]"),
+    ] = None,
+    min_hit_at_5: Annotated[
+        float | None,
+        Opt("--min-hit-at-5", help="Least hit@5 on them, 0..1 (0) [env OOZO_EVALUATION_MIN_HIT_AT5]"),
+    ] = None,
+    termination_message_path: Annotated[
+        Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
+    ] = None,
+    s3_endpoint: S3Endpoint = None,
+    s3_region: S3Region = None,
+    embedding_provider: ProviderOpt = None,
+    embedding_base_url: BaseUrlOpt = None,
+    embedding_dimensions: DimensionsOpt = None,
+    embedding_prefixes: PrefixesOpt = None,
+) -> None:
+    """Publish one version under --out from the shards staged in --staging by `oozo index SOURCE
+    --shard K/N --staging STAGING` (the newest build whose N shards are all there), then remove
+    that build's staging. Give it the model and chunking flags the shards had."""
+    from oozo_runtime.commands import run_merge
+
+    run_merge(
+        {
+            "staging_dir": staging,
+            "index_dir": out,
+            "model": model,
+            "chunk_size": chunk_size,
+            "chunk_overlap": chunk_overlap,
+            "chunk_max_tokens": chunk_max_tokens,
+            "index_type": index_type,
+            "evaluation_questions": evaluation_questions,
+            "evaluation_min_hit_at5": min_hit_at_5,
+            "termination_message_path": termination_message_path,
+            **embedding_flags(
+                embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
+            ),
+        },
+        {"s3_endpoint": s3_endpoint, "s3_region": s3_region},
     )
 
 
@@ -377,7 +402,7 @@ def serve(
             "answer_cache_ttl_seconds": answer_cache_ttl_seconds,
             "answer_cache_redis_url": answer_cache_redis_url,
             "retrieval_mode": retrieval_mode,
-            **_embedding_flags(
+            **embedding_flags(
                 embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes
             ),
         }
@@ -408,7 +433,7 @@ def query(
         "index_version": version,
         "model": model,
         "retrieval_mode": retrieval_mode,
-        **_embedding_flags(embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes),
+        **embedding_flags(embedding_provider, embedding_base_url, embedding_dimensions, embedding_prefixes),
     }
     run_query(question, top_k, flags, as_json)
 

@@ -78,7 +78,7 @@ def run_index(flags: dict[str, Any], fetch_flags: dict[str, Any]) -> None:
             fetched = fetch(runner.load_settings(FetchSettings, {**given, "state_dir": cache / "state"}))
             log.info("fetched the source", extra=runner.result_payload(fetched))
             settings = settings.model_copy(update={"source": str(cache / "files")})
-        return _build_with_progress(settings, fetched)
+        return _build_with_progress(settings, fetched, fetch_flags)
 
     command = runner.Command(
         "index", IndexSettings, fetch_then_build, crash_reason=BUILD_FAILED, flags=INDEX_FLAGS
@@ -101,8 +101,33 @@ def _fetch_result_file(path: Path | None) -> FetchResult | None:
         return None
 
 
+def run_merge(flags: dict[str, Any], s3_flags: dict[str, Any]) -> None:
+    """`oozo merge --staging STAGING --out INDEX_DIR`: publish the staged shards' build."""
+    logs.configure()
+
+    def merge_staged(settings: IndexSettings) -> IndexBuildResult:
+        from oozo_runtime.indexing.merge import merge
+
+        if settings.embedding_api_key:
+            logs.configure(secrets=[settings.embedding_api_key.get_secret_value()])
+        # the shards' source is theirs: the merge reads only STAGING, whatever OOZO_SOURCE says
+        settings = settings.model_copy(update={"source": None, "shard": None})
+        return merge(settings, staging=_staging(settings, s3_flags))
+
+    command = runner.Command(
+        "merge", IndexSettings, merge_staged, crash_reason=BUILD_FAILED, flags=INDEX_FLAGS
+    )
+    raise typer.Exit(runner.run(command, flags))
+
+
+def _staging(settings: IndexSettings, s3_flags: dict[str, Any]) -> Any:
+    from oozo_runtime.indexing.staging import open_staging
+
+    return open_staging(settings, s3_flags.get("s3_endpoint"), s3_flags.get("s3_region"))
+
+
 def _build_with_progress(
-    settings: IndexSettings, fetched: FetchResult | None = None
+    settings: IndexSettings, fetched: FetchResult | None = None, s3_flags: dict[str, Any] | None = None
 ) -> IndexBuildResult | ShardResult:
     from oozo_runtime.indexing.build import Progress, build
 
@@ -111,17 +136,18 @@ def _build_with_progress(
     if settings.shard is not None:  # one pod of a parallel build: stage its shard
         from oozo_runtime.indexing.shards import build_shard, claim_merge
 
-        staged = build_shard(settings)
-        if not (settings.merge and claim_merge(settings, staged.build)):
+        staging = _staging(settings, s3_flags or {})
+        staged = build_shard(settings, staging=staging)
+        if not (settings.merge and claim_merge(settings, staged.build, staging)):
             return staged
         from oozo_runtime.indexing.merge import merge
 
         log.info("every shard is staged: this one merges", extra={"shard": settings.shard})
-        return merge(settings, fetched=fetched)
+        return merge(settings, fetched=fetched, staging=staging)
     if settings.merge:
         from oozo_runtime.indexing.merge import merge
 
-        return merge(settings, fetched=fetched)
+        return merge(settings, fetched=fetched, staging=_staging(settings, s3_flags or {}))
     if not sys.stderr.isatty():
         return build(settings, fetched=fetched)
     from rich.console import Console

@@ -1,19 +1,20 @@
-"""`oozo index --shard K --shards N`: one pod of a parallel build (docs/index.md, "Parallel
-builds").
+"""`oozo index SOURCE --shard K/N --staging STAGING`: one pod of a parallel build (docs/runtime.md,
+"Parallel builds").
 
 Shard K reads the documents whose stable hash of their relative path, mod N, is K; parses and
 chunks them (an unchanged document reuses the current version's chunks, as a one-pod build
 does); embeds only the chunks the embedding cache does not hold; and leaves chunks, vectors,
-documents and skipped documents in STAGING/<build>/shard-K for the merge (indexing/merge.py).
-It never writes the cache nor publishes: N shards run at once, and only the merge, which runs
+documents, skipped documents and the build's inputs in STAGING/<build>/shard-K for the merge
+(indexing/merge.py). STAGING is a folder or an s3://BUCKET/PREFIX (indexing/staging.py). A shard
+never writes the cache nor publishes: N shards run at once, and only the merge, which runs
 alone under the build lock, may.
 
 <build> is a hash of the build's inputs: the documents (path and sha256 of the bytes), the
-chunking, the embedding model and N. Every shard and the merge compute it from the same source
-folder, so they meet in one folder without being told its name, and a changed document starts
-a fresh staging folder instead of mixing old and new results. Shard K's folder appears by an
-atomic rename of a temporary one: a shard killed mid-way leaves no result, and its retry redoes
-its own documents only; a retry that finds its result staged already returns it.
+chunking, the embedding model and N. Every shard computes it from the same source folder, so
+they meet under one name without being told it, and a changed document starts a fresh staging
+area instead of mixing old and new results. A shard is staged whole or not at all: a shard
+killed mid-way leaves no result, and its retry redoes its own documents only; a retry that finds
+its result staged already returns it.
 
 With `--merge` too (the operator's Indexed Job), the shard that finds every shard staged after
 its own claims the merge (`claim_merge`) and publishes: no pod waits for another, and no second
@@ -24,26 +25,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from oozo_contract.manifest import ChunkingInfo, model_cache_identity
 from oozo_contract.results import ShardResult, SkippedDocument
 from oozo_contract.settings import IndexSettings
-from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.chunking import Chunk
 from oozo_runtime.indexing.documents import DocumentSet, current_version, discover, previous_chunks
+from oozo_runtime.indexing.staging import (
+    CHUNKS_FILE,
+    DOCUMENTS_FILE,
+    INPUTS_FILE,
+    RESULT_FILE,
+    VECTORS_FILE,
+    ShardMissing,
+    Staging,
+    open_staging,
+)
 
-RESULT_FILE = "shard.json"
-DOCUMENTS_FILE = "documents.json"
-CHUNKS_FILE = "chunks.jsonl"
-VECTORS_FILE = "vectors.npy"
-TMP_PREFIX = ".tmp-"
-MERGE_CLAIM = "merge-claim"  # which shard merges, when the shards merge themselves (`--merge`)
+__all__ = ["ShardMissing", "build_key", "build_shard", "claim_merge", "load_shard", "shard_of"]
 
 
 def shard_of(document: str, shards: int) -> int:
@@ -53,13 +55,26 @@ def shard_of(document: str, shards: int) -> int:
     return int.from_bytes(digest[:8], "big") % shards
 
 
+def build_inputs(settings: IndexSettings, chunking: ChunkingInfo) -> dict[str, Any]:
+    """What, besides the documents, makes a build: staged beside each shard (INPUTS_FILE), so a
+    merge given other settings (another model, chunk size or N) refuses instead of publishing
+    vectors under the wrong model."""
+    from oozo_runtime.embedding import expected_fingerprint
+
+    return {
+        "chunking": chunking.model_dump(mode="json"),
+        "embedding": expected_fingerprint(settings).cache_identity(),
+        "limits": [settings.max_document_chars, settings.max_document_pages, settings.max_document_chunks],
+        "shards": settings.shards,
+    }
+
+
 def build_key(settings: IndexSettings, source: Path, chunking: ChunkingInfo) -> str:
     """The staging folder's name for this build. Every shard hashes every document's bytes:
     neither modification times nor inodes are shared by pods (each pod gets its own copy of a
     ConfigMap volume), and a size can stay the same while the content changes. Reading the
     corpus once per shard costs far less than embedding it."""
     from oozo_runtime import versions
-    from oozo_runtime.embedding import expected_fingerprint
 
     files, refused = discover(source, settings.include)
     listing = []
@@ -69,14 +84,7 @@ def build_key(settings: IndexSettings, source: Path, chunking: ChunkingInfo) -> 
         except OSError as exc:  # skipped by its shard with the reason; the same in every pod
             digest = f"unreadable: {exc.strerror or exc}"
         listing.append([path.relative_to(source).as_posix(), digest])
-    inputs = {
-        "files": listing,
-        "refused": sorted(refused),
-        "chunking": chunking.model_dump(mode="json"),
-        "embedding": expected_fingerprint(settings).cache_identity(),
-        "limits": [settings.max_document_chars, settings.max_document_pages, settings.max_document_chunks],
-        "shards": settings.shards,
-    }
+    inputs = {"files": listing, "refused": sorted(refused), **build_inputs(settings, chunking)}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -105,7 +113,7 @@ def embedding_cache(settings: IndexSettings, dimension: int, embedder: Any = Non
     return EmbeddingCache(Path(settings.index_dir) / versions.CACHE, identity, prefixes.passage, dimension)
 
 
-def build_shard(settings: IndexSettings, embedder: Any = None) -> ShardResult:
+def build_shard(settings: IndexSettings, embedder: Any = None, staging: Staging | None = None) -> ShardResult:
     """Stage shard `settings.shard` of `settings.shards`; see the module's docstring."""
     from oozo_runtime.indexing.build import BuildError
     from oozo_runtime.indexing.chunking import ChunkingError, validate
@@ -122,13 +130,14 @@ def build_shard(settings: IndexSettings, embedder: Any = None) -> ShardResult:
         validate(settings.chunk_size, settings.chunk_overlap)
     except ChunkingError as exc:
         raise BuildError("InvalidSettings", str(exc)) from exc
+    staging = staging or open_staging(settings)
     counter = build_counter(settings)
     chunking = chunking_info(settings, counter)
     key = build_key(settings, source, chunking)
-    target = shard_folder(settings, key, shard)
-    if (target / RESULT_FILE).is_file():  # staged by an earlier try that was not told it succeeded
-        staged = read_result(target)
-        return staged.model_copy(update={"reused_result": True, "seconds": _since(started)})
+    staged = staging.read_file(key, shard, RESULT_FILE)
+    if staged is not None:  # staged by an earlier try that was not told it succeeded
+        result = ShardResult.model_validate_json(staged)
+        return result.model_copy(update={"reused_result": True, "seconds": _since(started)})
     previous, dimension = previous_chunks(current_version(Path(settings.index_dir)), settings, chunking)
     docs = read_documents(
         source,
@@ -153,7 +162,8 @@ def build_shard(settings: IndexSettings, embedder: Any = None) -> ShardResult:
         skipped=skipped,
         seconds=_since(started),
     )
-    _stage(target, result, docs, vectors)
+    with staging.writing(key, shard) as folder:
+        _write_shard(folder, result, docs, vectors, build_inputs(settings, chunking))
     return result
 
 
@@ -182,56 +192,32 @@ def _embed(settings: IndexSettings, docs: DocumentSet, dimension: int | None, em
     return vectors, int(found.sum()), embedder
 
 
-def _stage(target: Path, result: ShardResult, docs: DocumentSet, vectors: Any) -> None:
-    """Write the shard's folder beside its place, then rename it there: all of it or nothing."""
+def _write_shard(
+    folder: Path, result: ShardResult, docs: DocumentSet, vectors: Any, inputs: dict[str, Any]
+) -> None:
+    """The shard's files; the staging area makes them appear all at once (indexing/staging.py)."""
     import numpy as np
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f"{TMP_PREFIX}{target.name}-*"):  # this shard's killed tries
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = target.parent / f"{TMP_PREFIX}{target.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        with open(tmp / CHUNKS_FILE, "w", encoding="utf-8") as fh:
-            for c in docs.chunks:
-                record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        np.save(tmp / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
-        (tmp / DOCUMENTS_FILE).write_text(json.dumps(docs.documents), encoding="utf-8")
-        (tmp / RESULT_FILE).write_text(result.model_dump_json(by_alias=True), encoding="utf-8")
-        for path in tmp.iterdir():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.rename(tmp, target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / RESULT_FILE).is_file():  # not a twin pod's rename that won the race
-            raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with open(folder / CHUNKS_FILE, "w", encoding="utf-8") as fh:
+        for c in docs.chunks:
+            record = {"document": c.document, "chunk": c.ordinal, "heading": c.heading, "text": c.text}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    np.save(folder / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
+    (folder / DOCUMENTS_FILE).write_text(json.dumps(docs.documents), encoding="utf-8")
+    (folder / INPUTS_FILE).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
+    (folder / RESULT_FILE).write_text(result.model_dump_json(by_alias=True), encoding="utf-8")
 
 
-def claim_merge(settings: IndexSettings, key: str) -> bool:
+def claim_merge(settings: IndexSettings, key: str, staging: Staging | None = None) -> bool:
     """Whether this shard merges: when every shard is staged, the first to create the claim (an
-    atomic O_EXCL create) does, and so does its retry (an Indexed Job retries a pod under the
-    same index), so a merger killed mid-way is not left without a successor. The others end
-    with their shard result."""
+    atomic create: O_EXCL in a folder, a conditional put on S3) does, and so does its retry (an
+    Indexed Job retries a pod under the same index), so a merger killed mid-way is not left
+    without a successor. The others end with their shard result."""
     assert settings.shard is not None
-    if not all((shard_folder(settings, key, k) / RESULT_FILE).is_file() for k in range(settings.shards)):
+    staging = staging or open_staging(settings)
+    if not all(staging.has_shard(key, k) for k in range(settings.shards)):
         return False
-    claim = staging_folder(settings, key) / MERGE_CLAIM
-    try:
-        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return claim.read_text(encoding="utf-8").strip() == str(settings.shard)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(str(settings.shard))
-    return True
-
-
-def read_result(folder: Path) -> ShardResult:
-    return ShardResult.model_validate_json((folder / RESULT_FILE).read_text(encoding="utf-8"))
+    return staging.claim_merge(key, str(settings.shard))
 
 
 class StagedShard:
@@ -240,7 +226,8 @@ class StagedShard:
     def __init__(self, folder: Path) -> None:
         import numpy as np
 
-        self.result = read_result(folder)
+        self.result = ShardResult.model_validate_json((folder / RESULT_FILE).read_text(encoding="utf-8"))
+        self.inputs: dict[str, Any] = json.loads((folder / INPUTS_FILE).read_text(encoding="utf-8"))
         self.documents: dict[str, str] = json.loads((folder / DOCUMENTS_FILE).read_text(encoding="utf-8"))
         self.chunks: list[Chunk] = []
         with open(folder / CHUNKS_FILE, encoding="utf-8") as fh:
@@ -256,23 +243,22 @@ class StagedShard:
         return self.result.skipped
 
 
-class ShardMissing(OozoError):
-    """The merge found no (readable) result of some shard."""
-
-
-def load_shard(settings: IndexSettings, key: str, shard: int) -> StagedShard:
-    folder = shard_folder(settings, key, shard)
-    if not (folder / RESULT_FILE).is_file():
+def load_shard(settings: IndexSettings, key: str, shard: int, staging: Staging | None = None) -> StagedShard:
+    staging = staging or open_staging(settings)
+    where = staging.where(key, shard)
+    try:
+        with staging.reading(key, shard) as folder:
+            return StagedShard(folder)
+    except ShardMissing as exc:
         raise ShardMissing(
             "ShardMissing",
-            f"shard {shard} of {settings.shards} has no result in {folder}: run "
-            f"`oozo index SOURCE --shard {shard} --shards {settings.shards}` on the same source first",
-        )
-    try:
-        return StagedShard(folder)
+            f"shard {shard} of {settings.shards} has no result ({exc.message}): run "
+            f"`oozo index SOURCE --shard {shard}/{settings.shards} --staging {staging}` on the same "
+            "source first",
+        ) from exc
     except (OSError, ValueError, KeyError) as exc:
         raise ShardMissing(
-            "ShardMissing", f"shard {shard} of {settings.shards}: unreadable result in {folder}: {exc}"
+            "ShardMissing", f"shard {shard} of {settings.shards}: unreadable result in {where}: {exc}"
         ) from exc
 
 

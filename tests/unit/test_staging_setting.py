@@ -1,0 +1,33 @@
+"""`--staging` is a folder or s3://BUCKET/PREFIX (docs/runtime.md, "Parallel builds"); anything
+else is refused naming the option, before a document is read or a file written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oozo_contract.settings import IndexSettings
+from oozo_runtime.cli import app
+
+
+@pytest.mark.parametrize(
+    "staging", ["http://minio/bucket", "s3:///prefix", "s3://bucket/a//b", "s3://bucket/../b"]
+)
+def test_a_bad_staging_is_refused_naming_the_option(tmp_path: Path, staging: str) -> None:
+    (tmp_path / "docs").mkdir()
+    term = tmp_path / "termination-log"
+    args = ["index", str(tmp_path / "docs"), "--out", str(tmp_path / "idx"), "--shard", "0/2"]
+    out = CliRunner().invoke(app, [*args, "--staging", staging, "--termination-message-path", str(term)])
+    assert out.exit_code == 2
+    error = json.loads(term.read_text())
+    assert error["reason"] == "InvalidSettings" and "--staging" in error["error"], error
+    assert not (tmp_path / "idx").exists()
+
+
+def test_a_staging_folder_or_s3_prefix_is_accepted() -> None:
+    assert IndexSettings(staging_dir=Path("/data/staging")).resolved_staging_dir() == Path("/data/staging")
+    assert IndexSettings(staging_dir="s3://bucket/oozo/staging").staging_is_s3()
+    assert IndexSettings(index_dir=Path("/idx")).resolved_staging_dir() == Path("/idx/staging")
