@@ -112,10 +112,12 @@ def _memory(pid: int) -> dict[str, float]:
     }
 
 
-def server_env(workers: int, pycache: Path | None) -> dict[str, str]:
-    """The server's environment. `pycache`: bytecode is written to and read from that folder, as
-    the image ships it (compiled at build, Dockerfile.runtime); None: no bytecode at all, every
-    start compiles its modules from source (the image before it compiled them)."""
+def server_env(workers: int, pycache: Path, compiled: bool = True) -> dict[str, str]:
+    """The server's environment. Bytecode is read from `pycache` only (PYTHONPYCACHEPREFIX: the
+    __pycache__ folders a development environment holds for some modules are not looked at):
+    `compiled` writes it there too, as the image ships it (compiled at build, Dockerfile.runtime);
+    otherwise `pycache` is an empty folder and stays so, and every module is compiled from source
+    at each start (the image before it compiled them)."""
     # The engine is measured, not the answer cache: the load repeats its questions, which the
     # cache (on by default) would answer without encoding or searching.
     env = {
@@ -124,13 +126,12 @@ def server_env(workers: int, pycache: Path | None) -> dict[str, str]:
         "OOZO_LOG_LEVEL": "WARNING",
         "OOZO_ANSWER_CACHE_SIZE": "0",
         "OOZO_SERVER_WORKERS": str(workers),
+        "PYTHONPYCACHEPREFIX": str(pycache),
     }
-    env.pop("PYTHONPYCACHEPREFIX", None)
-    if pycache is None:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
+    if compiled:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
@@ -210,7 +211,8 @@ def run(out: Path = Path("bench-results"), documents: int = 80, chunk_size: int 
         questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(200)]
         floor = floors(index_dir, questions)
         pycache = work / "pycache"
-        without_bytecode = start_seconds(index_dir, server_env(1, None))
+        (work / "no-pycache").mkdir()
+        without_bytecode = start_seconds(index_dir, server_env(1, work / "no-pycache", compiled=False))
         onnx = serve(index_dir, questions, pycache)
         onnx_workers = serve(index_dir, questions, pycache, workers=2)
         torch = serve(without_graph(index_dir, work / "index-torch"), questions, pycache)
