@@ -181,13 +181,18 @@ def serve_settings(flags: dict[str, Any]) -> ServeSettings:
 
 
 def run_serve(flags: dict[str, Any]) -> None:
+    from oozo_runtime.server import cpus, worker_metrics
+
+    settings = serve_settings(flags)
+    # Before the server's modules import prometheus_client: several workers share one /metrics.
+    worker_metrics.prepare(cpus.worker_count(settings))
+
     from oozo_runtime import versions
     from oozo_runtime.embedding import expected_fingerprint
     from oozo_runtime.retrieval import ModelMismatch, check_fingerprint
     from oozo_runtime.server import memory, workers
     from oozo_runtime.server.app import create_app
 
-    settings = serve_settings(flags)
     secrets = [k.get_secret_value() for k in settings.api_keys]
     for key in (settings.openai_api_key, settings.embedding_api_key, settings.answer_cache_redis_password):
         if key:

@@ -1,6 +1,7 @@
 """The MCP tools and the chat replies, built without a model: the tools state this server's
-bounds to agents, building the app leaves the process's logging alone (the SDK would configure
-it), and a chat reply lists its sources in the order an LLM cites them."""
+bounds to agents, the first /mcp request (which builds the SDK's server) leaves the process's
+logging alone (the SDK would configure it), and a chat reply lists its sources in the order an
+LLM cites them."""
 
 from __future__ import annotations
 
@@ -9,11 +10,29 @@ from typing import Any
 
 import anyio
 import pytest
+from fastapi.testclient import TestClient
 
 from oozo_contract.settings import ServeSettings
 from oozo_runtime.server import openai_shapes
 from oozo_runtime.server.app import create_app
 from oozo_runtime.server.routes.mcp_endpoint import build_server
+
+KEY = "agent-key-3f9a1c"
+MCP_HEADERS = {
+    "Authorization": f"Bearer {KEY}",
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "unit-test", "version": "1"},
+    },
+}
 
 
 def test_the_tools_state_the_configured_bounds() -> None:
@@ -25,11 +44,18 @@ def test_the_tools_state_the_configured_bounds() -> None:
         assert properties["question"]["maxLength"] == 123 and properties["top_k"]["maximum"] == 7
 
 
-def test_building_the_app_leaves_the_root_logger_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_first_mcp_request_leaves_the_root_logger_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's server is built (MCPServer() calls logging.basicConfig) on the first
+    authenticated /mcp request, not when the app is built: that request is where the root
+    logger must come through untouched."""
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
     monkeypatch.setattr(root, "level", logging.ERROR)
-    create_app(ServeSettings(), load=False)
+    settings = ServeSettings(auth_enabled=True, api_keys=[KEY])
+    with TestClient(create_app(settings, load=False)) as client:
+        response = client.post("/mcp", json=INITIALIZE, headers=MCP_HEADERS)
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["serverInfo"]["name"] == "oozo"  # the SDK answered
     assert root.handlers == [] and root.level == logging.ERROR
 
 

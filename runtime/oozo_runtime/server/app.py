@@ -20,7 +20,7 @@ from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.middleware import RequestMiddleware
 from oozo_runtime.server.pool import QueryPool
-from oozo_runtime.server.routes import chat, health, info, mcp_endpoint, query, ui
+from oozo_runtime.server.routes import chat, health, info, mcp_route, query, ui
 from oozo_runtime.server.state import AppState, ReadyGate, default_concurrency
 
 
@@ -75,7 +75,7 @@ def create_app(
     errors.install(app)
     for router in (health.router, query.router_for(settings), info.router, ui.router, chat.router):
         app.include_router(router)
-    mcp_running = mcp_endpoint.install(app.router.routes, state)
+    mcp_running = mcp_route.install(app.router.routes, state)
     openapi.install(app, settings.openapi_enabled, settings.auth_enabled)
     app.add_middleware(
         RequestMiddleware,

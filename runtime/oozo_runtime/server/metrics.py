@@ -1,5 +1,12 @@
 """Prometheus metrics. Each app has its own CollectorRegistry, so tests can build several apps in
-one process without duplicate-metric errors. Seed metric names are kept."""
+one process without duplicate-metric errors. Seed metric names are kept.
+
+With several server workers (server/worker_metrics.py) a scrape sums every worker's files:
+counters and histograms add up; each gauge says how its workers' values combine
+(`multiprocess_mode`, ignored with one worker): `livesum` for what the pod does now (requests and
+questions in flight, the pool's size), `livemax` for what every worker holds alike (the served
+version, its size, the encoder), `livemin` for rag_ready (the pod is ready once every worker
+is), and the live modes drop a worker that has exited."""
 
 from __future__ import annotations
 
@@ -33,9 +40,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.active = Gauge("rag_active_connections", "HTTP requests in progress", registry=r)
-        self.documents = Gauge("rag_documents_total", "documents in the served index version", registry=r)
-        self.chunks = Gauge("rag_chunks_total", "chunks in the served index version", registry=r)
+        self.active = Gauge(
+            "rag_active_connections", "HTTP requests in progress", registry=r, multiprocess_mode="livesum"
+        )
+        self.documents = Gauge(
+            "rag_documents_total",
+            "documents in the served index version",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.chunks = Gauge(
+            "rag_chunks_total", "chunks in the served index version", registry=r, multiprocess_mode="livemax"
+        )
         self.retrieval = Histogram(
             "rag_retrieval_duration_seconds",
             "question embedding + vector search",
@@ -52,28 +68,44 @@ class Metrics:
         self.llm_tokens = Counter("rag_llm_tokens_total", "LLM tokens used", ["kind"], registry=r)
         self.llm_errors = Counter("rag_llm_errors_total", "failed LLM calls", ["status"], registry=r)
         self.index_info = Gauge(
-            "rag_index_info", "the served index version (value 1)", ["version", "model"], registry=r
+            "rag_index_info",
+            "the served index version (value 1)",
+            ["version", "model"],
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.query_encoder = Gauge(
             "rag_query_encoder_info",
             "question encoder in use (value 1): onnx, or torch when the version has no ONNX graph",
             ["backend"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.pool_size = Gauge(
             "rag_query_pool_size",
-            "questions encoded and searched at once at most (the CPU limit)",
+            "questions encoded and searched at once at most (the CPU limit; summed over the workers)",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.pool_in_flight = Gauge(
-            "rag_query_pool_in_flight", "questions being encoded and searched now", registry=r
+            "rag_query_pool_in_flight",
+            "questions being encoded and searched now",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.pool_peak = Gauge(
             "rag_query_pool_in_flight_peak",
-            "the most questions encoded and searched at once since the process started",
+            "the most questions encoded and searched at once since the process started (with "
+            "several workers: the busiest worker's)",
             registry=r,
+            multiprocess_mode="livemax",
         )
-        self.ready = Gauge("rag_ready", "1 when an index is loaded", registry=r)
+        self.ready = Gauge(
+            "rag_ready",
+            "1 when an index is loaded (by every worker)",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
         self.answer_cache = Counter(
             "rag_answer_cache_requests_total",
             "answer cache lookups (/api/query, MCP ask, chat): hit (answered from the cache) or miss",
@@ -106,4 +138,5 @@ class Metrics:
             "rag_index_built_timestamp_seconds",
             "when the served index version was built (Unix time); dashboards show its age",
             registry=r,
+            multiprocess_mode="livemax",
         )

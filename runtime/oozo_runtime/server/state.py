@@ -5,8 +5,6 @@ retriever. Loading happens in a background thread so /health answers at once and
 from __future__ import annotations
 
 import logging
-import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from oozo_runtime.retrieval import LoadedIndex, ModelMismatch, Retriever, check_
 from oozo_runtime.server import memory
 from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
+from oozo_runtime.server.cpus import cpu_limit
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.pool import QueryPool
 from oozo_runtime.versions import IndexCorrupt, VersionNotFound
@@ -185,17 +184,3 @@ def default_concurrency(settings: ServeSettings, workers: int = 1) -> int:
     """Queries encoded and searched at once by one worker: the setting, else its share of the
     CPUs the pod may use."""
     return settings.query_concurrency or max(1, cpu_limit() // workers)
-
-
-def cpu_limit(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
-    """The pod's CPU limit (cgroup v2 `cpu.max`, quota/period rounded up) when it is set and lower
-    than the CPUs the process may run on; os.cpu_count() would count the node's cores, and a pool
-    wider than the limit only makes the threads queue for the CFS quota."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = cgroup_cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 limit readable: the affinity count stands
-    return max(1, cpus)

@@ -17,36 +17,31 @@ kubelet restarts the container rather than serving on with fewer workers than co
 
 Readiness is the pod's: a worker answers /ready 200 only once every worker has loaded the index
 (a count in memory shared by the forks, ReadyGate), so no query lands on a worker still loading.
-Metrics are per worker: /metrics shows the worker that answered the scrape."""
+Metrics are the pod's too: the workers write them to files in one folder (prometheus_client's
+multiprocess mode, server/worker_metrics.py, prepared by `oozo serve` before the forks), and a
+scrape of any worker sums them all; the parent marks each worker that exits as dead and removes
+the folder when the last one is gone."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from oozo_contract.settings import ServeSettings
-from oozo_runtime.server import http
+from oozo_runtime.server import http, worker_metrics
+from oozo_runtime.server.cpus import worker_count
 from oozo_runtime.server.http import uvicorn_options
-from oozo_runtime.server.state import ReadyGate, cpu_limit
+from oozo_runtime.server.state import ReadyGate
 
 log = logging.getLogger(__name__)
-
-CPUS_PER_WORKER = 4
-
-
-def worker_count(settings: ServeSettings, cpus: int | None = None) -> int:
-    """The setting, else one worker per CPUS_PER_WORKER CPUs of the limit (at least one)."""
-    if settings.server_workers:
-        return settings.server_workers
-    return max(1, math.ceil((cpus or cpu_limit()) / CPUS_PER_WORKER))
 
 
 def run(settings: ServeSettings, make_app: Callable[[ReadyGate | None], Any]) -> int:
@@ -73,7 +68,11 @@ def run(settings: ServeSettings, make_app: Callable[[ReadyGate | None], Any]) ->
         pids.add(pid)
     sock.close()
     log.info("server workers started", extra={"workers": workers, "pids": sorted(pids)})
-    return supervise(pids)
+    try:
+        return supervise(pids)
+    finally:
+        if worker_metrics.enabled():
+            worker_metrics.remove(Path(os.environ[worker_metrics.ENV]))
 
 
 def supervise(pids: set[int]) -> int:
@@ -93,6 +92,8 @@ def supervise(pids: set[int]) -> int:
     while pids:
         pid, status = os.waitpid(-1, 0)
         pids.discard(pid)
+        if worker_metrics.enabled():
+            worker_metrics.mark_dead(pid)
         exit_code = os.waitstatus_to_exitcode(status)
         if not stopping:
             log.error("server worker exited; stopping the others", extra={"pid": pid, "code": exit_code})

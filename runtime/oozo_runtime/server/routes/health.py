@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from oozo_runtime.server import responses
+from oozo_runtime.server import responses, worker_metrics
 from oozo_runtime.server.deps import StateDep
 from oozo_runtime.server.schemas import Health, Ready
 
@@ -38,5 +38,7 @@ async def ready(state: StateDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(state: StateDep) -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition: with several workers, all of them summed."""
+    if worker_metrics.enabled():
+        return Response(worker_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,35 +7,33 @@ answer it and no session outlives a rollout. The tools take the same path as `PO
 and the same bounds on the question and `top_k`; a bad argument is a tool error whose text says
 which argument and why. The endpoint sits behind the same bearer key as the API, checked before
 the SDK sees the request, and inside the same middleware (body limit, security headers, metrics).
+
+Only mcp_route.py imports this module, on the first /mcp request: the SDK's import takes about
+1.5 s, which the server's start to /ready does not pay.
 """
 
 # No `from __future__ import annotations`: the SDK reads the tools' parameter types at run time,
 # and their bounds are this server's settings, known only when the tools are built.
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from oozo_runtime import __version__
 from oozo_runtime.errors import OozoError
 from oozo_runtime.retrieval import Retriever
-from oozo_runtime.server.auth import bearer_token
-from oozo_runtime.server.middleware import send_json
 from oozo_runtime.server.routes.query import cached_answer_content, retrieve
 from oozo_runtime.server.schemas import QueryRequest, limited_to
 from oozo_runtime.server.state import AppState
 
-PATH = "/mcp"
 INSTRUCTIONS = (
     "Answers questions from one indexed document corpus. Use `search` to get the passages that "
     "best match a question (document, heading, text, score) and `ask` for a short answer that "
@@ -144,38 +142,9 @@ def _checked(
     return body, state.retriever
 
 
-class BearerGate:
-    """The API's bearer check in front of an ASGI app: 401 with the same body and challenge as
-    /api/query, before the request reaches the SDK."""
-
-    def __init__(self, app: ASGIApp, state: AppState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.state.settings.auth_enabled:
-            headers = dict(scope.get("headers", []))
-            token = bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None)
-            if not self.state.keys.check(token):
-                await _refuse(send, "invalid_token" if token else "invalid_request")
-                return
-        await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send, error: str) -> None:
-    challenge = f'Bearer realm="oozo", error="{error}"'.encode()
-    body = {"error": "missing or invalid API key (send 'Authorization: Bearer <key>')"}
-
-    async def with_challenge(message: Any) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message["headers"], (b"www-authenticate", challenge)]}
-        await send(message)
-
-    await send_json(with_challenge, 401, body)
-
-
-def install(app_routes: list[Any], state: AppState) -> contextlib.AbstractAsyncContextManager[None]:
-    """Add the /mcp route and return what the app's lifespan must run: the SDK's session
-    manager, which owns the task group requests are served in."""
+def asgi_app(state: AppState) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
+    """The SDK's ASGI app for /mcp (mcp_route.py puts the bearer check in front of it) and its
+    session manager, whose run() must be entered before the app answers a request."""
     server = build_server(state)
     # DNS-rebinding protection checks Host and Origin against a list of names; a pod is reached
     # under names only the cluster knows (Service, Ingress), and a browser page that rebinds a
@@ -187,11 +156,4 @@ def install(app_routes: list[Any], state: AppState) -> contextlib.AbstractAsyncC
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     manager = server.session_manager
-    app_routes.append(Route(PATH, endpoint=BearerGate(StreamableHTTPASGIApp(manager), state)))
-
-    @contextlib.asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        async with manager.run():
-            yield
-
-    return running()
+    return StreamableHTTPASGIApp(manager), manager
