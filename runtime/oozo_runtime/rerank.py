@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from oozo_contract.rerank_settings import RerankSettings
 from oozo_runtime.remote_embedding import host_of
 from oozo_runtime.retrieval import Hit
@@ -93,6 +91,10 @@ class Reranker:
         headers = {"Content-Type": "application/json"}
         if settings.rerank_api_key is not None:
             headers["Authorization"] = f"Bearer {settings.rerank_api_key.get_secret_value()}"
+        # Imported here, not at the top: httpx pulls in rich and pygments for its command line when
+        # they are installed, and a server without a reranker should not pay that at start.
+        import httpx
+
         # httpx's own timeout bounds each phase; asyncio.timeout in rerank() bounds them together
         self._client = httpx.AsyncClient(headers=headers, timeout=self.timeout, follow_redirects=False)
         log.info("reranking with a remote cross-encoder", extra={"host": self.host, "api": self.api})
@@ -123,6 +125,8 @@ class Reranker:
         return Reranked(reranked, APPLIED, None, time.perf_counter() - started)
 
     async def _scores(self, question: str, texts: list[str]) -> list[float]:
+        import httpx
+
         where = f"reranker {self.host}"
         try:
             async with asyncio.timeout(self.timeout):
