@@ -18,15 +18,13 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.runtime_bench import WORDS, _index, _oozo, make_corpus
+from bench.runtime_bench import WORDS, _index, make_corpus, serving
 from devcluster.embeddings_server import EmbeddingsServer
-from devcluster.ports import free_port
 from devcluster.rerank_server import RerankDouble
 
 
@@ -38,26 +36,7 @@ def measure(index_dir: Path, questions: list[str], env: dict[str, str]) -> dict[
     """Concurrency 1 against a real `oozo serve`: client and server-side p50, rerank_ms p50."""
     import httpx
 
-    port = free_port()
-    full_env = {**os.environ, "OOZO_LOG_LEVEL": "WARNING", "OOZO_ANSWER_CACHE_SIZE": "0", **env}
-    proc = subprocess.Popen(
-        _oozo("serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)),
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(url + "/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("oozo serve did not become ready")
-            time.sleep(0.05)
+    with serving(index_dir, env, poll=0.05) as url:
         client_ms, server_ms, rerank_ms, applied = [], [], [], 0
         with httpx.Client(base_url=url, timeout=60) as client:
             for n, question in enumerate(questions[:10] + questions):
@@ -80,9 +59,6 @@ def measure(index_dir: Path, questions: list[str], env: dict[str, str]) -> dict[
             "rerank_p50_ms": _p50(rerank_ms) if rerank_ms else None,
             "reranked": applied,
         }
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def run(documents: int = 80, questions_count: int = 50, chunk_size: int = 200) -> dict[str, Any]:

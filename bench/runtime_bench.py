@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -175,16 +177,18 @@ def _sequential(url: str, questions: list[str]) -> dict[str, float]:
     }
 
 
-def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str, float]]:
+@contextmanager
+def serving(index_dir: Path, env: dict[str, str] | None = None, poll: float = 0.3) -> Iterator[str]:
+    """`oozo serve` on `index_dir` until the block ends; yields its URL once /ready answers. The
+    engine is measured, not the answer cache: benchmarks repeat their questions, which the cache
+    (on by default) would answer without encoding or searching."""
     import httpx
 
     port = free_port()
-    # The engine is measured, not the answer cache: the load repeats its questions, which the
-    # cache (on by default) would answer without encoding or searching.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OOZO_LOG_LEVEL": "WARNING", "OOZO_ANSWER_CACHE_SIZE": "0"}
+    full_env = {**os.environ, "OOZO_LOG_LEVEL": "WARNING", "OOZO_ANSWER_CACHE_SIZE": "0", **(env or {})}
     proc = subprocess.Popen(
         _oozo("serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)),
-        env=env,
+        env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -199,15 +203,20 @@ def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("oozo serve did not become ready")
-            time.sleep(0.3)
+            time.sleep(poll)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str, float]]:
+    with serving(index_dir, {"HF_HUB_OFFLINE": "1"}) as url:
         _sequential(url, questions[:20])  # warm-up
         return {
             "c1": _sequential(url, questions),
             "c32": asyncio.run(_load(url, questions * 3, 32)),
         }
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def run(
