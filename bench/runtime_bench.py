@@ -81,6 +81,22 @@ def _index(source: Path, out: Path, batch_size: int, *extra: str) -> dict[str, A
     return result
 
 
+def build_query_index(
+    source: Path, index_dir: Path, documents: int, chunk_size: int, batch_size: int = 64
+) -> dict[str, Any]:
+    """The query benchmarks' index (runtime, serving, rerank): `documents` seeded .docx files cut
+    into `chunk_size`-character chunks (overlap a fifth); returns the build result."""
+    make_corpus(source, documents, seed=13)
+    size, overlap = str(chunk_size), str(chunk_size // 5)
+    return _index(source, index_dir, batch_size, "--chunk-size", size, "--chunk-overlap", overlap)
+
+
+def query_questions(count: int) -> list[str]:
+    """`count` seeded questions of eight corpus words: the same ones in every query benchmark."""
+    rng = random.Random(11)
+    return [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(count)]
+
+
 def _raw_encode_seconds(texts: list[str], batch_size: int) -> float:
     from sentence_transformers import SentenceTransformer
 
@@ -265,19 +281,10 @@ def run(
         incremental = _index(source, index_dir, batch_size)
 
         query_source, query_index = work / "query-docs", work / "query-index"
-        make_corpus(query_source, query_documents, seed=13)
-        overlap = str(query_chunk_size // 5)
-        query_build = _index(
-            query_source,
-            query_index,
-            batch_size,
-            "--chunk-size",
-            str(query_chunk_size),
-            "--chunk-overlap",
-            overlap,
+        query_build = build_query_index(
+            query_source, query_index, query_documents, query_chunk_size, batch_size
         )
-        rng = random.Random(11)
-        questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(200)]
+        questions = query_questions(200)
         floor = _floor(query_index, questions)
         served = _serve_and_load(query_index, questions)
     finally:
