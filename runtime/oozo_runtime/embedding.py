@@ -99,8 +99,14 @@ class Embedder:
         self.prefixes = prefixes_for(model_id)
         self.fingerprint = EmbeddingFingerprint(provider="local", model=model_id)
         path = resolve_model_path(model_id, models_root, revision)
-        log.info("loading embedding model", extra={"model": model_id, "path": path})
         import torch  # sentence-transformers has imported it already
+
+        # threads: torch's intra-op count, from OMP_NUM_THREADS when set (a shard pod's CPU, as
+        # the operator renders it), else a thread per core.
+        log.info(
+            "loading embedding model",
+            extra={"model": model_id, "path": path, "threads": torch.get_num_threads()},
+        )
 
         # CUDA when torch sees a device (a GPU node, spec.embedding.resources), CPU otherwise;
         # never MPS or another backend sentence-transformers would pick on its own.

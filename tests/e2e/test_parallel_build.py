@@ -48,6 +48,9 @@ def test_a_corpus_built_by_three_shards_goes_ready_and_answers(stack: Stack) -> 
         (build,) = [j for j in jobs if j["spec"].get("completionMode") == "Indexed"]
         assert (build["spec"]["completions"], build["status"].get("succeeded")) == (3, 3), build["status"]
         assert build["status"].get("completedIndexes") == "0-2"
+        (container,) = [c for c in build["spec"]["template"]["spec"]["containers"] if c["name"] == "index"]
+        threads = {e["name"]: e.get("value") for e in container["env"] if e["name"].endswith("_NUM_THREADS")}
+        assert threads == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # the default 500m CPU request
 
         reply = corpus.query(CODE_WORD_QUESTION)
         assert "PERIWINKLE" in reply["answer"], reply

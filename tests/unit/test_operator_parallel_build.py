@@ -44,10 +44,28 @@ def test_parallelism_3_renders_an_indexed_job_whose_shards_merge() -> None:
     assert "OOZO_SHARD" not in env  # each pod's shard is the JOB_COMPLETION_INDEX the Job controller sets
 
 
+@pytest.mark.parametrize(
+    ("mods", "threads"),
+    [
+        ((), "1"),  # the default request, 500m CPU
+        ((at("spec.index.resources", {"requests": {"cpu": "1500m", "memory": "1Gi"}}),), "2"),
+        ((at("spec.index.resources", {"requests": {"cpu": "1"}, "limits": {"cpu": "4"}}),), "4"),
+        ((at("spec.embedding.resources", {"limits": {"cpu": 3, "nvidia.com/gpu": 1}}),), "3"),
+        ((at("spec.index.resources", {"limits": {"memory": "4Gi"}}),), "1"),  # no CPU named
+    ],
+)
+def test_each_shard_pod_embeds_with_the_threads_of_its_cpu_limit_or_request(
+    mods: tuple[Modifier, ...], threads: str
+) -> None:
+    env = env_of(job.render(corpus_of(at("spec.index.build", {"parallelism": 3}), *mods))["spec"])
+    assert (env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"]) == (threads, threads)
+
+
 def test_parallelism_1_and_absent_render_the_same_plain_job() -> None:
     plain = job.render(corpus_of())
     assert job.render(corpus_of(at("spec.index.build", {"parallelism": 1}))) == plain
     assert "completionMode" not in plain["spec"] and "OOZO_SHARDS" not in env_of(plain["spec"])
+    assert "OMP_NUM_THREADS" not in env_of(plain["spec"])  # one pod on its node: torch takes every core
 
 
 def test_parallelism_is_no_index_input_and_the_refresh_builds_in_one_pod() -> None:

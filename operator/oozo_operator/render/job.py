@@ -10,7 +10,10 @@ fetched first by the `fetch` init container into the source cache on the index v
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
+
+from kubernetes.utils.quantity import parse_quantity
 
 from oozo_contract.results import QUALITY_GATE_EXIT_CODE
 from oozo_contract.settings import IndexSettings, env_for
@@ -203,8 +206,22 @@ def sharded(spec: dict[str, Any], shards: int) -> dict[str, Any]:
     )
     (container,) = [c for c in out["template"]["spec"]["containers"] if c["name"] == CONTAINER]
     extra = env_for(IndexSettings, shards=shards, merge=True)
+    threads = str(shard_threads(container["resources"]))
+    extra |= {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     container["env"] = [*container["env"], *({"name": k, "value": v} for k, v in extra.items())]
     return out
+
+
+def shard_threads(resources: dict[str, Any]) -> int:
+    """Threads one shard pod embeds with: its CPU limit, else its CPU request, rounded up (at least
+    one). Shard pods often share a node (all of them, on a ReadWriteOnce volume), and torch without
+    a count starts a thread per core of the node in each: N shards on one node then run N threads
+    per core and lose to the switching (docs/capacity.md). torch and MKL read these at start."""
+    for section in ("limits", "requests"):
+        cpu = (resources.get(section) or {}).get("cpu")
+        if cpu is not None:
+            return max(1, math.ceil(parse_quantity(str(cpu))))
+    return 1
 
 
 def render(corpus: Corpus, serving_version: str | None = None) -> dict[str, Any]:
