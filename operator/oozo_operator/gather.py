@@ -192,6 +192,10 @@ def required_references(spec: RagCorpusSpec) -> list[tuple[str, str, str]]:
     rerank = spec.retrieval.rerank
     if rerank is not None and rerank.api_key_secret_ref:  # env by reference: missing, the pod cannot start
         refs.append(("Secret", rerank.api_key_secret_ref.name, "spec.retrieval.rerank.apiKeySecretRef"))
+    build = spec.index.build
+    staged = build.staging.s3 if build and build.staging and build.parallelism > 1 else None
+    if staged is not None and staged.credentials_secret:  # every shard pod's env, by reference
+        refs.append(("Secret", staged.credentials_secret, "spec.index.build.staging.s3.credentialsSecret"))
     if spec.source.config_map:
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:

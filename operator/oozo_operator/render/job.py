@@ -15,7 +15,7 @@ from typing import Any
 from oozo_contract.results import QUALITY_GATE_EXIT_CODE
 from oozo_contract.settings import IndexSettings, env_for
 from oozo_operator.api.spec import Index
-from oozo_operator.render import embedding, fetch, pod
+from oozo_operator.render import embedding, fetch, pod, staging
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
 
@@ -183,7 +183,9 @@ def parallelism(corpus: Corpus) -> int:
     return build.parallelism if build else 1
 
 
-def sharded(spec: dict[str, Any], shards: int) -> dict[str, Any]:
+def sharded(
+    spec: dict[str, Any], shards: int, staging_env: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The index Job as an Indexed Job of `shards` pods, all at once (docs/operator.md, "Parallel
     builds"). Pod k gets JOB_COMPLETION_INDEX=k from the Job controller and stages shard k;
     with OOZO_MERGE the one that finds every shard staged merges and publishes, so no pod waits
@@ -203,7 +205,11 @@ def sharded(spec: dict[str, Any], shards: int) -> dict[str, Any]:
     )
     (container,) = [c for c in out["template"]["spec"]["containers"] if c["name"] == CONTAINER]
     extra = env_for(IndexSettings, shards=shards, merge=True)
-    container["env"] = [*container["env"], *({"name": k, "value": v} for k, v in extra.items())]
+    container["env"] = [
+        *container["env"],
+        *({"name": k, "value": v} for k, v in extra.items()),
+        *staging_env,
+    ]
     return out
 
 
@@ -220,5 +226,5 @@ def render(corpus: Corpus, serving_version: str | None = None) -> dict[str, Any]
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": meta,
-        "spec": sharded(spec, shards) if shards > 1 else spec,
+        "spec": sharded(spec, shards, staging.env(corpus)) if shards > 1 else spec,
     }

@@ -349,8 +349,27 @@ def open_staging(settings: IndexSettings, endpoint: str | None = None, region: s
     endpoint = settings.staging_s3_endpoint or endpoint
     region = settings.staging_s3_region or region
     options = s3client.client_options(endpoint, path_style=bool(endpoint))
-    client = s3client.new_client(endpoint, region, options)
+    client = s3client.new_client(endpoint, region, options, _credentials(settings))
     return S3Staging(bucket, f"{prefix}/" if prefix else "", client, endpoint)
+
+
+def _credentials(settings: IndexSettings) -> dict[str, str] | None:
+    """The staging area's own keys (OOZO_STAGING_S3_*), or None for the AWS environment's. An
+    access key without its secret is refused rather than silently mixed with the environment's."""
+    key, secret = settings.staging_s3_access_key_id, settings.staging_s3_secret_access_key
+    if key is None and secret is None:
+        return None
+    if key is None or secret is None:
+        raise OozoError(
+            "InvalidSettings",
+            "OOZO_STAGING_S3_ACCESS_KEY_ID and OOZO_STAGING_S3_SECRET_ACCESS_KEY go together",
+        )
+    token = settings.staging_s3_session_token
+    return {
+        "aws_access_key_id": key.get_secret_value(),
+        "aws_secret_access_key": secret.get_secret_value(),
+        **({"aws_session_token": token.get_secret_value()} if token else {}),
+    }
 
 
 def remove_expired(staging: Staging, keep: str, retention_hours: float) -> list[str]:
