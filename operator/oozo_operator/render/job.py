@@ -208,7 +208,7 @@ def sharded(
     container["env"] = [
         *container["env"],
         *({"name": k, "value": v} for k, v in extra.items()),
-        *staging_env,
+        *(staging_env or []),
     ]
     return out
 
