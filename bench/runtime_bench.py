@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,22 @@ def _index(source: Path, out: Path, batch_size: int, *extra: str) -> dict[str, A
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wallSeconds"] = time.perf_counter() - started
     return result
+
+
+def build_query_index(
+    source: Path, index_dir: Path, documents: int, chunk_size: int, batch_size: int = 64
+) -> dict[str, Any]:
+    """The query benchmarks' index (runtime, serving, rerank): `documents` seeded .docx files cut
+    into `chunk_size`-character chunks (overlap a fifth); returns the build result."""
+    make_corpus(source, documents, seed=13)
+    size, overlap = str(chunk_size), str(chunk_size // 5)
+    return _index(source, index_dir, batch_size, "--chunk-size", size, "--chunk-overlap", overlap)
+
+
+def query_questions(count: int) -> list[str]:
+    """`count` seeded questions of eight corpus words: the same ones in every query benchmark."""
+    rng = random.Random(11)
+    return [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(count)]
 
 
 def _raw_encode_seconds(texts: list[str], batch_size: int) -> float:
@@ -175,16 +193,18 @@ def _sequential(url: str, questions: list[str]) -> dict[str, float]:
     }
 
 
-def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str, float]]:
+@contextmanager
+def serving(index_dir: Path, env: dict[str, str] | None = None, poll: float = 0.3) -> Iterator[str]:
+    """`oozo serve` on `index_dir` until the block ends; yields its URL once /ready answers. The
+    engine is measured, not the answer cache: benchmarks repeat their questions, which the cache
+    (on by default) would answer without encoding or searching."""
     import httpx
 
     port = free_port()
-    # The engine is measured, not the answer cache: the load repeats its questions, which the
-    # cache (on by default) would answer without encoding or searching.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OOZO_LOG_LEVEL": "WARNING", "OOZO_ANSWER_CACHE_SIZE": "0"}
+    full_env = {**os.environ, "OOZO_LOG_LEVEL": "WARNING", "OOZO_ANSWER_CACHE_SIZE": "0", **(env or {})}
     proc = subprocess.Popen(
         _oozo("serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)),
-        env=env,
+        env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -199,15 +219,20 @@ def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("oozo serve did not become ready")
-            time.sleep(0.3)
+            time.sleep(poll)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _serve_and_load(index_dir: Path, questions: list[str]) -> dict[str, dict[str, float]]:
+    with serving(index_dir, {"HF_HUB_OFFLINE": "1"}) as url:
         _sequential(url, questions[:20])  # warm-up
         return {
             "c1": _sequential(url, questions),
             "c32": asyncio.run(_load(url, questions * 3, 32)),
         }
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def run(
@@ -256,19 +281,10 @@ def run(
         incremental = _index(source, index_dir, batch_size)
 
         query_source, query_index = work / "query-docs", work / "query-index"
-        make_corpus(query_source, query_documents, seed=13)
-        overlap = str(query_chunk_size // 5)
-        query_build = _index(
-            query_source,
-            query_index,
-            batch_size,
-            "--chunk-size",
-            str(query_chunk_size),
-            "--chunk-overlap",
-            overlap,
+        query_build = build_query_index(
+            query_source, query_index, query_documents, query_chunk_size, batch_size
         )
-        rng = random.Random(11)
-        questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(200)]
+        questions = query_questions(200)
         floor = _floor(query_index, questions)
         served = _serve_and_load(query_index, questions)
     finally:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import shutil
 import subprocess
 import tempfile
@@ -30,7 +29,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.runtime_bench import WORDS, _index, _load, _oozo, _percentiles, _sequential, make_corpus
+from bench.runtime_bench import (
+    _load,
+    _oozo,
+    _percentiles,
+    _sequential,
+    build_query_index,
+    query_questions,
+)
 from devcluster.ports import free_port
 
 
@@ -204,11 +210,8 @@ def run(out: Path = Path("bench-results"), documents: int = 80, chunk_size: int 
     work = Path(tempfile.mkdtemp(prefix="oozo-serving-bench-"))
     try:
         source, index_dir = work / "docs", work / "index"
-        make_corpus(source, documents, seed=13)
-        overlap = str(chunk_size // 5)
-        built = _index(source, index_dir, 64, "--chunk-size", str(chunk_size), "--chunk-overlap", overlap)
-        rng = random.Random(11)
-        questions = [" ".join(rng.choices(WORDS, k=8)) + "?" for _ in range(200)]
+        built = build_query_index(source, index_dir, documents, chunk_size)
+        questions = query_questions(200)
         floor = floors(index_dir, questions)
         pycache = work / "pycache"
         (work / "no-pycache").mkdir()

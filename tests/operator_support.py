@@ -7,6 +7,7 @@ for oozo-local-0 (devcluster.kubelet.player), wait_for (devcluster.waiting)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,25 @@ def corpus(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[s
     body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     assert isinstance(body, dict)  # the client types a custom object as `object`; it is JSON
     return body
+
+
+def server_deployment(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    """The server Deployment, as JSON."""
+    deployment = api.sanitize_for_serialization(
+        client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
+    )
+    assert isinstance(deployment, dict)
+    return deployment
+
+
+def everything_told(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, name: str, *more: Any
+) -> str:
+    """What a user of the namespace can read about the corpus (its object and status, the
+    namespace's events) and `more`, as one text: a Secret's value must appear nowhere in it."""
+    core = client.CoreV1Api(api)
+    events = api.sanitize_for_serialization(core.list_namespaced_event(namespace).items)
+    return json.dumps([corpus(custom, namespace, name), events, *more])
 
 
 def until_condition(

@@ -134,16 +134,16 @@ def _build_with_progress(
     if settings.embedding_api_key:  # a second line of defence: the key is never logged anyway
         logs.configure(secrets=[settings.embedding_api_key.get_secret_value()])
     if settings.shard is not None:  # one pod of a parallel build: stage its shard
-        from oozo_runtime.indexing.shards import build_shard, claim_merge
+        from oozo_runtime.indexing.shards import claim_merge, stage_shard
 
         staging = _staging(settings, s3_flags or {})
-        staged = build_shard(settings, staging=staging)
+        staged, embedder = stage_shard(settings, staging=staging)
         if not (settings.merge and claim_merge(settings, staged.build, staging)):
             return staged
         from oozo_runtime.indexing.merge import merge
 
         log.info("every shard is staged: this one merges", extra={"shard": settings.shard})
-        return merge(settings, fetched=fetched, staging=staging)
+        return merge(settings, fetched=fetched, embedder=embedder, staging=staging)
     if settings.merge:
         from oozo_runtime.indexing.merge import merge
 

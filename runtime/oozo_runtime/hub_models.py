@@ -175,16 +175,17 @@ def prune_hub_commits(root: Path, kept: set[tuple[str, str]]) -> list[str]:
     from huggingface_hub import scan_cache_dir
 
     kept_commits = {commit for _, commit in kept}
+    scanned = scan_cache_dir(cache)
     stale = [
         (repo.repo_id, revision.commit_hash)
-        for repo in scan_cache_dir(cache).repos
+        for repo in scanned.repos
         if repo.repo_type == "model"
         for revision in repo.revisions
         if revision.commit_hash not in kept_commits
     ]
     if not stale:
         return []
-    scan_cache_dir(cache).delete_revisions(*{commit for _, commit in stale}).execute()
+    scanned.delete_revisions(*{commit for _, commit in stale}).execute()
     for model, commit in stale:
         _complete_marker(root, model, commit).unlink(missing_ok=True)
     return [f"{model}@{commit}" for model, commit in stale]

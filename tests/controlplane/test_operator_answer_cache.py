@@ -5,15 +5,18 @@ value; the password appears nowhere in status, Events or the rendered children."
 
 from __future__ import annotations
 
-import json
-
 from kubernetes import client
 
 from devcluster.kubelet.player import KubeletPlayer
 from devcluster.ragcorpus import condition
 from tests.controlplane import test_operator_lifecycle as lifecycle
 from tests.operator_builders import make_corpus, on_local_node, with_answer_cache
-from tests.operator_support import Operator, corpus, until_condition
+from tests.operator_support import (
+    Operator,
+    everything_told,
+    server_deployment,
+    until_condition,
+)
 
 REDIS = "redis://redis.cache.svc:6379/1"
 PASSWORD = "cp-redis-password-8c41d2e7f0"
@@ -44,21 +47,11 @@ def test_the_server_gets_the_cache_settings_and_the_redis_password_only_by_refer
     config = core.read_namespaced_config_map("cached-config", ns).data or {}
     assert config["OOZO_ANSWER_CACHE_REDIS_URL"] == REDIS
     assert (config["OOZO_ANSWER_CACHE_SIZE"], config["OOZO_ANSWER_CACHE_TTL_SECONDS"]) == ("500", "90")
-    deployment = api.sanitize_for_serialization(
-        client.AppsV1Api(api).read_namespaced_deployment("cached", ns)
-    )
+    deployment = server_deployment(api, ns, "cached")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert env["OOZO_ANSWER_CACHE_REDIS_PASSWORD"] == {
         "name": "OOZO_ANSWER_CACHE_REDIS_PASSWORD",
         "valueFrom": {"secretKeyRef": {"name": "redis-cache", "key": "password"}},
     }
-    seen = json.dumps(
-        [
-            corpus(custom, ns, "cached"),
-            api.sanitize_for_serialization(core.list_namespaced_event(ns).items),
-            deployment,
-            config,
-        ]
-    )
-    assert PASSWORD not in seen
+    assert PASSWORD not in everything_told(api, custom, ns, "cached", deployment, config)

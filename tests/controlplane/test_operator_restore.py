@@ -20,6 +20,16 @@ from tests.operator_support import Operator, corpus
 apply_corpus = lifecycle.apply_corpus
 
 
+def with_restore_credentials(core: client.CoreV1Api, ns: str) -> None:
+    """The Secret spec.restore.s3.credentialsSecret names: without it the restore pod could not
+    start, and the corpus stalls naming the field before any Job (test_operator_missing_references)."""
+    secret = client.V1Secret(
+        metadata=client.V1ObjectMeta(name=S3["credentialsSecret"]),
+        string_data={"AWS_ACCESS_KEY_ID": "test-id", "AWS_SECRET_ACCESS_KEY": "test-secret"},
+    )
+    core.create_namespaced_secret(ns, secret)
+
+
 def restore_pod(kubelet: KubeletPlayer, ns: str, name: str) -> str:
     sel = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=restore"
     return wait_for(
@@ -42,6 +52,7 @@ def test_restore_replaces_the_first_build_and_drives_the_rollout(
     ns: str,
 ) -> None:
     spec_restore = {"s3": S3, "version": "20251231-rrrr"}
+    with_restore_credentials(core, ns)
     apply_corpus(core, custom, ns, make_corpus("rs", on_local_node, at("spec.restore", spec_restore)))
     batch = client.BatchV1Api(api)
     jobs = wait_for("the restore Job", lambda: batch.list_namespaced_job(ns).items, 20)
@@ -94,6 +105,7 @@ def test_a_failed_restore_stalls_once_retries_are_spent(
     kubelet: KubeletPlayer,
     ns: str,
 ) -> None:
+    with_restore_credentials(core, ns)
     apply_corpus(core, custom, ns, make_corpus("rf", on_local_node, at("spec.restore", {"s3": S3})))
     failure = json.dumps({"error": "s3://oozo-backups/handbook holds no backup", "reason": "BackupNotFound"})
     kubelet.terminate(ns, restore_pod(kubelet, ns, "rf"), 1, failure)

@@ -6,7 +6,6 @@ never as a value; the key appears nowhere in status, Events or the rendered chil
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -18,7 +17,12 @@ from devcluster.ragcorpus import condition
 from tests.controlplane import test_operator_lifecycle as lifecycle
 from tests.controlplane.test_operator_admission import GROUP, PLURAL, VERSION
 from tests.operator_builders import make_corpus, on_local_node, with_rerank
-from tests.operator_support import Operator, corpus, until_condition
+from tests.operator_support import (
+    Operator,
+    everything_told,
+    server_deployment,
+    until_condition,
+)
 
 TEI = "http://tei-reranker.models:8080"
 API_KEY = "cp-rerank-key-5e0b9a7c21"
@@ -82,21 +86,11 @@ def test_the_server_gets_the_rerank_settings_and_the_key_only_by_reference(
     config = core.read_namespaced_config_map("reranked-config", ns).data or {}
     assert (config["OOZO_RERANK_ENDPOINT"], config["OOZO_RERANK_API"]) == (TEI, "tei")
     assert config["OOZO_RERANK_TOP_N"] == "12"
-    deployment = api.sanitize_for_serialization(
-        client.AppsV1Api(api).read_namespaced_deployment("reranked", ns)
-    )
+    deployment = server_deployment(api, ns, "reranked")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert env["OOZO_RERANK_API_KEY"] == {
         "name": "OOZO_RERANK_API_KEY",
         "valueFrom": {"secretKeyRef": {"name": "reranker", "key": "api-key"}},
     }
-    seen = json.dumps(
-        [
-            corpus(custom, ns, "reranked"),
-            api.sanitize_for_serialization(core.list_namespaced_event(ns).items),
-            deployment,
-            config,
-        ]
-    )
-    assert API_KEY not in seen
+    assert API_KEY not in everything_told(api, custom, ns, "reranked", deployment, config)

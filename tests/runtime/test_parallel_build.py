@@ -176,3 +176,27 @@ def test_the_build_key_follows_the_documents_bytes_not_their_file_times(
     assert build_key(settings, copy, chunking) == build_key(settings, small_corpus.root, chunking)
     make_docx(copy / "dept/003.docx", *department_doc(7)[0])
     assert build_key(settings, copy, chunking) != build_key(settings, small_corpus.root, chunking)
+
+
+def test_the_shard_that_merges_loads_the_model_once(
+    small_corpus: SampleCorpus, embedder: Any, tmp_path: Path
+) -> None:
+    """On a fresh volume the merge exports the ONNX query graph from the model: the pod that
+    merges reuses the model its shard loaded instead of loading it a second time."""
+    from tests.s3.helpers import oozo
+
+    for k in range(SHARDS - 1):
+        build_shard(settings_for(small_corpus.root, tmp_path, shard=k), embedder)
+    last = oozo(
+        "index",
+        str(small_corpus.root),
+        "--out",
+        str(tmp_path),
+        "--shard",
+        f"{SHARDS - 1}/{SHARDS}",
+        "--merge",
+    )
+    assert last.code == 0, last.stderr
+    assert last.result["shards"] == SHARDS and last.result["documents"] == 12, last.result
+    assert last.stderr.count("loading embedding model") == 1, last.stderr
+    assert (versions.resolve(tmp_path) / "manifest.json").is_file()

@@ -80,16 +80,17 @@ def test_runtime_image_takes_cpu_torch_and_has_a_model_cache() -> None:
     assert "OOZO_MODEL_CACHE_DIR=" in env and "HF_HUB_OFFLINE=1" in env
 
 
-def test_runtime_image_ships_bytecode_so_a_pod_start_compiles_nothing() -> None:
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.runtime", "Dockerfile.operator"])
+def test_each_image_ships_bytecode_so_a_pod_start_compiles_nothing(dockerfile: str) -> None:
     """The final stage's user cannot write /opt/oozo: a .pyc not made at build time is compiled
     again by every start (2.3 s of `oozo serve`'s start measured without them)."""
-    build = instructions("Dockerfile.runtime")[: -len(final_stage("Dockerfile.runtime"))]
+    build = instructions(dockerfile)[: -len(final_stage(dockerfile))]
     env = " ".join(arg for word, arg in build if word == "ENV")
     assert re.search(r"(^|\s)UV_COMPILE_BYTECODE=1(\s|$)", env), env
     installs = [arg for word, arg in build if word == "RUN" and ("uv sync" in arg or "uv pip install" in arg)]
     assert installs and not any("--no-compile" in arg for arg in installs)
     assert not any(
-        word == "ENV" and "PYTHONDONTWRITEBYTECODE" in arg for word, arg in instructions("Dockerfile.runtime")
+        word == "ENV" and "PYTHONDONTWRITEBYTECODE" in arg for word, arg in instructions(dockerfile)
     )
 
 

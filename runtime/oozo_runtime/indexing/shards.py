@@ -115,6 +115,15 @@ def embedding_cache(settings: IndexSettings, dimension: int, embedder: Any = Non
 
 def build_shard(settings: IndexSettings, embedder: Any = None, staging: Staging | None = None) -> ShardResult:
     """Stage shard `settings.shard` of `settings.shards`; see the module's docstring."""
+    return stage_shard(settings, embedder, staging)[0]
+
+
+def stage_shard(
+    settings: IndexSettings, embedder: Any = None, staging: Staging | None = None
+) -> tuple[ShardResult, Any]:
+    """`build_shard`, and the embedder it loaded (None when every chunk came from the cache):
+    the merge that may follow in the same pod reuses it instead of loading the model again (on
+    a fresh volume the merge exports the ONNX graph from it)."""
     from oozo_runtime.indexing.build import BuildError
     from oozo_runtime.indexing.chunking import ChunkingError, validate
     from oozo_runtime.indexing.documents import read_documents
@@ -137,7 +146,7 @@ def build_shard(settings: IndexSettings, embedder: Any = None, staging: Staging 
     staged = staging.read_file(key, shard, RESULT_FILE)
     if staged is not None:  # staged by an earlier try that was not told it succeeded
         result = ShardResult.model_validate_json(staged)
-        return result.model_copy(update={"reused_result": True, "seconds": _since(started)})
+        return result.model_copy(update={"reused_result": True, "seconds": _since(started)}), embedder
     previous, dimension = previous_chunks(current_version(Path(settings.index_dir)), settings, chunking)
     docs = read_documents(
         source,
@@ -164,7 +173,7 @@ def build_shard(settings: IndexSettings, embedder: Any = None, staging: Staging 
     )
     with staging.writing(key, shard) as folder:
         _write_shard(folder, result, docs, vectors, build_inputs(settings, chunking))
-    return result
+    return result, embedder
 
 
 def _embed(settings: IndexSettings, docs: DocumentSet, dimension: int | None, embedder: Any) -> Any:
