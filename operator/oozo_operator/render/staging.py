@@ -8,9 +8,11 @@ an s3:// model's credentials."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from oozo_contract.settings import IndexSettings, env_for, env_name
+from oozo_operator.render import labels as L
 from oozo_operator.render.backup import s3_env
 from oozo_operator.render.corpus import Corpus
 
@@ -48,3 +50,36 @@ def env(corpus: Corpus) -> list[dict[str, Any]]:
     names = {key: env_name(IndexSettings, setting) for key, setting in CREDENTIAL_SETTINGS.items()}
     plain = [{"name": k, "value": v} for k, v in env_for(IndexSettings, **values).items()]
     return [*plain, *s3_env(loc, names)]
+
+
+def merges_apart(corpus: Corpus) -> bool:
+    """Whether the shards stage in S3 and a merge Job publishes (render/merge_job.py): then no
+    shard pod needs the corpus volume, so the build spreads over any number of nodes."""
+    build = corpus.spec.index.build
+    return build is not None and build.staging is not None and build.parallelism > 1
+
+
+def volume_free(spec: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
+    """The Indexed Job's spec with shard pods that mount no corpus volume: the folder the
+    volume was mounted at (source cache, model cache, embedding cache) becomes an emptyDir of
+    the pod, and they write only to the S3 staging. They lose the co-location a ReadWriteOnce
+    volume imposes (pod.affinity) and, so that no other pod of the corpus is drawn to their
+    node by it, the managed-by label that affinity selects on: a server replica placed beside a
+    shard on another node could not attach the volume. Their Job still carries every label;
+    the operator finds these pods by the Job's name."""
+    out = copy.deepcopy(spec)
+    template = out["template"]
+    template["metadata"]["labels"] = {
+        k: v for k, v in template["metadata"]["labels"].items() if k != L.MANAGED_BY
+    }
+    pod_spec = template["spec"]
+    pod_spec["volumes"] = [
+        {"name": v["name"], "emptyDir": {}} if "persistentVolumeClaim" in v and v["name"] == "index" else v
+        for v in pod_spec["volumes"]
+    ]
+    user = corpus.spec.scheduling.affinity if corpus.spec.scheduling else None
+    if user:
+        pod_spec["affinity"] = copy.deepcopy(user)
+    else:
+        pod_spec.pop("affinity", None)
+    return out
