@@ -1,9 +1,10 @@
 """A parallel build that stages in S3 (docs/operator.md, "Parallel builds"): a RagCorpus with
-spec.index.build {parallelism: 3, staging.s3} against a real MinIO; the three shard pods the local
-kubelet runs upload their results under PREFIX/NAMESPACE/NAME/ with the staging's own keys (a
-Secret by reference), the last one merges from the bucket and publishes. The corpus goes Ready
-and answers; the merge removes its build's objects and nothing else under the prefix; the keys
-appear in no status or event."""
+spec.index.build {parallelism: 2, staging.s3} against a real MinIO. The two shard pods the local
+kubelet runs mount no corpus volume (an emptyDir holds their caches) and upload their results
+under PREFIX/NAMESPACE/NAME/ with the staging's own keys (a Secret by reference); once both are
+staged the operator creates the merge Job, which mounts the volume, merges from the bucket and
+publishes. The corpus goes Ready and answers from the merge Job's version; the merge removes its
+build's objects and nothing else under the prefix; the keys appear in no status or event."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uuid
 
 from devcluster.s3server import S3Server
 from devcluster.stack import Stack, kubectl
+from oozo_operator.shards import count_indexes
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
 from tests.e2e.test_quickstart_loop import CODE_WORD_QUESTION
@@ -25,7 +27,12 @@ def keys_under(s3: S3Server, prefix: str) -> list[str]:
     return sorted(o["Key"] for o in listed.get("Contents", []))
 
 
-def test_shards_staged_in_s3_merge_into_one_version_and_leave_only_foreign_objects(
+def pods_of(corpus: DeployedCorpus, job: str) -> list[dict]:
+    out = corpus.kubectl("get", "pods", "-l", f"batch.kubernetes.io/job-name={job}", "-o", "json").stdout
+    return list(json.loads(out)["items"])
+
+
+def test_volume_free_shards_staged_in_s3_are_merged_by_a_merge_job_and_leave_only_foreign_objects(
     stack: Stack, s3: S3Server
 ) -> None:
     namespace = f"e2e-s3stage-{uuid.uuid4().hex[:6]}"
@@ -57,7 +64,7 @@ def test_shards_staged_in_s3_merge_into_one_version_and_leave_only_foreign_objec
                 "handbook",
                 namespace,
                 "handbook-docs",
-                index={"storage": {"size": "1Gi"}, "build": {"parallelism": 3, "staging": staging}},
+                index={"storage": {"size": "1Gi"}, "build": {"parallelism": 2, "staging": staging}},
             ),
         )
         corpus.wait_ready()
@@ -65,9 +72,28 @@ def test_shards_staged_in_s3_merge_into_one_version_and_leave_only_foreign_objec
         assert index["documents"] == 3, index
         jobs = json.loads(corpus.kubectl("get", "jobs", "-o", "json").stdout)["items"]
         (build,) = [j for j in jobs if j["spec"].get("completionMode") == "Indexed"]
-        assert build["status"].get("completedIndexes") == "0-2", build["status"]
+        assert count_indexes(build["status"].get("completedIndexes")) == 2, build["status"]
         env = {e["name"]: e.get("value") for e in build["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["OOZO_STAGING_DIR"] == f"s3://{BUCKET}/{PREFIX}{namespace}/handbook", env
+        assert "OOZO_MERGE" not in env, env
+
+        # The shards ran without the corpus volume; the merge Job mounted it and published.
+        shard_pods = pods_of(corpus, build["metadata"]["name"])
+        assert len(shard_pods) >= 2, shard_pods
+        for pod in shard_pods:
+            claims = [
+                v["persistentVolumeClaim"]["claimName"]
+                for v in pod["spec"]["volumes"]
+                if "persistentVolumeClaim" in v
+            ]
+            assert "handbook-index" not in claims, pod["spec"]["volumes"]
+        merge_name = build["metadata"]["name"].replace("-index-", "-merge-")
+        assert index["job"] == merge_name, index
+        (merge_pod, *_) = pods_of(corpus, merge_name)
+        assert any(
+            v.get("persistentVolumeClaim", {}).get("claimName") == "handbook-index"
+            for v in merge_pod["spec"]["volumes"]
+        ), merge_pod["spec"]["volumes"]
 
         reply = corpus.query(CODE_WORD_QUESTION)
         assert "PERIWINKLE" in reply["answer"], reply

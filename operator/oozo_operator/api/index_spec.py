@@ -18,9 +18,10 @@ class BuildStaging(ApiModel):
     every pod on one node)."""
 
     s3: S3Location = Field(
-        description="A bucket and prefix the shard pods upload to (any number of nodes). Each corpus "
-        "stages under PREFIX/NAMESPACE/NAME/; the merge removes its build's objects, and other builds' "
-        "after 24 hours. Only objects of the staging layout Oozo writes are ever deleted."
+        description="A bucket and prefix the shard pods upload to: they mount no corpus volume and run "
+        "on any number of nodes, and a merge Job NAME-merge-<hash> publishes onto the volume once all are "
+        "staged. Each corpus stages under PREFIX/NAMESPACE/NAME/; the merge removes its build's objects, "
+        "and other builds' after 24 hours. Only objects of the staging layout Oozo writes are ever deleted."
     )
 
 
@@ -42,7 +43,8 @@ class IndexBuild(ApiModel):
         ge=1,
         le=d.INDEX_PARALLELISM_MAX,
         description="Pods one build is spread over: an Indexed Job whose pods each embed their shard of "
-        "the documents; the last to finish merges and publishes. 1: one pod, a plain Job.",
+        "the documents; the last to finish merges and publishes (with staging.s3, a merge Job). 1: one "
+        "pod, a plain Job.",
     )
     staging: BuildStaging | None = Field(
         None, description="Where shards stage their results; default a folder on the corpus volume."
