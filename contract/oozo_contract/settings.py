@@ -247,6 +247,13 @@ class IndexSettings(EmbeddingSettings):
         ge=0,
         description="a successful merge removes other builds' staging older than this",
     )
+    # Shards that see no index volume (the operator's S3-staged shard pods) keep their vectors in
+    # the s3:// staging as their embedding cache (PREFIX/embeddings/, runtime indexing/shard_cache.py).
+    staging_embedding_cache: bool = Field(
+        default=False,
+        description="keep each shard's vectors in the s3:// staging (PREFIX/embeddings/) and reuse them "
+        "in its next build: an embedding cache for shards without the index volume",
+    )
     # An s3:// staging area's endpoint; else `--s3-endpoint`, else the AWS environment. Its own
     # credentials when given (the operator wires spec.index.build.staging.s3.credentialsSecret
     # here by reference, apart from the AWS_* variables an s3:// model's credentials occupy in

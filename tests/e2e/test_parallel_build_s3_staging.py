@@ -4,7 +4,8 @@ kubelet runs mount no corpus volume (an emptyDir holds their caches) and upload 
 under PREFIX/NAMESPACE/NAME/ with the staging's own keys (a Secret by reference); once both are
 staged the operator creates the merge Job, which mounts the volume, merges from the bucket and
 publishes. The corpus goes Ready and answers from the merge Job's version; the merge removes its
-build's objects and nothing else under the prefix; the keys appear in no status or event."""
+build's objects and nothing else under the prefix but the shards' embedding packs; the keys appear
+in no status or event."""
 
 from __future__ import annotations
 
@@ -98,9 +99,12 @@ def test_volume_free_shards_staged_in_s3_are_merged_by_a_merge_job_and_leave_onl
         reply = corpus.query(CODE_WORD_QUESTION)
         assert "PERIWINKLE" in reply["answer"], reply
 
-        # The merge removed its build's staging; the other team's object is still there.
-        assert keys_under(s3, f"{PREFIX}{namespace}/") == []
-        assert keys_under(s3, PREFIX) == [FOREIGN]
+        # The merge removed its build's staging; what stays is each shard's embedding pack (the
+        # next build's cache) and the other team's object.
+        packs = keys_under(s3, f"{PREFIX}{namespace}/")
+        assert [p.rsplit("/", 1)[1] for p in packs] == ["shard-0-of-2.npz", "shard-1-of-2.npz"], packs
+        assert all(p.startswith(f"{PREFIX}{namespace}/handbook/embeddings/") for p in packs), packs
+        assert keys_under(s3, PREFIX) == sorted([FOREIGN, *packs])
         told = json.dumps(corpus.get()) + corpus.kubectl("get", "events", "-o", "json").stdout
         assert s3.secret_key not in told
     except AssertionError as exc:

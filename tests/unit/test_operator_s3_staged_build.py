@@ -79,6 +79,7 @@ def test_s3_staged_shard_pods_mount_no_corpus_volume_and_do_not_merge(source: tu
     env = env_of(rendered)
     assert env["OOZO_SHARDS"] == "3" and "OOZO_MERGE" not in env
     assert env["OOZO_STAGING_DIR"] == "s3://oozo-stage/builds/ns/docs"
+    assert env["OOZO_STAGING_EMBEDDING_CACHE"] == "true"  # no volume: the cache is in the bucket
     assert "affinity" not in pod_spec(rendered)
     assert L.MANAGED_BY not in rendered["spec"]["template"]["metadata"]["labels"]
     assert rendered["metadata"]["labels"][L.STAGING] == "s3"
@@ -90,6 +91,7 @@ def test_a_parallel_build_staged_on_the_volume_still_mounts_it_and_merges_in_a_s
     rendered = job.render(c)
     assert c.pvc_name in claims(rendered)
     assert env_of(rendered)["OOZO_MERGE"] == "true"
+    assert "OOZO_STAGING_EMBEDDING_CACHE" not in env_of(rendered)  # the volume's cache serves
     assert L.STAGING not in rendered["metadata"]["labels"]
 
 
@@ -116,6 +118,7 @@ def test_the_merge_job_mounts_the_volume_is_named_from_the_build_hash_and_owned_
     env = env_of(rendered)
     assert (env["OOZO_MERGE"], env["OOZO_SHARDS"]) == ("true", "3") and "OOZO_SHARD" not in env
     assert env["OOZO_STAGING_DIR"] == "s3://oozo-stage/builds/ns/docs"
+    assert env["OOZO_STAGING_EMBEDDING_CACHE"] == "true"  # its cleanup keeps the current packs
     assert json.loads(env["OOZO_PINNED_VERSIONS"]) == ["v-serving"]  # its publish keeps the served version
     assert index_container(rendered)["args"][:1] == ["index"]  # names the build from the same source
 

@@ -42,7 +42,8 @@ def env(corpus: Corpus) -> list[dict[str, Any]]:
     if uri is None or build is None or build.staging is None:
         return []
     loc = build.staging.s3
-    values: dict[str, Any] = {"staging_dir": uri}
+    # Its shard pods see no volume (volume_free): their embedding cache is in the bucket.
+    values: dict[str, Any] = {"staging_dir": uri, "staging_embedding_cache": True}
     if loc.endpoint:
         values["staging_s3_endpoint"] = loc.endpoint
     if loc.region:

@@ -298,7 +298,25 @@ class S3Staging:
             ):
                 ours.append(obj["Key"])
         ours.sort(key=lambda k: k.endswith(MARKER), reverse=True)  # markers first: no half shard is trusted
-        with self._errors("remove staged shards"):
+        self._delete(ours, "remove staged shards")
+
+    def read_object(self, name: str) -> bytes | None:
+        """PREFIX/`name`, None when there is none (the shards' embedding packs: shard_cache.py)."""
+        return self._get(f"{self.prefix}{name}")
+
+    def write_object(self, name: str, path: Path) -> None:
+        with self._errors(f"write {name}"):
+            self.client.upload_file(str(path), self.bucket, f"{self.prefix}{name}")
+
+    def names_under(self, folder: str) -> list[str]:
+        """The objects under PREFIX/`folder`/, as names relative to PREFIX."""
+        return [obj["Key"][len(self.prefix) :] for obj in self._list(f"{self.prefix}{folder}/")]
+
+    def remove_objects(self, names: list[str], what: str) -> None:
+        self._delete([f"{self.prefix}{name}" for name in names], what)
+
+    def _delete(self, ours: list[str], what: str) -> None:
+        with self._errors(what):
             for start in range(0, len(ours), 1000):
                 batch = [{"Key": k} for k in ours[start : start + 1000]]
                 response = self.client.delete_objects(
@@ -308,7 +326,7 @@ class S3Staging:
                     first = response["Errors"][0]
                     raise OozoError(
                         STAGING_UNAVAILABLE,
-                        f"remove staged shards: deleting {first.get('Key')!r} failed: {first.get('Code')}",
+                        f"{what}: deleting {first.get('Key')!r} failed: {first.get('Code')}",
                     )
 
     @contextmanager
