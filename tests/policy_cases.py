@@ -109,6 +109,10 @@ REFUSED: dict[str, tuple[tuple[Modifier, ...], str]] = {
         "spec.embedding.baseURL",
     ),
     "embeddings-default-openai-host-not-listed": ((with_remote_embeddings(),), "spec.embedding.baseURL"),
+    "build-staging-at-another-endpoint": (
+        (at("spec.index.build", {"parallelism": 2, "staging": {"s3": s3("http://evil.net:9000")}}),),
+        "spec.index.build.staging.s3.endpoint",
+    ),
     "s3-model-on-aws-not-listed": ((with_s3_model(),), "spec.embedding.s3.endpoint"),
     "s3-model-at-another-endpoint": ((with_s3_model("http://evil.net:9000"),), "spec.embedding.s3.endpoint"),
     # the index Job would send the hub token there
@@ -135,6 +139,9 @@ ALLOWED: dict[str, tuple[Modifier, ...]] = {
     ),
     "answer-cache-redis-under-a-wildcard": (with_answer_cache("rediss://cache.example.org:6380/1"),),
     "embeddings-at-a-listed-host": (with_remote_embeddings("http://llm.example.com:8080/v1"),),
+    "build-staging-at-a-listed-endpoint": (
+        at("spec.index.build", {"parallelism": 2, "staging": {"s3": s3("http://minio.storage:9000")}}),
+    ),
     "s3-model-at-a-listed-endpoint": (with_s3_model("http://minio.storage:9000"),),
     "hub-mirror-under-a-wildcard": (with_hub_mirror("http://hf-mirror.example.org:8090"),),
     # the operator's OOZO_HUB_ENDPOINT (the administrator's) or huggingface.co: the spec names no host

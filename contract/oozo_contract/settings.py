@@ -247,10 +247,28 @@ class IndexSettings(EmbeddingSettings):
         ge=0,
         description="a successful merge removes other builds' staging older than this",
     )
-    # An s3:// staging area's endpoint; else `--s3-endpoint`, else the AWS environment. Credentials
-    # only from the AWS environment (a Secret by reference on Kubernetes), as the backup's.
+    # Shards that see no index volume (the operator's S3-staged shard pods) keep their vectors in
+    # the s3:// staging as their embedding cache (PREFIX/embeddings/, runtime indexing/shard_cache.py).
+    staging_embedding_cache: bool = Field(
+        default=False,
+        description="keep each shard's vectors in the s3:// staging (PREFIX/embeddings/) and reuse them "
+        "in its next build: an embedding cache for shards without the index volume",
+    )
+    # An s3:// staging area's endpoint; else `--s3-endpoint`, else the AWS environment. Its own
+    # credentials when given (the operator wires spec.index.build.staging.s3.credentialsSecret
+    # here by reference, apart from the AWS_* variables an s3:// model's credentials occupy in
+    # the same container); else the AWS environment, as the backup's.
     staging_s3_endpoint: str | None = Field(default=None, description="S3 endpoint of an s3:// staging area")
     staging_s3_region: str | None = Field(default=None, description="S3 region of an s3:// staging area")
+    staging_s3_access_key_id: SecretStr | None = Field(
+        default=None, description="access key of an s3:// staging area; default: the AWS environment"
+    )
+    staging_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="secret key of an s3:// staging area (with its access key)"
+    )
+    staging_s3_session_token: SecretStr | None = Field(
+        default=None, description="session token of an s3:// staging area (optional)"
+    )
 
     @field_validator("include", "pinned_versions", mode="before")
     @classmethod

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 
 from kubernetes.client.rest import ApiException
 
-from oozo_operator import drill, observe, policy
+from oozo_operator import drill, merging, observe, policy, shards
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.conditions import Problem
 from oozo_operator.kube import Kube
-from oozo_operator.render import backup, job, restore, verify
+from oozo_operator.render import backup, job, merge_job, restore, verify
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus
 
@@ -156,17 +156,29 @@ def _builds(kube: Kube, corpus: Corpus) -> list[observe.Build]:
         {L.INSTANCE: corpus.name, L.COMPONENT: L.INDEX, L.INDEX_HASH: corpus.index_hash},
     )
     jobs.sort(key=lambda j: (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]))
+    # The merge Jobs of S3-staged parallel builds, read only when there is one to pair.
+    merges: dict[str, dict[str, Any]] = {}
+    if any(shards.merges_apart(j) for j in jobs):
+        labels = {L.INSTANCE: corpus.name, L.COMPONENT: L.MERGE, L.INDEX_HASH: corpus.index_hash}
+        merges = {m["metadata"]["name"]: m for m in kube.list("batch/v1", "Job", corpus.namespace, labels)}
     builds = []
     for i, j in enumerate(jobs):
         finished = (j.get("status") or {}).get("succeeded") or (j.get("status") or {}).get("failed")
-        if i == len(jobs) - 1 or finished:
-            pods = kube.list(
-                "v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": j["metadata"]["name"]}
-            )
-        else:
-            pods = []
-        builds.append(observe.build_of(j, pods, job.CONTAINER))
+        pods = _pods_of(kube, corpus, j) if i == len(jobs) - 1 or finished else []
+        build = observe.build_of(j, pods, job.CONTAINER)
+        if shards.merges_apart(j):
+            name = merge_job.name(corpus)
+            found = merges.get(name)
+            merged = observe.build_of(found, _pods_of(kube, corpus, found), job.CONTAINER) if found else None
+            build = merging.after_shards(build, merged, name)
+        builds.append(build)
     return builds
+
+
+def _pods_of(kube: Kube, corpus: Corpus, of_job: dict[str, Any]) -> list[dict[str, Any]]:
+    return kube.list(
+        "v1", "Pod", corpus.namespace, {"batch.kubernetes.io/job-name": of_job["metadata"]["name"]}
+    )
 
 
 def required_references(spec: RagCorpusSpec) -> list[tuple[str, str, str]]:
@@ -192,6 +204,10 @@ def required_references(spec: RagCorpusSpec) -> list[tuple[str, str, str]]:
     rerank = spec.retrieval.rerank
     if rerank is not None and rerank.api_key_secret_ref:  # env by reference: missing, the pod cannot start
         refs.append(("Secret", rerank.api_key_secret_ref.name, "spec.retrieval.rerank.apiKeySecretRef"))
+    build = spec.index.build
+    staged = build.staging.s3 if build and build.staging and build.parallelism > 1 else None
+    if staged is not None and staged.credentials_secret:  # every shard pod's env, by reference
+        refs.append(("Secret", staged.credentials_secret, "spec.index.build.staging.s3.credentialsSecret"))
     if spec.source.config_map:
         refs.append(("ConfigMap", spec.source.config_map.name, "spec.source.configMap"))
     if spec.source.pvc:

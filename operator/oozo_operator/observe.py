@@ -39,6 +39,9 @@ class Build:
     message: str = ""
     # A build that failed the quality gate: its scores, shaped as status.index.evaluation.
     evaluation: dict[str, Any] | None = None
+    # Every shard of an S3-staged parallel build is staged and its merge Job does not exist
+    # yet: the plan creates it (merging.py).
+    merge_due: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     failures = int(status.get("failed") or 0)
     # An Indexed Job (a parallel build) counts each shard's pod in `succeeded`: all must be done.
     if _job_condition(job, "Complete") or int(status.get("succeeded") or 0) >= shards.completions(job):
+        if shards.merges_apart(job):  # every shard staged: the merge Job publishes (merging.py)
+            return Build("succeeded", name, None, "Staged", f"Job {name}: {shards.progress(job)}")
         good = [(t, p) for t, p in finished if t.get("exitCode") == 0]
         if shards.is_indexed(job):  # a parallel build: only the shard that merged published
             good = shards.publishing(good)

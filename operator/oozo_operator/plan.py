@@ -27,6 +27,7 @@ from oozo_operator.render import (
     exposure,
     hpa,
     job,
+    merge_job,
     networkpolicy,
     pdb,
     pvc,
@@ -134,6 +135,10 @@ def plan(observed: Observed, corpus: Corpus, *, full: bool, new_api_key: str) ->
                 reason="Indexing",
                 message=f"Job {corpus.job_name} is building the index",
             )
+
+    elif needs_build and newest is not None and newest.merge_due and not problems and not restoring:
+        # Every shard of an S3-staged build is staged: the merge Job publishes (merging.py).
+        writes.append(Create(merge_job.render(corpus, chosen.version)))
 
     model = chosen.model
     # A light pass re-applies the server only when it adopted a new version: otherwise the

@@ -103,8 +103,10 @@ def remote_endpoints(spec: RagCorpusSpec) -> list[tuple[str, str]]:
     if spec.embedding.provider == "openai":
         # The index Job and the server send every chunk and question to this server.
         out.append(("spec.embedding.baseURL", spec.embedding.base_url or f"https://{OPENAI_HOST}/v1"))
+    build = spec.index.build
     s3_locations = [
         ("spec.source.s3.endpoint", spec.source.s3),
+        ("spec.index.build.staging.s3.endpoint", build.staging.s3 if build and build.staging else None),
         ("spec.backup.s3.endpoint", spec.backup.s3 if spec.backup else None),
         ("spec.restore.s3.endpoint", spec.restore.s3 if spec.restore else None),
     ]
@@ -135,6 +137,7 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
     gen, auth = spec.generation, spec.runtime.auth
     redis = spec.runtime.cache.redis if spec.runtime.cache else None
     rerank = spec.retrieval.rerank
+    build = spec.index.build
     if gen.api_key_secret_ref:
         out.append(Reference("Secret", gen.api_key_secret_ref.name, "spec.generation.apiKeySecretRef"))
     if auth.api_key_secret_ref and auth.api_key_secret_ref.name:
@@ -155,6 +158,10 @@ def references(spec: RagCorpusSpec) -> list[Reference]:
         ("spec.backup.s3.credentialsSecret", spec.backup.s3 if spec.backup else None),
         ("spec.restore.s3.credentialsSecret", spec.restore.s3 if spec.restore else None),
         ("spec.embedding.s3.credentialsSecret", spec.embedding.s3),
+        (
+            "spec.index.build.staging.s3.credentialsSecret",
+            build.staging.s3 if build and build.staging else None,
+        ),
     ]
     for where, holder in credentials:
         if holder is not None and holder.credentials_secret:

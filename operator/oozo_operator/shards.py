@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from oozo_operator.render.labels import STAGING
+
 # Set by the Job controller on every pod of an Indexed Job (and passed to it as JOB_COMPLETION_INDEX).
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 # Every shard succeeded and none merged: they staged different builds (docs/operator.md).
@@ -13,6 +15,12 @@ NO_MERGE = (
     "Job {job}: every shard finished but none merged: the shards saw different documents (did the "
     "source change during the build?); the next refresh or reindex builds again"
 )
+
+
+def merges_apart(job: dict[str, Any]) -> bool:
+    """An Indexed Job whose shards stage in S3 and never publish: a merge Job does (render/job.py)."""
+    labels = (job.get("metadata") or {}).get("labels") or {}
+    return is_indexed(job) and labels.get(STAGING) == "s3"
 
 
 def is_indexed(job: dict[str, Any]) -> bool:

@@ -59,12 +59,19 @@ def client_options(endpoint: str | None, *, path_style: bool) -> dict[str, Any]:
     return options
 
 
-def new_client(endpoint: str | None, region: str | None, options: dict[str, Any]) -> Any:
-    """An S3 client; without `endpoint` boto3 also honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
+def new_client(
+    endpoint: str | None,
+    region: str | None,
+    options: dict[str, Any],
+    credentials: dict[str, str] | None = None,
+) -> Any:
+    """An S3 client; without `endpoint` boto3 also honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+    `credentials` (aws_access_key_id, aws_secret_access_key, aws_session_token) replace the AWS
+    environment's for this client only."""
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session()
+    session = boto3.session.Session(**(credentials or {}))
     return session.client(
         "s3",
         endpoint_url=endpoint or None,

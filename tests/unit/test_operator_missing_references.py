@@ -103,6 +103,15 @@ CHECKED: dict[str, tuple[tuple[Modifier, ...], tuple[str, str, str]]] = {
         (at("spec.retrieval.rerank", {"endpoint": "http://tei:8080", "api": "tei", "apiKeySecretRef": KEY}),),
         ("Secret", "x", "spec.retrieval.rerank.apiKeySecretRef"),
     ),
+    "spec.index.build.staging.s3.credentialsSecret": (
+        (
+            at(
+                "spec.index.build",
+                {"parallelism": 2, "staging": {"s3": {**BACKUP_TO, "credentialsSecret": "stage"}}},
+            ),
+        ),
+        ("Secret", "stage", "spec.index.build.staging.s3.credentialsSecret"),
+    ),
     "spec.evaluation.questions.configMap": (
         (at("spec.evaluation", {"questions": {"configMap": "golden"}}),),
         ("ConfigMap", "golden", "spec.evaluation.questions.configMap"),

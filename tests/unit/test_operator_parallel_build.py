@@ -153,3 +153,52 @@ def test_shards_that_all_finish_without_a_merge_say_so() -> None:
     build = build_of(complete, [_pod(k, 0, {**SHARD, "shard": k}, f"t{k}") for k in range(3)])
     assert (build.state, build.reason) == ("failed", "NoResult")
     assert "every shard finished but none merged" in build.message
+
+
+STAGING = {
+    "bucket": "oozo-stage",
+    "prefix": "builds/",
+    "endpoint": "http://minio.storage:9000",
+    "region": "eu-1",
+    "credentialsSecret": "stage-creds",
+}
+
+
+def test_s3_staging_reaches_every_shard_under_the_corpus_own_prefix_with_keys_by_reference() -> None:
+    """Shards on any node stage in the bucket, under PREFIX/NAMESPACE/NAME (corpora sharing a
+    prefix never clean up each other's builds); the keys come by secretKeyRef into the staging's
+    own variables, never AWS_* (an s3:// model's credentials may hold those in the container)."""
+    corpus = corpus_of(at("spec.index.build", {"parallelism": 3, "staging": {"s3": STAGING}}))
+    spec = job.render(corpus)["spec"]
+    env = env_of(spec)
+    assert env["OOZO_STAGING_DIR"] == "s3://oozo-stage/builds/ns/docs"
+    assert (env["OOZO_STAGING_S3_ENDPOINT"], env["OOZO_STAGING_S3_REGION"]) == (STAGING["endpoint"], "eu-1")
+    (container,) = [c for c in spec["template"]["spec"]["containers"] if c["name"] == job.CONTAINER]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+    assert refs["OOZO_STAGING_S3_ACCESS_KEY_ID"] == {"name": "stage-creds", "key": "AWS_ACCESS_KEY_ID"}
+    assert refs["OOZO_STAGING_S3_SECRET_ACCESS_KEY"] == {
+        "name": "stage-creds",
+        "key": "AWS_SECRET_ACCESS_KEY",
+    }
+    assert refs["OOZO_STAGING_S3_SESSION_TOKEN"] == {
+        "name": "stage-creds",
+        "key": "AWS_SESSION_TOKEN",
+        "optional": True,
+    }
+    assert not any(name.startswith("AWS_") for name in env), env
+
+
+def test_s3_staging_without_a_prefix_or_keys_uses_the_pods_identity() -> None:
+    corpus = corpus_of(
+        at("spec.index.build", {"parallelism": 2, "staging": {"s3": {"bucket": "oozo-stage"}}})
+    )
+    env = env_of(job.render(corpus)["spec"])
+    assert env["OOZO_STAGING_DIR"] == "s3://oozo-stage/ns/docs"
+    assert not any(name.startswith("OOZO_STAGING_S3_") for name in env), env
+
+
+def test_staging_is_not_an_index_input() -> None:
+    """Moving the staging somewhere else builds nothing new: the Job's name (the index hash) stays."""
+    plain = corpus_of(at("spec.index.build", {"parallelism": 2}))
+    staged = corpus_of(at("spec.index.build", {"parallelism": 2, "staging": {"s3": STAGING}}))
+    assert plain.index_hash == staged.index_hash

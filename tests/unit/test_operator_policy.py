@@ -148,6 +148,13 @@ def test_a_model_from_s3_or_a_volume_names_references() -> None:
     ]
 
 
+def test_the_build_staging_credentials_are_a_reference() -> None:
+    staged = {"parallelism": 2, "staging": {"s3": {"bucket": "oozo-stage", "credentialsSecret": "stage"}}}
+    assert [(r.name, r.field) for r in P.references(spec(at("spec.index.build", staged)))] == [
+        ("stage", "spec.index.build.staging.s3.credentialsSecret")
+    ]
+
+
 def test_the_generated_api_key_secret_is_no_reference() -> None:
     assert P.references(spec(with_auth())) == []
 

@@ -31,3 +31,16 @@ def test_a_staging_folder_or_s3_prefix_is_accepted() -> None:
     assert IndexSettings(staging_dir=Path("/data/staging")).resolved_staging_dir() == Path("/data/staging")
     assert IndexSettings(staging_dir="s3://bucket/oozo/staging").staging_is_s3()
     assert IndexSettings(index_dir=Path("/idx")).resolved_staging_dir() == Path("/idx/staging")
+
+
+def test_the_staging_keys_replace_the_aws_environment_only_together() -> None:
+    """OOZO_STAGING_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY are the staging's own credentials
+    (an s3:// model's may hold AWS_* in the same container); one without the other is refused."""
+    from oozo_runtime.errors import OozoError
+    from oozo_runtime.indexing.staging import _credentials
+
+    both = IndexSettings(staging_s3_access_key_id="id", staging_s3_secret_access_key="secret")
+    assert _credentials(both) == {"aws_access_key_id": "id", "aws_secret_access_key": "secret"}
+    assert _credentials(IndexSettings()) is None
+    with pytest.raises(OozoError, match="go together"):
+        _credentials(IndexSettings(staging_s3_access_key_id="id"))

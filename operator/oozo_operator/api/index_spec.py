@@ -1,13 +1,54 @@
 """spec.index.hnsw and spec.index.ivfpq: the parameters of the approximate FAISS indexes
 (docs/indexes.md). Every field is optional: unset ones are chosen by the build for the corpus's
-size, so no default lands in stored objects (nor in the index hash of existing corpora)."""
+size, so no default lands in stored objects (nor in the index hash of existing corpora).
+spec.index.build: how the index Job runs (parallel builds, docs/operator.md)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from oozo_contract import defaults as d
-from oozo_operator.api.base import ApiModel
+from oozo_operator.api.base import ApiModel, cel, rules
+from oozo_operator.api.fields import S3Location
+
+
+class BuildStaging(ApiModel):
+    """Where the shards of a parallel build leave their results for the merge. Default: a folder
+    on the corpus volume, which every shard pod must mount (ReadWriteMany, or ReadWriteOnce with
+    every pod on one node)."""
+
+    s3: S3Location = Field(
+        description="A bucket and prefix the shard pods upload to: they mount no corpus volume and run "
+        "on any number of nodes, and a merge Job NAME-merge-<hash> publishes onto the volume once all are "
+        "staged. Each corpus stages under PREFIX/NAMESPACE/NAME/; the merge removes its build's objects, "
+        "and other builds' after 24 hours. Only objects of the staging layout Oozo writes are ever deleted."
+    )
+
+
+class IndexBuild(ApiModel):
+    """How the index Job runs. Not an index input: the same documents give the same version."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "!has(self.staging) || self.parallelism > 1",
+                "staging is only used by a parallel build: set parallelism above 1",
+                ".staging",
+            ),
+        )
+    )
+
+    parallelism: int = Field(
+        d.INDEX_PARALLELISM,
+        ge=1,
+        le=d.INDEX_PARALLELISM_MAX,
+        description="Pods one build is spread over: an Indexed Job whose pods each embed their shard of "
+        "the documents; the last to finish merges and publishes (with staging.s3, a merge Job). 1: one "
+        "pod, a plain Job.",
+    )
+    staging: BuildStaging | None = Field(
+        None, description="Where shards stage their results; default a folder on the corpus volume."
+    )
 
 
 class Hnsw(ApiModel):

@@ -28,7 +28,7 @@ from oozo_operator.api.fields import (
     OptionalSecretKeyRef,
     SecretKeyRef,
 )
-from oozo_operator.api.index_spec import Hnsw, IvfPq
+from oozo_operator.api.index_spec import Hnsw, IndexBuild, IvfPq
 from oozo_operator.api.network import NetworkPolicy
 from oozo_operator.api.rerank_spec import Rerank
 from oozo_operator.api.source_spec import Source
@@ -276,18 +276,6 @@ class Storage(ApiModel):
         min_length=1,
         max_length=4,
         description="Access modes. With ReadWriteOnce every pod of the corpus is co-located on one node.",
-    )
-
-
-class IndexBuild(ApiModel):
-    """How the index Job runs. Not an index input: the same documents give the same version."""
-
-    parallelism: int = Field(
-        d.INDEX_PARALLELISM,
-        ge=1,
-        le=d.INDEX_PARALLELISM_MAX,
-        description="Pods one build is spread over: an Indexed Job whose pods each embed their shard of "
-        "the documents; the last to finish merges and publishes. 1: one pod, a plain Job.",
     )
 
 

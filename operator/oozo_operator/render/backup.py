@@ -10,6 +10,7 @@ the termination message into status.lastBackup and the BackupSucceeded condition
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from oozo_contract.backup_settings import BackupSettings
@@ -55,8 +56,9 @@ def owner_corpus(corpus: Corpus) -> str:
     return f"{corpus.namespace}/{corpus.name}"
 
 
-def s3_env(loc: S3Location) -> list[dict[str, Any]]:
-    """AWS credentials from the referenced Secret, by secretKeyRef (never copied)."""
+def s3_env(loc: S3Location, names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """AWS credentials from the referenced Secret, by secretKeyRef (never copied), as the AWS
+    variables of the same names, or as the variables `names` maps each Secret key to."""
     if not loc.credentials_secret:
         return []
     out: list[dict[str, Any]] = []
@@ -64,7 +66,7 @@ def s3_env(loc: S3Location) -> list[dict[str, Any]]:
         ref: dict[str, Any] = {"name": loc.credentials_secret, "key": key}
         if key in OPTIONAL_SECRET_KEYS:
             ref["optional"] = True
-        out.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
+        out.append({"name": (names or {}).get(key, key), "valueFrom": {"secretKeyRef": ref}})
     return out
 
 

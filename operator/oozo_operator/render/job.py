@@ -18,7 +18,7 @@ from kubernetes.utils.quantity import parse_quantity
 from oozo_contract.results import QUALITY_GATE_EXIT_CODE
 from oozo_contract.settings import IndexSettings, env_for
 from oozo_operator.api.spec import Index
-from oozo_operator.render import embedding, fetch, pod
+from oozo_operator.render import embedding, fetch, pod, staging
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SOURCE_DIR, TERMINATION_LOG, Corpus
 
@@ -186,11 +186,17 @@ def parallelism(corpus: Corpus) -> int:
     return build.parallelism if build else 1
 
 
-def sharded(spec: dict[str, Any], shards: int) -> dict[str, Any]:
+def sharded(
+    spec: dict[str, Any],
+    shards: int,
+    staging_env: list[dict[str, Any]] | None = None,
+    merge: bool = True,
+) -> dict[str, Any]:
     """The index Job as an Indexed Job of `shards` pods, all at once (docs/operator.md, "Parallel
     builds"). Pod k gets JOB_COMPLETION_INDEX=k from the Job controller and stages shard k;
-    with OOZO_MERGE the one that finds every shard staged merges and publishes, so no pod waits
-    and no second Job is needed. Each index may fail `backoffLimit` times on its own
+    with OOZO_MERGE (`merge`) the one that finds every shard staged merges and publishes, so no
+    pod waits; without it (S3 staging: the shards mount no corpus volume to publish on) a merge
+    Job does once all have staged (render/merge_job.py). Each index may fail `backoffLimit` times on its own
     (backoffLimitPerIndex, Kubernetes 1.29+), and the Job as a whole as many times per shard: an
     API server without per-index limits drops the field and keeps the global one."""
     out = copy.deepcopy(spec)
@@ -205,10 +211,14 @@ def sharded(spec: dict[str, Any], shards: int) -> dict[str, Any]:
         }
     )
     (container,) = [c for c in out["template"]["spec"]["containers"] if c["name"] == CONTAINER]
-    extra = env_for(IndexSettings, shards=shards, merge=True)
+    extra = env_for(IndexSettings, shards=shards, **({"merge": True} if merge else {}))
     threads = str(shard_threads(container["resources"]))
     extra |= {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    container["env"] = [*container["env"], *({"name": k, "value": v} for k, v in extra.items())]
+    container["env"] = [
+        *container["env"],
+        *({"name": k, "value": v} for k, v in extra.items()),
+        *(staging_env or []),
+    ]
     return out
 
 
@@ -228,14 +238,21 @@ def render(corpus: Corpus, serving_version: str | None = None) -> dict[str, Any]
     """The Job is created once under its hashed name (never re-applied), so the serving version
     it pins is the one at its creation: the version a running build must not delete. With
     spec.index.build.parallelism above 1 it is an Indexed Job (`sharded`); the refresh CronJob
-    builds in one pod."""
+    builds in one pod. With S3 staging its shard pods mount no corpus volume (staging.volume_free)
+    and the Job is labelled so that the operator merges it with a second Job."""
     extra = {L.INDEX_HASH: corpus.index_hash}
-    meta = L.metadata(corpus, corpus.job_name, L.INDEX, **extra)
-    spec = job_spec(corpus, {**L.labels(corpus, L.INDEX), **extra}, serving_version)
+    pod_labels = {**L.labels(corpus, L.INDEX), **extra}
+    spec = job_spec(corpus, pod_labels, serving_version)
     shards = parallelism(corpus)
+    apart = staging.merges_apart(corpus)
+    if shards > 1:
+        spec = sharded(spec, shards, staging.env(corpus), merge=not apart)
+    if apart:
+        spec = staging.volume_free(spec, corpus)
+        extra = {**extra, L.STAGING: "s3"}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": meta,
-        "spec": sharded(spec, shards) if shards > 1 else spec,
+        "metadata": L.metadata(corpus, corpus.job_name, L.INDEX, **extra),
+        "spec": spec,
     }

@@ -15,11 +15,14 @@ PART_OF = "app.kubernetes.io/part-of"
 INDEX_HASH = "rag.oozo.dev/index-hash"
 INDEX_VERSION = "rag.oozo.dev/index-version"
 CONFIG_HASH = "rag.oozo.dev/config-hash"
+# On the index Job of a parallel build staged in S3: its shards only stage, and a second Job
+# (component MERGE) merges them onto the corpus volume (render/merge_job.py).
+STAGING = "rag.oozo.dev/staging"
 MANAGER = "oozo"  # the value of managed-by, and the server-side apply field manager
 
 # component values
 SERVER, INDEX, CONFIG, STORAGE, AUTH, REFRESH = "server", "index", "config", "storage", "auth", "refresh"
-BACKUP, RESTORE, VERIFY = "backup", "restore", "verify"
+BACKUP, RESTORE, VERIFY, MERGE = "backup", "restore", "verify", "merge"
 
 
 def labels(corpus: Corpus, component: str) -> dict[str, str]:

@@ -30,6 +30,11 @@ def model_key(model_id: str, passage_prefix: str) -> str:
     return f"{slug}-{digest}"
 
 
+def is_model_key(name: str) -> bool:
+    """Whether `name` is named like a `model_key` (only those folders are Oozo's to remove)."""
+    return bool(_MODEL_KEY_RE.match(name))
+
+
 class EmbeddingCache:
     def __init__(self, root: Path, model_id: str, passage_prefix: str, dimension: int) -> None:
         self.dir = root / model_key(model_id, passage_prefix)
@@ -38,8 +43,12 @@ class EmbeddingCache:
         self._vecs = np.empty((0, dimension), dtype=np.float32)
         self._load()
 
+    @property
+    def file(self) -> Path:
+        return self.dir / FILE_NAME
+
     def _load(self) -> None:
-        path = self.dir / FILE_NAME
+        path = self.file
         if not path.exists():
             return
         try:
@@ -75,7 +84,7 @@ class EmbeddingCache:
                 np.savez(fh, keys=keys, vectors=vecs)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.dir / FILE_NAME)
+            os.replace(tmp, self.file)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -98,7 +107,7 @@ def prune_models(root: Path, kept: set[tuple[str, str]]) -> list[str]:
     wanted = {model_key(model, prefix) for model, prefix in kept}
     removed = []
     for entry in root.iterdir():
-        if entry.name in wanted or not _MODEL_KEY_RE.match(entry.name):
+        if entry.name in wanted or not is_model_key(entry.name):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

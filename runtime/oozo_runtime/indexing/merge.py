@@ -22,6 +22,7 @@ from oozo_contract.fetch import FetchResult
 from oozo_contract.results import IndexBuildResult
 from oozo_contract.settings import IndexSettings
 from oozo_runtime.errors import OozoError
+from oozo_runtime.indexing import shard_cache
 from oozo_runtime.indexing.build import BuildError, Progress, build
 from oozo_runtime.indexing.chunking import Chunk
 from oozo_runtime.indexing.documents import DocumentSet
@@ -29,6 +30,7 @@ from oozo_runtime.indexing.shards import (
     StagedShard,
     build_inputs,
     build_key,
+    cache_identity,
     embedding_cache,
     load_shard,
 )
@@ -89,6 +91,12 @@ def merge(
         expired = remove_expired(staging, key, settings.staging_retention_hours)
         if expired:
             log.info("removed abandoned staging", extra={"builds": expired, "staging": str(staging)})
+        from oozo_runtime.indexing.cache import model_key
+
+        kept = (model_key(*cache_identity(settings, embedder)), settings.shards)
+        packs = shard_cache.remove_stale(staging, kept if settings.staging_embedding_cache else None)
+        if packs:
+            log.info("removed stale embedding packs", extra={"packs": packs, "staging": str(staging)})
     except (OozoError, OSError) as exc:  # published already: a cleanup left for the next merge fails nothing
         log.warning("staging not removed", extra={"staging": str(staging), "error": str(exc)})
     update: dict[str, Any] = {"shards": settings.shards}

@@ -6,8 +6,9 @@ chunks them (an unchanged document reuses the current version's chunks, as a one
 does); embeds only the chunks the embedding cache does not hold; and leaves chunks, vectors,
 documents, skipped documents and the build's inputs in STAGING/<build>/shard-K for the merge
 (indexing/merge.py). STAGING is a folder or an s3://BUCKET/PREFIX (indexing/staging.py). A shard
-never writes the cache nor publishes: N shards run at once, and only the merge, which runs
-alone under the build lock, may.
+never writes the index's cache nor publishes: N shards run at once, and only the merge, which
+runs alone under the build lock, may. (With OOZO_STAGING_EMBEDDING_CACHE a shard keeps its own
+vectors in the S3 staging instead, read and replaced by it alone: indexing/shard_cache.py.)
 
 <build> is a hash of the build's inputs: the documents (path and sha256 of the bytes), the
 chunking, the embedding model and N. Every shard computes it from the same source folder, so
@@ -26,12 +27,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from oozo_contract.manifest import ChunkingInfo, model_cache_identity
 from oozo_contract.results import ShardResult, SkippedDocument
 from oozo_contract.settings import IndexSettings
+from oozo_runtime.indexing import shard_cache
 from oozo_runtime.indexing.chunking import Chunk
 from oozo_runtime.indexing.documents import DocumentSet, current_version, discover, previous_chunks
 from oozo_runtime.indexing.staging import (
@@ -96,11 +99,9 @@ def shard_folder(settings: IndexSettings, key: str, shard: int) -> Path:
     return staging_folder(settings, key) / f"shard-{shard}"
 
 
-def embedding_cache(settings: IndexSettings, dimension: int, embedder: Any = None) -> Any:
-    """The cache a one-pod build with these settings would use (indexing/build.py)."""
-    from oozo_runtime import versions
+def cache_identity(settings: IndexSettings, embedder: Any = None) -> tuple[str, str]:
+    """(model identity, passage prefix) the embedding cache of these settings is keyed by."""
     from oozo_runtime.embedding import expected_fingerprint
-    from oozo_runtime.indexing.cache import EmbeddingCache
     from oozo_runtime.model_files import model_revision
     from oozo_runtime.prefixes import Prefixes, prefixes_for
 
@@ -109,8 +110,19 @@ def embedding_cache(settings: IndexSettings, dimension: int, embedder: Any = Non
         prefixes = embedder.prefixes
     else:  # as build.py: a server that adds the prefixes itself gets the raw text
         prefixes = Prefixes() if fingerprint.server_prefixes else prefixes_for(fingerprint.model)
-    identity = model_cache_identity(fingerprint, model_revision(settings))
-    return EmbeddingCache(Path(settings.index_dir) / versions.CACHE, identity, prefixes.passage, dimension)
+    return model_cache_identity(fingerprint, model_revision(settings)), prefixes.passage
+
+
+def embedding_cache(
+    settings: IndexSettings, dimension: int, embedder: Any = None, root: Path | None = None
+) -> Any:
+    """The cache a one-pod build with these settings would use (indexing/build.py); `root`: the
+    same cache in another folder (a shard's S3 pack, indexing/shard_cache.py)."""
+    from oozo_runtime import versions
+    from oozo_runtime.indexing.cache import EmbeddingCache
+
+    identity, passage = cache_identity(settings, embedder)
+    return EmbeddingCache(root or Path(settings.index_dir) / versions.CACHE, identity, passage, dimension)
 
 
 def build_shard(settings: IndexSettings, embedder: Any = None, staging: Staging | None = None) -> ShardResult:
@@ -157,7 +169,7 @@ def stage_shard(
         counter,
         select=lambda name: shard_of(name, shards) == shard,
     )
-    vectors, reused, embedder = _embed(settings, docs, dimension, embedder)
+    vectors, reused, embedder = _embed(settings, docs, dimension, embedder, staging)
     skipped = [s.model_copy(update={"shard": shard}) for s in docs.skipped]
     result = ShardResult(
         shard=shard,
@@ -173,12 +185,18 @@ def stage_shard(
     )
     with staging.writing(key, shard) as folder:
         _write_shard(folder, result, docs, vectors, build_inputs(settings, chunking))
+    if len(vectors) and settings.staging_embedding_cache:  # staged: what its next build reuses
+        cache_at = partial(embedding_cache, settings, vectors.shape[1], embedder)
+        shard_cache.save(staging, cache_at, shard, shards, [c.content_hash for c in docs.chunks], vectors)
     return result, embedder
 
 
-def _embed(settings: IndexSettings, docs: DocumentSet, dimension: int | None, embedder: Any) -> Any:
-    """(vectors in chunk order, how many came from the cache, the embedder if one was loaded).
-    The model is loaded only when a chunk is missing from the cache or its dimension unknown."""
+def _embed(
+    settings: IndexSettings, docs: DocumentSet, dimension: int | None, embedder: Any, staging: Staging
+) -> Any:
+    """(vectors in chunk order, how many came from the caches, the embedder if one was loaded):
+    the volume's cache, then (S3 staging) this shard's pack in the bucket. The model is loaded
+    only when a chunk is missing from both or its dimension unknown."""
     import numpy as np
 
     from oozo_runtime.embedding import make_embedder
@@ -189,11 +207,20 @@ def _embed(settings: IndexSettings, docs: DocumentSet, dimension: int | None, em
         embedder = make_embedder(settings)
     dimension = embedder.dimension if embedder else dimension
     assert dimension is not None
-    cache = embedding_cache(settings, dimension, embedder)
-    found, cached = cache.lookup([c.content_hash for c in docs.chunks])
+    hashes = [c.content_hash for c in docs.chunks]
+    found, cached = embedding_cache(settings, dimension, embedder).lookup(hashes)
     vectors = np.zeros((len(docs.chunks), dimension), dtype=np.float32)
     vectors[found] = cached
     missing = np.flatnonzero(~found)
+    if len(missing) and settings.staging_embedding_cache:
+        assert settings.shard is not None
+        cache_at = partial(embedding_cache, settings, dimension, embedder)
+        packed, from_pack = shard_cache.lookup(
+            staging, cache_at, settings.shard, settings.shards, [hashes[i] for i in missing]
+        )
+        vectors[missing[packed]] = from_pack
+        found[missing[packed]] = True
+        missing = missing[~packed]
     if len(missing):
         embedder = embedder or make_embedder(settings)
         texts = [docs.chunks[i].text for i in missing]

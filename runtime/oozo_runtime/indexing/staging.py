@@ -298,7 +298,25 @@ class S3Staging:
             ):
                 ours.append(obj["Key"])
         ours.sort(key=lambda k: k.endswith(MARKER), reverse=True)  # markers first: no half shard is trusted
-        with self._errors("remove staged shards"):
+        self._delete(ours, "remove staged shards")
+
+    def read_object(self, name: str) -> bytes | None:
+        """PREFIX/`name`, None when there is none (the shards' embedding packs: shard_cache.py)."""
+        return self._get(f"{self.prefix}{name}")
+
+    def write_object(self, name: str, path: Path) -> None:
+        with self._errors(f"write {name}"):
+            self.client.upload_file(str(path), self.bucket, f"{self.prefix}{name}")
+
+    def names_under(self, folder: str) -> list[str]:
+        """The objects under PREFIX/`folder`/, as names relative to PREFIX."""
+        return [obj["Key"][len(self.prefix) :] for obj in self._list(f"{self.prefix}{folder}/")]
+
+    def remove_objects(self, names: list[str], what: str) -> None:
+        self._delete([f"{self.prefix}{name}" for name in names], what)
+
+    def _delete(self, ours: list[str], what: str) -> None:
+        with self._errors(what):
             for start in range(0, len(ours), 1000):
                 batch = [{"Key": k} for k in ours[start : start + 1000]]
                 response = self.client.delete_objects(
@@ -308,7 +326,7 @@ class S3Staging:
                     first = response["Errors"][0]
                     raise OozoError(
                         STAGING_UNAVAILABLE,
-                        f"remove staged shards: deleting {first.get('Key')!r} failed: {first.get('Code')}",
+                        f"{what}: deleting {first.get('Key')!r} failed: {first.get('Code')}",
                     )
 
     @contextmanager
@@ -349,8 +367,27 @@ def open_staging(settings: IndexSettings, endpoint: str | None = None, region: s
     endpoint = settings.staging_s3_endpoint or endpoint
     region = settings.staging_s3_region or region
     options = s3client.client_options(endpoint, path_style=bool(endpoint))
-    client = s3client.new_client(endpoint, region, options)
+    client = s3client.new_client(endpoint, region, options, _credentials(settings))
     return S3Staging(bucket, f"{prefix}/" if prefix else "", client, endpoint)
+
+
+def _credentials(settings: IndexSettings) -> dict[str, str] | None:
+    """The staging area's own keys (OOZO_STAGING_S3_*), or None for the AWS environment's. An
+    access key without its secret is refused rather than silently mixed with the environment's."""
+    key, secret = settings.staging_s3_access_key_id, settings.staging_s3_secret_access_key
+    if key is None and secret is None:
+        return None
+    if key is None or secret is None:
+        raise OozoError(
+            "InvalidSettings",
+            "OOZO_STAGING_S3_ACCESS_KEY_ID and OOZO_STAGING_S3_SECRET_ACCESS_KEY go together",
+        )
+    token = settings.staging_s3_session_token
+    return {
+        "aws_access_key_id": key.get_secret_value(),
+        "aws_secret_access_key": secret.get_secret_value(),
+        **({"aws_session_token": token.get_secret_value()} if token else {}),
+    }
 
 
 def remove_expired(staging: Staging, keep: str, retention_hours: float) -> list[str]:
