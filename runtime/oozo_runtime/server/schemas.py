@@ -51,6 +51,10 @@ class QueryRequest(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("question must not be blank")
+        try:  # JSON may escape half a surrogate pair (\ud800); no tokenizer can read that
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("question must be Unicode text (it holds a lone surrogate)") from None
         return value.strip()
 
 
@@ -105,7 +109,7 @@ class QueryResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error but a validation error: 400, 401, 413, 503."""
+    """Every error but a validation error: 400, 401, 413, 500, 503."""
 
     error: str
 
