@@ -136,7 +136,8 @@ def test_concurrent_questions_are_encoded_in_batches_and_each_gets_its_own_answe
     with httpx.Client(base_url=server.url, timeout=60) as client:
         alone = [client.post("/api/query", json={"question": f.question, "top_k": 3}) for f in facts]
         sequential = httpx.get(server.url + "/metrics").text
-        refused = client.post("/api/query", json={"question": LONE_SURROGATE})
+        escaped = json.dumps({"question": LONE_SURROGATE})  # as "\\ud800", the way a client can send it
+        refused = client.post("/api/query", content=escaped, headers={"Content-Type": "application/json"})
     assert _metric(sequential, "rag_query_encode_batch_size_count") == len(facts)  # one by one: batches of 1
     assert _metric(sequential, 'rag_query_encode_batch_size_bucket{le="1.0"}') == len(facts)
     # half a surrogate pair never reaches the encoder: the caller is told what is wrong
