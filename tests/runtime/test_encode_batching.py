@@ -140,8 +140,8 @@ def test_concurrent_questions_are_encoded_in_batches_and_each_gets_its_own_answe
         refused = client.post("/api/query", content=escaped, headers={"Content-Type": "application/json"})
     assert _metric(sequential, "rag_query_encode_batch_size_count") == len(facts)  # one by one: batches of 1
     assert _metric(sequential, 'rag_query_encode_batch_size_bucket{le="1.0"}') == len(facts)
-    # half a surrogate pair never reaches the encoder: the caller is told what is wrong
-    assert refused.status_code == 422 and "lone surrogate" in refused.json()["error"], refused.text
+    # half a surrogate pair never reaches the encoder: validation tells the caller what is wrong
+    assert refused.status_code == 422 and "valid string" in refused.json()["error"], refused.text
 
     together = asyncio.run(_ask_all(server.url, [f.question for f in facts]))
 

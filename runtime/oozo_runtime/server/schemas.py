@@ -51,10 +51,6 @@ class QueryRequest(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("question must not be blank")
-        try:  # JSON may escape half a surrogate pair (\ud800); no tokenizer can read that
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("question must be Unicode text (it holds a lone surrogate)") from None
         return value.strip()
 
 
