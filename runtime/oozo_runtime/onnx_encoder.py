@@ -124,7 +124,9 @@ class OnnxEncoder:
 
     backend = "onnx"
 
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, spinning: bool = True) -> None:
+        """`threads`: ONNX Runtime's intra-op threads of one encode; `spinning`: whether those
+        threads busy-wait for work between operators (ONNX Runtime's default) instead of sleeping."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -138,10 +140,12 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(max_length=self.spec.max_seq_length)
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
-        # One thread per encode: concurrent requests run in parallel threads instead, and a
-        # 2-core pod gains nothing from splitting one short question over both cores.
+        # The server's one encoder thread (server/encode_batcher.py) gets the worker's CPUs;
+        # the torch-path comparisons and the index Job's checks encode with one.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ONNX Runtime's CPU arena stays on: without it every encode mallocs from the calling
         # worker thread, glibc keeps a heap per thread, and RSS grew by 26 MiB over 8 threads
@@ -184,7 +188,12 @@ class OnnxEncoder:
 
     def encode_query(self, question: str) -> np.ndarray:
         """One query vector, shape (1, dim), with the model family's query prefix."""
-        return self.encode_texts([self.prefixes.query + question])
+        return self.encode_queries([question])
+
+    def encode_queries(self, questions: list[str]) -> np.ndarray:
+        """Query vectors of several questions in one session run (the server's batches, padded
+        to the longest: the attention mask keeps padding out of every vector), shape (n, dim)."""
+        return self.encode_texts([self.prefixes.query + q for q in questions])
 
 
 @dataclass(frozen=True)
@@ -195,17 +204,24 @@ class ChosenEncoder:
 
 
 def choose_query_encoder(
-    root: Path, manifest: Manifest, model_id: str, cache_dir: str | None, threads: int = 1
+    root: Path,
+    manifest: Manifest,
+    model_id: str,
+    cache_dir: str | None,
+    threads: int = 1,
+    onnx_threads: int | None = None,
+    onnx_spinning: bool = True,
 ) -> ChosenEncoder:
     """The ONNX encoder when the version records a graph whose files check out; else the torch
-    `Embedder` (imported only then), with the reason."""
+    `Embedder` (imported only then), with the reason. `threads` are torch's; ONNX Runtime's
+    session gets `onnx_threads` (default the same) and `onnx_spinning` (OnnxEncoder)."""
     info = manifest.embedding.onnx if manifest.embedding else None
     reason = (manifest.embedding.onnx_error if manifest.embedding else None) or (
         f"index version {manifest.version} records no ONNX graph"
     )
     if info is not None:
         try:
-            encoder = OnnxEncoder(check_graph(root, info), threads)
+            encoder = OnnxEncoder(check_graph(root, info), onnx_threads or threads, onnx_spinning)
             if encoder.model_id != model_id:
                 raise OnnxUnavailable(f"ONNX graph is of model {encoder.model_id!r}, not {model_id!r}")
             return ChosenEncoder(encoder, "onnx", "")

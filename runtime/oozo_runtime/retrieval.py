@@ -218,12 +218,15 @@ class Retriever:
         self.mode: RetrievalMode = mode
 
     def retrieve(
-        self, question: str, top_k: int, mode: RetrievalMode | None = None
+        self, question: str, top_k: int, mode: RetrievalMode | None = None, vector: Any = None
     ) -> tuple[list[Hit], dict[str, float]]:
+        """`vector`: the question's, when the caller encoded it already (the server's batches,
+        server/encode_batcher.py); timings then count no encode."""
         mode = mode or self.mode
         t0 = time.perf_counter()
         # lexical ranks by the question's words alone: the embedder is not called
-        vector = None if mode == "lexical" else self.embedder.encode_query(question)
+        if vector is None and mode != "lexical":
+            vector = self.embedder.encode_query(question)
         t1 = time.perf_counter()
         hits = self.index.search(vector, top_k, question, mode)
         t2 = time.perf_counter()

@@ -216,3 +216,28 @@ def test_the_key_reaches_the_reranker_only_as_a_header_and_is_never_logged(
     server.stop()
     assert "reranking with a remote cross-encoder" in server.logs()  # the DEBUG log was written
     assert KEY not in server.logs() + response.text + metrics
+
+
+def test_api_info_shows_the_reranker_without_its_key(retriever: Retriever) -> None:
+    """No reranking server is needed: /api/info says what is configured, it asks nothing."""
+    endpoint = "http://ranker:pass-4e1b@tei.models:8080/prefix"
+    with client_for(
+        retriever,
+        rerank_endpoint=endpoint,
+        rerank_api="cohere",
+        rerank_model="bge-reranker-base",
+        rerank_top_n=12,
+        rerank_api_key=SecretStr(KEY),
+    ) as client:
+        response = client.get("/api/info")
+    assert response.status_code == 200, response.text
+    assert response.json()["rerank"] == {
+        "host": "tei.models:8080",
+        "api": "cohere",
+        "model": "bge-reranker-base",
+        "top_n": 12,
+        "timeout_seconds": PATIENT,
+    }
+    assert KEY not in response.text and "pass-4e1b" not in response.text
+    with client_for(retriever) as client:
+        assert client.get("/api/info").json()["rerank"] is None

@@ -57,6 +57,8 @@ def create_app(
         async with mcp_running:
             yield
         state.stopping.set()
+        if state.encode_batcher is not None:
+            state.encode_batcher.stop()
         await state.generator.aclose()
         await state.answer_cache.aclose()
         if state.reranker is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# questions per ONNX Runtime call of the encoder thread (server/encode_batcher.py): up to its 32
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32)
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 ENDPOINTS = frozenset(
     {"/", "/api/query", "/api/info", "/health", "/ready", "/metrics"}
@@ -99,6 +101,23 @@ class Metrics:
             "several workers: the busiest worker's)",
             registry=r,
             multiprocess_mode="livemax",
+        )
+        self.encode_batch_size = Histogram(
+            "rag_query_encode_batch_size",
+            "questions encoded together in one call of the encoder thread (dynamic batching: the "
+            "questions that arrived while the previous batch was encoded)",
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=r,
+        )
+        self.encode_batch_retries = Counter(
+            "rag_query_encode_batch_retries_total",
+            "batches that failed and were encoded again question by question",
+            registry=r,
+        )
+        self.encode_errors = Counter(
+            "rag_query_encode_errors_total",
+            "questions that could not be encoded (the caller got a 500 with reason QueryEncodeFailed)",
+            registry=r,
         )
         self.ready = Gauge(
             "rag_ready",

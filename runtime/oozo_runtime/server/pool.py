@@ -1,6 +1,7 @@
-"""The bounded pool that encodes and searches questions off the event loop.
+"""The bounded pool that searches questions off the event loop (and encodes them too on the
+torch path; ONNX encodes in batches on its own thread first: encode_batcher.py).
 
-At most `size` questions are encoded and searched at once (OOZO_QUERY_CONCURRENCY, default the
+At most `size` questions are searched at once (OOZO_QUERY_CONCURRENCY, default the
 pod's CPU limit: state.cpu_limit): ONNX Runtime and FAISS release the GIL, so each runs on its
 own core, and more threads than cores would only queue for the CFS quota. Every interface that
 retrieves (/api/query, the MCP tools, chat) goes through `run`. What is in the pool right now,

@@ -29,6 +29,10 @@ QUERY: Responses = {
     **UNAUTHORIZED,
     413: {"model": ErrorBody, "description": "Body larger than OOZO_MAX_BODY_BYTES."},
     422: {"model": ValidationErrorBody, "description": "Well-formed JSON with wrong fields."},
+    500: {
+        "model": ErrorBody,
+        "description": "The question could not be encoded; `reason` is `QueryEncodeFailed`.",
+    },
     502: {
         "model": QueryResponse,
         "description": "The generation backend failed: the sources and an extractive answer, with `error`.",

@@ -105,7 +105,7 @@ class QueryResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error but a validation error: 400, 401, 413, 503."""
+    """Every error but a validation error: 400, 401, 413, 500, 503."""
 
     error: str
 
@@ -138,6 +138,16 @@ class NotReady(BaseModel):
     error: str
 
 
+class RerankInfo(BaseModel):
+    """The reranker of /api/info (spec.retrieval.rerank): where and how, never its key."""
+
+    host: str = Field(description="host[:port] of the reranking server, without any user:password")
+    api: str = Field(description="tei (POST /rerank) or cohere (POST /v1/rerank)")
+    model: str | None = Field(description="model name sent with the cohere api")
+    top_n: int = Field(description="fused candidates sent to the reranker")
+    timeout_seconds: float = Field(description="past this a query answers in the fused order")
+
+
 class Info(BaseModel):
     index_version: str
     model: str
@@ -159,6 +169,7 @@ class Info(BaseModel):
     )
     encoder_fallback_reason: str | None = Field(description="why torch, when it is torch")
     torch_loaded: bool = Field(description="whether the server process has imported torch")
+    rerank: RerankInfo | None = Field(description="the reranker, or null when reranking is off")
     runtime_version: str
 
 

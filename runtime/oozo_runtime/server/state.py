@@ -22,6 +22,7 @@ from oozo_runtime.server import memory
 from oozo_runtime.server.answer_cache import AnswerCache
 from oozo_runtime.server.auth import KeyStore
 from oozo_runtime.server.cpus import cpu_limit
+from oozo_runtime.server.encode_batcher import EncodeBatcher
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.pool import QueryPool
 from oozo_runtime.versions import IndexCorrupt, VersionNotFound
@@ -69,6 +70,9 @@ class AppState:
     stopping: threading.Event = field(default_factory=threading.Event)
     ready_gate: ReadyGate | None = None  # several workers: ready once all have loaded
     reranker: Reranker | None = None  # spec.retrieval.rerank; None: off
+    # ONNX: questions are encoded in dynamic batches by one thread; None: each query encodes
+    # its own question in the pool (torch, a remote embeddings server, a test's retriever)
+    encode_batcher: EncodeBatcher | None = None
 
     def set_retriever(self, retriever: Retriever) -> None:
         index = retriever.index
@@ -100,13 +104,17 @@ class AppState:
                 return
             if s.embedding_provider == "local":
                 # ONNX Runtime when the version has a checked graph (torch is then never
-                # imported), torch otherwise; torch_threads is the threads of one encode either way
+                # imported), torch otherwise. ONNX encodes in batches on one thread, which may
+                # use all of this worker's CPUs; torch encodes each question in the pool with
+                # torch_threads, as it always has.
                 chosen = choose_query_encoder(
                     Path(s.index_dir),
                     index.manifest,
                     s.model,
                     str(s.model_cache_dir) if s.model_cache_dir else None,
                     s.torch_threads,
+                    onnx_threads=encoder_threads(self.ready_gate.workers if self.ready_gate else 1),
+                    onnx_spinning=ENCODER_SPINNING,
                 )
                 encoder, backend, reason = chosen.encoder, chosen.backend, chosen.reason
             else:  # a remote embeddings server encodes the questions too
@@ -120,6 +128,9 @@ class AppState:
             # in fails here instead of on a user's question.
             index.warm_up(encoder.encode_query("warm up"))
             self.encoder_backend, self.encoder_fallback_reason = backend, reason
+            if backend == "onnx":
+                self.encode_batcher = EncodeBatcher(encoder.encode_queries, self.metrics)
+                self.encode_batcher.start()
             self.metrics.query_encoder.labels(backend).set(1)
             self.set_retriever(Retriever(encoder, index, s.retrieval_mode))
             memory.trim()  # what parsing the version and the graph freed goes back to the kernel
@@ -178,6 +189,17 @@ def waiting_reason(version: str | None) -> str:
     if version:
         return f"IndexNotFound: index version {version} is not published (yet)"
     return "IndexNotFound: no index version is published yet (run `oozo index` first)"
+
+
+# ONNX Runtime's intra-op threads sleep between operators instead of busy-waiting: on a pod
+# whose CPUs the searches and the HTTP handling share with the encoder, spinning threads take the
+# CPU from them (see docs/benchmarks.md, serving).
+ENCODER_SPINNING = False
+
+
+def encoder_threads(workers: int = 1) -> int:
+    """ONNX Runtime threads of the one encoder thread of a worker: its share of the pod's CPUs."""
+    return max(1, cpu_limit() // workers)
 
 
 def default_concurrency(settings: ServeSettings, workers: int = 1) -> int:

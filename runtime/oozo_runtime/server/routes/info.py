@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from oozo_runtime import __version__
+from oozo_runtime.rerank import Reranker
 from oozo_runtime.server import responses
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
 from oozo_runtime.server.schemas import Info
@@ -37,5 +38,20 @@ async def info(_: AuthDep, state: StateDep, retriever: RetrieverDep) -> dict[str
         "encoder_fallback_reason": state.encoder_fallback_reason or None,
         # a promise /api/info can show from the live process: the ONNX path never loads torch
         "torch_loaded": "torch" in sys.modules,
+        "rerank": rerank_info(state.reranker),
         "runtime_version": __version__,
+    }
+
+
+def rerank_info(reranker: Reranker | None) -> dict[str, Any] | None:
+    """Where the reranker is and how it is asked; its host only (no path, no user:password), never
+    the API key."""
+    if reranker is None:
+        return None
+    return {
+        "host": reranker.host,
+        "api": reranker.api,
+        "model": reranker.model,
+        "top_n": reranker.top_n,
+        "timeout_seconds": reranker.timeout,
     }

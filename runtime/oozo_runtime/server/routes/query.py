@@ -17,6 +17,7 @@ from oozo_runtime.rerank import Reranked
 from oozo_runtime.retrieval import Hit, Retriever
 from oozo_runtime.server import responses
 from oozo_runtime.server.deps import AuthDep, RetrieverDep, StateDep
+from oozo_runtime.server.encode_batcher import QueryEncodeError
 from oozo_runtime.server.schemas import QueryRequest, QueryResponse, limited_to
 from oozo_runtime.server.state import AppState
 
@@ -63,7 +64,15 @@ async def retrieve_ranked(
     reranker = state.reranker
     depth = max(top_k, reranker.top_n) if reranker else top_k
     started = time.perf_counter()
-    hits, timings = await state.pool.run(retriever.retrieve, question, depth, mode)
+    batcher = state.encode_batcher
+    if batcher is not None and (mode or retriever.mode) != "lexical":
+        # encoded in a batch with the questions asked meanwhile, searched in the pool
+        vector = await batcher.encode_query(question)
+        encoded = time.perf_counter()
+        hits, timings = await state.pool.run(retriever.retrieve, question, depth, mode, vector)
+        timings["embed_ms"] = (encoded - started) * 1000
+    else:
+        hits, timings = await state.pool.run(retriever.retrieve, question, depth, mode)
     state.metrics.retrieval.observe(time.perf_counter() - started)
     if reranker is None:
         return hits, timings, None
@@ -83,6 +92,8 @@ async def answer_content(
     mode = body.mode or state.settings.retrieval_mode
     try:
         hits, timings, reranked = await retrieve_ranked(body.question, body.top_k, state, retriever, mode)
+    except QueryEncodeError as exc:  # this server's encoder failed on the question
+        return 500, {"error": exc.message, "reason": exc.reason}
     except OozoError as exc:  # a remote embeddings server failed: its host and why, never the key
         return 502, {"error": exc.message, "reason": exc.reason}
     retrieved = time.perf_counter()
