@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devcluster.containers.podman import LABEL, Podman
-from tests.containers.conftest import BASE_IMAGE, TAG
+from tests.containers.conftest import BASE_IMAGE
 from tests.operator_support import REPO
 
 # Rebuilds the operator image under a tag of its own (every layer from the session's build cache).
@@ -70,7 +70,7 @@ def test_a_rebuild_removes_the_image_it_replaced(podman: Podman, tag: str, tmp_p
     ref = f"oozo-operator:{tag}"
     replaced = stand_in(podman, ref, tmp_path)
     rebuild(tag)
-    assert image_id(podman, ref) == image_id(podman, f"oozo-operator:{TAG}"), "the session's operator image"
+    assert image_id(podman, ref) not in ("", replaced), "the tag names the image just built"
     assert image_id(podman, replaced) == "", "the replaced image is still there"
     assert image_id(podman, BASE_IMAGE), "its base (another tag) was removed"
 
