@@ -11,8 +11,8 @@ a CNI or iptables rules that would need a network namespace per pod on this host
 Which image runs a container: the rendered image is a registry reference nothing here can pull;
 an `oozo…` image maps to the local image `make images` built for what it runs (oozo_images_for:
 `oozo serve` → oozo-server, other `oozo` subcommands → oozo-runtime). A container whose local image
-is absent (the containers tier builds only operator and server: the indexer with torch is ~6 GB)
-runs as a host process, and the kubelet's log says so. Every container carries the label
+is absent (a machine that built only some of the images) runs as a host process, and the
+kubelet's log says so. Every container carries the label
 oozo.dev/devcluster=<owner>, so the kubelet removes exactly the containers it started.
 """
 

@@ -166,6 +166,8 @@ class PodWorker(threading.Thread):
         except OSError as err:
             self._fail_start(c, "StartError", str(err))
             return
+        if c.proc is not None:
+            c.proc.release()  # the previous run's dead container: a node keeps only the last one
         c.proc = run.proc
         popen = c.proc.popen
         self.kubelet.track(popen)
@@ -218,7 +220,8 @@ class PodWorker(threading.Thread):
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
         file_text = c.proc.term_path.read_text(errors="replace") if c.proc.term_path.exists() else ""
         log_text = c.proc.log_path.read_text(errors="replace") if c.proc.log_path.exists() else ""
-        c.proc.release()
+        # The dead container stays until the container restarts or the pod goes (_start,
+        # _finish), as a node keeps it: podman's listing shows what a finished Job pod ran.
         st.state = "terminated"
         st.exit_code = exit_code
         st.reason = "Completed" if exit_code == 0 else "Error"
@@ -318,6 +321,9 @@ class PodWorker(threading.Thread):
             c.proc.signal(signal.SIGTERM)  # type: ignore[union-attr]
         for c in running:
             self._stop_process(c, max(0.0, deadline - time.monotonic()))
+        for c in self.init + self.main:
+            if c.proc is not None:
+                c.proc.release()
         if self.stop_now:
             self._release(delete=False)
             return

@@ -20,6 +20,18 @@ ca_bundle="${OOZO_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 ca_secret=()
 if [ -s "$ca_bundle" ]; then ca_secret=(--secret "id=build-ca,src=$ca_bundle"); fi
 
+image_id() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# The image a rebuild replaced is this script's own, now untagged: remove it, or every code change
+# would leave one more (6.3 GB for the indexer) until the disk is full. Only that image: podman
+# refuses to remove one that a container still uses or that another tag names, and it stays.
+drop_replaced() {
+  local ref="$1" before="$2"
+  if [ -n "$before" ] && [ "$before" != "$(image_id "$ref")" ]; then
+    podman rmi "$before" >/dev/null 2>&1 || echo "kept the replaced image of $ref (${before:0:12}): still in use" >&2
+  fi
+}
+
 build() {
   local name="$1" dockerfile="$2"
   shift 2
@@ -32,11 +44,21 @@ build() {
 
 for image in $wanted; do
   case "$image" in
-    operator) build oozo-operator Dockerfile.operator ;;
-    server) build oozo-server Dockerfile.runtime --build-arg OOZO_EXTRA=serve ;;
+    operator)
+      before="$(image_id "oozo-operator:$tag")"
+      build oozo-operator Dockerfile.operator
+      drop_replaced "oozo-operator:$tag" "$before"
+      ;;
+    server)
+      before="$(image_id "oozo-server:$tag")"
+      build oozo-server Dockerfile.runtime --build-arg OOZO_EXTRA=serve
+      drop_replaced "oozo-server:$tag" "$before"
+      ;;
     indexer)
+      before="$(image_id "oozo-indexer:$tag")"
       build oozo-indexer Dockerfile.runtime --build-arg OOZO_EXTRA=runtime
       podman tag "oozo-indexer:$tag" "oozo-runtime:$tag"
+      drop_replaced "oozo-indexer:$tag" "$before"
       ;;
     *) echo "unknown image '$image' in OOZO_IMAGES (operator, server, indexer)" >&2; exit 2 ;;
   esac

@@ -24,10 +24,12 @@ from tests.runtime.corpus import SampleCorpus, make_corpus
 TAG = os.environ.get("OOZO_IMAGE_TAG", "dev")
 SERVER_IMAGE = f"oozo-server:{TAG}"
 OPERATOR_IMAGE = f"oozo-operator:{TAG}"
+RUNTIME_IMAGE = f"oozo-runtime:{TAG}"  # = oozo-indexer: index, backup, restore
 BASE_IMAGE = os.environ.get("OOZO_BASE_IMAGE", "oozo-base:bookworm-py311")
-# The images this tier builds and runs. The indexer image (torch with its CUDA libraries, ~6 GB)
-# is built by `make images`; building it here would not fit CI's time on a fresh machine.
-TIER_IMAGES = "operator server"
+# The images this tier builds and runs: all of `make images`. The indexer (= oozo-runtime: torch
+# with PyPI's CUDA libraries, ~6 GB, the one slow build) runs the index, backup and restore Jobs
+# in containers (test_e2e_jobs_in_containers.py); docs/benchmarks.md has what it adds to CI.
+TIER_IMAGES = "operator server indexer"
 
 
 @pytest.fixture(scope="session")

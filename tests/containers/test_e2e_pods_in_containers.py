@@ -1,8 +1,8 @@
 """The e2e quickstart loop with the local kubelet's podman runtime (OOZO_KUBELET_RUNTIME=podman):
 the real operator and control plane, and Oozo's server pods as real containers from the
 oozo-server image `make images` built, with the rendered security context enforced by the kernel.
-The index Jobs run in the oozo-runtime image when it is built, else (this tier builds only the
-operator and server images) as host processes: the kubelet says which in its log.
+The index Jobs run in the oozo-runtime image, which the tier builds too (their containers are
+checked in test_e2e_jobs_in_containers.py).
 
 The loop itself is the e2e tier's (tests/e2e/conftest.py, tests/e2e/test_quickstart_loop.py)."""
 

@@ -54,3 +54,30 @@ def test_a_restored_index_answers_like_the_original(s3_server: S3Server, bucket:
         before, after = ask(original, embedder, fact.question), ask(restored, embedder, fact.question)
         assert after == before
         assert fact.document in [s["document"] for s in after["sources"]]
+
+
+def test_a_restore_onto_a_fresh_volume_brings_back_the_onnx_query_graph(
+    s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    """The graph lives beside the versions, not in the backup: without it the torch-free server
+    image could not serve a restored corpus. The restore exports it again, byte for byte."""
+    from oozo_contract.defaults import DEFAULT_MODEL
+    from oozo_runtime.backup.layout import load_manifest
+    from oozo_runtime.onnx_encoder import check_graph, choose_query_encoder
+
+    corpus = make_corpus(tmp_path / "docs", 3)
+    original, restored = tmp_path / "original", tmp_path / "restored"
+    built = oozo("index", str(corpus.root), "--out", str(original), env=OFFLINE)
+    assert built.code == 0, built.stderr
+    made = backup(s3_server, original, f"s3://{bucket}/handbook")
+    assert made.code == 0, made.stderr
+    got = restore(s3_server, restored, f"s3://{bucket}/handbook@latest")
+    assert got.code == 0, got.stderr
+
+    manifest = load_manifest(restored / "current" / "manifest.json")
+    info = manifest.embedding.onnx if manifest.embedding else None
+    assert info is not None, "the built version records its graph"
+    folder = check_graph(restored, info)
+    assert tree(folder) == tree(original / info.folder)
+    chosen = choose_query_encoder(restored, manifest, DEFAULT_MODEL, None)
+    assert (chosen.backend, chosen.reason) == ("onnx", "")

@@ -64,3 +64,18 @@ def test_restore_says_whom_it_restores_for_and_from_whom_on_purpose() -> None:
     assert own.restore_from_owner is None
     clone = settings_of({"s3": S3, "fromCorpus": "prod/handbook"})
     assert clone.restore_from_owner == "prod/handbook"
+
+
+def test_restore_job_gets_the_index_jobs_resources_for_the_model_it_loads() -> None:
+    """The restore exports the version's ONNX query graph again (the backup does not hold it), so
+    it loads the embedding model like the index Job: the same memory, spec.index.resources too."""
+    from oozo_operator.render import job, restore
+
+    def restore_resources(*edits: object) -> object:
+        c = corpus_of(on_local_node, at("spec.restore", {"s3": S3}), *edits)
+        (ctr,) = restore.render(c)["spec"]["template"]["spec"]["containers"]
+        return ctr["resources"]
+
+    assert restore_resources() == job.DEFAULT_RESOURCES
+    own = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "6Gi"}}
+    assert restore_resources(at("spec.index.resources", own)) == own

@@ -320,7 +320,10 @@ class Index(ApiModel):
     build: IndexBuild | None = Field(None, description="How the index Job runs (parallel builds).")
     resources: Resources | None = Field(
         None,
-        description="Resources of the index Job's container; empty for 500m CPU / 1Gi requested, 4Gi limit.",
+        description=(
+            "Resources of the index Job's container, and of the restore Job's (it loads the model "
+            "too); empty for 500m CPU / 1Gi requested, 4Gi limit."
+        ),
     )
     image: str | None = Field(
         None,

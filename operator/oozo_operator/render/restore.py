@@ -12,7 +12,7 @@ from typing import Any
 from oozo_contract.backup_settings import RestoreSettings
 from oozo_contract.settings import env_for
 from oozo_operator.api.fields import SecretKeyRef
-from oozo_operator.render import backup, pod
+from oozo_operator.render import backup, job, pod
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, TERMINATION_LOG, Corpus, short_hash
 
@@ -88,7 +88,9 @@ def render(corpus: Corpus) -> dict[str, Any]:
                 args=["restore"],  # everything else is OOZO_* env (RestoreSettings)
                 env=restore_env(corpus),
                 secret_env=[*backup.s3_env(r.s3), *backup.signing_env(signing_key_ref(corpus))],
-                resources=backup.RESOURCES,
+                # The index Job's: after unpacking, the restore loads the embedding model to
+                # export the version's ONNX query graph again (runtime backup/query_graph.py).
+                resources=job.index_resources(corpus),
                 index_read_only=False,
             ),
         },

@@ -12,7 +12,9 @@
        uncompressedSizeBytes, so a small artifact that expands cannot fill the volume
     4. size must match backup.json (Truncated), sha256 the marker (ChecksumMismatch), every file
        the manifest (VerificationFailed), with nothing missing or extra
-    5. publish with the runtime's own helper: rename to versions/<V>, flip `current` atomically
+    5. publish with the runtime's own helper: rename to versions/<V>, flip `current` atomically;
+       then export the ONNX query graph the manifest records when the volume lacks it
+       (query_graph.py: a backup holds the version, not the graph beside it)
 Only step 5 touches what a server reads, and only after every check passed. The .tmp- directory
 is removed on any failure, so the existing index stays exactly as it was.
 
@@ -51,6 +53,7 @@ from oozo_runtime.backup.layout import (
     verify_local,
 )
 from oozo_runtime.backup.ownership import Owner, check_restore, read_owner
+from oozo_runtime.backup.query_graph import restore_query_graph
 from oozo_runtime.backup.stream import ChunkPipe
 from oozo_runtime.backup.uri import ARTIFACT, CHECKSUM, LATEST, RECORD, SIGNATURE, S3Location, check_version
 from oozo_runtime.versions import checksum_file
@@ -244,6 +247,7 @@ def run_restore(
                 # Versions are immutable: a local copy that still verifies is as good as the download.
                 verify_local(existing)
                 set_current(index_dir, version)
+                restore_query_graph(index_dir, load_manifest(existing / MANIFEST))
                 return restore_result(
                     load_manifest(existing / MANIFEST),
                     time=started_at,
@@ -283,6 +287,7 @@ def run_restore(
                         f"{loc.uri(version)} holds a manifest for version {manifest.version!r}",
                     )
                 publish(index_dir, tree, version)
+            restore_query_graph(index_dir, manifest)
     return restore_result(
         manifest,
         time=started_at,

@@ -1,0 +1,106 @@
+"""A rebuild by `make images` (hack/images/build.sh) removes the image it replaced, so code changes
+do not pile up untagged images (6.3 GB each for the indexer); it removes nothing else: not an
+image a container still uses, not the image that other tags name."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devcluster.containers.podman import LABEL, Podman
+from tests.containers.conftest import BASE_IMAGE
+from tests.operator_support import REPO
+
+# Rebuilds the operator image under a tag of its own (every layer from the session's build cache).
+pytestmark = pytest.mark.timeout(900)
+
+
+def image_id(podman: Podman, ref: str) -> str:
+    done = subprocess.run(
+        [podman.podman, "image", "inspect", "--format", "{{.Id}}", ref],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def stand_in(podman: Podman, ref: str, folder: Path) -> str:
+    """An image under `ref` that the next build replaces: what an earlier build of other code left."""
+    (folder / "Containerfile").write_text(f"FROM {BASE_IMAGE}\nLABEL oozo.test.stand-in={uuid.uuid4().hex}\n")
+    subprocess.run(
+        [podman.podman, "build", "--quiet", "-t", ref, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return image_id(podman, ref)
+
+
+def rebuild(tag: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["bash", str(REPO / "hack/images/build.sh")],
+        env={**os.environ, "OOZO_IMAGES": "operator", "OOZO_IMAGE_TAG": tag},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture
+def tag(podman: Podman) -> Iterator[str]:
+    name = f"rebuild-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(
+        [podman.podman, "rmi", f"oozo-operator:{name}"], capture_output=True, timeout=120, check=False
+    )
+
+
+def test_a_rebuild_removes_the_image_it_replaced(podman: Podman, tag: str, tmp_path: Path) -> None:
+    ref = f"oozo-operator:{tag}"
+    replaced = stand_in(podman, ref, tmp_path)
+    rebuild(tag)
+    assert image_id(podman, ref) not in ("", replaced), "the tag names the image just built"
+    assert image_id(podman, replaced) == "", "the replaced image is still there"
+    assert image_id(podman, BASE_IMAGE), "its base (another tag) was removed"
+
+
+def test_a_rebuild_keeps_a_replaced_image_that_a_container_uses(
+    podman: Podman, tag: str, tmp_path: Path
+) -> None:
+    ref = f"oozo-operator:{tag}"
+    replaced = stand_in(podman, ref, tmp_path)
+    container = f"uses-{tag}"
+    subprocess.run(
+        [
+            podman.podman,
+            "create",
+            "--name",
+            container,
+            "--label",
+            f"{LABEL}={podman.owner}",
+            replaced,
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    try:
+        done = rebuild(tag)
+        assert image_id(podman, replaced) == replaced, "an image in use was removed"
+        assert f"kept the replaced image of {ref}" in done.stderr, done.stderr[-2000:]
+    finally:
+        podman.remove(container)
+        subprocess.run([podman.podman, "rmi", replaced], capture_output=True, timeout=120, check=False)
