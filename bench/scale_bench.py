@@ -13,8 +13,9 @@ touched). Recall@5 and recall@10 are those of the held-out questions against exa
 the same vectors (faiss.knn); `build recall@10` is the build's own measurement stored in the
 manifest (`measure_recall`, 256 of the corpus's vectors as questions).
 
-HNSW at 1M is skipped unless OOZO_BENCH_SCALE_HNSW_1M=1: its build alone took 231 s on two shared
-cores (the whole suite with it, 10 minutes), too long for every `make bench`.
+HNSW (both storages) at 1M is skipped unless OOZO_BENCH_SCALE_HNSW_1M=1: its build alone took
+231 s on two shared cores (the whole suite with it, 10 minutes), too long for every `make bench`.
+OOZO_BENCH_SCALE_TYPES=hnswfp16,... measures only those types (all of them by default).
 
 OOZO_BENCH_SCALE_REAL_INDEX=PATH (a flat index.faiss of a real corpus, e.g. the runtime
 benchmark's 10,808 chunks) adds rows for each type over those real vectors, 300 of them held out
@@ -36,7 +37,7 @@ import numpy as np
 
 DIMENSION = 384
 SIZES = (100_000, 1_000_000)
-TYPES = ("flat", "hnsw", "ivfpq")
+TYPES = ("flat", "hnsw", "hnswfp16", "ivfpq")
 CENTRES = 2_000
 QUESTIONS = 300
 
@@ -152,6 +153,8 @@ def run(out: Path) -> dict[str, Any]:
     centres = rng.standard_normal((CENTRES, DIMENSION)).astype(np.float32)
     rows = []
     hnsw_at_1m = os.environ.get("OOZO_BENCH_SCALE_HNSW_1M") == "1"
+    chosen = os.environ.get("OOZO_BENCH_SCALE_TYPES")
+    types = [t for t in TYPES if not chosen or t in chosen.split(",")]
     with tempfile.TemporaryDirectory(prefix="oozo-scale-") as scratch:
         folder = Path(scratch)
         questions = folder / "questions.npy"
@@ -159,8 +162,8 @@ def run(out: Path) -> dict[str, Any]:
         for size in SIZES:
             vectors = mixture(size, 2, centres)
             truth = exact_top10(vectors, questions, folder)
-            for kind in TYPES:
-                if kind == "hnsw" and size >= 1_000_000 and not hnsw_at_1m:
+            for kind in types:
+                if kind.startswith("hnsw") and size >= 1_000_000 and not hnsw_at_1m:
                     rows.append(
                         {"chunks": size, "type": kind, "skipped": "opt in with OOZO_BENCH_SCALE_HNSW_1M=1"}
                     )
@@ -169,11 +172,11 @@ def run(out: Path) -> dict[str, Any]:
             del vectors
         real = os.environ.get("OOZO_BENCH_SCALE_REAL_INDEX")
         if real:
-            rows += real_vector_rows(Path(real), folder)
+            rows += real_vector_rows(Path(real), folder, types)
     return {"dimension": DIMENSION, "centres": CENTRES, "questions": QUESTIONS, "rows": rows}
 
 
-def real_vector_rows(flat_index: Path, folder: Path) -> list[dict[str, Any]]:
+def real_vector_rows(flat_index: Path, folder: Path, types: list[str]) -> list[dict[str, Any]]:
     """Each type over the vectors of a real corpus's flat index, 300 of them held out as questions
     (seeded), labelled `real`: the same measurement as the synthetic rows."""
     import faiss
@@ -186,7 +189,7 @@ def real_vector_rows(flat_index: Path, folder: Path) -> list[dict[str, Any]]:
     np.save(questions, vectors[held])
     corpus = np.ascontiguousarray(vectors[~held])
     truth = exact_top10(corpus, questions, folder)
-    return [{**measure(corpus, questions, truth, kind, folder), "vectors": "real"} for kind in TYPES]
+    return [{**measure(corpus, questions, truth, kind, folder), "vectors": "real"} for kind in types]
 
 
 def markdown_rows(result: dict[str, Any]) -> list[str]:

@@ -33,17 +33,19 @@ CHUNK_MAX_TOKENS_MAX = 32_768
 BATCH_SIZE = 64
 BATCH_SIZE_MAX = 4096
 
-# The FAISS index of a version (docs/indexes.md). auto picks one of the other three by the number
-# of chunks at build time (oozo_runtime.indexing.index_plan), the manifest records what it built.
-IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
-BuiltIndexType = Literal["flat", "hnsw", "ivfpq"]
+# The FAISS index of a version (docs/indexes.md). auto picks one of the others by the number of
+# chunks at build time (oozo_runtime.indexing.index_plan), the manifest records what it built.
+# hnswfp16 is HNSW over half-precision vectors: half the vector bytes, recall@5 0.995 on real ones.
+IndexType = Literal["auto", "flat", "hnsw", "hnswfp16", "ivfpq"]
+BuiltIndexType = Literal["flat", "hnsw", "hnswfp16", "ivfpq"]
 INDEX_TYPE: IndexType = "auto"
 # auto: exact search below this many chunks. A flat scan of 50,000 vectors of 384 floats reads
 # 77 MB per question, a few milliseconds on one core; past it HNSW answers in well under one.
 AUTO_FLAT_MAX_CHUNKS = 50_000
-# auto: HNSW while its vectors (kept whole, float32) stay below this; IVF-PQ above, whose codes are
-# 16-32x smaller. 2 GiB is 1.4M chunks of 384 dimensions or 700k of 768.
-AUTO_HNSW_MAX_VECTOR_BYTES = 2 * 1024**3
+# auto: the largest index (vectors and HNSW graph) a replica holds. HNSW float32 while the whole
+# index fits, then HNSW float16, IVF-PQ (much smaller codes, far lower recall) only beyond: at
+# 384 dimensions and m 32 about 1.19M and 2.06M chunks (index_plan.hnsw_index_bytes).
+AUTO_MAX_INDEX_BYTES = 2 * 1024**3
 # Parameter bounds, for the spec (CRD) and the settings alike.
 HNSW_M = 32  # neighbours per node; also the graph of every HNSW version built before auto
 HNSW_M_MAX = 256

@@ -138,7 +138,7 @@ class IndexSettings(EmbeddingSettings):
         default_factory=lambda: list(d.DEFAULT_INCLUDE), description="globs (JSON list or comma-separated)"
     )
     index_type: d.IndexType = Field(
-        default=d.INDEX_TYPE, description="FAISS index kind: auto (by chunk count), flat, hnsw or ivfpq"
+        default=d.INDEX_TYPE, description="FAISS index kind: auto (by size), flat, hnsw, hnswfp16 or ivfpq"
     )
     # Unset: chosen by the build for the corpus's size (docs/indexes.md). Set ones are used as given.
     index_hnsw_m: int | None = Field(

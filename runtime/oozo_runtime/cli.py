@@ -218,7 +218,8 @@ def index(
         list[str] | None, Opt("--include", help="Glob of files to index, repeatable [env OOZO_INCLUDE]")
     ] = None,
     index_type: Annotated[
-        str | None, Opt(help="auto (by size), flat, hnsw or ivfpq: docs/indexes.md [env OOZO_INDEX_TYPE]")
+        str | None,
+        Opt(help="auto (by size), flat, hnsw, hnswfp16 or ivfpq: docs/indexes.md [env OOZO_INDEX_TYPE]"),
     ] = None,
     termination_message_path: Annotated[
         Path | None, Opt(help="Also write the JSON result here [env OOZO_TERMINATION_MESSAGE_PATH]")
@@ -314,7 +315,8 @@ def merge_command(
         int | None, Opt(help="The shards' --chunk-max-tokens [env OOZO_CHUNK_MAX_TOKENS]")
     ] = None,
     index_type: Annotated[
-        str | None, Opt(help="auto (by size), flat, hnsw or ivfpq: docs/indexes.md [env OOZO_INDEX_TYPE]")
+        str | None,
+        Opt(help="auto (by size), flat, hnsw, hnswfp16 or ivfpq: docs/indexes.md [env OOZO_INDEX_TYPE]"),
     ] = None,
     evaluation_questions: Annotated[
         Path | None,

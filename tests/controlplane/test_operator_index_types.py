@@ -43,6 +43,16 @@ def test_parameters_of_another_index_type_are_refused_by_the_api_server(
     assert refused.value.status == 422 and "hnsw parameters need type hnsw" in str(refused.value.body)
 
 
+def test_hnswfp16_with_hnsw_parameters_is_admitted_by_the_api_server(api: client.ApiClient, ns: str) -> None:
+    body = make_corpus(
+        "half", at("spec.index.type", "hnswfp16"), at("spec.index.hnsw", {"m": 16}), namespace=ns
+    )
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+    stored: Any = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "half")
+    assert stored["spec"]["index"]["type"] == "hnswfp16" and stored["spec"]["index"]["hnsw"] == {"m": 16}
+
+
 def test_status_shows_the_measured_index_and_the_server_requests_its_memory(
     api: client.ApiClient, operator: Operator, kubelet: KubeletPlayer, ns: str
 ) -> None:

@@ -9,13 +9,17 @@ from typing import Any
 import pytest
 
 from oozo_contract.settings import IndexSettings
-from oozo_runtime.indexing.index_plan import IndexPlanError, plan_index, train_sample_size
+from oozo_runtime.indexing.index_plan import IndexPlan, IndexPlanError, plan_index, train_sample_size
 
 
 def settings(**values: Any) -> IndexSettings:
     return IndexSettings(source="/docs", **values)
 
 
+# The auto rows count the whole HNSW index, vectors and graph (8m + 16 bytes a chunk, 272 at m 32),
+# against 2 GiB: before, only the float32 vectors were counted, so auto kept HNSW float32 up to
+# 1,398,101 chunks at 384 dimensions, whose index (2.35 GiB) outgrew the budget past 1,187,767;
+# and IVF-PQ came next, where now HNSW over float16 vectors does.
 @pytest.mark.parametrize(
     ("chunks", "dimension", "expected"),
     [
@@ -23,14 +27,21 @@ def settings(**values: Any) -> IndexSettings:
         (10_808, 384, "flat"),
         (49_999, 384, "flat"),
         (50_000, 384, "hnsw"),
-        (1_000_000, 384, "hnsw"),  # 1.43 GiB of vectors
-        (1_398_101, 384, "hnsw"),  # the last count under 2 GiB at 384 dimensions
-        (1_398_102, 384, "ivfpq"),
-        (1_000_000, 768, "ivfpq"),  # 2.86 GiB of vectors
+        (1_000_000, 384, "hnsw"),  # 1,808 bytes a chunk: 1.68 GiB (1,724.4 MiB measured)
+        (1_187_767, 384, "hnsw"),  # the last count whose float32 index fits 2 GiB at 384 dimensions
+        (1_187_768, 384, "hnswfp16"),
+        (1_398_102, 384, "hnswfp16"),  # was ivfpq: the first count past 2 GiB of float32 vectors
+        (2_064_888, 384, "hnswfp16"),  # the last whose float16 index (1,040 bytes a chunk) fits
+        (2_064_889, 384, "ivfpq"),
+        (642_190, 768, "hnsw"),  # 3,344 bytes a chunk at 768 dimensions
+        (642_191, 768, "hnswfp16"),
+        (1_000_000, 768, "hnswfp16"),  # was ivfpq (2.86 GiB of float32 vectors); 1.68 GiB in float16
         (10_000_000, 384, "ivfpq"),
     ],
 )
-def test_auto_picks_flat_then_hnsw_then_ivfpq_by_size(chunks: int, dimension: int, expected: str) -> None:
+def test_auto_picks_flat_then_hnsw_then_hnswfp16_then_ivfpq_by_whole_index_size(
+    chunks: int, dimension: int, expected: str
+) -> None:
     assert plan_index(settings(), chunks, dimension).type == expected
 
 
@@ -45,6 +56,20 @@ def test_auto_picks_flat_then_hnsw_then_ivfpq_by_size(chunks: int, dimension: in
 )
 def test_hnsw_search_depth_grows_with_the_corpus(chunks: int, expected: dict[str, int]) -> None:
     assert plan_index(settings(index_type="hnsw"), chunks, 384).params == expected
+
+
+def test_auto_counts_the_graph_of_the_m_the_user_set() -> None:
+    # m 64: 1,536 + 528 bytes a chunk, so 1,000,000 float32 chunks (1.92 GiB) still fit, 1,100,000 not
+    assert plan_index(settings(index_hnsw_m=64), 1_000_000, 384).type == "hnsw"
+    assert plan_index(settings(index_hnsw_m=64), 1_100_000, 384).type == "hnswfp16"
+    assert plan_index(settings(index_hnsw_m=16), 1_250_000, 384).type == "hnsw"  # 1,680 bytes a chunk
+
+
+def test_hnswfp16_takes_the_hnsw_parameters() -> None:
+    chosen = settings(index_type="hnswfp16", index_hnsw_m=16)
+    assert plan_index(chosen, 1_500_000, 384) == IndexPlan(
+        "hnswfp16", {"m": 16, "efConstruction": 80, "efSearch": 512}
+    )
 
 
 def test_set_hnsw_parameters_are_kept() -> None:

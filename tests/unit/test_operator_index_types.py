@@ -41,6 +41,7 @@ def test_index_parameters_reach_the_index_job_and_change_the_index_hash() -> Non
     [
         ({"type": "flat", "hnsw": {"m": 16}}, "hnsw parameters need type hnsw"),
         ({"type": "hnsw", "ivfpq": {"nlist": 16}}, "ivfpq parameters need type ivfpq"),
+        ({"type": "hnswfp16", "ivfpq": {"nlist": 16}}, "ivfpq parameters need type ivfpq"),
         ({"type": "ivfpq", "ivfpq": {"nbits": 16}}, "less than or equal to 12"),
     ],
 )
@@ -49,6 +50,16 @@ def test_index_parameters_of_another_type_or_out_of_bounds_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         Index.model_validate(index)
+
+
+def test_hnswfp16_takes_the_hnsw_parameters_to_the_index_job() -> None:
+    half = corpus(at("spec.index.type", "hnswfp16"), at("spec.index.hnsw", {"m": 16, "efSearch": 400}))
+    built = settings_of(job.index_env(half))
+    assert (built.index_type, built.index_hnsw_m, built.index_hnsw_ef_search) == ("hnswfp16", 16, 400)
+    assert (
+        half.index_hash
+        != corpus(at("spec.index.type", "hnsw"), at("spec.index.hnsw", {"m": 16, "efSearch": 400})).index_hash
+    )
 
 
 def server_of(build_result: dict[str, Any], *mods: Any) -> dict[str, Any]:

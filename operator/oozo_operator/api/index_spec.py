@@ -52,7 +52,8 @@ class IndexBuild(ApiModel):
 
 
 class Hnsw(ApiModel):
-    """A graph over the full vectors: fast, memory of the vectors plus the graph."""
+    """A graph over the vectors (float32 for hnsw, float16 for hnswfp16): fast, memory of the
+    vectors plus the graph."""
 
     m: int | None = Field(
         None,

@@ -285,8 +285,8 @@ class Index(ApiModel):
     model_config = ConfigDict(
         json_schema_extra=rules(
             cel(
-                "!has(self.hnsw) || !has(self.type) || self.type in ['auto', 'hnsw']",
-                "hnsw parameters need type hnsw (or auto)",
+                "!has(self.hnsw) || !has(self.type) || self.type in ['auto', 'hnsw', 'hnswfp16']",
+                "hnsw parameters need type hnsw or hnswfp16 (or auto)",
                 ".hnsw",
             ),
             cel(
@@ -299,11 +299,14 @@ class Index(ApiModel):
 
     type: d.IndexType = Field(
         d.INDEX_TYPE,
-        description="FAISS index kind: auto (flat below 50,000 chunks, then hnsw, ivfpq past 2 GiB of "
-        "vectors), flat (exact), hnsw or ivfpq (approximate; status.index.vectorIndex.recallAt10 "
-        "says how close).",
+        description="FAISS index kind: auto (flat below 50,000 chunks, then hnsw while the whole index "
+        "fits 2 GiB, then hnswfp16, ivfpq only beyond), flat (exact), hnsw, hnswfp16 (HNSW over "
+        "half-precision vectors) or ivfpq (approximate; status.index.vectorIndex.recallAt10 says how "
+        "close).",
     )
-    hnsw: Hnsw | None = Field(None, description="HNSW parameters (type hnsw, or auto when it picks hnsw).")
+    hnsw: Hnsw | None = Field(
+        None, description="HNSW parameters (type hnsw or hnswfp16, or auto when it picks either)."
+    )
     ivfpq: IvfPq | None = Field(
         None, description="IVF-PQ parameters (type ivfpq, or auto when it picks ivfpq)."
     )
@@ -348,8 +351,8 @@ class Index(ApiModel):
 
     @model_validator(mode="after")
     def _params_of_its_type(self) -> Index:
-        if self.hnsw is not None and self.type not in ("auto", "hnsw"):
-            raise ValueError("hnsw parameters need type hnsw (or auto)")
+        if self.hnsw is not None and self.type not in ("auto", "hnsw", "hnswfp16"):
+            raise ValueError("hnsw parameters need type hnsw or hnswfp16 (or auto)")
         if self.ivfpq is not None and self.type not in ("auto", "ivfpq"):
             raise ValueError("ivfpq parameters need type ivfpq (or auto)")
         return self

@@ -92,7 +92,9 @@ class AvailableVersion(ApiModel):
 class VectorIndexStatus(ApiModel):
     """What the version's FAISS index costs and gives, measured by its build (docs/indexes.md)."""
 
-    type: str = Field(max_length=16, description="The index built: flat, hnsw or ivfpq (auto resolved).")
+    type: str = Field(
+        max_length=16, description="The index built: flat, hnsw, hnswfp16 or ivfpq (auto resolved)."
+    )
     recall_at10: float | None = Field(
         None,
         ge=0,

@@ -2,8 +2,10 @@
 chunks, their dimension and the settings (docs/indexes.md). No FAISS here, so the choice is
 table-tested without building anything.
 
-- auto: flat (exact) below `AUTO_FLAT_MAX_CHUNKS`; HNSW while its float32 vectors stay below
-  `AUTO_HNSW_MAX_VECTOR_BYTES`; IVF-PQ above, whose codes are 16-32x smaller than the vectors.
+- auto: flat (exact) below `AUTO_FLAT_MAX_CHUNKS`; then the first of HNSW over float32 vectors,
+  HNSW over float16 vectors (hnswfp16) whose whole index (vectors and graph, `hnsw_index_bytes`)
+  fits `AUTO_MAX_INDEX_BYTES`; IVF-PQ only beyond, whose codes are 16-32x smaller than the vectors
+  and whose recall is far lower (docs/indexes.md).
 - A parameter the user set is used as given; one left unset is chosen for the corpus's size. A
   set value the corpus cannot support (more IVF lists than vectors, sub-quantizers that do not
   divide the dimension) is an InvalidSettings error that says what to change.
@@ -37,6 +39,13 @@ DIMS_PER_SUBQUANTIZER = 8
 # HNSW's candidate list per query grows with the corpus (64 up to 100k chunks, then more), so
 # recall holds as the graph gets deeper.
 EF_SEARCH_PER_100K = 32
+# FAISS's HNSW graph per chunk: 2m neighbour ids (int32) on the base level, about one level above
+# it (m ids with probability 1/m, m/(m-1) expected: ~4 bytes), its level (int32) and its offset
+# (int64): 8m + 16 bytes. Measured: 272 bytes a chunk at m 32 (1,000,000 chunks: 1,724.4 MiB of
+# HNSW file against 1,464.8 MiB of flat vectors, docs/benchmarks.md).
+GRAPH_BYTES_PER_NEIGHBOUR = 8
+GRAPH_BYTES_PER_CHUNK = 16
+VECTOR_BYTES = {"hnsw": 4, "hnswfp16": 2}
 
 
 class IndexPlanError(OozoError):
@@ -55,20 +64,30 @@ def plan_index(settings: IndexSettings, chunks: int, dimension: int) -> IndexPla
     """The index `settings` ask for, resolved for `chunks` vectors of `dimension` floats."""
     kind = settings.index_type
     if kind == "auto":
-        kind = auto_type(chunks, dimension)
+        kind = auto_type(chunks, dimension, settings.index_hnsw_m or d.HNSW_M)
     if kind == "flat":
         return IndexPlan("flat")
-    if kind == "hnsw":
-        return IndexPlan("hnsw", _hnsw_params(settings, chunks))
+    if kind in ("hnsw", "hnswfp16"):
+        return IndexPlan(kind, _hnsw_params(settings, chunks))
     return IndexPlan("ivfpq", _ivfpq_params(settings, chunks, dimension))
 
 
-def auto_type(chunks: int, dimension: int) -> d.BuiltIndexType:
+def auto_type(chunks: int, dimension: int, m: int = d.HNSW_M) -> d.BuiltIndexType:
+    """flat below the threshold, then the most precise HNSW whose whole index fits the budget."""
     if chunks < d.AUTO_FLAT_MAX_CHUNKS:
         return "flat"
-    if chunks * dimension * 4 <= d.AUTO_HNSW_MAX_VECTOR_BYTES:
+    if hnsw_index_bytes(chunks, dimension, m, "hnsw") <= d.AUTO_MAX_INDEX_BYTES:
         return "hnsw"
+    if hnsw_index_bytes(chunks, dimension, m, "hnswfp16") <= d.AUTO_MAX_INDEX_BYTES:
+        return "hnswfp16"
     return "ivfpq"
+
+
+def hnsw_index_bytes(chunks: int, dimension: int, m: int, kind: str) -> int:
+    """The size of an HNSW index (its file, and what a replica maps): `VECTOR_BYTES[kind]` per
+    dimension plus the graph's 8m + 16 bytes, per chunk."""
+    per_chunk = VECTOR_BYTES[kind] * dimension + GRAPH_BYTES_PER_NEIGHBOUR * m + GRAPH_BYTES_PER_CHUNK
+    return chunks * per_chunk
 
 
 def _hnsw_params(settings: IndexSettings, chunks: int) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """The FAISS index of a version, built from its vectors, and what its approximation costs.
 
 `build_vector_index(vectors, plan)` is the one place an index is constructed (a build, and a
-merge of shards, call it): flat (exact inner product), HNSW (a graph over the full vectors) or
+merge of shards, call it): flat (exact inner product), HNSW (a graph over the full vectors),
+HNSW over half-precision vectors (hnswfp16: FAISS IndexHNSWSQ with QT_fp16, no training) or
 IVF-PQ (product-quantized codes in inverted lists, trained on a seeded sample of the vectors).
 An approximate index is then asked for the top 10 of a seeded sample of the corpus's own vectors
 and compared with exact search: recall@10, stored in the manifest and shown in status, so a user
@@ -51,8 +52,11 @@ def build_vector_index(vectors: Any, plan: IndexPlan) -> tuple[Any, VectorIndexF
     count, dimension = vectors.shape
     params = plan.params
     index: Any
-    if plan.type == "hnsw":
-        index = faiss.IndexHNSWFlat(dimension, params["m"], faiss.METRIC_INNER_PRODUCT)
+    if plan.type in ("hnsw", "hnswfp16"):
+        if plan.type == "hnsw":
+            index = faiss.IndexHNSWFlat(dimension, params["m"], faiss.METRIC_INNER_PRODUCT)
+        else:  # IndexHNSWSQ with QT_fp16 (the factory: faiss's type stubs misdeclare its constructor)
+            index = faiss.index_factory(dimension, f"HNSW{params['m']},SQfp16", faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = params["efConstruction"]
         index.hnsw.efSearch = params["efSearch"]
         index.add(vectors)
