@@ -42,6 +42,19 @@ build() {
   echo "built $name:$tag in $((SECONDS - started)) s" >&2
 }
 
+# The indexer's build stage holds torch with its CUDA libraries (about 6.7 GB), and buildah copies
+# it once more while it commits the final image's `COPY --from` layer: a rebuild here needed about
+# 21 GB free at its peak. Say so before a build that would die of "no space left on device".
+INDEXER_BUILD_GB=21
+warn_if_short_of_disk() {
+  local free_gb
+  free_gb="$(df -P -BG /var/lib/containers 2>/dev/null | awk 'NR==2 {print int($4)}')"
+  if [ -n "$free_gb" ] && [ "$free_gb" -lt "$INDEXER_BUILD_GB" ]; then
+    echo "warning: building oozo-indexer needs about $INDEXER_BUILD_GB GB free under /var/lib/containers" \
+      "and /var/tmp; $free_gb GB are free (podman image prune removes unused build layers)" >&2
+  fi
+}
+
 for image in $wanted; do
   case "$image" in
     operator)
@@ -55,6 +68,7 @@ for image in $wanted; do
       drop_replaced "oozo-server:$tag" "$before"
       ;;
     indexer)
+      warn_if_short_of_disk
       before="$(image_id "oozo-indexer:$tag")"
       build oozo-indexer Dockerfile.runtime --build-arg OOZO_EXTRA=runtime
       podman tag "oozo-indexer:$tag" "oozo-runtime:$tag"
