@@ -68,11 +68,17 @@ for image in $wanted; do
       drop_replaced "oozo-server:$tag" "$before"
       ;;
     indexer)
-      warn_if_short_of_disk
+      # The previous indexer goes first, not after: its 6.7 GB `COPY --from` layer is of no use to
+      # a rebuild of changed code, and keeping it while buildah commits the new one is what ran
+      # the disk out here. Only our two tags of it; podman refuses it while a container uses it.
       before="$(image_id "oozo-indexer:$tag")"
+      if [ -n "$before" ]; then
+        podman rmi "oozo-indexer:$tag" "oozo-runtime:$tag" >/dev/null 2>&1 \
+          || echo "kept the previous oozo-indexer:$tag (${before:0:12}): still in use" >&2
+      fi
+      warn_if_short_of_disk
       build oozo-indexer Dockerfile.runtime --build-arg OOZO_EXTRA=runtime
       podman tag "oozo-indexer:$tag" "oozo-runtime:$tag"
-      drop_replaced "oozo-indexer:$tag" "$before"
       ;;
     *) echo "unknown image '$image' in OOZO_IMAGES (operator, server, indexer)" >&2; exit 2 ;;
   esac
