@@ -210,16 +210,28 @@ def sharded(
             "backoffLimit": retries * shards,
         }
     )
-    (container,) = [c for c in out["template"]["spec"]["containers"] if c["name"] == CONTAINER]
     extra = env_for(IndexSettings, shards=shards, **({"merge": True} if merge else {}))
-    threads = str(shard_threads(container["resources"]))
+    threads = str(shard_threads(index_container(out)["resources"]))
     extra |= {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    add_env(out, extra, staging_env or [])
+    return out
+
+
+def index_container(spec: dict[str, Any]) -> dict[str, Any]:
+    """The `index` container of a Job spec rendered by `job_spec`."""
+    (container,) = [c for c in spec["template"]["spec"]["containers"] if c["name"] == CONTAINER]
+    return container
+
+
+def add_env(spec: dict[str, Any], values: dict[str, str], entries: list[dict[str, Any]]) -> None:
+    """Appends `values` (name: value) and then `entries` (env entries as rendered, e.g. a
+    secretKeyRef) to the index container's env, in that order."""
+    container = index_container(spec)
     container["env"] = [
         *container["env"],
-        *({"name": k, "value": v} for k, v in extra.items()),
-        *(staging_env or []),
+        *({"name": k, "value": v} for k, v in values.items()),
+        *entries,
     ]
-    return out
 
 
 def shard_threads(resources: dict[str, Any]) -> int:

@@ -33,13 +33,8 @@ def render(corpus: Corpus, serving_version: str | None = None) -> dict[str, Any]
     publish's retention keeps (job.index_env)."""
     extra = {L.INDEX_HASH: corpus.index_hash}
     spec = job.job_spec(corpus, {**L.labels(corpus, L.MERGE), **extra}, serving_version)
-    (container,) = [c for c in spec["template"]["spec"]["containers"] if c["name"] == job.CONTAINER]
     merging = env_for(IndexSettings, shards=job.parallelism(corpus), merge=True)
-    container["env"] = [
-        *container["env"],
-        *({"name": k, "value": v} for k, v in merging.items()),
-        *staging.env(corpus),
-    ]
+    job.add_env(spec, merging, staging.env(corpus))
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
