@@ -66,6 +66,17 @@ def apply(kubeconfig: Path, *objects: dict) -> None:
     )
 
 
+def s3_credentials(s3: S3Server, name: str, namespace: str | None = None) -> dict:
+    """A Secret with the MinIO harness's keys under the names Oozo's S3 settings read."""
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
+    }
+
+
 def ragcorpus(name: str, namespace: str, source_configmap: str, **spec: Any) -> dict:
     return {
         "apiVersion": "rag.oozo.dev/v1alpha1",

@@ -24,7 +24,7 @@ from devcluster.s3server import S3Server
 from devcluster.stack import Stack, kubectl
 from tests.doc_commands import documented
 from tests.e2e import documents
-from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
+from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus, s3_credentials
 
 PLUGIN = str(Path(VENV_BIN) / "kubectl-oozo")
 CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
@@ -63,12 +63,7 @@ def guarded(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
     s3.make_bucket(BUCKET)
     namespace = f"e2e-plugin-{uuid.uuid4().hex[:6]}"
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
-    creds = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "s3-credentials", "namespace": namespace},
-        "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
-    }
+    creds = s3_credentials(s3, "s3-credentials", namespace)
     backup = {
         "schedule": "0 0 1 1 *",  # run by hand below, never by the clock
         "s3": {

@@ -16,7 +16,7 @@ from devcluster.s3server import S3Server
 from devcluster.stack import Stack, kubectl
 from oozo_operator.shards import count_indexes
 from tests.e2e import documents
-from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus
+from tests.e2e.conftest import DeployedCorpus, apply, ragcorpus, s3_credentials
 from tests.e2e.test_quickstart_loop import CODE_WORD_QUESTION
 
 BUCKET, PREFIX = "oozo-staging", "builds/"
@@ -40,12 +40,7 @@ def test_volume_free_shards_staged_in_s3_are_merged_by_a_merge_job_and_leave_onl
     kubectl(stack.kubeconfig, "create", "namespace", namespace)
     s3.make_bucket(BUCKET)
     s3.client().put_object(Bucket=BUCKET, Key=FOREIGN, Body=b"ours, not Oozo's")
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "staging-credentials", "namespace": namespace},
-        "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
-    }
+    secret = s3_credentials(s3, "staging-credentials", namespace)
     staging = {
         "s3": {
             "bucket": BUCKET,

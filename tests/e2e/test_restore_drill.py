@@ -22,7 +22,7 @@ from devcluster.s3server import S3Server
 from devcluster.stack import Stack, kubectl
 from tests.doc_commands import documented
 from tests.e2e import documents
-from tests.e2e.conftest import DeployedCorpus, apply
+from tests.e2e.conftest import DeployedCorpus, apply, s3_credentials
 from tests.e2e.test_kubectl_plugin import page_args, plugin
 from tests.operator_support import REPO
 
@@ -49,12 +49,7 @@ def drilled(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
     assert spec["backup"]["s3"]["endpoint"] == "", "the example leaves the endpoint to its reader"
     spec["backup"]["s3"].update(endpoint=s3.endpoint, region=s3.region)
     spec["scheduling"] = LOCAL_SCHEDULING
-    creds = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": spec["backup"]["s3"]["credentialsSecret"], "namespace": namespace},
-        "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
-    }
+    creds = s3_credentials(s3, spec["backup"]["s3"]["credentialsSecret"], namespace)
     docs = documents.configmap(spec["source"]["configMap"]["name"], namespace, documents.handbook_docs())
     apply(stack.kubeconfig, creds, docs, corpus)
     deployed = DeployedCorpus(corpus["metadata"]["name"], namespace, stack)

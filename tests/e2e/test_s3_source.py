@@ -17,7 +17,7 @@ import pytest
 from devcluster.s3server import S3Server
 from devcluster.stack import Stack
 from tests.e2e import documents
-from tests.e2e.conftest import REFRESH_BY_HAND, DeployedCorpus, deployed_source
+from tests.e2e.conftest import REFRESH_BY_HAND, DeployedCorpus, deployed_source, s3_credentials
 
 BUCKET, PREFIX = "team-docs", "handbook/"
 CODE_WORD_QUESTION = "What is the code word for the Aurora launch?"
@@ -34,12 +34,7 @@ def upload(server: S3Server, files: dict[str, bytes]) -> None:
 def s3_handbook(stack: Stack, s3: S3Server) -> Iterator[DeployedCorpus]:
     s3.make_bucket(BUCKET)
     upload(s3, documents.handbook_docs())
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "s3-credentials"},
-        "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
-    }
+    secret = s3_credentials(s3, "s3-credentials")
     source = {
         "s3": {
             "bucket": BUCKET,
