@@ -1,6 +1,7 @@
 """A rebuild by `make images` (hack/images/build.sh) removes the image it replaced, so code changes
 do not pile up untagged images (6.3 GB each for the indexer); it removes nothing else: not an
-image a container still uses, not the image that other tags name."""
+image a container still uses, not the image that other tags name. And a change that is not a
+dependency (here the README) reuses the dependency layer instead of installing it again."""
 
 from __future__ import annotations
 
@@ -44,9 +45,9 @@ def stand_in(podman: Podman, ref: str, folder: Path) -> str:
     return image_id(podman, ref)
 
 
-def rebuild(tag: str) -> subprocess.CompletedProcess[str]:
+def rebuild(tag: str, repo: Path = REPO) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        ["bash", str(REPO / "hack/images/build.sh")],
+        ["bash", str(repo / "hack/images/build.sh")],
         env={**os.environ, "OOZO_IMAGES": "operator", "OOZO_IMAGE_TAG": tag},
         capture_output=True,
         text=True,
@@ -104,3 +105,35 @@ def test_a_rebuild_keeps_a_replaced_image_that_a_container_uses(
     finally:
         podman.remove(container)
         subprocess.run([podman.podman, "rmi", replaced], capture_output=True, timeout=120, check=False)
+
+
+def copy_of_the_repository(into: Path) -> Path:
+    """The tracked files as they are in the working tree: what `make images` would build."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True, timeout=60
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    return into
+
+
+def dependency_step(build_log: str) -> str:
+    """The build's output from the `uv sync` step up to the next step."""
+    steps = build_log.split("STEP ")
+    synced = [step for step in steps if "uv sync --frozen" in step]
+    assert synced, f"no `uv sync` step in the build:\n{build_log[-3000:]}"
+    return synced[0]
+
+
+def test_a_readme_change_reuses_the_dependency_layer(podman: Podman, tag: str, tmp_path: Path) -> None:
+    repo = copy_of_the_repository(tmp_path / "repo")
+    rebuild(tag, repo)
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text() + f"\n<!-- {uuid.uuid4().hex} -->\n")
+    done = rebuild(tag, repo)
+    assert "Using cache" in dependency_step(done.stderr), dependency_step(done.stderr)[-2000:]
+    assert image_id(podman, f"oozo-operator:{tag}"), "the image was not built"
