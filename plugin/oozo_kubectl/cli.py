@@ -249,7 +249,7 @@ def rollback(
 @app.command("logs")
 def logs_cmd(
     ctx: typer.Context, name: Name,
-    build: Annotated[bool, typer.Option("--build", help="The latest index Job's pod.")] = False,
+    build: Annotated[bool, typer.Option("--build", help="The latest build's pods (shards, merge).")] = False,
     serve: Annotated[bool, typer.Option("--serve", help="The server pods (the default).")] = False,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Stream new lines as they come.")] = False,
     tail: Annotated[int | None, typer.Option(help="Lines from the end of each log (default: all).")] = None,

@@ -16,6 +16,9 @@ COMPONENT = "app.kubernetes.io/component"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "oozo"
 SERVER, INDEX, BACKUP, RESTORE, REFRESH = "server", "index", "backup", "restore", "refresh"
+# A parallel build staged in S3 ends in a second Job of component MERGE, with the index Job's hash.
+MERGE = "merge"
+INDEX_HASH = "rag.oozo.dev/index-hash"
 
 # Setting it to a new value builds a new index version (render/corpus.py, index_hash).
 REINDEX_ANNOTATION = "rag.oozo.dev/reindex-requested-at"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from oozo_kubectl import actions, report, screen, summary
+from oozo_kubectl import actions, logs, report, screen, summary
 from oozo_kubectl import names as N
 from oozo_kubectl.kube import PluginError
 from oozo_kubectl.query import api_key_ref
@@ -157,7 +157,8 @@ def test_the_plugin_names_are_the_operators() -> None:
         L.MANAGED_BY,
         L.MANAGER,
     )
-    assert (N.SERVER, N.INDEX, N.BACKUP) == (L.SERVER, L.INDEX, L.BACKUP)
+    assert (N.SERVER, N.INDEX, N.BACKUP, N.MERGE) == (L.SERVER, L.INDEX, L.BACKUP, L.MERGE)
+    assert N.INDEX_HASH == L.INDEX_HASH
     assert N.REINDEX_ANNOTATION == REINDEX_ANNOTATION
     assert N.GENERATED_KEY == S.GENERATED_KEY
     assert N.generated_secret_name("x") == "x-api-key"
@@ -277,3 +278,75 @@ def test_the_drill_cronjob_name_is_the_operators() -> None:
     body["metadata"]["uid"] = "u"
     assert N.verify_cronjob_name("docs") == verify.name(Corpus.from_body(body, OperatorSettings()))
     assert actions.manual_job_name("docs", cronjob="docs-verify").startswith("docs-verify-manual-")
+
+
+def job(name: str, created: str, build_hash: str = "h1") -> dict[str, Any]:
+    return {"metadata": {"name": name, "creationTimestamp": created, "labels": {N.INDEX_HASH: build_hash}}}
+
+
+def pod(name: str, job_name: str, created: str, shard: int | None = None) -> dict[str, Any]:
+    annotations = {} if shard is None else {logs.COMPLETION_INDEX: str(shard)}
+    labels = {logs.JOB_NAME_LABEL: job_name}
+    return {
+        "metadata": {"name": name, "creationTimestamp": created, "labels": labels, "annotations": annotations}
+    }
+
+
+OLD_INDEX, NEW_INDEX = job("docs-index-a", "t1", "a"), job("docs-index-b", "t2", "b")
+MERGE_B, MERGE_A = job("docs-merge-b", "t3", "b"), job("docs-merge-a", "t1", "a")
+BUILD_JOB_CASES = [
+    ("no index Job, no build", [], [MERGE_B], []),
+    ("the newest index Job alone", [OLD_INDEX, NEW_INDEX], [], ["docs-index-b"]),
+    (
+        "its merge Job follows it",
+        [NEW_INDEX, OLD_INDEX],
+        [MERGE_A, MERGE_B],
+        ["docs-index-b", "docs-merge-b"],
+    ),
+    ("another build's merge Job is not this build's", [NEW_INDEX], [MERGE_A], ["docs-index-b"]),
+]
+
+
+@pytest.mark.parametrize(("index_jobs", "merge_jobs", "expected"),
+                         [c[1:] for c in BUILD_JOB_CASES], ids=[c[0] for c in BUILD_JOB_CASES])  # fmt: skip
+def test_a_build_is_its_newest_index_job_and_its_merge_job(
+    index_jobs: list[dict[str, Any]], merge_jobs: list[dict[str, Any]], expected: list[str]
+) -> None:
+    assert [j["metadata"]["name"] for j in logs.build_jobs(index_jobs, merge_jobs)] == expected
+
+
+BUILD_POD_CASES = [
+    ("one pod of a plain Job", [pod("i-x", "docs-index-b", "t2")], ["i-x"]),
+    (
+        "a retried plain Job shows its newest pod",
+        [pod("i-old", "docs-index-b", "t2"), pod("i-new", "docs-index-b", "t3")],
+        ["i-new"],
+    ),
+    (
+        "every shard, in order, each its newest pod, then the merge",
+        [
+            pod("m", "docs-merge-b", "t9"),
+            pod("s1", "docs-index-b", "t2", 1),
+            pod("s0-old", "docs-index-b", "t2", 0),
+            pod("s0-new", "docs-index-b", "t5", 0),
+        ],
+        ["s0-new", "s1", "m"],
+    ),
+    (
+        "pods of other Jobs are not shown",
+        [pod("x", "docs-index-a", "t9"), pod("i", "docs-index-b", "t2")],
+        ["i"],
+    ),
+    ("no pod yet", [], []),
+]
+
+
+@pytest.mark.parametrize(
+    ("pods", "expected"), [c[1:] for c in BUILD_POD_CASES], ids=[c[0] for c in BUILD_POD_CASES]
+)
+def test_the_build_log_shows_each_shards_newest_pod_then_the_merge(
+    pods: list[dict[str, Any]], expected: list[str]
+) -> None:
+    sources = logs.build_pods([NEW_INDEX, MERGE_B], pods)
+    assert [s.pod for s in sources] == expected
+    assert {s.container for s in sources} <= {N.INDEX_CONTAINER}
