@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from oozo_contract.settings import IndexSettings, ServeSettings
-from oozo_operator.api.spec import Embedding
+from oozo_operator.api.embedding_spec import Embedding
 from oozo_operator.render import configmap, deployment, job
 from oozo_operator.render.corpus import index_hash
 from tests.unit.render_helpers import corpus_of, env_of

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from oozo_operator.api.spec import Embedding, RagCorpusSpec
+from oozo_operator.api.embedding_spec import Embedding
+from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import cronjob, deployment, job
 from oozo_operator.render.corpus import Corpus, index_hash

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from oozo_contract.settings import IndexSettings, ServeSettings
-from oozo_operator.api.spec import Embedding
+from oozo_operator.api.embedding_spec import Embedding
 from oozo_operator.config import OperatorSettings
 from oozo_operator.policy import references
 from oozo_operator.render import configmap, deployment

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oozo_operator.api.crd import GROUP, KIND, VERSION
-from oozo_operator.api.spec import PLACEMENT_FIELDS, RagCorpusSpec
+from oozo_operator.api.embedding_spec import PLACEMENT_FIELDS
+from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.config import OperatorSettings
 
 INDEX_DIR = "/var/lib/oozo/index"

@@ -11,7 +11,7 @@ from typing import Any
 
 from oozo_contract.defaults import MODEL_CACHE_FOLDER, is_hub_model_id
 from oozo_contract.settings import EmbeddingSettings, env_name
-from oozo_operator.api.spec import Embedding
+from oozo_operator.api.embedding_spec import Embedding
 from oozo_operator.render.backup import OPTIONAL_SECRET_KEYS, SECRET_KEYS
 from oozo_operator.render.corpus import INDEX_DIR
 
