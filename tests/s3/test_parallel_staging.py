@@ -21,7 +21,8 @@ from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.indexing.merge import merge
 from oozo_runtime.indexing.shards import ShardMissing, build_shard
-from oozo_runtime.indexing.staging import S3Staging, open_staging
+from oozo_runtime.indexing.staging import open_staging
+from oozo_runtime.indexing.staging_s3 import S3Staging
 from tests.doc_commands import documented, reader_checkout, shell
 from tests.runtime.corpus import SampleCorpus, make_corpus, with_corrupt
 from tests.runtime.test_parallel_build import published

@@ -8,7 +8,8 @@ import os
 import time
 from pathlib import Path
 
-from oozo_runtime.indexing.staging import MERGE_CLAIM, SHARD_FILES, FolderStaging, remove_expired
+from oozo_runtime.indexing.staging import FolderStaging, remove_expired
+from oozo_runtime.indexing.staging_layout import MERGE_CLAIM, SHARD_FILES
 
 PUBLISHED, ABANDONED, RECENT = "a" * 64, "b" * 64, "c" * 64
 

@@ -37,10 +37,10 @@ def test_the_staging_keys_replace_the_aws_environment_only_together() -> None:
     """OOZO_STAGING_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY are the staging's own credentials
     (an s3:// model's may hold AWS_* in the same container); one without the other is refused."""
     from oozo_runtime.errors import OozoError
-    from oozo_runtime.indexing.staging import _credentials
+    from oozo_runtime.indexing.staging_s3 import s3_credentials
 
     both = IndexSettings(staging_s3_access_key_id="id", staging_s3_secret_access_key="secret")
-    assert _credentials(both) == {"aws_access_key_id": "id", "aws_secret_access_key": "secret"}
-    assert _credentials(IndexSettings()) is None
+    assert s3_credentials(both) == {"aws_access_key_id": "id", "aws_secret_access_key": "secret"}
+    assert s3_credentials(IndexSettings()) is None
     with pytest.raises(OozoError, match="go together"):
-        _credentials(IndexSettings(staging_s3_access_key_id="id"))
+        s3_credentials(IndexSettings(staging_s3_access_key_id="id"))

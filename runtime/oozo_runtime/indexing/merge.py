@@ -34,7 +34,8 @@ from oozo_runtime.indexing.shards import (
     embedding_cache,
     load_shard,
 )
-from oozo_runtime.indexing.staging import INPUTS_FILE, ShardMissing, Staging, open_staging, remove_expired
+from oozo_runtime.indexing.staging import Staging, open_staging, remove_expired
+from oozo_runtime.indexing.staging_layout import INPUTS_FILE, ShardMissing
 
 log = logging.getLogger("oozo_runtime.indexing.merge")
 

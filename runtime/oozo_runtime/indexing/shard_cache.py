@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from oozo_runtime.errors import OozoError
-from oozo_runtime.indexing.staging import S3Staging, Staging
+from oozo_runtime.indexing.staging import Staging
+from oozo_runtime.indexing.staging_s3 import S3Staging
 
 log = logging.getLogger("oozo_runtime.indexing.shard_cache")
 

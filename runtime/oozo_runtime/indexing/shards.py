@@ -37,15 +37,14 @@ from oozo_contract.settings import IndexSettings
 from oozo_runtime.indexing import shard_cache
 from oozo_runtime.indexing.chunking import Chunk
 from oozo_runtime.indexing.documents import DocumentSet, current_version, discover, previous_chunks
-from oozo_runtime.indexing.staging import (
+from oozo_runtime.indexing.staging import Staging, open_staging
+from oozo_runtime.indexing.staging_layout import (
     CHUNKS_FILE,
     DOCUMENTS_FILE,
     INPUTS_FILE,
     RESULT_FILE,
     VECTORS_FILE,
     ShardMissing,
-    Staging,
-    open_staging,
 )
 
 __all__ = ["ShardMissing", "build_key", "build_shard", "claim_merge", "load_shard", "shard_of"]
