@@ -14,7 +14,7 @@ import pytest
 from oozo_operator import merging
 from oozo_operator.observe import Build, build_of
 from oozo_operator.plan import Create, plan
-from oozo_operator.render import job, merge_job
+from oozo_operator.render import deployment, job, merge_job
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, Corpus
 from tests.operator_builders import Modifier, at, with_source
@@ -67,7 +67,7 @@ def test_s3_staged_shard_pods_mount_no_corpus_volume_and_do_not_merge(source: tu
     """The folder the volume was mounted at (source, model and embedding caches; a fetched
     source's files) is the pod's own emptyDir; no shard publishes; nothing ties the shards to
     the volume's node (a ReadWriteOnce volume is the default), nor draws the corpus's other pods
-    to theirs."""
+    to theirs, and they keep the managed-by label the operator watches."""
     c = corpus(STAGED, *source)
     rendered = job.render(c)
     assert c.pvc_name not in claims(rendered), pod_spec(rendered)["volumes"]
@@ -81,9 +81,32 @@ def test_s3_staged_shard_pods_mount_no_corpus_volume_and_do_not_merge(source: tu
     assert env["OOZO_STAGING_DIR"] == "s3://oozo-stage/builds/ns/docs"
     assert env["OOZO_STAGING_EMBEDDING_CACHE"] == "true"  # no volume: the cache is in the bucket
     assert "affinity" not in pod_spec(rendered)
-    assert L.MANAGED_BY not in rendered["spec"]["template"]["metadata"]["labels"]
+    shard_labels = rendered["spec"]["template"]["metadata"]["labels"]
+    assert shard_labels[L.MANAGED_BY] == L.MANAGER  # watched: a shard that cannot start is reported
     assert rendered["metadata"]["labels"][L.STAGING] == "s3"
-    assert rendered["metadata"]["labels"][L.MANAGED_BY] == L.MANAGER  # the Job is still watched
+    # The server's co-location term selects the corpus's pods but not a shard's.
+    (term,) = deployment.render(c, "v1")["spec"]["template"]["spec"]["affinity"]["podAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert not selects(term["labelSelector"], shard_labels), (term, shard_labels)
+    assert selects(term["labelSelector"], {k: v for k, v in shard_labels.items() if k != L.STAGING})
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector's meaning (matchLabels, and the In/NotIn/Exists/DoesNotExist expressions)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        key, op, values = e["key"], e["operator"], e.get("values", [])
+        held = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not held:
+            return False
+    return True
 
 
 def test_a_parallel_build_staged_on_the_volume_still_mounts_it_and_merges_in_a_shard() -> None:

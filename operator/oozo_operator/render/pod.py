@@ -37,7 +37,9 @@ def affinity(corpus: Corpus) -> dict[str, Any] | None:
     that puts every pod of this corpus (index Jobs, server replicas, refresh) on the node of
     the others. A RWO volume attaches to one node; co-location is what keeps a second replica,
     an HPA scale-up or the next index Job from a multi-attach error. The first pod matches its
-    own term, so it schedules anywhere. Scale-out beyond one node needs ReadWriteMany."""
+    own term, so it schedules anywhere. Scale-out beyond one node needs ReadWriteMany. The shard
+    pods of an S3-staged build mount no volume and may run anywhere (render/staging.py): their
+    staging label keeps them out of the term, so no pod is drawn to a node that lacks it."""
     user = copy.deepcopy(corpus.spec.scheduling.affinity) if corpus.spec.scheduling else None
     if not single_node_volume(corpus):
         return user or None
@@ -46,7 +48,10 @@ def affinity(corpus: Corpus) -> dict[str, Any] | None:
     terms = pod_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", [])
     terms.append(
         {
-            "labelSelector": {"matchLabels": {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER}},
+            "labelSelector": {
+                "matchLabels": {L.INSTANCE: corpus.name, L.MANAGED_BY: L.MANAGER},
+                "matchExpressions": [{"key": L.STAGING, "operator": "DoesNotExist"}],
+            },
             "topologyKey": HOSTNAME,
         }
     )

@@ -64,15 +64,13 @@ def volume_free(spec: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
     """The Indexed Job's spec with shard pods that mount no corpus volume: the folder the
     volume was mounted at (source cache, model cache, embedding cache) becomes an emptyDir of
     the pod, and they write only to the S3 staging. They lose the co-location a ReadWriteOnce
-    volume imposes (pod.affinity) and, so that no other pod of the corpus is drawn to their
-    node by it, the managed-by label that affinity selects on: a server replica placed beside a
-    shard on another node could not attach the volume. Their Job still carries every label;
-    the operator finds these pods by the Job's name."""
+    volume imposes (pod.affinity), and their staging label keeps them out of that affinity's
+    term, so no other pod of the corpus is drawn to their node: a server replica placed beside a
+    shard on another node could not attach the volume. They keep every other label, managed-by
+    included: the operator watches them and reports one that cannot start like any other pod."""
     out = copy.deepcopy(spec)
     template = out["template"]
-    template["metadata"]["labels"] = {
-        k: v for k, v in template["metadata"]["labels"].items() if k != L.MANAGED_BY
-    }
+    template["metadata"]["labels"] = {**template["metadata"]["labels"], L.STAGING: "s3"}
     pod_spec = template["spec"]
     pod_spec["volumes"] = [
         {"name": v["name"], "emptyDir": {}} if "persistentVolumeClaim" in v and v["name"] == "index" else v
