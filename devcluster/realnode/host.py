@@ -33,9 +33,12 @@ def node_ip() -> str:
     return str(routes[0]["prefsrc"])
 
 
-def check_subnet_free(subnet: ipaddress.IPv4Network, bridge: str) -> None:
-    """Refuse a pod subnet the host already routes through another interface."""
-    for route in json.loads(_ip("-j", "-4", "route", "show")):
+def check_subnet_free(
+    subnet: ipaddress.IPv4Network, bridge: str, routes: list[dict[str, str]] | None = None
+) -> None:
+    """Refuse a pod subnet the host already routes through another interface. `routes`: as
+    `ip -j -4 route show` prints them (read from the host when not given)."""
+    for route in json.loads(_ip("-j", "-4", "route", "show")) if routes is None else routes:
         dst = route.get("dst", "")
         if dst in ("default", "") or route.get("dev") == bridge:
             continue
