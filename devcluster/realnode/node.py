@@ -73,6 +73,10 @@ class RealNode:
         return self._layout
 
     @property
+    def started(self) -> bool:
+        return self._layout is not None
+
+    @property
     def ctr(self) -> Ctr:
         return Ctr(self.layout.socket)
 
@@ -111,7 +115,11 @@ class RealNode:
         """Import podman's `image` (e.g. "oozo-server:dev"); False when it was already there."""
         scratch = self.workdir / "image-export"
         scratch.mkdir(exist_ok=True)
-        return import_from_podman(self.ctr, podman, image, scratch)
+        began = time.monotonic()
+        imported = import_from_podman(self.ctr, podman, image, scratch)
+        if imported:
+            self.timings[f"import {image}"] = round(time.monotonic() - began, 2)
+        return imported
 
     def stop(self) -> None:
         """Deletes the node's pods and its Node, stops the kubelet, removes every container,

@@ -7,6 +7,7 @@ with the kubelet's own reasons."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import time
 import uuid
@@ -25,6 +26,7 @@ from devcluster.realnode.images import SOURCE_LABEL, kubelet_reference, podman_i
 from devcluster.realnode.node import RealNode
 from tests.containers.conftest import SERVER_IMAGE, BuiltIndex
 from tests.containers.rendered import API_KEY, rendered_server
+from tests.doc_commands import REPO, documented, shell
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -81,7 +83,7 @@ def test_the_real_kubelet_registers_as_a_node_of_the_test_control_plane_and_beco
     assert node.metadata.labels[configs.LABEL] == "true"
     # Tainted, so that no other test's pod lands on it unless it asks to.
     assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [(configs.LABEL, "true", "NoSchedule")]
-    print(f"real node Ready after (s): {real_node.timings}")
+    print(f"real node (s from start): {real_node.timings}")
 
 
 def test_an_image_already_in_the_node_is_not_imported_again(real_node: RealNode, podman_path: str) -> None:
@@ -264,3 +266,17 @@ def test_a_stopped_real_node_leaves_no_process_mount_cgroup_bridge_or_node_behin
     assert not any((h / cgroup_root.strip("/")).exists() for h in host.cgroup_hierarchies())
     assert not Path(f"/sys/class/net/{configs.BRIDGE}").exists()
     assert configs.NODE_NAME not in [n.metadata.name for n in core.list_node().items]
+
+
+def test_the_documented_command_starts_a_real_node_and_stops_it_leaving_nothing(real_node: RealNode) -> None:
+    """docs/containers.md's command, as the page shows it, after this module's node is stopped (one
+    real node per host): its own control plane and node come up Ready and go away."""
+    assert not real_node.started  # the previous test stopped the module's node
+    command = documented("docs/containers.md", startswith=".venv/bin/python -m devcluster.realnode")
+    done = shell(command, REPO, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, second = done.stdout.splitlines()[-2:]
+    report = json.loads(first)
+    assert report["node"] == configs.NODE_NAME and "node Ready" in report["seconds"], report
+    assert second.startswith("stopped; nothing of the node is left"), done.stdout
+    assert not Path(f"/sys/class/net/{configs.BRIDGE}").exists()
