@@ -164,6 +164,15 @@ def is_ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
+def milestones(pod: Any) -> str:
+    """Seconds from the pod's creation to each condition and to its container's start, as the
+    API server and the kubelet recorded them (whole seconds): where a start spends its time."""
+    created = pod.metadata.creation_timestamp
+    marks = {c.type: c.last_transition_time for c in pod.status.conditions or []}
+    marks["container started"] = pod.status.container_statuses[0].state.running.started_at
+    return ", ".join(f"{name} +{(at - created).total_seconds():.0f} s" for name, at in marks.items())
+
+
 def container_pid(node: RealNode, container_id: str) -> int:
     """The host pid of a container's process, from containerd's own task list."""
     runtime, _, ident = container_id.partition("://")
@@ -189,7 +198,9 @@ def test_the_rendered_server_pod_runs_on_the_real_node_and_answers_at_its_pod_ip
     core.create_namespaced_pod(namespace, pod)
     # Ready only once the kubelet's own readiness probe of /ready passed: no one else writes it.
     got = wait_for_pod(core, namespace, pod["metadata"]["name"], is_ready)
-    print(f"server pod created to Ready on the real node: {time.monotonic() - began:.1f} s")
+    print(
+        f"server pod created to Ready on the real node: {time.monotonic() - began:.1f} s; {milestones(got)}"
+    )
     assert got.spec.node_name == configs.NODE_NAME
     assert ipaddress.ip_address(got.status.pod_ip) in configs.POD_SUBNET  # the CNI bridge's range
 
