@@ -125,6 +125,8 @@ class RealNode:
         """Deletes the node's pods and its Node, stops the kubelet, removes every container,
         stops containerd and its shims, unmounts and removes the node's folders, cgroups and
         bridge. Raises, listing them, if any of these is left."""
+        if self._lock is None:
+            return  # never started, or refused for another node's lock: nothing here is ours
         leftovers: list[str] = []
         if self._procs.get("kubelet") and self._procs["kubelet"].poll() is None:
             self._delete_pods()

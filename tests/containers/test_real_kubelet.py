@@ -23,7 +23,7 @@ from devcluster.containers.podman import build_images, ensure_podman
 from devcluster.controlplane.plane import ControlPlane
 from devcluster.realnode import configs, host
 from devcluster.realnode.images import SOURCE_LABEL, kubelet_reference, podman_image_id
-from devcluster.realnode.node import RealNode
+from devcluster.realnode.node import RealNode, RealNodeError
 from tests.containers.conftest import SERVER_IMAGE, BuiltIndex
 from tests.containers.rendered import API_KEY, rendered_server
 from tests.doc_commands import REPO, documented, shell
@@ -92,6 +92,18 @@ def test_an_image_already_in_the_node_is_not_imported_again(real_node: RealNode,
     assert labels[SOURCE_LABEL] == podman_image_id(podman_path, SERVER_IMAGE)
 
 
+def test_a_second_real_node_on_the_same_host_is_refused_and_the_first_keeps_running(
+    real_node: RealNode, control_plane: ControlPlane, core: Any, tmp_path: Path
+) -> None:
+    second = RealNode(tmp_path / "second", control_plane)
+    with pytest.raises(RealNodeError, match="another real node runs on this host"):
+        second.start()
+    assert host.processes_naming(str(second.workdir)) == []
+    node = core.read_node(configs.NODE_NAME)  # the first node's Node, bridge and kubelet are untouched
+    assert any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+    assert real_node.ctr.labels(kubelet_reference(SERVER_IMAGE))
+
+
 def server_pod(namespace: str, version: str, command: str | None = None) -> dict[str, Any]:
     """The operator's rendered server pod, bound to the real node; `command` replaces its program."""
     template, _ = rendered_server(version)
@@ -147,6 +159,14 @@ def create_server_objects(core: Any, namespace: str, index: BuiltIndex) -> None:
             },
         },
     )
+    # The scheduler places no pod whose claim is still unbound; waiting here keeps the persistent
+    # volume controller's pace out of the pod's start.
+    deadline = time.monotonic() + 120
+    while core.read_namespaced_persistent_volume_claim("docs-index", namespace).status.phase != "Bound":
+        assert time.monotonic() < deadline, (
+            "the claim docs-index was not bound to its hostPath volume in 120 s"
+        )
+        time.sleep(0.2)
 
 
 def wait_for_pod(core: Any, namespace: str, name: str, done: Any, timeout: float = 300) -> Any:
