@@ -48,7 +48,7 @@ def ensure_tools() -> Path:
             ["bash", str(APT), package, binary], capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
-            raise RealNodeError(done.stderr.strip().splitlines()[-1])
+            raise RealNodeError(f"installing {package} failed ({done.returncode}): {done.stderr.strip()}")
     built = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, check=False)
     if built.returncode != 0:
         raise RealNodeError(f"{BUILD} failed ({built.returncode}):\n{built.stderr}")
