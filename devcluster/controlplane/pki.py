@@ -124,15 +124,21 @@ def make_pki(pki: Path, client_identities: list[Identity]) -> None:
         f"subjectAltName={sans}\n",
     )
     for ident in client_identities:
-        _sign(
-            pki,
-            ident.name,
-            _subject(ident.common_name, ident.organization),
-            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
-        )
+        issue_client_certificate(pki, ident)
     # Service-account tokens: the apiserver signs with the private key, verifies with the public one.
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=pki)
     _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+def issue_client_certificate(pki: Path, ident: Identity) -> None:
+    """A client certificate for `ident` from the CA in `pki` (also after start: the real node's
+    kubelet gets its own this way)."""
+    _sign(
+        pki,
+        ident.name,
+        _subject(ident.common_name, ident.organization),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
 
 
 def _b64(path: Path) -> str:
