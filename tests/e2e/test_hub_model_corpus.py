@@ -18,7 +18,7 @@ import pytest
 from devcluster.hubserver import HubServer, TokenGate
 from devcluster.stack import kubectl
 from oozo_contract.defaults import DEFAULT_MODEL
-from oozo_runtime.embedding import resolve_model_path
+from oozo_runtime.model_files import resolve_model_path
 from tests.e2e.conftest import Cluster, DeployedCorpus, apply, ragcorpus
 from tests.e2e.documents import configmap
 from tests.e2e.test_model_examples import manifest_of, pod_specs, secret_envs, sources

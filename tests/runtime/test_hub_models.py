@@ -18,7 +18,7 @@ import pytest
 from devcluster.hubserver import HubServer, TokenGate
 from devcluster.ports import free_port
 from oozo_contract.defaults import DEFAULT_MODEL
-from oozo_runtime.embedding import resolve_model_path
+from oozo_runtime.model_files import resolve_model_path
 from tests.doc_commands import documented
 from tests.model_steps import HANDBOOK, OFFLINE, assert_answers_from_the_cached_model, write_docs
 from tests.s3.helpers import Run, oozo

@@ -11,12 +11,11 @@ import pytest
 
 from oozo_contract.defaults import DEFAULT_MODEL
 from oozo_contract.settings import IndexSettings
-from oozo_runtime.embedding import resolve_model_path
 from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.chunking import chunk_blocks
 from oozo_runtime.indexing.parsing import Block
 from oozo_runtime.indexing.tokens import TOKENIZER_FILES, TokenCounter, chunking_info, token_counter
-from oozo_runtime.model_files import local_model_folder
+from oozo_runtime.model_files import local_model_folder, resolve_model_path
 
 ENGLISH = " ".join(
     f"Clause {i} of the travel policy says that receipts over {i * 7} euros need a manager's signature."
