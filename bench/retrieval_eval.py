@@ -65,7 +65,7 @@ def before_hybrid(index: Any, vector: Any, question: str) -> list[int]:
 
 
 def evaluate(corpus: eval_corpus.Corpus, index_dir: Path, embedder: Any) -> dict[str, Any]:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
     from oozo_runtime.retrieval import LoadedIndex
 

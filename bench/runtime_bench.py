@@ -258,7 +258,7 @@ def run(
         # The floor is measured right before and right after the build and averaged: on a shared
         # machine the load changes by tens of percent within minutes, and bracketing keeps both
         # sides of the ratio under the same conditions. The texts are the chunks the build makes.
-        from oozo_contract.settings import IndexSettings
+        from oozo_contract.index_settings import IndexSettings
         from oozo_runtime.indexing.build import Progress
         from oozo_runtime.indexing.documents import read_documents
 

@@ -115,7 +115,7 @@ def exact_top10(vectors: np.ndarray, questions: Path, folder: Path) -> Path:
 def measure(vectors: np.ndarray, questions: Path, truth: Path, kind: str, folder: Path) -> dict[str, Any]:
     import faiss
 
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.index_plan import plan_index
     from oozo_runtime.indexing.vector_index import build_vector_index
 

@@ -206,7 +206,7 @@ def hit_at_k(
     """Index `docs` with `embedder` (its settings are the embedder's own), then count the
     questions whose answer page is among the documents of the top `k` passages, ranked by
     `mode` (the retriever's default, hybrid, when None; dense compares the models alone)."""
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
     from oozo_runtime.retrieval import LoadedIndex, Retriever
 

@@ -10,7 +10,7 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 
 
 def render() -> str:
-    from oozo_contract.settings import ServeSettings
+    from oozo_contract.serve_settings import ServeSettings
     from oozo_runtime.server.app import create_app
 
     # As the operator deploys it: auth on (spec.runtime.auth.enabled defaults to true).

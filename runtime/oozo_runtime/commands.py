@@ -16,8 +16,10 @@ from typing import Any
 import typer
 
 from oozo_contract.fetch import FetchResult
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.results import IndexBuildResult, ShardResult
-from oozo_contract.settings import FetchSettings, IndexSettings, ServeSettings
+from oozo_contract.serve_settings import ServeSettings
+from oozo_contract.settings import FetchSettings
 from oozo_runtime import logs, runner
 from oozo_runtime.errors import BUILD_FAILED, OozoError
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.answers import SYSTEM_PROMPT, extractive_answer, grounded_prompt
 from oozo_runtime.retrieval import Hit
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from oozo_contract.defaults import DEFAULT_MODEL, MODEL_CACHE_FOLDER
 from oozo_contract.fetch import FetchResult
-from oozo_contract.settings import EmbeddingSettings, FetchSettings, IndexSettings
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.settings import EmbeddingSettings, FetchSettings
 from oozo_runtime.errors import OozoError
 from oozo_runtime.hub_models import download_hub_model, is_hub_model
 

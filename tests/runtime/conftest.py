@@ -46,7 +46,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SampleCorpus:
 
 @pytest.fixture(scope="session")
 def built(corpus: SampleCorpus, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
 
     index_dir = tmp_path_factory.mktemp("index")

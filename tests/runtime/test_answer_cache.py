@@ -192,7 +192,7 @@ def test_two_replicas_share_answers_through_redis(
 def test_a_new_index_version_misses_what_the_old_one_answered(
     built: Built, serve: Any, redis_server: RedisServer, embedder: Any, tmp_path: Path
 ) -> None:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
 
     index_dir = copy_index(built, tmp_path / "index")

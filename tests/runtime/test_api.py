@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.app import create_app
 from tests.runtime.conftest import Built
 from tests.runtime.llm_double import ChatCompletionsDouble

@@ -36,7 +36,7 @@ def blocks(language: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Server]:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
 
     docs = tmp_path_factory.mktemp("handbook")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.results import IndexBuildResult
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from tests.runtime.corpus import make_docx_bomb, make_shared_stream_pdf

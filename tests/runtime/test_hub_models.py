@@ -131,7 +131,7 @@ def index_step_online(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_pinned_commit_already_cached_costs_no_request(
     hub: tuple[HubServer, TokenGate, dict[str, str]], tmp_path: Path, index_step_online: None
 ) -> None:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.hub_models import download_hub_model
 
     _, gate, commits = hub
@@ -150,7 +150,7 @@ def test_a_gated_model_downloads_with_its_token_only(
     monkeypatch: pytest.MonkeyPatch,
     index_step_online: None,
 ) -> None:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.hub_models import download_hub_model
 
     _, gate, commits = hub
@@ -231,7 +231,7 @@ def test_a_model_cache_outside_the_index_folder_is_never_pruned(
 ) -> None:
     """A cache given with OOZO_MODEL_CACHE_DIR may serve other indexes on the same laptop: the
     commits in it stay whatever this index's versions record."""
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.hub_models import download_hub_model
     from oozo_runtime.indexing.retention import retain
 

@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from devcluster import corpora
-from oozo_contract.settings import IndexSettings, ServeSettings
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.lexical import LEXICAL_FILE

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from oozo_contract.defaults import DEFAULT_MODEL
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.cli import app
 from oozo_runtime.indexing.build import BuildError, build

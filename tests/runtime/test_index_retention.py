@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.indexing.cache import EmbeddingCache

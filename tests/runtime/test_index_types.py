@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import Manifest
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.cli import app
 from oozo_runtime.indexing.index_plan import plan_index

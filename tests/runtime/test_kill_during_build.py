@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from oozo_contract.defaults import DEFAULT_MODEL
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.retrieval import LoadedIndex

@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 
 from oozo_contract.defaults import DEFAULT_MODEL
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import Manifest
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.onnx_encoder import OnnxEncoder, check_graph, choose_query_encoder

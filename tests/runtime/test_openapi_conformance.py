@@ -35,7 +35,7 @@ BOUNDED = settings(
 
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
 
     corpus = make_corpus(tmp_path_factory.mktemp("conformance") / "docs", 4)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.results import IndexBuildResult, ShardResult
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.cli import app
 from oozo_runtime.indexing.build import build

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime.cli import app
 from oozo_runtime.indexing.build import build
 from tests.doc_commands import documented, reader_checkout, shell

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import Manifest
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.build import build

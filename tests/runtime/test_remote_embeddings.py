@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from devcluster.embeddings_server import MODEL, FaultProxy
 from devcluster.ports import free_port
 from oozo_contract.manifest import Counts
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime import versions
 from tests.runtime.conftest import oozo
 

@@ -23,7 +23,8 @@ from pydantic import SecretStr
 
 from devcluster.ports import free_port
 from devcluster.rerank_server import RerankDouble
-from oozo_contract.settings import IndexSettings, ServeSettings
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.indexing.build import build
 from oozo_runtime.retrieval import LoadedIndex, Retriever
 from oozo_runtime.server.app import create_app

@@ -78,7 +78,7 @@ def test_serve_before_any_index_is_unready_then_picks_the_first_version_up(
 ) -> None:
     import time
 
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
     from tests.runtime.corpus import make_corpus
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bench import eval_corpus
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 

@@ -32,7 +32,7 @@ RUSSIAN = "ru/zefir.docx"
 
 @pytest.fixture(scope="module")
 def web_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Built:
-    from oozo_contract.settings import IndexSettings
+    from oozo_contract.index_settings import IndexSettings
     from oozo_runtime.indexing.build import build
 
     root = tmp_path_factory.mktemp("web-corpus") / "docs"

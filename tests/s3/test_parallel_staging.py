@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from devcluster.s3server import S3Server
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.build import build
 from oozo_runtime.indexing.merge import merge

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from devcluster.s3server import S3Server
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime.indexing.merge import merge
 from oozo_runtime.indexing.shards import build_shard, shard_of
 from oozo_runtime.indexing.staging import open_staging

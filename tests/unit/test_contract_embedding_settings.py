@@ -7,8 +7,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import EmbeddingFingerprint, Manifest
-from oozo_contract.settings import IndexSettings, ServeSettings, env_for
+from oozo_contract.serve_settings import ServeSettings
+from oozo_contract.settings import env_for
 
 
 def test_the_local_provider_is_the_default_and_its_fingerprint_is_the_model_id() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime.indexing.index_plan import IndexPlan, IndexPlanError, plan_index, train_sample_size
 
 

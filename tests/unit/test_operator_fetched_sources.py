@@ -13,7 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from oozo_contract.fetch import FetchResult
-from oozo_contract.settings import FetchSettings, IndexSettings
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.settings import FetchSettings
 from oozo_operator import conditions as C
 from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.config import OperatorSettings

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_operator.api.spec import Index
 from oozo_operator.plan import Apply, plan
 from oozo_operator.render import job

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_operator import conditions as C
 from oozo_operator.observe import Build, build_of
 from oozo_operator.outcome import settle

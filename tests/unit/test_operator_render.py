@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oozo_contract.settings import IndexSettings, ServeSettings
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import (
     backup,

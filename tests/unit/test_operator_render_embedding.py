@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from oozo_contract.settings import IndexSettings, ServeSettings
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_operator.api.embedding_spec import Embedding
 from oozo_operator.render import configmap, deployment, job
 from oozo_operator.render.corpus import index_hash

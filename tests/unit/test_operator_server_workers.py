@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.config import OperatorSettings
 from oozo_operator.render import configmap

@@ -54,7 +54,7 @@ def test_a_smaller_k_weights_the_first_ranks_more() -> None:
 def test_a_bad_retrieval_mode_setting_is_refused_naming_it() -> None:
     from pydantic import ValidationError
 
-    from oozo_contract.settings import ServeSettings
+    from oozo_contract.serve_settings import ServeSettings
 
     with pytest.raises(ValidationError, match="retrieval_mode"):
         ServeSettings.model_validate({"retrieval_mode": "semantic"})

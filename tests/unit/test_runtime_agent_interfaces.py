@@ -12,7 +12,7 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server import openai_shapes
 from oozo_runtime.server.app import create_app
 from oozo_runtime.server.routes.mcp_endpoint import build_server

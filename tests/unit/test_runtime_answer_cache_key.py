@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.answer_cache import AnswerKey, generation_identity, key_for, normalise_question
 from oozo_runtime.server.schemas import QueryRequest
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.app import create_app
 
 

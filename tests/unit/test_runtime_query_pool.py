@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.state import cpu_limit, default_concurrency
 
 pytestmark = pytest.mark.unit

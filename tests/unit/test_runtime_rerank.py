@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.rerank import Reranker, rerank_url
 from oozo_runtime.server.answer_cache import key_for, rerank_identity
 from oozo_runtime.server.schemas import QueryRequest

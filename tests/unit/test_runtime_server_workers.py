@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.workers import worker_count
 
 pytestmark = pytest.mark.unit

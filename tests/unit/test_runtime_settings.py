@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from oozo_contract.settings import IndexSettings, ServeSettings, env_for
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.serve_settings import ServeSettings
+from oozo_contract.settings import env_for
 
 
 def test_api_keys_accept_comma_separated_and_json(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ def test_a_server_with_the_default_settings_imports_none_of_the_optional_clients
     probe = (
         "import json, sys\n"
         "import oozo_runtime.cli, oozo_runtime.commands\n"
-        "from oozo_contract.settings import ServeSettings\n"
+        "from oozo_contract.serve_settings import ServeSettings\n"
         "from oozo_runtime.server.app import create_app\n"
         "create_app(ServeSettings(), load=False)\n"
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({ONLY_WHEN_NEEDED!r}))))\n"
@@ -38,7 +38,7 @@ def test_the_redis_client_is_imported_once_a_shared_cache_is_configured() -> Non
     """The probe above could pass by never loading anything: with Redis configured, it does."""
     probe = (
         "import sys\n"
-        "from oozo_contract.settings import ServeSettings\n"
+        "from oozo_contract.serve_settings import ServeSettings\n"
         "from oozo_runtime.server.app import create_app\n"
         "create_app(ServeSettings(answer_cache_redis_url='redis://127.0.0.1:1/0'), load=False)\n"
         "print('redis' in sys.modules)\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from oozo_contract.defaults import DEFAULT_MODEL
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.chunking import chunk_blocks
 from oozo_runtime.indexing.parsing import Block

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oozo_contract.settings import ServeSettings, env_name
+from oozo_contract.serve_settings import ServeSettings
+from oozo_contract.settings import env_name
 from oozo_operator.api.cache_spec import AnswerCache
 
 

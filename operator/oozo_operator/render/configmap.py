@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from oozo_contract import defaults as d
-from oozo_contract.settings import ServeSettings, env_for
+from oozo_contract.serve_settings import ServeSettings
+from oozo_contract.settings import env_for
 from oozo_operator.render import answer_cache, embedding, rerank
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus

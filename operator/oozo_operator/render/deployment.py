@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oozo_contract.settings import ServeSettings, env_for, env_name
+from oozo_contract.serve_settings import ServeSettings
+from oozo_contract.settings import env_for, env_name
 from oozo_operator.render import answer_cache, configmap, embedding, pod, rerank, secret
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import INDEX_DIR, SERVER_PORT, Corpus, short_hash

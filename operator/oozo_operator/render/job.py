@@ -15,8 +15,9 @@ from typing import Any
 
 from kubernetes.utils.quantity import parse_quantity
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.results import QUALITY_GATE_EXIT_CODE
-from oozo_contract.settings import IndexSettings, env_for
+from oozo_contract.settings import env_for
 from oozo_operator.api.spec import Index
 from oozo_operator.render import embedding, fetch, pod, staging
 from oozo_operator.render import labels as L

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oozo_contract.settings import IndexSettings, env_for
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.settings import env_for
 from oozo_operator.render import job, staging
 from oozo_operator.render import labels as L
 from oozo_operator.render.corpus import Corpus

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from oozo_contract.settings import IndexSettings, env_for, env_name
+from oozo_contract.index_settings import IndexSettings
+from oozo_contract.settings import env_for, env_name
 from oozo_operator.render import labels as L
 from oozo_operator.render.backup import s3_env
 from oozo_operator.render.corpus import Corpus

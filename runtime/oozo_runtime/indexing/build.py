@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from oozo_contract.fetch import FetchResult
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import (
     ChunkingInfo,
     Counts,
@@ -38,7 +39,6 @@ from oozo_contract.manifest import (
     model_cache_identity,
 )
 from oozo_contract.results import IndexBuildResult
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing import quality_gate

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import ChunkingInfo, Manifest
 from oozo_contract.results import SkippedDocument
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.indexing.chunking import Chunk, chunk_blocks
 from oozo_runtime.indexing.isolation import IsolatedParser

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from oozo_contract import defaults as d
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime.errors import OozoError
 
 # FAISS's k-means wants at least 39 points per centroid (it warns below); IVF lists and PQ

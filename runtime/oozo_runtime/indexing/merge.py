@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from oozo_contract.fetch import FetchResult
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.results import IndexBuildResult
-from oozo_contract.settings import IndexSettings
 from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing import shard_cache
 from oozo_runtime.indexing.build import BuildError, Progress, build

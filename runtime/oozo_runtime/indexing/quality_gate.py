@@ -35,9 +35,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from oozo_contract.defaults import RetrievalMode
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import Manifest
 from oozo_contract.results import QUESTION_IDS_MAX, Evaluation
-from oozo_contract.settings import IndexSettings
 from oozo_runtime import versions
 from oozo_runtime.errors import INVALID_SETTINGS, QUALITY_GATE_FAILED, OozoError
 

@@ -31,9 +31,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import ChunkingInfo, model_cache_identity
 from oozo_contract.results import ShardResult, SkippedDocument
-from oozo_contract.settings import IndexSettings
 from oozo_runtime.indexing import shard_cache
 from oozo_runtime.indexing.chunking import Chunk
 from oozo_runtime.indexing.documents import DocumentSet, current_version, discover, previous_chunks

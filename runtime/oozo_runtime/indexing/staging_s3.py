@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oozo_contract.settings import IndexSettings
+from oozo_contract.index_settings import IndexSettings
 from oozo_runtime import s3client
 from oozo_runtime.errors import OozoError
 from oozo_runtime.indexing.staging_layout import (

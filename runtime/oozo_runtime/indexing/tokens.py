@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import ChunkingInfo
-from oozo_contract.settings import IndexSettings
 from oozo_runtime.errors import OozoError
 from oozo_runtime.prefixes import prefixes_for
 

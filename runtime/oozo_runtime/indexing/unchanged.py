@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from oozo_contract.fetch import FetchResult
+from oozo_contract.index_settings import IndexSettings
 from oozo_contract.manifest import ChunkingInfo, Manifest
 from oozo_contract.results import IndexBuildResult, VectorIndexReport
-from oozo_contract.settings import IndexSettings
 from oozo_runtime.indexing.documents import CurrentVersion, DocumentSet
 from oozo_runtime.indexing.index_plan import IndexPlanError, plan_index
 

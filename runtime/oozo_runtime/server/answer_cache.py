@@ -23,7 +23,7 @@ from typing import Any
 
 from cachetools import TLRUCache
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.answer_cache_redis import RedisAnswers
 from oozo_runtime.server.metrics import Metrics
 from oozo_runtime.server.schemas import QueryRequest

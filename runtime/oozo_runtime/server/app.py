@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime import __version__
 from oozo_runtime.generation import make_generator
 from oozo_runtime.rerank import OUTCOMES, Reranker

@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 
 CPUS_PER_WORKER = 4
 

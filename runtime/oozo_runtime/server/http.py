@@ -18,7 +18,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 
 
 class HeadDeadlineProtocol(H11Protocol):

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.embedding import expected_fingerprint
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import Generator

@@ -35,7 +35,7 @@ from typing import Any
 
 import uvicorn
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server import http, worker_metrics
 from oozo_runtime.server.cpus import worker_count
 from oozo_runtime.server.http import uvicorn_options

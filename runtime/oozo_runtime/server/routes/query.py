@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from oozo_contract.defaults import RetrievalMode
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.answers import extractive_answer
 from oozo_runtime.errors import OozoError
 from oozo_runtime.generation import GenerationError
