@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from devcluster.controlplane.plane import LOCAL_NODE_NAME, LOCAL_NODE_TOLERATION, ControlPlane
@@ -31,6 +32,7 @@ from devcluster.realnode.node import RealNode
 from devcluster.stack import Stack, kubectl
 from tests.containers.conftest import SERVER_IMAGE
 from tests.containers.test_real_kubelet import container_pid, is_ready, kernel_status, milestones
+from tests.doc_commands import fenced_blocks
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, namespace_for, ragcorpus
 from tests.e2e.test_quickstart_loop import roll_out_under_load
@@ -45,17 +47,33 @@ SERVER = "app.kubernetes.io/component=server"
 INDEX = "app.kubernetes.io/component=index"
 
 
-def served_from_the_real_node(name: str, namespace: str) -> dict:
-    """The quickstart's handbook RagCorpus (two replicas), indexed on the local node and served
-    from the real one, by its spec alone (see the module's docstring)."""
-    corpus = ragcorpus(name, namespace, "handbook-docs", runtime={"replicas": 2})
-    spec = corpus["spec"]
-    spec["index"]["storage"]["accessModes"] = ["ReadWriteMany"]
-    spec["scheduling"] = {
+def documented_placement() -> dict:
+    """The spec fields docs/containers.md shows for a corpus served from the real node, read from
+    the page, so that what it says is what runs here."""
+    (block,) = [
+        b
+        for b in fenced_blocks("docs/containers.md")
+        if b.tag == "yaml" and any(configs.NODE_NAME in line for line in b.body)
+    ]
+    spec = yaml.safe_load("\n".join(block.body))["spec"]
+    # The page's names are the nodes' own: the real node's and the local kubelet's, and their taints.
+    assert spec["scheduling"] == {
         "nodeSelector": {HOSTNAME: configs.NODE_NAME},
         "tolerations": [LOCAL_NODE_TOLERATION, configs.TOLERATION],
-    }
-    spec["embedding"] = {"nodeSelector": {HOSTNAME: LOCAL_NODE_NAME}}
+    }, spec
+    assert spec["embedding"] == {"nodeSelector": {HOSTNAME: LOCAL_NODE_NAME}}, spec
+    return spec
+
+
+def served_from_the_real_node(name: str, namespace: str) -> dict:
+    """The quickstart's handbook RagCorpus (two replicas), indexed on the local node and served
+    from the real one, by its spec alone: docs/containers.md's fields (see the module's docstring)."""
+    corpus = ragcorpus(name, namespace, "handbook-docs", runtime={"replicas": 2})
+    placement = documented_placement()
+    corpus["spec"].update(
+        index=placement["index"], scheduling=placement["scheduling"], embedding=placement["embedding"]
+    )
+    assert corpus["spec"]["index"]["storage"]["accessModes"] == ["ReadWriteMany"], corpus["spec"]
     return corpus
 
 
