@@ -44,9 +44,13 @@ def generated_api_key(kubeconfig: Path, namespace: str, corpus: str) -> str:
 
 
 class Stack:
-    def __init__(self, kubeconfig: Path, workdir: Path, kubelet_runtime: str | None = None) -> None:
+    def __init__(
+        self, kubeconfig: Path, workdir: Path, kubelet_runtime: str | None = None, **operator_settings: str
+    ) -> None:
         """kubelet_runtime: how the local kubelet runs pods ('process' or 'podman'; None reads
-        OOZO_KUBELET_RUNTIME, default 'process')."""
+        OOZO_KUBELET_RUNTIME, default 'process'). operator_settings: OOZO_* variables of the
+        operator's on top of the environment's (e.g. OOZO_SERVER_IMAGE for a node that runs
+        containers)."""
         self.kubeconfig = Path(kubeconfig)
         self.workdir = Path(workdir).resolve()
         self.provisioner = Provisioner(self.kubeconfig, self.workdir / "pv")
@@ -55,7 +59,7 @@ class Stack:
         )
         self.env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         self.operator = OperatorProcess(
-            self.env, self.workdir / "logs", OOZO_LOG_FORMAT="text", PYTHONUNBUFFERED="1"
+            self.env, self.workdir / "logs", OOZO_LOG_FORMAT="text", PYTHONUNBUFFERED="1", **operator_settings
         )
 
     def start(self) -> Stack:

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from devcluster.containers.podman import Podman, build_images, ensure_podman
+from devcluster.controlplane.plane import ControlPlane
+from devcluster.realnode.node import RealNode
 from tests.runtime.corpus import SampleCorpus, make_corpus
 
 TAG = os.environ.get("OOZO_IMAGE_TAG", "dev")
@@ -79,3 +81,28 @@ def host_index(tmp_path_factory: pytest.TempPathFactory) -> BuiltIndex:
         path.chmod(0o755 if path.is_dir() else 0o644)
     root.chmod(0o755)
     return BuiltIndex(corpus, folder, json.loads(result_file.read_text())["version"])
+
+
+# One real node per host (its lock): module-scoped, so each module that uses it starts its own
+# after the previous module's is stopped (test_real_kubelet.py, test_e2e_real_node.py).
+@pytest.fixture(scope="module")
+def podman_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """podman with the server image: the tier's session fixture has built it when the whole tier
+    runs; alone, this module builds only the server image, and only when podman has none."""
+    path = ensure_podman()
+    if subprocess.run([path, "image", "exists", SERVER_IMAGE], check=False).returncode != 0:
+        build_images("server", tmp_path_factory.mktemp("images") / "build.log")
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_node(
+    control_plane: ControlPlane, podman_path: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RealNode]:
+    node = RealNode(tmp_path_factory.mktemp("realnode"), control_plane)
+    node.start()
+    try:
+        assert node.load_image(podman_path, SERVER_IMAGE)  # a fresh containerd: really imported
+        yield node
+    finally:
+        node.stop()  # raises, listing them, if anything of the node is left

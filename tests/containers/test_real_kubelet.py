@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ import httpx
 import pytest
 from kubernetes import client
 
-from devcluster.containers.podman import build_images, ensure_podman
 from devcluster.controlplane.plane import ControlPlane
 from devcluster.realnode import configs, host
 from devcluster.realnode.images import SOURCE_LABEL, kubelet_reference, podman_image_id
@@ -29,29 +27,6 @@ from tests.containers.rendered import API_KEY, rendered_server
 from tests.doc_commands import REPO, documented, shell
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def podman_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """podman with the server image: the tier's session fixture has built it when the whole tier
-    runs; alone, this module builds only the server image, and only when podman has none."""
-    path = ensure_podman()
-    if subprocess.run([path, "image", "exists", SERVER_IMAGE], check=False).returncode != 0:
-        build_images("server", tmp_path_factory.mktemp("images") / "build.log")
-    return path
-
-
-@pytest.fixture(scope="module")
-def real_node(
-    control_plane: ControlPlane, podman_path: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RealNode]:
-    node = RealNode(tmp_path_factory.mktemp("realnode"), control_plane)
-    node.start()
-    try:
-        assert node.load_image(podman_path, SERVER_IMAGE)  # a fresh containerd: really imported
-        yield node
-    finally:
-        node.stop()  # raises, listing them, if anything of the node is left
 
 
 @pytest.fixture()
