@@ -8,10 +8,12 @@
   recorded: the server never imports torch), once with one worker and once with two
   (OOZO_SERVER_WORKERS), and on a copy whose manifest records no graph (the torch fallback,
   which is what every server ran before): process start to /ready, p50 at concurrency 1
-  (client and server-side), req/s at concurrency 32, and the server's memory after the load
-  (VmRSS, VmHWM the peak, and PSS, summed over the worker processes). Start to /ready is timed
-  with the modules' bytecode written by an untimed start before (the image compiles it at
-  build), and once without any bytecode (what a start paid before the image had it).
+  (client and server-side), req/s at concurrency 32 (bench/http_load.py, then again with the
+  httpx client the runs before used) with the server's CPU per request, and the server's
+  memory after the load (VmRSS, VmHWM the peak, and PSS, summed over the worker processes).
+  Start to /ready is timed with the modules' bytecode written by an untimed start before (the
+  image compiles it at build), and once without any bytecode (what a start paid before the
+  image had it).
 
     python -m bench.serving_bench [--documents 80] [--out bench-results]
 """
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.http_load import query_load
 from bench.runtime_bench import (
     _load,
     _oozo,
@@ -118,6 +121,17 @@ def _memory(pid: int) -> dict[str, float]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server, with its worker processes: a busy machine slows
+    every request, but what one request costs the server moves far less than its latency."""
+    pids = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = 0
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def server_env(workers: int, pycache: Path, compiled: bool = True) -> dict[str, str]:
     """The server's environment. Bytecode is read from `pycache` only (PYTHONPYCACHEPREFIX: the
     __pycache__ folders a development environment holds for some modules are not looked at):
@@ -189,13 +203,23 @@ def serve(index_dir: Path, questions: list[str], pycache: Path, workers: int = 1
         info = httpx.get(url + "/api/info").json()
         _sequential(url, questions[:20])  # warm-up
         c1 = _sequential(url, questions)
-        c32 = asyncio.run(_load(url, questions * 3, 32))
+        load = questions * 3
+        cpu_before = _cpu_seconds(proc.pid)
+        c32 = query_load(url, load, 32)
+        server_cpu_ms = (_cpu_seconds(proc.pid) - cpu_before) / len(load) * 1000
+        try:  # the load generator the runs before 2026-11-30 10:30 UTC used, for comparison
+            c32_httpx: dict[str, Any] = asyncio.run(_load(url, load, 32))
+        except httpx.HTTPError as exc:
+            # httpx may reuse a keep-alive connection the server has just closed as idle (5 s):
+            # on a starved client that ends its run with a ReadError (seen once, not repeatable)
+            c32_httpx = {"error": type(exc).__name__}
         return {
             "encoder": info["encoder"],
             "torchLoaded": info["torch_loaded"],
             "readySeconds": round(ready_s, 2),
             "c1": c1,
-            "c32": c32,
+            "c32": {**c32, "server_cpu_ms_per_request": round(server_cpu_ms, 2)},
+            "c32Httpx": c32_httpx,
             **_memory(proc.pid),
         }
     finally:
@@ -245,6 +269,8 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
     speedup_c1 = t["c1"]["server_p50_ms"] / o["c1"]["server_p50_ms"]
     speedup_c32 = o["c32"]["rps"] / t["c32"]["rps"]
     speedup_c32_workers = w["c32"]["rps"] / t["c32"]["rps"]
+    both_httpx = "rps" in o["c32Httpx"] and "rps" in t["c32Httpx"]
+    speedup_c32_httpx = f"{o['c32Httpx']['rps'] / t['c32Httpx']['rps']:.2f}x" if both_httpx else ""
 
     def floor(f: dict[str, float]) -> str:
         return f"p50 {f['p50_ms']} ms, {f['rps']} req/s"
@@ -254,6 +280,14 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
 
     def c32(m: dict[str, Any]) -> str:
         return f"{m['c32']['rps']} ({m['c32']['p50_ms']} ms)"
+
+    def c32_cpu(m: dict[str, Any]) -> str:
+        load = m["c32"]
+        return f"{load['server_cpu_ms_per_request']} ms (client {load['client_cpu_ms_per_request']} ms)"
+
+    def c32_httpx(m: dict[str, Any]) -> str:
+        load = m["c32Httpx"]
+        return f"failed: {load['error']}" if "error" in load else f"{load['rps']} ({load['p50_ms']} ms)"
 
     def memory(m: dict[str, Any]) -> str:
         return f"{m['rss_mib']} MiB ({m['peak_rss_mib']} MiB), PSS {m['pss_mib']} MiB"
@@ -272,6 +306,10 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
         f"torch/ONNX **{speedup_c1:.2f}x** | <= 1.3x the floor; >= 3x lower than torch |",
         f"| concurrency 32: req/s (client p50) | {c32(o)} | {c32(w)} | {c32(t)} "
         f"| **{speedup_c32:.2f}x** (2 workers: {speedup_c32_workers:.2f}x) | >= 3x torch |",
+        f"| concurrency 32: CPU per request, server (load generator) | {c32_cpu(o)} | {c32_cpu(w)} "
+        f"| {c32_cpu(t)} | | |",
+        f"| concurrency 32 with the httpx load generator: req/s (client p50) | {c32_httpx(o)} "
+        f"| {c32_httpx(w)} | {c32_httpx(t)} | {speedup_c32_httpx} | |",
         f"| server memory after the load: RSS (peak), PSS; with workers summed over the pod's "
         f"processes | {memory(o)} | {memory(w)} ({w['processes']} processes) | {memory(t)} | | <= 300 MiB |",
         f"| process start to /ready (bytecode compiled, as the image ships it) | {o['readySeconds']} s "

@@ -138,7 +138,10 @@ class OnnxEncoder:
         # tokenizer.json may carry its own truncation (often 128) and padding; sentence-transformers
         # truncates at the model's max_seq_length and pads to the longest text of a batch.
         self.tokenizer.enable_truncation(max_length=self.spec.max_seq_length)
+        # padded to the batch's longest text with zeros (id, type id and mask), in Rust: building
+        # the padded arrays row by row in Python cost about a millisecond per batch of 32
         self.tokenizer.no_padding()
+        self.tokenizer.enable_padding(pad_id=0, pad_type_id=0)
         options = ort.SessionOptions()
         # The server's one encoder thread (server/encode_batcher.py) gets the worker's CPUs;
         # the torch-path comparisons and the index Job's checks encode with one.
@@ -155,20 +158,14 @@ class OnnxEncoder:
         )
 
     def _feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(texts)
-        longest = max(len(e.ids) for e in encodings)
-        feeds = {}
-        for name in self.spec.input_names:
-            field = INPUT_FIELDS[name]
-            rows = np.zeros((len(encodings), longest), dtype=np.int64)
-            for row, encoding in zip(rows, encodings, strict=True):
-                values = getattr(encoding, field)
-                row[: len(values)] = values
-            feeds[name] = rows
-        if "attention_mask" not in feeds:
-            feeds["attention_mask"] = np.array(
-                [[1] * len(e.ids) + [0] * (longest - len(e.ids)) for e in encodings], dtype=np.int64
-            )
+        # encode_batch_fast: the same ids without the character offsets nothing here reads
+        encodings = self.tokenizer.encode_batch_fast(texts)
+        feeds = {
+            name: np.array([getattr(e, INPUT_FIELDS[name]) for e in encodings], dtype=np.int64)
+            for name in self.spec.input_names
+        }
+        if "attention_mask" not in feeds:  # pooling needs it even when the graph does not
+            feeds["attention_mask"] = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         return feeds
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
