@@ -8,7 +8,7 @@ import pytest
 import uvicorn
 import uvloop
 
-from oozo_contract.settings import ServeSettings
+from oozo_contract.serve_settings import ServeSettings
 from oozo_runtime.server.http import uvicorn_options
 
 pytestmark = pytest.mark.unit
