@@ -6,6 +6,7 @@ dependency (here the README) reuses the dependency layer instead of installing i
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -117,7 +118,7 @@ def copy_of_the_repository(into: Path) -> Path:
         if source.is_file():
             target = into / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
+            shutil.copy2(source, target)  # with its mode: a script the build runs stays executable
     return into
 
 
