@@ -31,7 +31,7 @@ from devcluster.realnode import configs
 from devcluster.realnode.node import RealNode
 from devcluster.stack import Stack, kubectl
 from tests.containers.conftest import SERVER_IMAGE
-from tests.containers.test_real_kubelet import container_pid, is_ready, kernel_status, milestones
+from tests.containers.realnode_pods import container_pid, is_ready, kernel_status, milestones
 from tests.doc_commands import fenced_blocks
 from tests.e2e import documents
 from tests.e2e.conftest import DeployedCorpus, apply, namespace_for, ragcorpus

@@ -23,6 +23,7 @@ from devcluster.realnode import configs, host
 from devcluster.realnode.images import SOURCE_LABEL, kubelet_reference, podman_image_id
 from devcluster.realnode.node import RealNode, RealNodeError
 from tests.containers.conftest import SERVER_IMAGE, BuiltIndex
+from tests.containers.realnode_pods import container_pid, is_ready, kernel_status, milestones
 from tests.containers.rendered import API_KEY, rendered_server
 from tests.doc_commands import REPO, documented, shell
 
@@ -153,35 +154,6 @@ def wait_for_pod(core: Any, namespace: str, name: str, done: Any, timeout: float
         if time.monotonic() > deadline:
             pytest.fail(f"pod {name} not there after {timeout:.0f}s: {pod.status}")
         time.sleep(0.5)
-
-
-def is_ready(pod: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-
-
-def milestones(pod: Any) -> str:
-    """Seconds from the pod's creation to each condition and to its container's start, as the
-    API server and the kubelet recorded them (whole seconds): where a start spends its time."""
-    created = pod.metadata.creation_timestamp
-    marks = {c.type: c.last_transition_time for c in pod.status.conditions or []}
-    marks["container started"] = pod.status.container_statuses[0].state.running.started_at
-    return ", ".join(f"{name} +{(at - created).total_seconds():.0f} s" for name, at in marks.items())
-
-
-def container_pid(node: RealNode, container_id: str) -> int:
-    """The host pid of a container's process, from containerd's own task list."""
-    runtime, _, ident = container_id.partition("://")
-    assert runtime == "containerd", container_id
-    for line in node.ctr.run("tasks", "list").splitlines()[1:]:
-        task, pid, *_ = line.split()
-        if task == ident:
-            return int(pid)
-    raise AssertionError(f"containerd runs no task {ident}")
-
-
-def kernel_status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
 
 
 def test_the_rendered_server_pod_runs_on_the_real_node_and_answers_at_its_pod_ip(
