@@ -114,6 +114,19 @@ class KubeletPlayer:
             },
         )
 
+    def cannot_start(self, namespace: str, pod: str, reason: str, message: str) -> None:
+        """The pod stays Pending, its one container waiting with `reason` (e.g.
+        CreateContainerConfigError for a missing Secret or key) and `message`."""
+        p = self.core.read_namespaced_pod(pod, namespace)
+        c = p.spec.containers[0]
+        status = {"name": c.name, "image": c.image, "imageID": "", "ready": False, "restartCount": 0}
+        waiting = {"waiting": {"reason": reason, "message": message}}
+        self.core.patch_namespaced_pod_status(
+            pod,
+            namespace,
+            {"status": {"phase": "Pending", "containerStatuses": [{**status, "state": waiting}]}},
+        )
+
     def run_ready(self, namespace: str, pod: str) -> None:
         """The pod runs and is Ready."""
         p = self.core.read_namespaced_pod(pod, namespace)

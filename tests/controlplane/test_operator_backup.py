@@ -174,27 +174,7 @@ def test_a_backup_pod_that_cannot_start_is_reported_without_unreadying(
     job_from_cronjob(batch, ns, "bs-backup", "bs-backup-manual-1")
     sel = "batch.kubernetes.io/job-name=bs-backup-manual-1"
     pod = wait_for("a backup pod", lambda: [p for p in kubelet.pods(ns, sel) if p.spec.node_name], 30)[0]
-    c = pod.spec.containers[0]
-    waiting = {"reason": "CreateContainerConfigError", "message": 'secret "s3-creds" not found'}
-    core.patch_namespaced_pod_status(
-        name_of(pod),
-        ns,
-        {
-            "status": {
-                "phase": "Pending",
-                "containerStatuses": [
-                    {
-                        "name": c.name,
-                        "image": c.image,
-                        "imageID": "",
-                        "ready": False,
-                        "restartCount": 0,
-                        "state": {"waiting": waiting},
-                    }
-                ],
-            }
-        },
-    )
+    kubelet.cannot_start(ns, name_of(pod), "CreateContainerConfigError", 'secret "s3-creds" not found')
 
     def reported() -> dict[str, Any] | None:
         obj = corpus(custom, ns, "bs")

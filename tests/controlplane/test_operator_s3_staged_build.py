@@ -47,13 +47,8 @@ def test_a_shard_pod_that_cannot_start_is_reported_as_pod_cannot_start(
     pod = pods[0]
     assert pod.metadata and pod.spec
     assert (pod.metadata.labels or {}).get("rag.oozo.dev/staging") == "s3", pod.metadata.labels
-    c = pod.spec.containers[0]
-    waiting = {"reason": "CreateContainerConfigError", "message": "couldn't find key AWS_ACCESS_KEY_ID"}
-    status = {"name": c.name, "image": c.image, "imageID": "", "ready": False, "restartCount": 0}
-    core.patch_namespaced_pod_status(
-        name_of(pod),
-        ns,
-        {"status": {"phase": "Pending", "containerStatuses": [{**status, "state": {"waiting": waiting}}]}},
+    kubelet.cannot_start(
+        ns, name_of(pod), "CreateContainerConfigError", "couldn't find key AWS_ACCESS_KEY_ID"
     )
 
     def reported() -> dict[str, Any] | None:
