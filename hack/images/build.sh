@@ -23,11 +23,16 @@ if [ -s "$ca_bundle" ]; then ca_secret=(--secret "id=build-ca,src=$ca_bundle"); 
 image_id() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
 
 # The image a rebuild replaced is this script's own, now untagged: remove it, or every code change
-# would leave one more (6.3 GB for the indexer) until the disk is full. Only that image: podman
-# refuses to remove one that a container still uses or that another tag names, and it stays.
+# would leave one more (6.3 GB for the indexer) until the disk is full. Only when no tag names it
+# any more: an identical build under another tag (oozo-operator:dev built again as :test) shares
+# its id, and `podman rmi ID` would remove that other tag's image too. Podman refuses to remove
+# one that a container still uses, and it stays.
 drop_replaced() {
   local ref="$1" before="$2"
   if [ -n "$before" ] && [ "$before" != "$(image_id "$ref")" ]; then
+    if [ "$(podman image inspect --format '{{len .RepoTags}}' "$before" 2>/dev/null || true)" != "0" ]; then
+      return 0
+    fi
     podman rmi "$before" >/dev/null 2>&1 || echo "kept the replaced image of $ref (${before:0:12}): still in use" >&2
   fi
 }

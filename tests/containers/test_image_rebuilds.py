@@ -1,6 +1,6 @@
 """A rebuild by `make images` (hack/images/build.sh) removes the image it replaced, so code changes
 do not pile up untagged images (6.3 GB each for the indexer); it removes nothing else: not an
-image a container still uses, not the image that other tags name. And a change that is not a
+image a container still uses, not an image that another tag names. And a change that is not a
 dependency (here the README) reuses the dependency layer instead of installing it again."""
 
 from __future__ import annotations
@@ -106,6 +106,23 @@ def test_a_rebuild_keeps_a_replaced_image_that_a_container_uses(
     finally:
         podman.remove(container)
         subprocess.run([podman.podman, "rmi", replaced], capture_output=True, timeout=120, check=False)
+
+
+def test_a_rebuild_keeps_a_replaced_image_that_another_tag_names(
+    podman: Podman, tag: str, tmp_path: Path
+) -> None:
+    """An identical build under a second tag shares the first one's id (the README test below builds
+    the operator from a copy of the repository): replacing one tag must not remove the other's image.
+    A clean-clone CI run lost oozo-operator:dev that way."""
+    ref, other = f"oozo-operator:{tag}", f"oozo-operator:{tag}-other"
+    replaced = stand_in(podman, ref, tmp_path)
+    subprocess.run([podman.podman, "tag", replaced, other], capture_output=True, timeout=60, check=True)
+    try:
+        rebuild(tag)
+        assert image_id(podman, ref) not in ("", replaced), "the tag names the image just built"
+        assert image_id(podman, other) == replaced, "the image another tag names was removed"
+    finally:
+        subprocess.run([podman.podman, "rmi", other], capture_output=True, timeout=120, check=False)
 
 
 def copy_of_the_repository(into: Path) -> Path:
