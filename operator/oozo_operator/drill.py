@@ -12,7 +12,7 @@ from typing import Any
 from oozo_contract.results import VERIFIED, BackupVerifyResult
 from oozo_operator import conditions as C
 from oozo_operator import observe
-from oozo_operator.observe import UnreadableResult, parse_error, read_result
+from oozo_operator.observe import UnreadableResult, error_reason, parse_error, read_result
 
 BACKUP_VERIFIED = C.BACKUP_VERIFIED
 VERIFY_FAILED = "VerifyFailed"  # a drill Job that failed without saying why (deadline, OOM)
@@ -53,10 +53,10 @@ def drill_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str) ->
     """A finished drill Job (and its pods) → Drill; None while it runs or retries."""
     name = job["metadata"]["name"]
     finished = sorted(
-        (t for p in pods if (t := observe._terminated(p, container))), key=lambda t: t.get("finishedAt") or ""
+        (t for p in pods if (t := observe.terminated(p, container))), key=lambda t: t.get("finishedAt") or ""
     )
     status = job.get("status") or {}
-    if observe._job_condition(job, "Complete") or status.get("succeeded"):
+    if observe.job_condition(job, "Complete") or status.get("succeeded"):
         good = [t for t in finished if t.get("exitCode") == 0]
         try:
             result = read_result(good[-1].get("message") if good else None, BackupVerifyResult)
@@ -72,13 +72,13 @@ def drill_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str) ->
             f"loaded {result.chunks} chunks and answered {result.hits} of {result.questions} {what}"
         )
         return Drill(name, True, VERIFIED, message, _fields(result))
-    failed = observe._job_condition(job, "Failed")
+    failed = observe.job_condition(job, "Failed")
     if not failed:
         return None
     bad = [t for t in finished if t.get("exitCode")]
     last = bad[-1].get("message") if bad else None
     detail = parse_error(last) or failed.get("message") or failed.get("reason", "")
-    reason = observe._error_reason(last, VERIFY_FAILED)
+    reason = error_reason(last, VERIFY_FAILED)
     when = failed.get("lastTransitionTime") or (bad[-1].get("finishedAt") if bad else "") or ""
     return Drill(name, False, reason, f"Job {name} failed: {detail}", _partial(last), when)
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from kubernetes.client.rest import ApiException
 
-from oozo_operator import drill, merging, observe, policy, shards
+from oozo_operator import drill, merging, observe, observe_backup, policy, shards
 from oozo_operator.api.crd import GROUP, KIND, VERSION
 from oozo_operator.api.spec import RagCorpusSpec
 from oozo_operator.conditions import Problem
@@ -49,7 +49,7 @@ class Workloads:
     rollout: observe.Rollout
     pods: tuple[dict[str, Any], ...]  # every pod of the corpus: server, build and backup pods
     # The newest finished backup Job not yet in status.lastBackup; None when there is none.
-    new_backup: observe.BackupRun | None = None
+    new_backup: observe_backup.BackupRun | None = None
     # The newest finished restore drill not yet in status.lastVerifiedBackup.
     new_drill: drill.Drill | None = None
 
@@ -89,10 +89,10 @@ def after_writes(kube: Kube, corpus: Corpus, status: dict[str, Any]) -> Workload
     )
 
 
-def new_backup(kube: Kube, corpus: Corpus, last: dict[str, Any] | None) -> observe.BackupRun | None:
+def new_backup(kube: Kube, corpus: Corpus, last: dict[str, Any] | None) -> observe_backup.BackupRun | None:
     """The newest finished backup Job, unless status.lastBackup already holds it."""
     return _newest_finished(
-        kube, corpus, L.BACKUP, last, lambda j, pods: observe.backup_of(j, pods, backup.CONTAINER)
+        kube, corpus, L.BACKUP, last, lambda j, pods: observe_backup.backup_of(j, pods, backup.CONTAINER)
     )
 
 

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from oozo_contract.fetch import FetchResult
 from oozo_contract.results import (
     QUALITY_GATE_FAILED,
-    BackupResult,
     IndexBuildResult,
     RestoreResult,
     ResultModel,
@@ -76,7 +75,7 @@ class PodProblem:
     message: str
 
 
-def _terminated(pod: dict[str, Any], container: str, init: bool = False) -> dict[str, Any] | None:
+def terminated(pod: dict[str, Any], container: str, init: bool = False) -> dict[str, Any] | None:
     statuses = "initContainerStatuses" if init else "containerStatuses"
     for status in (pod.get("status") or {}).get(statuses) or []:
         if status.get("name") == container:
@@ -130,7 +129,7 @@ def with_fetch_result(fields: dict[str, Any], pod: dict[str, Any]) -> dict[str, 
     """status.index fields plus what the pod's `fetch` init container reported: the source
     revision, and the objects it skipped (named without credentials) among the skipped
     documents. A fetch message that cannot be read adds nothing: the index itself was built."""
-    done = _terminated(pod, fetch.CONTAINER, init=True)
+    done = terminated(pod, fetch.CONTAINER, init=True)
     try:
         found = read_result(done.get("message"), FetchResult) if done and done.get("exitCode") == 0 else None
     except UnreadableResult:
@@ -151,7 +150,7 @@ def _failures(pods: list[dict[str, Any]], container: str) -> list[tuple[dict[str
         (t, init)
         for p in pods
         for init, name in ((True, fetch.CONTAINER), (False, container))
-        if (t := _terminated(p, name, init)) and t.get("exitCode")
+        if (t := terminated(p, name, init)) and t.get("exitCode")
     ]
     return sorted(failed, key=lambda ti: ti[0].get("finishedAt") or "")
 
@@ -162,6 +161,20 @@ def _fetching(pods: list[dict[str, Any]]) -> bool:
             if status.get("name") == fetch.CONTAINER and "running" in (status.get("state") or {}):
                 return True
     return False
+
+
+REASON_OK = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+
+
+def error_reason(message: str | None, default: str) -> str:
+    """The `reason` a failed container wrote into its termination message, when it is one a
+    condition may carry; else `default`."""
+    try:
+        raw = json.loads(message or "")
+    except ValueError:
+        return default
+    reason = raw.get("reason") if isinstance(raw, dict) else None
+    return reason if isinstance(reason, str) and REASON_OK.match(reason) else default
 
 
 def parse_error(message: str | None) -> str:
@@ -177,7 +190,7 @@ def parse_error(message: str | None) -> str:
     return message.strip()[-500:]
 
 
-def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
+def job_condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for cond in (job.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind and cond.get("status") == "True":
             return cond
@@ -189,12 +202,12 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     name = job["metadata"]["name"]
     status = job.get("status") or {}
     finished = sorted(
-        ((t, p) for p in pods if (t := _terminated(p, container))),
+        ((t, p) for p in pods if (t := terminated(p, container))),
         key=lambda tp: tp[0].get("finishedAt") or "",
     )
     failures = int(status.get("failed") or 0)
     # An Indexed Job (a parallel build) counts each shard's pod in `succeeded`: all must be done.
-    if _job_condition(job, "Complete") or int(status.get("succeeded") or 0) >= shards.completions(job):
+    if job_condition(job, "Complete") or int(status.get("succeeded") or 0) >= shards.completions(job):
         if shards.merges_apart(job):  # every shard staged: the merge Job publishes (merging.py)
             return Build("succeeded", name, None, "Staged", f"Job {name}: {shards.progress(job)}")
         good = [(t, p) for t, p in finished if t.get("exitCode") == 0]
@@ -240,8 +253,8 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     # A failed fetch names its reason (SourceAuthFailed, ...); the Job's own is BackoffLimitExceeded.
     source_reason = ""
     if attempts and attempts[-1][1]:
-        source_reason = _error_reason(attempts[-1][0].get("message"), "")
-    failed = _job_condition(job, "Failed")
+        source_reason = error_reason(attempts[-1][0].get("message"), "")
+    failed = job_condition(job, "Failed")
     indexed = shards.is_indexed(job)
     shard = shards.named(job, pods, container) if indexed else ""  # "shard 1 ": which one failed
     if failed:
@@ -265,77 +278,6 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
         return Build("running", name, None, "Indexing", f"Job {name} is fetching the documents")
     done = f" ({shards.progress(job)})" if indexed else ""
     return Build("running", name, None, "Indexing", f"Job {name} is building the index{done}")
-
-
-REASON_OK = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
-
-
-@dataclass(frozen=True)
-class BackupRun:
-    """The outcome of one finished backup Job."""
-
-    job: str
-    ok: bool
-    result: dict[str, Any] | None = None  # shaped as status.lastBackup
-    reason: str = ""
-    message: str = ""
-
-
-def last_backup_fields(result: BackupResult) -> dict[str, Any]:
-    """The fields of status.lastBackup a backup reports."""
-    return result.model_dump(
-        mode="json",
-        by_alias=True,
-        exclude_none=True,
-        include={"time", "uri", "sha256", "size_bytes", "version"},
-    )
-
-
-def _error_reason(message: str | None, default: str) -> str:
-    try:
-        raw = json.loads(message or "")
-    except ValueError:
-        return default
-    reason = raw.get("reason") if isinstance(raw, dict) else None
-    return reason if isinstance(reason, str) and REASON_OK.match(reason) else default
-
-
-def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "backup") -> BackupRun | None:
-    """A finished backup Job (and its pods) → BackupRun; None while it is still running."""
-    name = job["metadata"]["name"]
-    finished = sorted(
-        (t for p in pods if (t := _terminated(p, container))), key=lambda t: t.get("finishedAt") or ""
-    )
-    if _job_condition(job, "Complete") or (job.get("status") or {}).get("succeeded"):
-        good = [t for t in finished if t.get("exitCode") == 0]
-        try:
-            result = read_result(good[-1].get("message") if good else None, BackupResult)
-        except UnreadableResult as exc:
-            return BackupRun(
-                name,
-                False,
-                None,
-                "ResultUnreadable",
-                f"Job {name} succeeded but its termination message is not a readable backup result ({exc})",
-            )
-        if result is None:
-            return BackupRun(
-                name, False, None, "NoResult", f"Job {name} succeeded without reporting a backup result"
-            )
-        return BackupRun(
-            name,
-            True,
-            {**last_backup_fields(result), "job": name},
-            "BackupCompleted",
-            f"backed up to {result.uri}",
-        )
-    failed = _job_condition(job, "Failed")
-    if not failed:
-        return None
-    bad = [t for t in finished if t.get("exitCode")]
-    last = bad[-1].get("message") if bad else None
-    detail = parse_error(last) or failed.get("message") or failed.get("reason", "")
-    return BackupRun(name, False, None, _error_reason(last, "BackupFailed"), f"Job {name} failed: {detail}")
 
 
 def rollout_of(deployment: dict[str, Any] | None) -> Rollout:

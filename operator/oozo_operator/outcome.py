@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from oozo_operator import conditions as C
-from oozo_operator import drill, observe
+from oozo_operator import drill, observe, observe_backup
 from oozo_operator.api.status import BACKUPS_KEPT
 from oozo_operator.gather import Workloads
 from oozo_operator.plan import Plan
@@ -108,7 +108,7 @@ def refused_by_policy(body: dict[str, Any], problems: tuple[C.Problem, ...], now
 
 
 def backup_status(
-    new_backup: observe.BackupRun | None, last: dict[str, Any] | None
+    new_backup: observe_backup.BackupRun | None, last: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, tuple[str, str, str] | None]:
     """status.lastBackup and BackupSucceeded. None for the condition when there is nothing new
     to say: the previous one is kept, and so is lastBackup after the Job's TTL removed it."""

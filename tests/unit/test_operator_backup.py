@@ -14,7 +14,8 @@ from oozo_operator import conditions as C
 from oozo_operator.api.status import BACKUPS_KEPT
 from oozo_operator.config import OperatorSettings
 from oozo_operator.gather import new_backup
-from oozo_operator.observe import UnreadableResult, backup_of, last_backup_fields, read_result
+from oozo_operator.observe import UnreadableResult, read_result
+from oozo_operator.observe_backup import backup_of, last_backup_fields
 from oozo_operator.outcome import backup_history, backup_status
 from oozo_operator.render import backup, pod
 from oozo_operator.render import labels as L
