@@ -49,7 +49,8 @@ def build_pods(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[L
                 shard = (pod["metadata"].get("annotations") or {}).get(COMPLETION_INDEX, "0")
                 shards.setdefault(int(shard) if shard.isdigit() else 0, []).append(pod)
         for shard in sorted(shards):
-            chosen = newest(shards[shard]) or {}
+            chosen = newest(shards[shard])
+            assert chosen is not None  # a shard is listed because a pod of it was found
             sources.append(LogSource(chosen["metadata"]["name"], N.INDEX_CONTAINER))
     return sources
 
