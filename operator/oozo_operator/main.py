@@ -6,16 +6,18 @@ the in-cluster config or the current kubeconfig, cluster-wide or in the given na
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 
 from oozo_operator import handlers, metrics
 from oozo_operator.api.crd import GROUP, PLURAL, VERSION
-from oozo_operator.kube import shared
+from oozo_operator.kube import Kube, shared
 from oozo_operator.reconcile import source_revision_changed
 
 log = logging.getLogger("oozo.main")
@@ -63,20 +65,40 @@ def _sweep(namespaces: list[str], every: float, stop: threading.Event) -> None:
             urls = [f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}" for ns in namespaces] or [
                 f"/apis/{GROUP}/{VERSION}/{PLURAL}"
             ]
-            for url in urls:
-                for item in kube.request("GET", url).get("items", []):
-                    stalled = [
-                        c
-                        for c in (item.get("status") or {}).get("conditions") or []
-                        if c.get("type") == "Stalled" and c.get("status") == "True"
-                    ]
-                    meta = item["metadata"]
-                    if stalled and stalled[0].get("reason") in RECHECK:
-                        handlers.reconcile_named(meta["namespace"], meta["name"], "recheck")
-                    elif source_revision_changed(kube, item):
-                        handlers.reconcile_named(meta["namespace"], meta["name"], "source-changed")
+            corpora = [item for url in urls for item in kube.request("GET", url).get("items", [])]
         except Exception:  # the sweep must outlive any one bad pass
-            log.exception("recheck sweep failed")
+            log.exception("recheck sweep could not list the corpora")
+            continue
+        recheck_each(corpora, functools.partial(_recheck, kube))
+
+
+def recheck_each(corpora: list[dict[str, Any]], recheck: Callable[[dict[str, Any]], None]) -> int:
+    """Rechecks every corpus, each on its own: one that cannot be reconciled (its namespace being
+    deleted refuses every create) is logged and the next one is still rechecked. A pass that
+    stopped at the first failure left every corpus listed after it stalled for as long as that
+    one failed. Returns how many failed."""
+    failed = 0
+    for item in corpora:
+        try:
+            recheck(item)
+        except Exception:
+            failed += 1
+            meta = item.get("metadata") or {}
+            log.exception("recheck of %s/%s failed", meta.get("namespace"), meta.get("name"))
+    return failed
+
+
+def _recheck(kube: Kube, item: dict[str, Any]) -> None:
+    stalled = [
+        c
+        for c in (item.get("status") or {}).get("conditions") or []
+        if c.get("type") == "Stalled" and c.get("status") == "True"
+    ]
+    meta = item["metadata"]
+    if stalled and stalled[0].get("reason") in RECHECK:
+        handlers.reconcile_named(meta["namespace"], meta["name"], "recheck")
+    elif source_revision_changed(kube, item):
+        handlers.reconcile_named(meta["namespace"], meta["name"], "source-changed")
 
 
 def _logging() -> None:
