@@ -155,3 +155,32 @@ def test_concurrent_questions_are_encoded_in_batches_and_each_gets_its_own_answe
     encoded = _metric(metrics, "rag_query_encode_batch_size_sum") - len(facts)
     assert encoded == len(facts)  # every question encoded once
     assert batches < len(facts), batches  # ... in fewer batches than questions
+
+
+def test_hybrid_answers_through_the_encoder_thread_rank_as_the_retriever_does(
+    built: Built, serve: Any, onnx: OnnxEncoder
+) -> None:
+    """Concurrent hybrid questions, encoded in batches by the encoder thread and searched in the
+    pool (routes/query.py), get the sources of one in-process retriever call, fused scores
+    included; a question no chunk shares a word with still gets its dense half."""
+    from oozo_contract.defaults import DEFAULT_MODEL
+    from oozo_runtime.retrieval import LoadedIndex, Retriever
+
+    retriever = Retriever(onnx, LoadedIndex.load(built.index_dir, None, DEFAULT_MODEL))
+    server = serve(built.index_dir, {"OOZO_ANSWER_CACHE_SIZE": "0"})
+    server.wait_ready()
+    questions = [f.question for f in built.corpus.facts] + ["budget", "zzqx nothing matches this"]
+    answered = asyncio.run(_ask_all_in(server.url, questions, "hybrid"))
+    for question, response in zip(questions, answered, strict=True):
+        assert response.status_code == 200, response.text
+        assert response.json()["mode"] == "hybrid"
+        expected, _ = retriever.retrieve(question, 3, "hybrid")
+        got = [(s["document"], s["chunk"], round(s["score"], 6)) for s in response.json()["sources"]]
+        assert got == [(h.document, h.chunk, round(h.score, 6)) for h in expected], question
+
+
+async def _ask_all_in(url: str, questions: list[str], mode: str) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        return await asyncio.gather(
+            *(client.post("/api/query", json={"question": q, "top_k": 3, "mode": mode}) for q in questions)
+        )
