@@ -52,9 +52,7 @@ def _partial(message: str | None) -> dict[str, Any]:
 def drill_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str) -> Drill | None:
     """A finished drill Job (and its pods) → Drill; None while it runs or retries."""
     name = job["metadata"]["name"]
-    finished = sorted(
-        (t for p in pods if (t := observe.terminated(p, container))), key=lambda t: t.get("finishedAt") or ""
-    )
+    finished = observe.finished_in_order(pods, container)
     status = job.get("status") or {}
     if observe.job_condition(job, "Complete") or status.get("succeeded"):
         good = [t for t in finished if t.get("exitCode") == 0]

@@ -88,6 +88,13 @@ def terminated(pod: dict[str, Any], container: str, init: bool = False) -> dict[
 ResultT = TypeVar("ResultT", bound=ResultModel)
 
 
+def finished_in_order(pods: list[dict[str, Any]], container: str) -> list[dict[str, Any]]:
+    """The container's terminated states across a Job's pods, the oldest first: its last
+    attempt is the last one."""
+    states = (t for p in pods if (t := terminated(p, container)))
+    return sorted(states, key=lambda t: t.get("finishedAt") or "")
+
+
 class UnreadableResult(ValueError):
     """A termination message that is not the result the runtime promises to write."""
 

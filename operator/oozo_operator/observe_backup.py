@@ -11,10 +11,10 @@ from oozo_contract.results import BackupResult
 from oozo_operator.observe import (
     UnreadableResult,
     error_reason,
+    finished_in_order,
     job_condition,
     parse_error,
     read_result,
-    terminated,
 )
 
 
@@ -42,9 +42,7 @@ def last_backup_fields(result: BackupResult) -> dict[str, Any]:
 def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "backup") -> BackupRun | None:
     """A finished backup Job (and its pods) → BackupRun; None while it is still running."""
     name = job["metadata"]["name"]
-    finished = sorted(
-        (t for p in pods if (t := terminated(p, container))), key=lambda t: t.get("finishedAt") or ""
-    )
+    finished = finished_in_order(pods, container)
     if job_condition(job, "Complete") or (job.get("status") or {}).get("succeeded"):
         good = [t for t in finished if t.get("exitCode") == 0]
         try:
