@@ -124,9 +124,10 @@ class OnnxEncoder:
 
     backend = "onnx"
 
-    def __init__(self, folder: Path, threads: int = 1, spinning: bool = True) -> None:
-        """`threads`: ONNX Runtime's intra-op threads of one encode; `spinning`: whether those
-        threads busy-wait for work between operators (ONNX Runtime's default) instead of sleeping."""
+    def __init__(self, folder: Path, threads: int = 1, spin_us: int | None = None) -> None:
+        """`threads`: ONNX Runtime's intra-op threads of one encode; `spin_us`: how long an idle
+        thread busy-waits for the next operator's work before it sleeps (None: ONNX Runtime's
+        default, which spins long; 0: it sleeps at once)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -147,8 +148,10 @@ class OnnxEncoder:
         # the torch-path comparisons and the index Job's checks encode with one.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        if not spinning:
+        if spin_us == 0:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        elif spin_us is not None:
+            options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ONNX Runtime's CPU arena stays on: without it every encode mallocs from the calling
         # worker thread, glibc keeps a heap per thread, and RSS grew by 26 MiB over 8 threads
@@ -207,18 +210,18 @@ def choose_query_encoder(
     cache_dir: str | None,
     threads: int = 1,
     onnx_threads: int | None = None,
-    onnx_spinning: bool = True,
+    onnx_spin_us: int | None = None,
 ) -> ChosenEncoder:
     """The ONNX encoder when the version records a graph whose files check out; else the torch
     `Embedder` (imported only then), with the reason. `threads` are torch's; ONNX Runtime's
-    session gets `onnx_threads` (default the same) and `onnx_spinning` (OnnxEncoder)."""
+    session gets `onnx_threads` (default the same) and `onnx_spin_us` (OnnxEncoder)."""
     info = manifest.embedding.onnx if manifest.embedding else None
     reason = (manifest.embedding.onnx_error if manifest.embedding else None) or (
         f"index version {manifest.version} records no ONNX graph"
     )
     if info is not None:
         try:
-            encoder = OnnxEncoder(check_graph(root, info), onnx_threads or threads, onnx_spinning)
+            encoder = OnnxEncoder(check_graph(root, info), onnx_threads or threads, onnx_spin_us)
             if encoder.model_id != model_id:
                 raise OnnxUnavailable(f"ONNX graph is of model {encoder.model_id!r}, not {model_id!r}")
             return ChosenEncoder(encoder, "onnx", "")

@@ -30,7 +30,7 @@ LONE_SURROGATE = "Who leads \ud800 Project Crimson Otter?"  # valid JSON (escape
 def onnx(built: Built) -> OnnxEncoder:
     manifest = versions.read_manifest(built.index_dir / versions.CURRENT)
     assert manifest.embedding is not None and manifest.embedding.onnx is not None
-    return OnnxEncoder(check_graph(built.index_dir, manifest.embedding.onnx), threads=2, spinning=False)
+    return OnnxEncoder(check_graph(built.index_dir, manifest.embedding.onnx), threads=2, spin_us=10)
 
 
 def mixed_questions(built: Built) -> list[str]:

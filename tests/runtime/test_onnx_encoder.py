@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 
 from oozo_contract.defaults import DEFAULT_MODEL
 from oozo_contract.index_settings import IndexSettings
@@ -56,6 +57,39 @@ def test_onnx_vectors_agree_with_torch_on_hundreds_of_real_chunks_and_questions(
         (q,) = cosines(onnx.encode_query(fact.question), embedder.encode_query(fact.question))
         assert q >= 0.9999, (q, fact.question)
     assert np.allclose(np.linalg.norm(onnx.encode_query("leave days"), axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("threads", "spin_us", "allow_spinning", "spin_duration_us"),
+    [
+        (1, None, "", ""),  # ONNX Runtime's defaults: the index Job's checks, the benchmarks' floor
+        (2, None, "", ""),
+        (2, 0, "0", ""),  # sleeps at once
+        (2, 10, "", "10"),  # the server's encoder (server/state.py ENCODER_SPIN_US)
+    ],
+)
+def test_the_encoder_threads_spin_as_long_as_asked_and_the_vectors_stay_the_same(
+    built: Built, threads: int, spin_us: int | None, allow_spinning: str, spin_duration_us: str
+) -> None:
+    manifest = versions.read_manifest(built.index_dir / versions.CURRENT)
+    assert manifest.embedding is not None and manifest.embedding.onnx is not None
+    folder = check_graph(built.index_dir, manifest.embedding.onnx)
+    encoder = OnnxEncoder(folder, threads=threads, spin_us=spin_us)
+    options = encoder.session.get_session_options()
+    assert options.intra_op_num_threads == threads
+
+    def entry(key: str) -> str:  # "" for a key the encoder did not set
+        try:
+            return str(options.get_session_config_entry(key))
+        except RuntimeError:  # ONNX Runtime raises for a key nobody set
+            return ""
+
+    assert entry("session.intra_op.allow_spinning") == allow_spinning
+    assert entry("session.intra_op.spin_duration_us") == spin_duration_us
+
+    questions = [f.question for f in built.corpus.facts[:8]]
+    reference = OnnxEncoder(folder).encode_queries(questions)
+    assert cosines(encoder.encode_queries(questions), reference).min() >= 0.99999
 
 
 def test_the_build_records_the_graph_and_exports_once_per_model_revision(
