@@ -17,20 +17,18 @@ import numpy as np
 import pytest
 
 from oozo_runtime import versions
-from oozo_runtime.onnx_encoder import OnnxEncoder, check_graph
+from oozo_runtime.onnx_encoder import OnnxEncoder
 from oozo_runtime.server.encode_batcher import ENCODE_FAILED, EncodeBatcher, QueryEncodeError
 from oozo_runtime.server.metrics import Metrics
 from tests.runtime.conftest import Built
-from tests.runtime.test_onnx_encoder import cosines
+from tests.runtime.test_onnx_encoder import cosines, graph_folder
 
 LONE_SURROGATE = "Who leads \ud800 Project Crimson Otter?"  # valid JSON (escaped), no tokenizer reads it
 
 
 @pytest.fixture(scope="module")
 def onnx(built: Built) -> OnnxEncoder:
-    manifest = versions.read_manifest(built.index_dir / versions.CURRENT)
-    assert manifest.embedding is not None and manifest.embedding.onnx is not None
-    return OnnxEncoder(check_graph(built.index_dir, manifest.embedding.onnx), threads=2, spin_us=10)
+    return OnnxEncoder(graph_folder(built), threads=2, spin_us=10)
 
 
 def mixed_questions(built: Built) -> list[str]:

@@ -35,6 +35,13 @@ def real_texts(built: Built) -> list[str]:
     return chunks + sentences + pairs + questions
 
 
+def graph_folder(built: Built) -> Path:
+    """The ONNX graph folder the built version records, its files checked against the manifest."""
+    manifest = versions.read_manifest(built.index_dir / versions.CURRENT)
+    assert manifest.embedding is not None and manifest.embedding.onnx is not None, manifest.embedding
+    return check_graph(built.index_dir, manifest.embedding.onnx)
+
+
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -44,9 +51,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_onnx_vectors_agree_with_torch_on_hundreds_of_real_chunks_and_questions(
     built: Built, embedder: Any
 ) -> None:
-    manifest = versions.read_manifest(built.index_dir / versions.CURRENT)
-    assert manifest.embedding is not None and manifest.embedding.onnx is not None, manifest.embedding
-    onnx = OnnxEncoder(check_graph(built.index_dir, manifest.embedding.onnx))
+    onnx = OnnxEncoder(graph_folder(built))
     texts = real_texts(built)
     assert len(texts) >= 300, len(texts)
 
@@ -71,9 +76,7 @@ def test_onnx_vectors_agree_with_torch_on_hundreds_of_real_chunks_and_questions(
 def test_the_encoder_threads_spin_as_long_as_asked_and_the_vectors_stay_the_same(
     built: Built, threads: int, spin_us: int | None, allow_spinning: str, spin_duration_us: str
 ) -> None:
-    manifest = versions.read_manifest(built.index_dir / versions.CURRENT)
-    assert manifest.embedding is not None and manifest.embedding.onnx is not None
-    folder = check_graph(built.index_dir, manifest.embedding.onnx)
+    folder = graph_folder(built)
     encoder = OnnxEncoder(folder, threads=threads, spin_us=spin_us)
     options = encoder.session.get_session_options()
     assert options.intra_op_num_threads == threads
