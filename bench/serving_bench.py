@@ -97,11 +97,12 @@ def floors(index_dir: Path, questions: list[str]) -> dict[str, Any]:
     folder = check_graph(index_dir, embedding.onnx)
     # the floor the server is held to encodes as the server does; the one-thread floor is the
     # like-for-like comparison of the two encoders (torch's path is pinned to one thread)
-    served = OnnxEncoder(folder, threads=encoder_threads(1), spin_us=ENCODER_SPIN_US)
+    threads = encoder_threads(1)
+    served = OnnxEncoder(folder, threads=threads, spin_us=ENCODER_SPIN_US)
     one_thread = OnnxEncoder(folder, threads=1)
     torch_encoder = Embedder()
     return {
-        "encoderThreads": encoder_threads(1),
+        "encoderThreads": threads,
         "encoderSpinMicroseconds": ENCODER_SPIN_US,
         "paceMilliseconds": PACE_SECONDS * 1000,
         "onnx": _floor(served, index, questions),

@@ -54,7 +54,7 @@ def drill_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str) ->
     name = job["metadata"]["name"]
     finished = observe.finished_in_order(pods, container)
     status = job.get("status") or {}
-    if observe.job_condition(job, "Complete") or status.get("succeeded"):
+    if observe.true_condition(job, "Complete") or status.get("succeeded"):
         good = [t for t in finished if t.get("exitCode") == 0]
         try:
             result = read_result(good[-1].get("message") if good else None, BackupVerifyResult)
@@ -70,7 +70,7 @@ def drill_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str) ->
             f"loaded {result.chunks} chunks and answered {result.hits} of {result.questions} {what}"
         )
         return Drill(name, True, VERIFIED, message, _fields(result))
-    failed = observe.job_condition(job, "Failed")
+    failed = observe.true_condition(job, "Failed")
     if not failed:
         return None
     bad = [t for t in finished if t.get("exitCode")]

@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from oozo_operator import handlers, metrics
+from oozo_operator import handlers, metrics, observe
 from oozo_operator.api.crd import GROUP, PLURAL, VERSION
 from oozo_operator.kube import Kube, shared
 from oozo_operator.reconcile import source_revision_changed
@@ -89,13 +89,9 @@ def recheck_each(corpora: list[dict[str, Any]], recheck: Callable[[dict[str, Any
 
 
 def _recheck(kube: Kube, item: dict[str, Any]) -> None:
-    stalled = [
-        c
-        for c in (item.get("status") or {}).get("conditions") or []
-        if c.get("type") == "Stalled" and c.get("status") == "True"
-    ]
+    stalled = observe.true_condition(item, "Stalled")
     meta = item["metadata"]
-    if stalled and stalled[0].get("reason") in RECHECK:
+    if stalled and stalled.get("reason") in RECHECK:
         handlers.reconcile_named(meta["namespace"], meta["name"], "recheck")
     elif source_revision_changed(kube, item):
         handlers.reconcile_named(meta["namespace"], meta["name"], "source-changed")

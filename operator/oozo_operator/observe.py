@@ -197,8 +197,10 @@ def parse_error(message: str | None) -> str:
     return message.strip()[-500:]
 
 
-def job_condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for cond in (job.get("status") or {}).get("conditions") or []:
+def true_condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The object's condition of type `kind` when its status is "True" (a Job's Complete or
+    Failed, a RagCorpus's Stalled), else None."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind and cond.get("status") == "True":
             return cond
     return None
@@ -214,7 +216,7 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     )
     failures = int(status.get("failed") or 0)
     # An Indexed Job (a parallel build) counts each shard's pod in `succeeded`: all must be done.
-    if job_condition(job, "Complete") or int(status.get("succeeded") or 0) >= shards.completions(job):
+    if true_condition(job, "Complete") or int(status.get("succeeded") or 0) >= shards.completions(job):
         if shards.merges_apart(job):  # every shard staged: the merge Job publishes (merging.py)
             return Build("succeeded", name, None, "Staged", f"Job {name}: {shards.progress(job)}")
         good = [(t, p) for t, p in finished if t.get("exitCode") == 0]
@@ -261,7 +263,7 @@ def build_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = "
     source_reason = ""
     if attempts and attempts[-1][1]:
         source_reason = error_reason(attempts[-1][0].get("message"), "")
-    failed = job_condition(job, "Failed")
+    failed = true_condition(job, "Failed")
     indexed = shards.is_indexed(job)
     shard = shards.named(job, pods, container) if indexed else ""  # "shard 1 ": which one failed
     if failed:

@@ -12,9 +12,9 @@ from oozo_operator.observe import (
     UnreadableResult,
     error_reason,
     finished_in_order,
-    job_condition,
     parse_error,
     read_result,
+    true_condition,
 )
 
 
@@ -43,7 +43,7 @@ def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = 
     """A finished backup Job (and its pods) → BackupRun; None while it is still running."""
     name = job["metadata"]["name"]
     finished = finished_in_order(pods, container)
-    if job_condition(job, "Complete") or (job.get("status") or {}).get("succeeded"):
+    if true_condition(job, "Complete") or (job.get("status") or {}).get("succeeded"):
         good = [t for t in finished if t.get("exitCode") == 0]
         try:
             result = read_result(good[-1].get("message") if good else None, BackupResult)
@@ -66,7 +66,7 @@ def backup_of(job: dict[str, Any], pods: list[dict[str, Any]], container: str = 
             "BackupCompleted",
             f"backed up to {result.uri}",
         )
-    failed = job_condition(job, "Failed")
+    failed = true_condition(job, "Failed")
     if not failed:
         return None
     bad = [t for t in finished if t.get("exitCode")]
